@@ -1,0 +1,23 @@
+# structgan::data — data readers, augmentation and the batch loader (include/structgan/data/).
+# Needs zlib (gzipped IDX files), Threads (the loader's worker) and stb's headers (image decoding).
+find_package(ZLIB)
+find_package(Threads)
+find_path(STRUCTGAN_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb DOC "Folder holding stb_image.h")
+if(NOT ZLIB_FOUND)
+  message(STATUS "structgan: zlib not found; structgan::data (data readers) is not defined")
+  return()
+endif()
+if(NOT Threads_FOUND)
+  message(STATUS "structgan: no thread library found; structgan::data (data readers) is not defined")
+  return()
+endif()
+if(NOT STRUCTGAN_STB_INCLUDE_DIR)
+  message(STATUS "structgan: stb_image.h not found (Debian: libstb-dev); structgan::data (data readers) is not defined")
+  return()
+endif()
+add_library(structgan_data INTERFACE)
+add_library(structgan::data ALIAS structgan_data)
+target_link_libraries(structgan_data INTERFACE structgan::structgan ZLIB::ZLIB Threads::Threads)
+# SYSTEM: stb's own warnings are not ours.
+target_include_directories(structgan_data SYSTEM INTERFACE ${STRUCTGAN_STB_INCLUDE_DIR})
+message(STATUS "structgan: structgan::data enabled (zlib ${ZLIB_VERSION_STRING}, stb in ${STRUCTGAN_STB_INCLUDE_DIR})")
