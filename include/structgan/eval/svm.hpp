@@ -1,0 +1,156 @@
+#pragma once
+/// \file Linear SVM on L2-normalized features with LIBLINEAR (SPEC §6, the paper's Table 1 "SVM").
+/// Needs liblinear (link the structgan::eval target, which adds -llinear).
+#include <linear.h>
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "structgan/core/error.hpp"
+#include "structgan/eval/detail/common.hpp"
+#include "structgan/eval/metrics.hpp"
+
+namespace structgan::eval {
+
+/// Options of the linear SVM. Defaults are scikit-learn LinearSVC's: L2-regularized squared hinge,
+/// dual coordinate descent (LIBLINEAR solver 1), C = 1, tol 1e-4, intercept as a feature of value 1.
+struct SvmOptions {
+  double c = 1.0;          ///< cost C
+  double eps = 1e-4;       ///< LIBLINEAR stopping tolerance of the dual solver (its own default is 0.1)
+  double bias = 1.0;       ///< value of the appended intercept feature; < 0 = no intercept
+  bool normalize = true;   ///< L2-normalize rows of train and test features (SPEC §6)
+  int threads = 0;         ///< one-vs-rest classifiers trained in parallel (0 = OpenMP's maximum). With more
+                           ///< than one thread LIBLINEAR's shared rand() makes the coordinate order, and so
+                           ///< the last digits of the weights, depend on scheduling; threads = 1 is bit-reproducible.
+};
+
+/// A trained one-vs-rest linear classifier: score_k(x) = w_k·x + b_k, prediction = argmax_k.
+struct LinearSvm {
+  RowMatrixD weights;          ///< K×D (one row per class; a two-class problem stores +w and −w)
+  Eigen::VectorXd intercepts;  ///< K
+  std::vector<int> classes;    ///< the label of each row, sorted
+  bool normalize = true;       ///< inputs are L2-normalized before scoring
+};
+
+namespace detail {
+inline void liblinear_silent(const char*) {}
+
+// Dense rows in LIBLINEAR's sparse format (all entries, then the bias feature, then the -1 terminator).
+struct LiblinearProblem {
+  std::vector<feature_node> nodes;
+  std::vector<feature_node*> rows;
+};
+inline LiblinearProblem liblinear_rows(const RowMatrixD& x, double bias) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  const Eigen::Index per = d + (bias >= 0.0 ? 1 : 0) + 1;
+  LiblinearProblem p;
+  p.nodes.resize(static_cast<std::size_t>(n * per));
+  p.rows.resize(static_cast<std::size_t>(n));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    feature_node* row = p.nodes.data() + i * per;
+    p.rows[static_cast<std::size_t>(i)] = row;
+    Eigen::Index t = 0;
+    for (Eigen::Index j = 0; j < d; ++j) row[t++] = feature_node{static_cast<int>(j + 1), x(i, j)};
+    if (bias >= 0.0) row[t++] = feature_node{static_cast<int>(d + 1), bias};
+    row[t] = feature_node{-1, 0.0};
+  }
+  return p;
+}
+}  // namespace detail
+
+/// Trains the one-vs-rest linear SVM (SPEC §6) with LIBLINEAR's L2R_L2LOSS_SVC_DUAL solver, LIBLINEAR's
+/// printing silenced. Requires: x N×D finite, labels.size() == N, at least two distinct labels, C > 0.
+/// Returns the weights in the original label ids. Throws structgan::Error.
+/// \code
+///   structgan::eval::LinearSvm svm = structgan::eval::train_linear_svm(train_x, train_y);
+/// \endcode
+template <class Derived>
+LinearSvm train_linear_svm(const Eigen::MatrixBase<Derived>& x, const std::vector<int>& labels,
+                           const SvmOptions& options = {}) {
+  detail::require_features(x, "train_linear_svm", "features");
+  detail::require_labels(labels, x.rows(), "train_linear_svm", "labels");
+  require(options.c > 0.0 && std::isfinite(options.c), "train_linear_svm: C must be > 0, got ", options.c);
+  require(options.eps > 0.0 && std::isfinite(options.eps), "train_linear_svm: eps must be > 0, got ", options.eps);
+  require(x.rows() < (std::int64_t{1} << 31) && x.cols() < (std::int64_t{1} << 31) - 2,
+          "train_linear_svm: too many rows or columns for LIBLINEAR");
+  const detail::CompactLabels cl = detail::compact_labels(labels);
+  const int k = static_cast<int>(cl.classes.size());
+  require(k >= 2, "train_linear_svm: need at least two classes, got ", k);
+  const RowMatrixD xd = options.normalize ? detail::normalized_rows<double>(x) : RowMatrixD(x.template cast<double>());
+  const Eigen::Index n = xd.rows(), d = xd.cols();
+  detail::LiblinearProblem rows = detail::liblinear_rows(xd, options.bias);
+  set_print_string_function(&detail::liblinear_silent);
+
+  LinearSvm svm;
+  svm.classes = cl.classes;
+  svm.normalize = options.normalize;
+  svm.weights.setZero(k, d);
+  svm.intercepts.setZero(k);
+  // Two classes: one binary problem (as LIBLINEAR and LinearSVC); more: one problem per class.
+  const int problems = k == 2 ? 1 : k;
+  detail::parallel_for(problems, detail::resolve_threads(options.threads), [&](std::int64_t cls) {
+    std::vector<double> y(static_cast<std::size_t>(n));
+    for (Eigen::Index i = 0; i < n; ++i)
+      y[static_cast<std::size_t>(i)] = cl.index[static_cast<std::size_t>(i)] == static_cast<int>(cls) ? 1.0 : -1.0;
+    problem prob{};
+    prob.l = static_cast<int>(n);
+    prob.n = static_cast<int>(d + (options.bias >= 0.0 ? 1 : 0));
+    prob.y = y.data();
+    prob.x = rows.rows.data();
+    prob.bias = options.bias;
+    parameter param{};
+    param.solver_type = L2R_L2LOSS_SVC_DUAL;
+    param.eps = options.eps;
+    param.C = options.c;
+    if (const char* msg = check_parameter(&prob, &param)) fail("train_linear_svm: LIBLINEAR rejected the problem: ", msg);
+    std::unique_ptr<model, void (*)(model*)> m(train(&prob, &param), [](model* p) { free_and_destroy_model(&p); });
+    require(m != nullptr, "train_linear_svm: LIBLINEAR returned no model");
+    // A binary LIBLINEAR model scores its first-seen label positively.
+    const double sign = m->label[0] == 1 ? 1.0 : -1.0;
+    Eigen::VectorXd w(d);
+    for (Eigen::Index j = 0; j < d; ++j) w[j] = sign * m->w[j];
+    const double b = options.bias >= 0.0 ? sign * m->w[d] * options.bias : 0.0;
+    svm.weights.row(cls) = w.transpose();
+    svm.intercepts[cls] = b;
+    if (problems == 1) {
+      svm.weights.row(1) = -w.transpose();
+      svm.intercepts[1] = -b;
+    }
+  });
+  return svm;
+}
+
+/// Predicted labels of x (M×D, D as in training): argmax of the class scores (ties: smallest label).
+template <class Derived>
+std::vector<int> predict(const LinearSvm& svm, const Eigen::MatrixBase<Derived>& x) {
+  detail::require_features(x, "predict(LinearSvm)", "features");
+  require(x.cols() == svm.weights.cols(), "predict(LinearSvm): features have D=", x.cols(), " but the model has D=",
+          svm.weights.cols());
+  const RowMatrixD xd = svm.normalize ? detail::normalized_rows<double>(x) : RowMatrixD(x.template cast<double>());
+  RowMatrixD scores = xd * svm.weights.transpose();
+  scores.rowwise() += svm.intercepts.transpose();
+  std::vector<int> out(static_cast<std::size_t>(x.rows()));
+  for (Eigen::Index i = 0; i < scores.rows(); ++i) {
+    Eigen::Index best = 0;
+    scores.row(i).maxCoeff(&best);
+    out[static_cast<std::size_t>(i)] = svm.classes[static_cast<std::size_t>(best)];
+  }
+  return out;
+}
+
+/// Table 1 SVM accuracy (SPEC §6): train on the training split, fraction of correct test predictions.
+template <class D1, class D2>
+double svm_accuracy(const Eigen::MatrixBase<D1>& train_x, const std::vector<int>& train_labels,
+                    const Eigen::MatrixBase<D2>& test_x, const std::vector<int>& test_labels,
+                    const SvmOptions& options = {}) {
+  detail::require_labels(test_labels, test_x.rows(), "svm_accuracy", "test labels");
+  const LinearSvm svm = train_linear_svm(train_x, train_labels, options);
+  return accuracy(test_labels, predict(svm, test_x));
+}
+
+}  // namespace structgan::eval
