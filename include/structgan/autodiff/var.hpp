@@ -1,0 +1,152 @@
+#pragma once
+/// \file Reverse mode: Var<T, D>, a tensor that remembers the operation that made it.
+///
+/// Each operation on Var adds one node (per tensor op, not per scalar) holding its value, its
+/// parents and a backward rule. `backward(root)` sorts the nodes reachable from root
+/// topologically and runs the rules once each, children before parents; then it releases the
+/// rules and the saved tensors (the graph's memory), keeping only the leaves' gradients.
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "structgan/autodiff/grad_mode.hpp"
+#include "structgan/core/tensor_util.hpp"
+
+namespace structgan {
+
+template <class T, class D>
+struct VarNode {
+  Tensor<T, D> value;
+  Tensor<T, D> grad;                               ///< ∂root/∂value, accumulated during backward
+  Tensor<T, D> sink;                               ///< leaves bound to a parameter: its gradient
+  std::vector<std::shared_ptr<VarNode>> parents;   ///< inputs that require a gradient
+  std::function<void(VarNode&)> backward;          ///< reads grad, accumulates into parents
+  bool requires_grad = false;
+};
+
+/// Adds g to node's gradient (in place when that storage is not shared).
+template <class T, class D>
+void accumulate_grad(VarNode<T, D>& node, const Tensor<T, D>& g) {
+  if (!node.grad.defined()) node.grad = g;
+  else if (node.grad.use_count() == 1) add_inplace(node.grad, g);
+  else {
+    Tensor<T, D> sum = clone(node.grad);
+    add_inplace(sum, g);
+    node.grad = sum;
+  }
+}
+
+/// A reverse-mode variable. Copies share the node. An undefined Var (default-constructed)
+/// stands for an absent value (e.g. a zero tangent).
+template <class T, class D = Cpu>
+class Var {
+ public:
+  using value_type = T;
+  using device_type = D;
+  using Node = VarNode<T, D>;
+
+  Var() = default;
+  /// A leaf holding `value`; with requires_grad its gradient is kept after backward.
+  explicit Var(Tensor<T, D> value, bool requires_grad = false) : node_(std::make_shared<Node>()) {
+    node_->value = std::move(value);
+    node_->requires_grad = requires_grad;
+  }
+  /// A leaf whose gradient is added into `grad_sink` (a parameter's gradient) by backward.
+  static Var bound_to(const Tensor<T, D>& value, const Tensor<T, D>& grad_sink) {
+    Var v(value, grad_enabled());
+    if (grad_enabled()) v.node_->sink = grad_sink;
+    return v;
+  }
+
+  bool defined() const { return static_cast<bool>(node_); }
+  explicit operator bool() const { return defined(); }
+  const Tensor<T, D>& value() const { return node_->value; }
+  const Shape& shape() const { return node_->value.shape(); }
+  index_t numel() const { return node_->value.numel(); }
+  index_t dim(int i) const { return node_->value.dim(i); }
+  bool requires_grad() const { return node_ && node_->requires_grad; }
+  /// The gradient accumulated by backward (undefined if none reached this variable).
+  const Tensor<T, D>& grad() const { return node_->grad; }
+  const std::shared_ptr<Node>& node() const { return node_; }
+
+  /// Records an operation: `value` computed from `inputs`, with `rule(node)` reading node.grad
+  /// and accumulating into the inputs (call `needs_grad(i)` to skip the others). Records
+  /// nothing (a constant) when gradients are off or no input requires one.
+  template <class Rule>
+  static Var op(Tensor<T, D> value, std::initializer_list<const Var*> inputs, Rule&& rule) {
+    Var out(std::move(value), false);
+    if (!grad_enabled()) return out;
+    bool any = false;
+    for (const Var* in : inputs) any = any || (in && in->requires_grad());
+    if (!any) return out;
+    out.node_->requires_grad = true;
+    for (const Var* in : inputs) out.node_->parents.push_back(in && in->requires_grad() ? in->node_ : nullptr);
+    out.node_->backward = std::forward<Rule>(rule);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Node> node_;
+};
+
+/// In a backward rule: whether input i of the node wants a gradient.
+template <class T, class D>
+bool needs_grad(const VarNode<T, D>& node, std::size_t i) {
+  return i < node.parents.size() && node.parents[i] != nullptr;
+}
+/// In a backward rule: adds g into input i's gradient.
+template <class T, class D>
+void send_grad(VarNode<T, D>& node, std::size_t i, const Tensor<T, D>& g) {
+  if (needs_grad(node, i)) accumulate_grad(*node.parents[i], g);
+}
+
+/// Runs the backward pass from `root` seeded with `seed` (∂L/∂root; defaults to 1 for a
+/// one-element root). Afterwards leaves hold their gradients, parameters' sinks have them added,
+/// and the graph below root is released.
+template <class T, class D>
+void backward(const Var<T, D>& root, Tensor<T, D> seed = {}) {
+  require(root.defined(), "backward: undefined root");
+  if (!root.requires_grad()) return;
+  if (!seed.defined()) {
+    require(root.numel() == 1, "backward: root of shape ", root.shape(), " needs an explicit seed");
+    seed = filled<T, D>(root.shape(), T(1));
+  }
+  require(seed.shape() == root.shape(), "backward: seed ", seed.shape(), " for root ", root.shape());
+  using Node = VarNode<T, D>;
+  // Post-order DFS (iterative: deep networks would overflow the stack) gives a topological order.
+  // `order` owns the nodes until the pass ends: releasing a node's parents below may drop the
+  // last other reference to them.
+  std::vector<std::shared_ptr<Node>> order;
+  std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack;
+  std::unordered_set<Node*> seen;
+  auto visit = [&](Node* n) { return seen.insert(n).second; };
+  visit(root.node().get());
+  stack.emplace_back(root.node(), 0);
+  while (!stack.empty()) {
+    auto& [n, i] = stack.back();
+    if (i < n->parents.size()) {
+      std::shared_ptr<Node> p = n->parents[i++];
+      if (p && visit(p.get())) stack.emplace_back(std::move(p), 0);
+    } else {
+      order.push_back(std::move(n));
+      stack.pop_back();
+    }
+  }
+  accumulate_grad(*root.node(), seed);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node& n = **it;
+    if (n.backward) {
+      if (n.grad.defined()) n.backward(n);
+      n.backward = nullptr;  // releases saved tensors
+      n.parents.clear();
+      n.grad = Tensor<T, D>();  // intermediate gradients are not kept
+    } else if (n.sink.defined() && n.grad.defined()) {
+      add_inplace(n.sink, n.grad);
+    }
+  }
+}
+
+}  // namespace structgan

@@ -1,0 +1,198 @@
+#pragma once
+/// \file CPU element-wise kernels: Eigen array expressions (vectorized), split across threads.
+#include <array>
+#include <cstring>
+
+#include <Eigen/Core>
+
+#include "structgan/backend/cpu/parallel.hpp"
+#include "structgan/core/device.hpp"
+#include "structgan/core/op_kinds.hpp"
+#include "structgan/core/shape.hpp"
+
+namespace structgan::backend {
+
+namespace cpu {
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+constexpr index_t elementwise_grain = 1 << 15;
+
+template <class T>
+void unary_segment(UnaryOp op, T alpha, ConstArrayMap<T> x, ArrayMap<T> y) {
+  switch (op) {
+    case UnaryOp::Neg: y = -x; break;
+    case UnaryOp::Exp: y = x.exp(); break;
+    case UnaryOp::Log: y = x.log(); break;
+    case UnaryOp::Sqrt: y = x.sqrt(); break;
+    case UnaryOp::Tanh: y = x.tanh(); break;
+    case UnaryOp::Elu: y = (x > T(0)).select(x, alpha * (x.exp() - T(1))); break;
+    case UnaryOp::EluDeriv: y = (x > T(0)).select(T(1), alpha * x.exp()); break;
+    case UnaryOp::EluDeriv2: y = (x > T(0)).select(T(0), alpha * x.exp()); break;
+    case UnaryOp::Relu: y = x.max(T(0)); break;
+    case UnaryOp::Step: y = (x > alpha).template cast<T>(); break;
+    case UnaryOp::Abs: y = x.abs(); break;
+    case UnaryOp::Sign: y = (x > T(0)).template cast<T>() - (x < T(0)).template cast<T>(); break;
+    case UnaryOp::Square: y = x.square(); break;
+    case UnaryOp::Pow: y = x.pow(alpha); break;
+    case UnaryOp::AddScalar: y = x + alpha; break;
+    case UnaryOp::MulScalar: y = x * alpha; break;
+    case UnaryOp::ClampMin: y = x.max(alpha); break;
+    case UnaryOp::Reciprocal: y = x.inverse(); break;
+  }
+}
+}  // namespace cpu
+
+/// y[i] = op(x[i]) for i < n (y may alias x).
+template <class T>
+void unary(Cpu, UnaryOp op, T alpha, index_t n, const T* x, T* y) {
+  cpu::parallel_for(n, cpu::elementwise_grain, [&](index_t b, index_t e) {
+    cpu::unary_segment<T>(op, alpha, cpu::ConstArrayMap<T>(x + b, e - b), cpu::ArrayMap<T>(y + b, e - b));
+  });
+}
+
+/// y = a + alpha·x, in place on y (the accumulation of gradients).
+template <class T>
+void axpy(Cpu, index_t n, T alpha, const T* x, T* y) {
+  cpu::parallel_for(n, cpu::elementwise_grain, [&](index_t b, index_t e) {
+    cpu::ArrayMap<T>(y + b, e - b) += alpha * cpu::ConstArrayMap<T>(x + b, e - b);
+  });
+}
+
+/// y[i] = value.
+template <class T>
+void fill(Cpu, index_t n, T value, T* y) {
+  cpu::parallel_for(n, cpu::elementwise_grain, [&](index_t b, index_t e) { std::fill(y + b, y + e, value); });
+}
+
+/// Copies n values (host to host).
+template <class T>
+void copy(Cpu, index_t n, const T* x, T* y) {
+  if (n) std::memcpy(y, x, static_cast<std::size_t>(n) * sizeof(T));
+}
+
+namespace cpu {
+/// Merges adjacent dimensions of a broadcast so that runs are as long as possible. Each
+/// dimension is described by (size, a-stride, b-stride, out-stride); stride 0 repeats a value.
+struct BroadcastPlan {
+  int rank = 0;
+  std::array<index_t, 4> size{}, sa{}, sb{}, so{};
+};
+
+inline BroadcastPlan plan_broadcast(const std::array<index_t, 4>& out, const std::array<index_t, 4>& a,
+                                    const std::array<index_t, 4>& b) {
+  // Contiguous strides of each operand, 0 where it repeats.
+  std::array<index_t, 4> sa{}, sb{}, so{};
+  index_t ra = 1, rb = 1, ro = 1;
+  for (int i = 3; i >= 0; --i) {
+    sa[i] = a[i] == 1 && out[i] != 1 ? 0 : ra;
+    sb[i] = b[i] == 1 && out[i] != 1 ? 0 : rb;
+    so[i] = ro;
+    ra *= a[i]; rb *= b[i]; ro *= out[i];
+  }
+  BroadcastPlan p;
+  for (int i = 0; i < 4; ++i) {
+    if (out[i] == 1) continue;
+    if (p.rank > 0) {
+      const int j = p.rank - 1;
+      // dimension i folds into j when each operand steps through both the same way
+      const bool fa = (sa[j] == 0) == (sa[i] == 0) && (sa[i] == 0 || sa[j] == sa[i] * out[i]);
+      const bool fb = (sb[j] == 0) == (sb[i] == 0) && (sb[i] == 0 || sb[j] == sb[i] * out[i]);
+      if (fa && fb) {
+        p.size[j] *= out[i];
+        p.sa[j] = sa[i]; p.sb[j] = sb[i]; p.so[j] = so[i];
+        continue;
+      }
+    }
+    p.size[p.rank] = out[i]; p.sa[p.rank] = sa[i]; p.sb[p.rank] = sb[i]; p.so[p.rank] = so[i];
+    ++p.rank;
+  }
+  if (p.rank == 0) { p.rank = 1; p.size[0] = 1; p.sa[0] = p.sb[0] = p.so[0] = 1; }
+  return p;
+}
+
+template <class T>
+void binary_run(BinaryOp op, index_t n, const T* a, index_t sa, const T* b, index_t sb, T* y) {
+  ArrayMap<T> out(y, n);
+  if (sa == 1 && sb == 1) {
+    ConstArrayMap<T> x(a, n), z(b, n);
+    switch (op) {
+      case BinaryOp::Add: out = x + z; break;
+      case BinaryOp::Sub: out = x - z; break;
+      case BinaryOp::Mul: out = x * z; break;
+      case BinaryOp::Div: out = x / z; break;
+    }
+  } else if (sb == 0) {
+    ConstArrayMap<T> x(a, sa ? n : 1);
+    const T s = *b;
+    if (sa == 0) { out.setConstant(op == BinaryOp::Add ? x[0] + s : op == BinaryOp::Sub ? x[0] - s : op == BinaryOp::Mul ? x[0] * s : x[0] / s); return; }
+    switch (op) {
+      case BinaryOp::Add: out = x + s; break;
+      case BinaryOp::Sub: out = x - s; break;
+      case BinaryOp::Mul: out = x * s; break;
+      case BinaryOp::Div: out = x / s; break;
+    }
+  } else {  // sa == 0, sb == 1
+    ConstArrayMap<T> z(b, n);
+    const T s = *a;
+    switch (op) {
+      case BinaryOp::Add: out = s + z; break;
+      case BinaryOp::Sub: out = s - z; break;
+      case BinaryOp::Mul: out = s * z; break;
+      case BinaryOp::Div: out = s / z; break;
+    }
+  }
+}
+}  // namespace cpu
+
+/// y = op(a, b) with broadcasting: shapes padded to rank 4; each dimension of a and b equals
+/// the output's or is 1 (then it repeats).
+template <class T>
+void binary(Cpu, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* a, const std::array<index_t, 4>& a_shape,
+            const T* b, const std::array<index_t, 4>& b_shape, T* y) {
+  const cpu::BroadcastPlan p = cpu::plan_broadcast(out_shape, a_shape, b_shape);
+  const int r = p.rank - 1;  // innermost merged dimension runs vectorized
+  index_t outer = 1;
+  for (int i = 0; i < r; ++i) outer *= p.size[i];
+  const index_t inner = p.size[r];
+  const index_t grain = std::max<index_t>(1, cpu::elementwise_grain / std::max<index_t>(inner, 1));
+  cpu::parallel_for(outer, grain, [&](index_t b0, index_t e0) {
+    for (index_t o = b0; o < e0; ++o) {
+      index_t rem = o, oa = 0, ob = 0, oy = 0;
+      for (int i = r - 1; i >= 0; --i) {
+        const index_t k = rem % p.size[i];
+        rem /= p.size[i];
+        oa += k * p.sa[i]; ob += k * p.sb[i]; oy += k * p.so[i];
+      }
+      cpu::binary_run<T>(op, inner, a + oa, p.sa[r], b + ob, p.sb[r], y + oy);
+    }
+  });
+}
+
+/// y = sum of x over the dimensions where y's (padded) shape is 1 and x's is not.
+template <class T>
+void reduce_sum(Cpu, const T* x, const std::array<index_t, 4>& x_shape, T* y, const std::array<index_t, 4>& y_shape) {
+  // Reuse the broadcast plan: x is the "output" grid, y the operand that repeats.
+  const cpu::BroadcastPlan p = cpu::plan_broadcast(x_shape, x_shape, y_shape);
+  index_t ny = 1;
+  for (int i = 0; i < 4; ++i) ny *= y_shape[i];
+  std::fill(y, y + ny, T(0));
+  const int r = p.rank - 1;
+  index_t outer = 1;
+  for (int i = 0; i < r; ++i) outer *= p.size[i];
+  const index_t inner = p.size[r];
+  for (index_t o = 0; o < outer; ++o) {
+    index_t rem = o, ox = 0, oy = 0;
+    for (int i = r - 1; i >= 0; --i) {
+      const index_t k = rem % p.size[i];
+      rem /= p.size[i];
+      ox += k * p.so[i]; oy += k * p.sb[i];
+    }
+    cpu::ConstArrayMap<T> xs(x + ox, inner);
+    if (p.sb[r] == 0) y[oy] += xs.sum();
+    else cpu::ArrayMap<T>(y + oy, inner) += xs;
+  }
+}
+
+}  // namespace structgan::backend

@@ -1,0 +1,95 @@
+#pragma once
+/// \file CPU kernels for data movement, selection and the softmax cross-entropy.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "structgan/backend/cpu/parallel.hpp"
+#include "structgan/core/device.hpp"
+
+namespace structgan::backend {
+
+/// Copies `rows` runs of `len` values: dst[r·dst_stride + i] (+)= src[r·src_stride + i].
+template <class T>
+void copy_rows(Cpu, index_t rows, index_t len, const T* src, index_t src_stride, T* dst, index_t dst_stride, bool accumulate) {
+  cpu::parallel_for(rows, std::max<index_t>(1, (1 << 14) / std::max<index_t>(len, 1)), [&](index_t b, index_t e) {
+    for (index_t r = b; r < e; ++r) {
+      if (accumulate)
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + r * dst_stride, len) +=
+            Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src + r * src_stride, len);
+      else
+        std::memcpy(dst + r * dst_stride, src + r * src_stride, static_cast<std::size_t>(len) * sizeof(T));
+    }
+  });
+}
+
+/// out[i, :] = src[index[i], :] for rows of `width` values (index on the host).
+template <class T>
+void gather_rows(Cpu, const T* src, index_t width, const std::vector<index_t>& index, T* out) {
+  for (std::size_t i = 0; i < index.size(); ++i)
+    std::memcpy(out + static_cast<index_t>(i) * width, src + index[i] * width, static_cast<std::size_t>(width) * sizeof(T));
+}
+
+/// dst[index[i], :] += g[i, :] (the adjoint of gather_rows; repeated indices add up).
+template <class T>
+void scatter_add_rows(Cpu, const T* g, index_t width, const std::vector<index_t>& index, T* dst) {
+  for (std::size_t i = 0; i < index.size(); ++i)
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + index[i] * width, width) +=
+        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(g + static_cast<index_t>(i) * width, width);
+}
+
+/// The indices of the k largest values of each row of x (rows × cols), largest first; ties go
+/// to the smaller index. Partial selection (nth_element + sort of k), never a full sort.
+template <class T>
+std::vector<index_t> topk_rows(Cpu, const T* x, index_t rows, index_t cols, index_t k) {
+  std::vector<index_t> out(static_cast<std::size_t>(rows * k));
+  cpu::parallel_for(rows, 4, [&](index_t b, index_t e) {
+    std::vector<index_t> idx(static_cast<std::size_t>(cols));
+    for (index_t r = b; r < e; ++r) {
+      const T* row = x + r * cols;
+      const auto greater = [row](index_t i, index_t j) { return row[i] > row[j] || (row[i] == row[j] && i < j); };
+      if (k <= 8) {
+        // Small k (the kNN search uses k = 2): one pass keeping a sorted list of the best k.
+        index_t* best = out.data() + r * k;
+        index_t have = 0;
+        for (index_t j = 0; j < cols; ++j) {
+          if (have == k && !greater(j, best[k - 1])) continue;
+          index_t pos = have < k ? have++ : k - 1;
+          while (pos > 0 && greater(j, best[pos - 1])) { best[pos] = best[pos - 1]; --pos; }
+          best[pos] = j;
+        }
+        continue;
+      }
+      std::iota(idx.begin(), idx.end(), index_t(0));
+      std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), greater);
+      std::sort(idx.begin(), idx.begin() + k, greater);
+      std::copy(idx.begin(), idx.begin() + k, out.begin() + r * k);
+    }
+  });
+  return out;
+}
+
+/// Mean softmax cross-entropy of logits (n × k) against labels; writes ∂loss/∂logits to grad
+/// when it is not null. Computed with the log-sum-exp shift for stability.
+template <class T>
+T softmax_cross_entropy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
+  double loss = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const T* z = logits + i * k;
+    const T m = *std::max_element(z, z + k);
+    double s = 0;
+    for (index_t j = 0; j < k; ++j) s += std::exp(double(z[j] - m));
+    const double lse = double(m) + std::log(s);
+    loss += lse - double(z[labels[static_cast<std::size_t>(i)]]);
+    if (grad)
+      for (index_t j = 0; j < k; ++j)
+        grad[i * k + j] = T((std::exp(double(z[j]) - lse) - (j == labels[static_cast<std::size_t>(i)] ? 1.0 : 0.0)) / double(n));
+  }
+  return T(loss / double(n));
+}
+
+}  // namespace structgan::backend

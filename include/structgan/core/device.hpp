@@ -1,0 +1,43 @@
+#pragma once
+/// \file Compile-time device tags. A backend is chosen by a template argument, never at run time
+/// (a runtime switch inside every op is what made tiny-dnn 5x slower; STYLE.md, Layout).
+#include <cstddef>
+#include <memory>
+#include <new>
+
+namespace structgan {
+
+namespace backend {
+/// The Eigen CPU backend (multi-threaded with OpenMP where it is enabled).
+struct Cpu {
+  static constexpr const char* name = "cpu";
+};
+
+/// The CUDA backend; its kernels live in structgan/backend/cuda/ and need nvcc.
+struct Cuda {
+  static constexpr const char* name = "cuda";
+};
+}  // namespace backend
+
+// Kernels are free functions in structgan::backend taking the tag first; tensor ops call them
+// unqualified, so argument-dependent lookup finds a backend's kernels even when its header is
+// included after the ops (the CUDA backend adds overloads for `Cuda`).
+using backend::Cpu;
+using backend::Cuda;
+
+/// Memory of a device: `allocate<T>(n)` returns an owning handle. Specialized per device.
+template <class Device>
+struct Allocator;
+
+template <>
+struct Allocator<Cpu> {
+  static constexpr std::size_t alignment = 64;  // a cache line; AVX-512 loads are aligned
+  template <class T>
+  static std::shared_ptr<T> allocate(std::size_t n) {
+    if (n == 0) n = 1;
+    void* p = ::operator new(n * sizeof(T), std::align_val_t(alignment));
+    return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { ::operator delete(q, std::align_val_t(alignment)); });
+  }
+};
+
+}  // namespace structgan

@@ -1,0 +1,151 @@
+#pragma once
+/// \file Normalization ops with their three rules: the standardization shared by GroupNorm and
+/// BatchNorm, then group_norm and batch_norm (train and eval) composed from it.
+#include "structgan/ops/shape_ops.hpp"
+
+namespace structgan {
+
+/// The standardized tensor and the per-group 1/√(var + eps) (shape [G]).
+template <class V>
+struct Standardized {
+  V xhat;
+  V rstd;
+};
+
+/// Batch statistics of a standardization (for running averages): per group mean and rstd.
+template <class T, class D>
+struct NormStats {
+  Tensor<T, D> mean, rstd;
+};
+
+namespace detail {
+inline StandardizeLayout group_layout(const Shape& x, index_t groups) {
+  require(x.rank() >= 2, "group_norm: input must be N×C[×H×W], got ", x);
+  require(groups >= 1 && x[1] % groups == 0, "group_norm: ", x[1], " channels do not split into ", groups, " groups");
+  index_t hw = 1;
+  for (int i = 2; i < x.rank(); ++i) hw *= x[i];
+  return {1, x[0] * groups, (x[1] / groups) * hw};
+}
+inline StandardizeLayout batch_layout(const Shape& x) {
+  require(x.rank() >= 2, "batch_norm: input must be N×C[×H×W], got ", x);
+  index_t hw = 1;
+  for (int i = 2; i < x.rank(); ++i) hw *= x[i];
+  return {x[0], x[1], hw};
+}
+}  // namespace detail
+
+/// Standardizes x per group of `layout` (StandardizeLayout, see backend/cpu/norm.hpp).
+template <class T, class D>
+Standardized<Tensor<T, D>> standardize(const Tensor<T, D>& x, const StandardizeLayout& s, T eps,
+                                       NormStats<T, D>* stats = nullptr) {
+  require(s.p * s.g * s.l == x.numel(), "standardize: layout does not cover ", x.shape());
+  Tensor<T, D> xhat(x.shape()), mean(Shape{s.g}), rstd(Shape{s.g});
+  standardize_forward(D{}, s, eps, x.data(), xhat.data(), mean.data(), rstd.data());
+  if (stats) *stats = {mean, rstd};
+  return {xhat, rstd};
+}
+
+/// The standardization's Jacobian applied to t: rstd·(t − mean t − xhat·mean(xhat·t)) per group.
+/// Linear in t and symmetric, so it is also the VJP.
+template <class T, class D>
+Tensor<T, D> standardize_jacobian(const Tensor<T, D>& xhat, const Tensor<T, D>& rstd, const Tensor<T, D>& t,
+                                  const StandardizeLayout& s) {
+  Tensor<T, D> y(t.shape());
+  standardize_jacobian(D{}, s, xhat.data(), rstd.data(), t.data(), y.data());
+  return y;
+}
+
+template <class T, class D>
+Standardized<Var<T, D>> standardize(const Var<T, D>& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats = nullptr) {
+  const Standardized<Tensor<T, D>> r = standardize(x.value(), s, eps, stats);
+  const Tensor<T, D> xhat = r.xhat, rstd = r.rstd;
+  Var<T, D> xv = Var<T, D>::op(xhat, {&x}, [xhat, rstd, s](auto& n) { send_grad(n, 0, standardize_jacobian(xhat, rstd, n.grad, s)); });
+  // ∂rstd_g/∂x = −rstd_g²·xhat / count
+  Var<T, D> rv = Var<T, D>::op(rstd, {&x}, [xhat, rstd, s](auto& n) {
+    Tensor<T, D> c = mul_scalar(mul(square(rstd), n.grad), T(-1) / T(s.count()));
+    Tensor<T, D> dx(xhat.shape());
+    scale_groups(D{}, s, xhat.data(), c.data(), dx.data());
+    send_grad(n, 0, dx);
+  });
+  return {xv, rv};
+}
+
+template <class T, class D>
+Var<T, D> standardize_jacobian(const Var<T, D>& xhat, const Var<T, D>& rstd, const Var<T, D>& t, const StandardizeLayout& s) {
+  const Tensor<T, D> xv = xhat.value(), rv = rstd.value(), tv = t.value();
+  const Tensor<T, D> y = standardize_jacobian(xv, rv, tv, s);
+  return Var<T, D>::op(y, {&xhat, &rstd, &t}, [xv, rv, tv, y, s](auto& n) {
+    if (needs_grad(n, 0) || needs_grad(n, 1)) {
+      Tensor<T, D> dx = needs_grad(n, 0) ? Tensor<T, D>(xv.shape()) : Tensor<T, D>();
+      Tensor<T, D> dr = needs_grad(n, 1) ? Tensor<T, D>(rv.shape()) : Tensor<T, D>();
+      standardize_jacobian_backward(D{}, s, xv.data(), rv.data(), tv.data(), y.data(), n.grad.data(),
+                                    dx.defined() ? dx.data() : nullptr, dr.defined() ? dr.data() : nullptr);
+      if (dx.defined()) send_grad(n, 0, dx);
+      if (dr.defined()) send_grad(n, 1, dr);
+    }
+    if (needs_grad(n, 2)) send_grad(n, 2, standardize_jacobian(xv, rv, n.grad, s));
+  });
+}
+
+template <class V, class T, class D>
+Standardized<DualTensor<V>> standardize(const DualTensor<V>& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats = nullptr) {
+  Standardized<V> p = standardize(x.primal, s, eps, stats);
+  if (!x.has_tangent()) return {DualTensor<V>(p.xhat), DualTensor<V>(p.rstd)};
+  V t = standardize_jacobian(p.xhat, p.rstd, x.tangent, s);
+  // d rstd_g = −rstd_g³·mean((x − μ)·ẋ) = −rstd_g²·mean_g(xhat·ẋ)
+  V m = mean(reshape(mul(p.xhat, x.tangent), Shape{s.p, s.g, s.l}), {0, 2});
+  V rt = neg(mul(square(p.rstd), m));
+  return {DualTensor<V>(p.xhat, t), DualTensor<V>(p.rstd, rt)};
+}
+template <class V>
+Standardized<DualTensor<V>> standardize(const DualTensor<V>& x, const StandardizeLayout& s, typename ValueTraits<V>::scalar eps) {
+  return standardize(x, s, eps, static_cast<NormStats<typename ValueTraits<V>::scalar, typename ValueTraits<V>::device>*>(nullptr));
+}
+
+namespace detail {
+/// Shape of a per-channel affine parameter broadcast against x: (1, C, 1, 1) or (1, C).
+inline Shape channel_shape(const Shape& x) {
+  Shape s = ones_shape(x);
+  s[1] = x[1];
+  return s;
+}
+}  // namespace detail
+
+/// GroupNorm (SPEC §1): standardize over (C/groups, H, W) per sample and group, then per-channel
+/// weight and bias (each of shape [C], or undefined for none).
+template <class V>
+V group_norm(const V& x, index_t groups, const V& weight, const V& bias, typename ValueTraits<V>::scalar eps = 1e-5) {
+  V y = standardize(x, detail::group_layout(x.shape(), groups), eps).xhat;
+  const Shape cs = detail::channel_shape(x.shape());
+  if (weight.defined()) y = mul(y, reshape(weight, cs));
+  if (bias.defined()) y = add(y, reshape(bias, cs));
+  return y;
+}
+
+/// BatchNorm in training mode: standardize with the batch's statistics (biased variance), write
+/// them into `stats` for the running averages; weight and bias [C] may be undefined.
+template <class V, class T, class D>
+V batch_norm_train(const V& x, const V& weight, const V& bias, T eps, NormStats<T, D>* stats) {
+  V y = standardize(x, detail::batch_layout(x.shape()), eps, stats).xhat;
+  const Shape cs = detail::channel_shape(x.shape());
+  if (weight.defined()) y = mul(y, reshape(weight, cs));
+  if (bias.defined()) y = add(y, reshape(bias, cs));
+  return y;
+}
+
+/// BatchNorm in evaluation mode: (x − running_mean)/√(running_var + eps)·weight + bias.
+template <class V, class T, class D>
+V batch_norm_eval(const V& x, const Tensor<T, D>& running_mean, const Tensor<T, D>& running_var, const V& weight, const V& bias,
+                  T eps) {
+  const Shape cs = detail::channel_shape(x.shape());
+  require(running_mean.numel() == x.shape()[1] && running_var.numel() == x.shape()[1], "batch_norm_eval: running statistics of ",
+          running_mean.shape(), " for input ", x.shape());
+  Tensor<T, D> scale = reciprocal(sqrt(add_scalar(running_var, eps)));
+  Tensor<T, D> shift = neg(mul(running_mean, scale));
+  V y = add(mul(x, constant<V>(scale.reshape(cs))), constant<V>(shift.reshape(cs)));
+  if (weight.defined()) y = mul(y, reshape(weight, cs));
+  if (bias.defined()) y = add(y, reshape(bias, cs));
+  return y;
+}
+
+}  // namespace structgan
