@@ -1,0 +1,173 @@
+#define BOOST_TEST_MODULE test_data_image_folder
+#include <boost/test/unit_test.hpp>
+
+#include "structgan/data/image_folder.hpp"
+#include "structgan/data/detail/stb_write.hpp"
+
+#include <cmath>
+
+#include "data_test_util.hpp"
+
+using namespace structgan::data;
+using test_util::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// An h×w RGB image (HWC) with a gradient that depends on `seed`: smooth, so JPEG keeps it well.
+std::vector<std::uint8_t> gradient_hwc(int h, int w, int seed) {
+  std::vector<std::uint8_t> v(std::size_t(h) * w * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int k = 0; k < 3; ++k)
+        v[(std::size_t(y) * w + x) * 3 + k] = static_cast<std::uint8_t>((seed * 40 + k * 60 + 3 * x + 2 * y) % 256);
+  return v;
+}
+
+void write_png(const fs::path& p, int h, int w, const std::vector<std::uint8_t>& hwc, int comp = 3) {
+  fs::create_directories(p.parent_path());
+  BOOST_REQUIRE(stbi_write_png(p.string().c_str(), w, h, comp, hwc.data(), w * comp));
+}
+
+void write_jpg(const fs::path& p, int h, int w, const std::vector<std::uint8_t>& hwc) {
+  fs::create_directories(p.parent_path());
+  BOOST_REQUIRE(stbi_write_jpg(p.string().c_str(), w, h, 3, hwc.data(), 95));
+}
+
+/// Value of channel k at (y, x) of image i in the set.
+int at(const ImageSet& s, std::size_t i, int k, int y, int x) {
+  return s.image(i)[(std::size_t(k) * s.height + y) * s.width + x];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(png_folder_exact_pixels_sorted_classes) {
+  TempDir tmp("folder");
+  // classes in sorted order: a_dog = 0, b_cat = 1; files sorted by name within a class
+  const auto i0 = gradient_hwc(6, 8, 0), i1 = gradient_hwc(6, 8, 1), i2 = gradient_hwc(6, 8, 2);
+  write_png(tmp.path / "b_cat" / "x.png", 6, 8, i2);
+  write_png(tmp.path / "a_dog" / "2.PNG", 6, 8, i1);
+  write_png(tmp.path / "a_dog" / "1.png", 6, 8, i0);
+  test_util::write_bytes(tmp.path / "a_dog" / "notes.txt", {'h', 'i'});   // skipped: not an image
+  test_util::write_bytes(tmp.path / "a_dog" / ".hidden.png", {1, 2, 3});  // skipped: hidden
+  test_util::write_bytes(tmp.path / "README", {'x'});                     // skipped: not a folder
+  const ImageSet s = load_image_folder(tmp.str());
+  BOOST_REQUIRE_EQUAL(s.size(), 3u);
+  BOOST_TEST(s.class_names == (std::vector<std::string>{"a_dog", "b_cat"}));
+  BOOST_TEST(s.labels == (std::vector<int>{0, 0, 1}));
+  BOOST_TEST(s.channels == 3);
+  BOOST_TEST(s.height == 6);
+  BOOST_TEST(s.width == 8);
+  const std::vector<std::uint8_t>* src[3] = {&i0, &i1, &i2};
+  for (std::size_t i = 0; i < 3; ++i)  // CHW in the set, HWC in the file
+    for (int y = 0; y < 6; ++y)
+      for (int x = 0; x < 8; ++x)
+        for (int k = 0; k < 3; ++k) BOOST_REQUIRE(at(s, i, k, y, x) == (*src[i])[(std::size_t(y) * 8 + x) * 3 + k]);
+  check(s);
+  // gray: one channel; explicit class list: its order
+  ImageFolderOptions o;
+  o.channels = 1;
+  o.classes = {"b_cat", "a_dog"};
+  const ImageSet g = load_image_folder(tmp.str(), o);
+  BOOST_TEST(g.channels == 1);
+  BOOST_TEST(g.labels == (std::vector<int>{0, 1, 1}));
+  BOOST_TEST(g.class_names == o.classes);
+}
+
+BOOST_AUTO_TEST_CASE(jpeg_folder_resized_to_load_size) {
+  TempDir tmp("folderjpg");
+  write_jpg(tmp.path / "c0" / "a.jpg", 30, 20, gradient_hwc(30, 20, 0));  // portrait
+  write_jpg(tmp.path / "c0" / "b.jpeg", 16, 40, gradient_hwc(16, 40, 1));  // landscape
+  std::vector<std::uint8_t> flat(std::size_t(24) * 24 * 3);
+  for (std::size_t i = 0; i < flat.size(); ++i) flat[i] = std::uint8_t(i % 3 == 0 ? 200 : i % 3 == 1 ? 100 : 30);
+  write_jpg(tmp.path / "c1" / "flat.jpg", 24, 24, flat);
+  ImageFolderOptions o;
+  o.load_size = 12;
+  const ImageSet s = load_image_folder(tmp.str(), o);
+  BOOST_REQUIRE_EQUAL(s.size(), 3u);
+  BOOST_TEST(s.height == 12);
+  BOOST_TEST(s.width == 12);
+  BOOST_TEST(s.labels == (std::vector<int>{0, 0, 1}));
+  // the flat color survives JPEG and resizing (up to JPEG's rounding)
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 12; ++x) {
+      BOOST_REQUIRE(std::abs(at(s, 2, 0, y, x) - 200) <= 3);
+      BOOST_REQUIRE(std::abs(at(s, 2, 1, y, x) - 100) <= 3);
+      BOOST_REQUIRE(std::abs(at(s, 2, 2, y, x) - 30) <= 3);
+    }
+  // the portrait image: shorter side 20 → 12 (scale 0.6), 30 → 18, center rows 3..14: red at
+  // (y, x) ≈ (0·40 + 3·x' + 2·y') with x' = (x + .5)/.6 − .5, y' = (y + 3 + .5)/.6 − .5
+  double worst = 0;
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 12; ++x) {
+      const double xs = (x + 0.5) / 0.6 - 0.5, ys = (y + 3 + 0.5) / 0.6 - 0.5;
+      worst = std::max(worst, std::abs(at(s, 0, 0, y, x) - (3 * xs + 2 * ys)));
+    }
+  BOOST_TEST(worst < 6.0);  // JPEG + the filter's edge handling
+  // the same with another thread count: identical bytes
+  o.threads = 3;
+  BOOST_TEST(load_image_folder(tmp.str(), o).pixels == s.pixels);
+  o.threads = 1;
+  BOOST_TEST(load_image_folder(tmp.str(), o).pixels == s.pixels);
+}
+
+BOOST_AUTO_TEST_CASE(folder_errors) {
+  TempDir tmp("foldererr");
+  test_util::require_error([&] { load_image_folder((tmp.path / "nope").string()); }, {"nope", "does not exist"});
+  test_util::require_error([&] { load_image_folder(tmp.str()); }, {tmp.str(), "no class subfolders"});
+  fs::create_directories(tmp.path / "empty");
+  test_util::require_error([&] { load_image_folder(tmp.str()); }, {"empty", "holds no image files"});
+  fs::remove_all(tmp.path / "empty");
+  write_png(tmp.path / "a" / "1.png", 6, 8, gradient_hwc(6, 8, 0));
+  write_png(tmp.path / "a" / "2.png", 7, 8, gradient_hwc(7, 8, 0));
+  test_util::require_error([&] { load_image_folder(tmp.str()); }, {"2.png", "8x7", "load_size"});
+  fs::remove(tmp.path / "a" / "2.png");
+  ImageFolderOptions o;
+  o.classes = {"a", "zebra"};
+  test_util::require_error([&] { load_image_folder(tmp.str(), o); }, {"zebra", "missing class folder"});
+  // a corrupt file (not an image) and a truncated JPEG: errors that name the file
+  test_util::write_bytes(tmp.path / "a" / "3.jpg", test_util::random_bytes(500, 1));
+  test_util::require_error([&] { load_image_folder(tmp.str()); }, {(tmp.path / "a" / "3.jpg").string(), "decode"});
+  write_jpg(tmp.path / "full.jpg", 40, 40, gradient_hwc(40, 40, 3));
+  auto jpg = test_util::read_bytes(tmp.path / "full.jpg");
+  fs::remove(tmp.path / "full.jpg");
+  jpg.resize(jpg.size() * 2 / 3);
+  test_util::write_bytes(tmp.path / "a" / "3.jpg", jpg);
+  test_util::require_error([&] { load_image_folder(tmp.str()); },
+                           {(tmp.path / "a" / "3.jpg").string(), "truncated JPEG", "byte offset " + std::to_string(jpg.size())});
+  // with several files bad, the message is about the first one, whatever the thread timing
+  test_util::write_bytes(tmp.path / "a" / "4.png", {0x89, 'P', 'N', 'G'});
+  ImageFolderOptions many;
+  many.threads = 4;
+  test_util::require_error([&] { load_image_folder(tmp.str(), many); }, {"3.jpg"});
+}
+
+BOOST_AUTO_TEST_CASE(imagenet10_layout) {
+  TempDir tmp("in10");
+  const auto syn = imagenet10_synsets();
+  BOOST_REQUIRE_EQUAL(syn.size(), 10u);
+  for (std::size_t k = 0; k < syn.size(); ++k) {
+    write_jpg(tmp.path / "train" / syn[k] / (syn[k] + "_1.JPEG"), 20, 26, gradient_hwc(20, 26, int(k)));
+    write_jpg(tmp.path / "train" / syn[k] / (syn[k] + "_2.JPEG"), 30, 18, gradient_hwc(30, 18, int(k)));
+    write_jpg(tmp.path / "val" / syn[k] / "ILSVRC2012_val_1.JPEG", 18, 18, gradient_hwc(18, 18, int(k)));
+  }
+  fs::create_directories(tmp.path / "train" / "n99999999");  // not an ImageNet-10 synset: ignored
+  ImageNet10Options o;
+  o.load_size = 16;
+  const ImageSet tr = load_imagenet10(tmp.str(), Split::train, o);
+  BOOST_TEST(tr.size() == 20u);
+  BOOST_TEST(tr.height == 16);
+  BOOST_TEST(tr.width == 16);
+  BOOST_TEST(tr.channels == 3);
+  BOOST_TEST(tr.class_names == syn);
+  for (std::size_t i = 0; i < tr.size(); ++i) BOOST_TEST(tr.labels[i] == int(i / 2));
+  const ImageSet va = load_imagenet10(tmp.str(), Split::test, o);
+  BOOST_TEST(va.size() == 10u);
+  check(va);
+  // missing pieces
+  fs::remove_all(tmp.path / "val");
+  test_util::require_error([&] { load_imagenet10(tmp.str(), Split::test, o); },
+                           {tmp.str(), "val", "n02056570", "n07747607"});
+  fs::remove_all(tmp.path / "train" / syn[3]);
+  test_util::require_error([&] { load_imagenet10(tmp.str(), Split::train, o); }, {syn[3], "missing class folder"});
+}
