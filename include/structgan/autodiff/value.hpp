@@ -48,7 +48,7 @@ struct ValueTraits<Var<T, D>> {
   static const Tensor<T, D>& tensor(const Var<T, D>& x) { return x.value(); }
   static Var<T, D> constant(const Tensor<T, D>& t) { return Var<T, D>(t, false); }
   static Var<T, D> parameter(Parameter<T, D>& p) {
-    if (!grad_enabled()) return Var<T, D>(p.value, false);
+    if (!grad_enabled() || !parameter_grad_enabled()) return Var<T, D>(p.value, false);
     return Var<T, D>::bound_to(p.value, p.ensure_grad());
   }
 };
