@@ -30,6 +30,12 @@ inline Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
 }
 
 namespace detail {
+/// A scalar argument that takes its type from the tensor (so x * 2.0 works for float tensors).
+template <class T>
+struct scalar_identity { using type = T; };
+template <class T>
+using scalar_t = typename scalar_identity<T>::type;
+
 template <class T, class D>
 Tensor<T, D> unary_value(UnaryOp op, const Tensor<T, D>& x, T alpha = T(0)) {
   require(x.defined(), "unary op on an undefined tensor");
@@ -195,10 +201,6 @@ STRUCTGAN_UNARY_VALUE(log, Log)
 STRUCTGAN_UNARY_VALUE(sqrt, Sqrt)
 /// tanh x
 STRUCTGAN_UNARY_VALUE(tanh, Tanh)
-/// ELU with α = 1 (PyTorch's default): x > 0 ? x : eˣ − 1
-STRUCTGAN_UNARY_VALUE(elu, Elu)
-/// elu′(x) (used by elu's tangent rule)
-STRUCTGAN_UNARY_VALUE(elu_derivative, EluDeriv)
 /// max(x, 0)
 STRUCTGAN_UNARY_VALUE(relu, Relu)
 /// |x|
@@ -209,21 +211,27 @@ STRUCTGAN_UNARY_VALUE(square, Square)
 STRUCTGAN_UNARY_VALUE(reciprocal, Reciprocal)
 #undef STRUCTGAN_UNARY_VALUE
 
+/// ELU with α = 1 (PyTorch's default): x > 0 ? x : eˣ − 1
+template <class T, class D>
+Tensor<T, D> elu(const Tensor<T, D>& x) { return detail::unary_value(UnaryOp::Elu, x, T(1)); }
+/// elu′(x) (used by elu's tangent rule)
+template <class T, class D>
+Tensor<T, D> elu_derivative(const Tensor<T, D>& x) { return detail::unary_value(UnaryOp::EluDeriv, x, T(1)); }
 /// xᵃ
 template <class T, class D>
-Tensor<T, D> pow(const Tensor<T, D>& x, T a) { return detail::unary_value(UnaryOp::Pow, x, a); }
+Tensor<T, D> pow(const Tensor<T, D>& x, detail::scalar_t<T> a) { return detail::unary_value(UnaryOp::Pow, x, a); }
 /// max(x, a)
 template <class T, class D>
-Tensor<T, D> clamp_min(const Tensor<T, D>& x, T a) { return detail::unary_value(UnaryOp::ClampMin, x, a); }
+Tensor<T, D> clamp_min(const Tensor<T, D>& x, detail::scalar_t<T> a) { return detail::unary_value(UnaryOp::ClampMin, x, a); }
 /// x + s
 template <class T, class D>
-Tensor<T, D> add_scalar(const Tensor<T, D>& x, T s) { return detail::unary_value(UnaryOp::AddScalar, x, s); }
+Tensor<T, D> add_scalar(const Tensor<T, D>& x, detail::scalar_t<T> s) { return detail::unary_value(UnaryOp::AddScalar, x, s); }
 /// s·x
 template <class T, class D>
-Tensor<T, D> mul_scalar(const Tensor<T, D>& x, T s) { return detail::unary_value(UnaryOp::MulScalar, x, s); }
+Tensor<T, D> mul_scalar(const Tensor<T, D>& x, detail::scalar_t<T> s) { return detail::unary_value(UnaryOp::MulScalar, x, s); }
 /// 1 where x > a, else 0 (no gradient: a constant mask).
 template <class T, class D>
-Tensor<T, D> step(const Tensor<T, D>& x, T a = T(0)) { return detail::unary_value(UnaryOp::Step, x, a); }
+Tensor<T, D> step(const Tensor<T, D>& x, detail::scalar_t<T> a = T(0)) { return detail::unary_value(UnaryOp::Step, x, a); }
 /// sign x (no gradient).
 template <class T, class D>
 Tensor<T, D> sign(const Tensor<T, D>& x) { return detail::unary_value(UnaryOp::Sign, x); }
@@ -264,7 +272,7 @@ Var<T, D> elu(const Var<T, D>& x) {
 template <class T, class D>
 Var<T, D> elu_derivative(const Var<T, D>& x) {
   return detail::unary_var(x, elu_derivative(x.value()),
-                           [](const auto& xv, const auto&) { return detail::unary_value(UnaryOp::EluDeriv2, xv); });
+                           [](const auto& xv, const auto&) { return detail::unary_value(UnaryOp::EluDeriv2, xv, T(1)); });
 }
 template <class T, class D>
 Var<T, D> relu(const Var<T, D>& x) {
@@ -283,19 +291,19 @@ Var<T, D> reciprocal(const Var<T, D>& x) {
   return detail::unary_var(x, reciprocal(x.value()), [](const auto&, const auto& y) { return neg(square(y)); });
 }
 template <class T, class D>
-Var<T, D> pow(const Var<T, D>& x, T a) {
+Var<T, D> pow(const Var<T, D>& x, detail::scalar_t<T> a) {
   return detail::unary_var(x, pow(x.value(), a), [a](const auto& xv, const auto&) { return mul_scalar(pow(xv, a - T(1)), a); });
 }
 template <class T, class D>
-Var<T, D> clamp_min(const Var<T, D>& x, T a) {
+Var<T, D> clamp_min(const Var<T, D>& x, detail::scalar_t<T> a) {
   return detail::unary_var(x, clamp_min(x.value(), a), [a](const auto& xv, const auto&) { return step(xv, a); });
 }
 template <class T, class D>
-Var<T, D> add_scalar(const Var<T, D>& x, T s) {
+Var<T, D> add_scalar(const Var<T, D>& x, detail::scalar_t<T> s) {
   return Var<T, D>::op(add_scalar(x.value(), s), {&x}, [](auto& n) { send_grad(n, 0, n.grad); });
 }
 template <class T, class D>
-Var<T, D> mul_scalar(const Var<T, D>& x, T s) {
+Var<T, D> mul_scalar(const Var<T, D>& x, detail::scalar_t<T> s) {
   return Var<T, D>::op(mul_scalar(x.value(), s), {&x}, [s](auto& n) { send_grad(n, 0, mul_scalar(n.grad, s)); });
 }
 
