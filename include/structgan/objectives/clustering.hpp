@@ -1,0 +1,329 @@
+#pragma once
+/// \file The fine scale of the structural objective (SPEC §3): the memory bank, the k-nearest-
+/// neighbour search on the EMA discriminator's keys, and the similarities s_real and s_fake.
+///
+/// Keys are unit rows (normalize(f^b)); the similarity of two keys is their dot product (their
+/// cosine). Candidates are [batch keys; bank keys], batch first, so neighbour index j < n is
+/// row j of the live batch and j ≥ n is row j − n of the bank.
+///
+/// \code
+///   Rng rng(0);
+///   objectives::MemoryBank<float> bank(10240, 512, 128, rng);  // L, key width, value width
+///   auto c = objectives::cluster_similarities(f, fg, real_keys, fake_keys, bank);  // f, fg: Var
+///   Var<float> d_term = mul_scalar(sub(c.s_fake, c.s_real), 3.0f);                  // λ_c(−s_real + s_fake)
+///   ... after the D and G steps:
+///   bank.enqueue(real_keys, value_of(f));
+/// \endcode
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "structgan/autodiff.hpp"
+
+namespace structgan::objectives {
+
+// ---------------------------------------------------------------------------------------------
+// The memory bank
+// ---------------------------------------------------------------------------------------------
+
+/// The memory bank's whole state (for checkpoints): L×q keys, L×p values, the write pointer.
+template <class T, class D = Cpu>
+struct MemoryBankState {
+  Tensor<T, D> keys, values;
+  index_t pointer = 0;
+};
+
+/// A ring of L (key, value) pairs (SPEC §3): key = normalize(f^b) of a real image, value = its f.
+/// Starts as random unit vectors; `enqueue` writes a batch at the pointer and advances it, wrapping
+/// around (any batch size, also one that does not divide L; a batch larger than L leaves its last
+/// L rows). Copies of keys()/values() taken before an enqueue keep their contents.
+template <class T, class D = Cpu>
+class MemoryBank {
+ public:
+  MemoryBank() = default;
+  /// L pairs of random unit keys (width key_dim) and values (width value_dim) drawn from rng.
+  MemoryBank(index_t size, index_t key_dim, index_t value_dim, Rng& rng) {
+    require(size >= 1 && key_dim >= 1 && value_dim >= 1, "MemoryBank: size ", size, ", key width ", key_dim,
+            " and value width ", value_dim, " must be ≥ 1");
+    keys_ = to_device<D>(row_normalize(randn<T>(Shape{size, key_dim}, rng)));
+    values_ = to_device<D>(row_normalize(randn<T>(Shape{size, value_dim}, rng)));
+  }
+
+  index_t size() const { return keys_.defined() ? keys_.dim(0) : 0; }
+  index_t key_dim() const { return keys_.defined() ? keys_.dim(1) : 0; }
+  index_t value_dim() const { return values_.defined() ? values_.dim(1) : 0; }
+  /// The row the next enqueue writes first.
+  index_t pointer() const { return pointer_; }
+  /// L×q unit keys and L×p values (constants: the bank carries no gradient).
+  const Tensor<T, D>& keys() const { return keys_; }
+  const Tensor<T, D>& values() const { return values_; }
+
+  /// Writes the b pairs (keys b×q, normalized here; values b×p) at the pointer, wrapping around,
+  /// and advances the pointer by b mod L. Throws on mismatched shapes or non-finite entries.
+  void enqueue(const Tensor<T, D>& keys, const Tensor<T, D>& values) {
+    require(size() > 0, "MemoryBank::enqueue: the bank is empty (default-constructed)");
+    require(keys.defined() && values.defined() && keys.rank() == 2 && values.rank() == 2 && keys.dim(0) == values.dim(0),
+            "MemoryBank::enqueue: keys ", keys.shape(), " and values ", values.shape(), " must be b×q and b×p");
+    require(keys.dim(1) == key_dim() && values.dim(1) == value_dim(), "MemoryBank::enqueue: keys ", keys.shape(),
+            " and values ", values.shape(), " do not fit the bank's widths q = ", key_dim(), ", p = ", value_dim());
+    require(to_host(keys).array().allFinite() && to_host(values).array().allFinite(),
+            "MemoryBank::enqueue: NaN or Inf in the keys or values");
+    const Tensor<T, D> k = row_normalize(keys);
+    if (keys_.use_count() > 1) keys_ = clone(keys_);
+    if (values_.use_count() > 1) values_ = clone(values_);
+    const index_t b = keys.dim(0), L = size();
+    for (index_t i = std::max<index_t>(0, b - L); i < b;) {
+      const index_t pos = (pointer_ + i) % L;
+      const index_t run = std::min(b - i, L - pos);
+      copy(D{}, run * key_dim(), k.data() + i * key_dim(), keys_.data() + pos * key_dim());
+      copy(D{}, run * value_dim(), values.data() + i * value_dim(), values_.data() + pos * value_dim());
+      i += run;
+    }
+    pointer_ = (pointer_ + b) % L;
+  }
+
+  /// The state for a checkpoint (copies) and back (shapes are checked).
+  MemoryBankState<T, D> state() const { return {clone(keys_), clone(values_), pointer_}; }
+  void load_state(const MemoryBankState<T, D>& s) {
+    require(s.keys.defined() && s.values.defined() && s.keys.rank() == 2 && s.values.rank() == 2 &&
+                s.keys.dim(0) == s.values.dim(0) && s.keys.dim(0) >= 1,
+            "MemoryBank::load_state: keys ", s.keys.shape(), " and values ", s.values.shape(), " must be L×q and L×p");
+    require(s.pointer >= 0 && s.pointer < s.keys.dim(0), "MemoryBank::load_state: pointer ", s.pointer, " outside [0, ",
+            s.keys.dim(0), ")");
+    keys_ = clone(s.keys);
+    values_ = clone(s.values);
+    pointer_ = s.pointer;
+  }
+  /// The state as named tensors ("keys", "values", "pointer" as a one-element tensor), for
+  /// checkpoint writers that store tensors by name; `load_named` reads them back.
+  std::vector<std::pair<std::string, Tensor<T, D>>> named_tensors() const {
+    return {{"keys", keys_}, {"values", values_}, {"pointer", to_device<D>(from_vector<T>(Shape{1}, {T(pointer_)}))}};
+  }
+  void load_named(const std::vector<std::pair<std::string, Tensor<T, D>>>& named) {
+    MemoryBankState<T, D> s;
+    bool has_ptr = false;
+    for (const auto& [name, t] : named) {
+      if (name == "keys") s.keys = t;
+      else if (name == "values") s.values = t;
+      else if (name == "pointer") {
+        require(t.numel() == 1, "MemoryBank::load_named: pointer must hold one value, got ", t.shape());
+        s.pointer = static_cast<index_t>(to_host(t)[0]);
+        has_ptr = true;
+      } else fail("MemoryBank::load_named: unknown tensor '", name, "'");
+    }
+    require(has_ptr, "MemoryBank::load_named: no 'pointer'");
+    load_state(s);
+  }
+
+ private:
+  Tensor<T, D> keys_, values_;
+  index_t pointer_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The neighbour search
+// ---------------------------------------------------------------------------------------------
+
+/// The options of the fine scale (SPEC §3 defaults).
+struct ClusterOptions {
+  index_t k = 1;                               ///< neighbours per sample (K)
+  bool skip_first_fake = true;                 ///< the generated branch also drops its first neighbour
+  index_t block_elements = index_t(1) << 21;  ///< similarities computed per block of ≤ this many entries
+};
+
+namespace detail {
+template <class T, class D>
+void check_keys(const char* op, const char* what, const Tensor<T, D>& k, index_t width) {
+  require(k.defined() && k.rank() == 2, op, ": ", what, " must be a matrix, got ", k.shape());
+  require(width < 0 || k.dim(1) == width, op, ": ", what, " ", k.shape(), " have width ", k.dim(1), " but ", width,
+          " was expected");
+  require(to_host(k).array().allFinite(), op, ": ", what, " of shape ", k.shape(), " have NaN or Inf entries");
+}
+
+/// Merges the candidates `idx` (global indices, values `sim`) of one block into a row's best
+/// list of length kk (value descending, ties to the smaller index).
+template <class T>
+void merge_best(index_t kk, index_t& have, index_t* best_i, T* best_v, index_t j, T s) {
+  const auto better = [](T a, index_t ia, T b, index_t ib) { return a > b || (a == b && ia < ib); };
+  if (have == kk && !better(s, j, best_v[kk - 1], best_i[kk - 1])) return;
+  index_t pos = have < kk ? have++ : kk - 1;
+  while (pos > 0 && better(s, j, best_v[pos - 1], best_i[pos - 1])) {
+    best_v[pos] = best_v[pos - 1];
+    best_i[pos] = best_i[pos - 1];
+    --pos;
+  }
+  best_v[pos] = s;
+  best_i[pos] = j;
+}
+}  // namespace detail
+
+/// The k nearest neighbours of each query key among the candidates [batch_keys; bank_keys]
+/// (SPEC §3): similarity = dot product of unit keys; the top k + 1 are taken and the first
+/// (the sample itself, for the real branch) dropped when drop_first, else the top k.
+/// Returns row-major m×k indices into [batch; bank] (j < n: batch row; j ≥ n: bank row j − n).
+/// Blocked: queries × ≤ block_elements candidates at a time through GEMM, then a partial
+/// selection (topk_indices) per block merged into the running best; memory O(block_elements).
+/// Throws when widths differ, keys are not finite, or k (+1) exceeds the n + L candidates.
+template <class T, class D>
+std::vector<index_t> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys, const Tensor<T, D>& bank_keys,
+                                index_t k, bool drop_first, index_t block_elements = index_t(1) << 21) {
+  const char* op = "knn_search";
+  detail::check_keys(op, "query keys", queries, -1);
+  const index_t q = queries.dim(1), m = queries.dim(0);
+  detail::check_keys(op, "batch keys", batch_keys, q);
+  const bool has_bank = bank_keys.defined() && bank_keys.numel() > 0;
+  if (has_bank) detail::check_keys(op, "bank keys", bank_keys, q);
+  const index_t n = batch_keys.dim(0), L = has_bank ? bank_keys.dim(0) : 0;
+  require(k >= 1, op, ": k must be ≥ 1, got ", k);
+  const index_t kk = k + (drop_first ? 1 : 0);
+  require(kk <= n + L, op, ": k = ", k, (drop_first ? " (+1 dropped)" : ""), " neighbours requested but only ", n + L,
+          " candidates (", n, " batch + ", L, " bank)");
+  require(block_elements >= 1, op, ": block_elements must be ≥ 1");
+
+  std::vector<index_t> best_i(static_cast<std::size_t>(m * kk));
+  std::vector<T> best_v(static_cast<std::size_t>(m * kk));
+  std::vector<index_t> have(static_cast<std::size_t>(m), 0);
+  const index_t mq = std::min<index_t>(m, std::max<index_t>(1, block_elements / std::max<index_t>(kk, 64)));
+  for (index_t q0 = 0; q0 < m; q0 += mq) {
+    const index_t mb = std::min(mq, m - q0);
+    const index_t cb = std::max<index_t>(kk, block_elements / mb);
+    Tensor<T, D> sims(Shape{mb, std::min(cb, n + L)});
+    // The two sources of candidates, each walked in blocks of ≤ cb rows (no concatenated copy).
+    for (int src = 0; src < 2; ++src) {
+      const Tensor<T, D>& keys = src == 0 ? batch_keys : bank_keys;
+      const index_t rows = src == 0 ? n : L, offset = src == 0 ? 0 : n;
+      for (index_t c0 = 0; c0 < rows; c0 += cb) {
+        const index_t nb = std::min(cb, rows - c0);
+        Tensor<T, D> s = nb == sims.dim(1) ? sims : Tensor<T, D>(Shape{mb, nb});
+        gemm(D{}, false, true, mb, nb, q, T(1), queries.data() + q0 * q, q, keys.data() + c0 * q, q, T(0), s.data(), nb);
+        const index_t kb = std::min(kk, nb);
+        const std::vector<index_t> top = topk_indices(s, kb);
+        const Tensor<T, Cpu> sh = to_host(s);
+        for (index_t r = 0; r < mb; ++r) {
+          const std::size_t row = static_cast<std::size_t>(q0 + r);
+          for (index_t t = 0; t < kb; ++t) {
+            const index_t j = top[static_cast<std::size_t>(r * kb + t)];
+            detail::merge_best(kk, have[row], best_i.data() + row * kk, best_v.data() + row * kk, offset + c0 + j,
+                               sh[r * nb + j]);
+          }
+        }
+      }
+    }
+  }
+  std::vector<index_t> out(static_cast<std::size_t>(m * k));
+  const index_t skip = drop_first ? 1 : 0;
+  for (index_t r = 0; r < m; ++r)
+    for (index_t t = 0; t < k; ++t) out[static_cast<std::size_t>(r * k + t)] = best_i[static_cast<std::size_t>(r * kk + skip + t)];
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The similarities
+// ---------------------------------------------------------------------------------------------
+
+/// s = mean over i < m, j < k of q_i · v_{n_ij} (SPEC §3), the values v taken from
+/// [batch_values; bank_values]: rows of the live batch carry gradient, bank rows are constants.
+/// `neighbours` is the m×k row-major output of knn_search. Shape [1].
+template <class V, class T, class D>
+V neighbour_similarity(const V& query_values, const V& batch_values, const Tensor<T, D>& bank_values,
+                       const std::vector<index_t>& neighbours, index_t k) {
+  const char* op = "neighbour_similarity";
+  const Shape qs = query_values.shape(), bs = batch_values.shape();
+  require(qs.rank() == 2 && bs.rank() == 2 && qs[1] == bs[1], op, ": query values ", qs, " and batch values ", bs,
+          " must be matrices of the same width");
+  const index_t m = qs[0], p = qs[1], n = bs[0];
+  require(k >= 1 && static_cast<index_t>(neighbours.size()) == m * k, op, ": ", neighbours.size(), " neighbour indices for ", m,
+          " queries × k = ", k);
+  const index_t L = bank_values.defined() ? bank_values.dim(0) : 0;
+  if (L > 0) require(bank_values.rank() == 2 && bank_values.dim(1) == p, op, ": bank values ", bank_values.shape(), " for width ", p);
+  // The bank rows actually used, gathered once (constants), appended after the batch.
+  std::vector<index_t> bank_rows, remapped(neighbours.size());
+  std::unordered_map<index_t, index_t> slot;
+  for (std::size_t i = 0; i < neighbours.size(); ++i) {
+    const index_t j = neighbours[i];
+    require(j >= 0 && j < n + L, op, ": neighbour index ", j, " outside [0, ", n + L, ")");
+    if (j < n) {
+      remapped[i] = j;
+    } else {
+      auto [it, inserted] = slot.emplace(j - n, static_cast<index_t>(bank_rows.size()));
+      if (inserted) bank_rows.push_back(j - n);
+      remapped[i] = n + it->second;
+    }
+  }
+  V pool = bank_rows.empty() ? batch_values
+                             : concat(std::vector<V>{batch_values, constant<V>(gather_rows(bank_values, bank_rows))}, 0);
+  V picked = reshape(gather_rows(pool, remapped), Shape{m, k, p});
+  V prod = mul(picked, reshape(query_values, Shape{m, 1, p}));
+  return mul_scalar(sum_all(prod), T(1.0 / double(m * k)));
+}
+
+/// s_real, s_fake and the neighbours of both branches.
+template <class V>
+struct ClusterSimilarities {
+  V s_real;                                 ///< mean f_i · v_ij over the real batch (shape [1])
+  V s_fake;                                 ///< mean f^g_i · v_ij over the generated batch (shape [1])
+  std::vector<index_t> real_neighbours;     ///< n×k into [batch; bank]
+  std::vector<index_t> fake_neighbours;     ///< m×k into [batch; bank]
+};
+
+namespace detail {
+template <class V, class T, class D>
+void check_values(const char* op, const char* what, const V& x, const Tensor<T, D>& keys) {
+  const auto& t = value_of(x);
+  require(t.defined() && t.rank() == 2, op, ": ", what, " must be a matrix, got ", t.shape());
+  require(t.dim(0) == keys.dim(0), op, ": ", what, " ", t.shape(), " and their keys ", keys.shape(), " differ in rows");
+  require(to_host(t).array().allFinite(), op, ": ", what, " of shape ", t.shape(), " have NaN or Inf entries");
+}
+}  // namespace detail
+
+/// s_real (SPEC §3): real keys against [real keys; bank keys], top-(K+1) minus the first;
+/// s_real = mean f_i · v_ij with v from [f; bank values]. f: n×p (live), real_keys: n×q unit rows.
+template <class V, class T, class D>
+V real_cluster_similarity(const V& f, const Tensor<T, D>& real_keys, const Tensor<T, D>& bank_keys,
+                          const Tensor<T, D>& bank_values, const ClusterOptions& o = {},
+                          std::vector<index_t>* neighbours = nullptr) {
+  detail::check_keys("real_cluster_similarity", "real keys", real_keys, -1);
+  detail::check_values("real_cluster_similarity", "real values f", f, real_keys);
+  std::vector<index_t> nb = knn_search(real_keys, real_keys, bank_keys, o.k, true, o.block_elements);
+  V s = neighbour_similarity(f, f, bank_values, nb, o.k);
+  if (neighbours) *neighbours = std::move(nb);
+  return s;
+}
+
+/// s_fake (SPEC §3): generated keys against [real keys; bank keys], top-(K+1) minus the first
+/// (or top-K when !o.skip_first_fake); s_fake = mean f^g_i · v_ij with v from [f; bank values].
+/// Gradient reaches fg and f (the live real batch).
+template <class V, class T, class D>
+V fake_cluster_similarity(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
+                          const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values, const ClusterOptions& o = {},
+                          std::vector<index_t>* neighbours = nullptr) {
+  detail::check_keys("fake_cluster_similarity", "generated keys", fake_keys, -1);
+  detail::check_keys("fake_cluster_similarity", "real keys", real_keys, fake_keys.dim(1));
+  detail::check_values("fake_cluster_similarity", "generated values f^g", fg, fake_keys);
+  detail::check_values("fake_cluster_similarity", "real values f", f, real_keys);
+  std::vector<index_t> nb = knn_search(fake_keys, real_keys, bank_keys, o.k, o.skip_first_fake, o.block_elements);
+  V s = neighbour_similarity(fg, f, bank_values, nb, o.k);
+  if (neighbours) *neighbours = std::move(nb);
+  return s;
+}
+
+/// Both similarities of SPEC §3 with raw bank tensors (keys L×q unit rows, values L×p).
+template <class V, class T, class D>
+ClusterSimilarities<V> cluster_similarities(const V& f, const V& fg, const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
+                                            const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values,
+                                            const ClusterOptions& o = {}) {
+  ClusterSimilarities<V> r;
+  r.s_real = real_cluster_similarity(f, real_keys, bank_keys, bank_values, o, &r.real_neighbours);
+  r.s_fake = fake_cluster_similarity(fg, f, fake_keys, real_keys, bank_keys, bank_values, o, &r.fake_neighbours);
+  return r;
+}
+/// Both similarities of SPEC §3 against a MemoryBank.
+template <class V, class T, class D>
+ClusterSimilarities<V> cluster_similarities(const V& f, const V& fg, const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
+                                            const MemoryBank<T, D>& bank, const ClusterOptions& o = {}) {
+  return cluster_similarities(f, fg, real_keys, fake_keys, bank.keys(), bank.values(), o);
+}
+
+}  // namespace structgan::objectives
