@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""PyTorch peers of bench_core's workloads: same names, shapes, dtype (float32) and thread count.
+
+    torch_bench.py WORKLOAD [--quick] [--threads 2] [--reps 3] [--min-time 0.5]
+    torch_bench.py --list
+    torch_bench.py --baseline          (imports torch and exits: the process's memory floor)
+
+Timing follows Google Benchmark's rules so both sides are measured alike: one untimed warm-up call,
+then `reps` repetitions, each running the workload until `min-time` seconds have passed (at least
+once); a repetition's time is its mean per call, and the reported time is the median repetition.
+Prints one JSON line: {"workload", "seconds", "reps": [...], "flop", "threads", "shapes"}.
+
+Written for Debian's python3-torch 1.13 (CPU, oneDNN convolutions) and its bundled functorch.
+benchmarks/run_all.py runs it beside bench_core, alternating, in a fresh process per run.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+WORKLOADS = {}
+
+
+def workload(fn):
+    WORKLOADS[fn.__name__] = fn
+    return fn
+
+
+def conv_case(quick):
+    return (4, 32, 8) if quick else (64, 128, 16)  # batch, channels, spatial size
+
+
+def conv_flop(n, o, c, k, ho, wo):
+    return 2.0 * n * o * c * k * k * ho * wo
+
+
+def normal(shape, seed, std=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g) * std
+
+
+@workload
+def gemm(quick):
+    n = 256 if quick else 1024
+    a, b = normal((n, n), 1), normal((n, n), 2)
+    return (lambda: torch.mm(a, b)), 2.0 * n ** 3
+
+
+@workload
+def conv2d_fwd(quick):
+    n, c, hw = conv_case(quick)
+    x, w = normal((n, c, hw, hw), 1), normal((c, c, 3, 3), 2, 0.03)
+
+    def step():
+        with torch.no_grad():
+            return F.conv2d(x, w, padding=1)
+    return step, conv_flop(n, c, c, 3, hw, hw)
+
+
+@workload
+def conv2d_fwd_bwd(quick):
+    n, c, hw = conv_case(quick)
+    x, w = normal((n, c, hw, hw), 1), normal((c, c, 3, 3), 2, 0.03)
+    dy = normal((n, c, hw, hw), 3)
+
+    def step():
+        xv, wv = x.detach().requires_grad_(True), w.detach().requires_grad_(True)
+        F.conv2d(xv, wv, padding=1).backward(dy)
+        return xv.grad, wv.grad
+    return step, 3.0 * conv_flop(n, c, c, 3, hw, hw)
+
+
+@workload
+def group_norm_fwd_bwd(quick):
+    n, c, hw = conv_case(quick)
+    x, dy = normal((n, c, hw, hw), 1), normal((n, c, hw, hw), 3)
+    gw, gb = normal((c,), 4), normal((c,), 5)
+
+    def step():
+        xv = x.detach().requires_grad_(True)
+        wv, bv = gw.detach().requires_grad_(True), gb.detach().requires_grad_(True)
+        F.group_norm(xv, c // 16, wv, bv, 1e-5).backward(dy)
+        return xv.grad
+    return step, None
+
+
+@workload
+def conv_block_jvp(quick):
+    import functorch
+    n, c, hw = conv_case(quick)
+    w1, w2 = normal((c, c, 3, 3), 2, 0.03), normal((c, c, 3, 3), 3, 0.03)
+    gw, gb = torch.ones(c), torch.zeros(c)
+    x, v = normal((n, c, hw, hw), 1), normal((n, c, hw, hw), 4)
+
+    def block(inp):  # D's stride-1 residual block, SPEC §1
+        h = F.elu(F.conv2d(inp, w1, padding=1))
+        h = F.group_norm(F.conv2d(h, w2, padding=1), c // 16, gw, gb, 1e-5)
+        return F.elu(h + inp)
+
+    def step():
+        return functorch.jvp(block, (x,), (v,))
+    return step, 4.0 * conv_flop(n, c, c, 3, hw, hw)
+
+
+def run(step, reps, min_time):
+    step()  # warm-up: allocations, oneDNN primitive creation
+    times = []
+    for _ in range(reps):
+        calls, t0 = 0, time.perf_counter()
+        while True:
+            step()
+            calls += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_time:
+                break
+        times.append(elapsed / calls)
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workload", nargs="?")
+    ap.add_argument("--quick", action="store_true", help="tiny shapes")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--min-time", type=float, default=0.5)
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--baseline", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.list:
+        print("\n".join(WORKLOADS))
+        return 0
+    if a.baseline:
+        print(json.dumps({"workload": "baseline", "threads": a.threads, "torch": torch.__version__}))
+        return 0
+    if a.workload not in WORKLOADS:
+        print(f"unknown workload {a.workload!r}; one of: {', '.join(WORKLOADS)}", file=sys.stderr)
+        return 2
+    torch.manual_seed(0)
+    step, flop = WORKLOADS[a.workload](a.quick)
+    times = run(step, a.reps, a.min_time)
+    print(json.dumps({"workload": a.workload, "seconds": statistics.median(times), "reps": times, "flop": flop,
+                      "threads": a.threads, "shapes": "quick" if a.quick else "full", "torch": torch.__version__}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

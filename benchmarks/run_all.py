@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+"""structgan beside PyTorch, in one command (issue 8).
+
+    benchmarks/run_all.py [--quick] [--json FILE] [--reps N] [--only REGEX] [--threads 2]
+                          [--no-build] [--build-dir DIR] [--peer-blas openblas|system] [--no-eval]
+
+1. Builds bench_core (and bench_eval when present) in Release with -march=native and assertions off
+   (cmake + ninja -j2 into build-bench).
+2. For every workload bench_core knows, runs structgan and its PyTorch peer (benchmarks/peer/*.py)
+   alternately, A B A B ..., each run in a fresh process, `--reps` times; each run reports its own
+   median-of-repetitions time per call, and the table shows the median over runs.
+3. Prints one table: time per call of each side, the speed-up (PyTorch time / structgan time: above
+   1 means structgan is faster), GFLOP/s where the FLOP count is known, and the peak resident memory
+   (ru_maxrss) of each side's processes for that workload.
+
+Both sides run with OMP_NUM_THREADS = --threads (PyTorch also with torch.set_num_threads). PyTorch's
+GEMM goes through the system BLAS; by default the peer runs with OpenBLAS (LD_LIBRARY_PATH to
+Debian's openblas-pthread) so that it is the strongest PyTorch this machine has; --peer-blas system
+uses whatever libblas.so.3 the alternatives point to. Convolutions in PyTorch use oneDNN either way.
+
+The released code's full training step (/work/shared/peer/released_code_step.py) is the peer of
+train_step when SAO_OFFICIAL points at an unpacked copy of the released repository, or when a bare
+mirror of it exists under /work/.mirror (it is then unpacked into a temporary folder).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = ROOT / "benchmarks" / "peer"
+PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+OPENBLAS_DIR = Path("/usr/lib/x86_64-linux-gnu/openblas-pthread")
+RELEASED_STEP = Path("/work/shared/peer/released_code_step.py")
+RELEASED_MIRROR = Path("/work/.mirror/xiao7199+structural-adversarial-objectives/repo")
+
+# Workloads that take seconds per call get fewer in-process repetitions.
+HEAVY = re.compile(r"^(d_|g_|train_step|sigma)")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---- processes ---------------------------------------------------------------------------------
+def run_process(cmd, env, timeout):
+    """Runs cmd; returns (returncode, stdout, stderr, seconds, peak RSS in MiB of this process)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        deadline = t0 + timeout
+        status, usage = None, None
+        while True:
+            pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid == p.pid:
+                status, usage = st, ru
+                break
+            if time.perf_counter() > deadline:
+                p.kill()
+                _, status, usage = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.02)
+        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
+        secs = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        return p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"), secs, \
+            usage.ru_maxrss / 1024.0
+
+
+def last_json_line(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+# ---- build -------------------------------------------------------------------------------------
+def build(build_dir, targets):
+    cfg = ["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+           "-DSTRUCTGAN_CUDA=OFF", "-DSTRUCTGAN_NATIVE=ON", "-DSTRUCTGAN_ASSERTIONS=OFF"]
+    log("configure:", " ".join(cfg))
+    subprocess.run(cfg, check=True, stdout=subprocess.DEVNULL)
+    have = subprocess.run(["ninja", "-C", str(build_dir), "-t", "targets", "all"], check=True, capture_output=True,
+                          text=True).stdout
+    wanted = [t for t in targets if re.search(rf"(^|/){re.escape(t)}:", have, re.M)]
+    log("build:", " ".join(wanted))
+    subprocess.run(["ninja", "-C", str(build_dir), "-j2"] + wanted, check=True)
+
+
+def find_binary(build_dir, name):
+    for p in [build_dir / "benchmarks" / "core" / name, build_dir / "benchmarks" / "eval" / name]:
+        if p.exists():
+            return p
+    return None
+
+
+# ---- one side of one workload ------------------------------------------------------------------
+class Side:
+    """How to run one side of a workload and read its time per call (seconds) and FLOP count."""
+
+    def __init__(self, label, cmd, parse, env, timeout):
+        self.label, self.cmd, self.parse, self.env, self.timeout = label, cmd, parse, env, timeout
+        self.times, self.rss, self.flop, self.error, self.extra = [], [], None, None, {}
+
+    def run_once(self):
+        rc, out, err, secs, rss = run_process(self.cmd, self.env, self.timeout)
+        self.rss.append(rss)
+        if rc != 0:
+            self.error = f"exit {rc}: " + (err.strip().splitlines() or ["?"])[-1][:200]
+            return
+        try:
+            t, flop, extra = self.parse(out)
+        except Exception as e:  # noqa: BLE001  (a broken side is a row with an error, not a crash)
+            self.error = f"unreadable output ({e})"
+            return
+        self.times.append(t)
+        self.flop = flop if flop else self.flop
+        self.extra.update(extra or {})
+
+    def summary(self):
+        if not self.times:
+            return None
+        return {"seconds": statistics.median(self.times), "runs": self.times, "peak_rss_mib": max(self.rss),
+                "flop": self.flop, **self.extra}
+
+
+def parse_gbench(name):
+    def parse(out):
+        data = json.loads(out)
+        runs = [b for b in data["benchmarks"] if b["name"].split("/")[0] == name]
+        if any(b.get("error_occurred") for b in runs):
+            raise ValueError(next(b.get("error_message") for b in runs if b.get("error_occurred")))
+        per_rep = [b for b in runs if b.get("run_type") == "iteration"]
+        med = [b for b in runs if b.get("aggregate_name") == "median"]
+        row = med[0] if med else per_rep[0]
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[row.get("time_unit", "ns")]
+        return row["real_time"] * scale, row.get("flop"), {}
+    return parse
+
+
+def parse_peer(out):
+    d = last_json_line(out)
+    return d["seconds"], d.get("flop"), {}
+
+
+def parse_released(out):
+    d = last_json_line(out)
+    return d["step"], None, {"released_phases": {k: d[k] for k in ("d_fwd_bwd", "jac_reg", "d_step", "g_step", "step")}}
+
+
+# ---- the table ---------------------------------------------------------------------------------
+def fmt_time(s):
+    if s is None:
+        return "—"
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+
+
+def fmt(x, spec):
+    return "—" if x is None else format(x, spec)
+
+
+def render(rows, title):
+    head = ["workload", "structgan", "PyTorch", "speed-up", "structgan GFLOP/s", "PyTorch GFLOP/s",
+            "structgan RSS MiB", "PyTorch RSS MiB"]
+    lines = [title, "", "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for r in rows:
+        o, p = r.get("structgan"), r.get("peer")
+        cells = [r["workload"] + (f" ({r['peer_label']})" if r.get("peer_label") not in (None, "pytorch") else ""),
+                 fmt_time(o and o["seconds"]) if o else ("error" if r.get("structgan_error") else "—"),
+                 fmt_time(p and p["seconds"]) if p else ("error" if r.get("peer_error") else "—"),
+                 fmt(r.get("speedup"), ".2f") + ("×" if r.get("speedup") else ""),
+                 fmt(r.get("structgan_gflops"), ".1f"), fmt(r.get("peer_gflops"), ".1f"),
+                 fmt(o and o["peak_rss_mib"], ".0f"), fmt(p and p["peak_rss_mib"], ".0f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---- main --------------------------------------------------------------------------------------
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny shapes, one run per side: a fast check of the harness")
+    ap.add_argument("--json", metavar="FILE", help="also write the table (and the raw runs) as JSON")
+    ap.add_argument("--reps", type=int, help="alternating runs per side (default 3; 1 with --quick)")
+    ap.add_argument("--only", metavar="REGEX", help="only workloads whose name matches")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--build-dir", default=str(ROOT / "build-bench"))
+    ap.add_argument("--peer-blas", choices=["openblas", "system"], default="openblas")
+    ap.add_argument("--no-eval", action="store_true", help="skip the evaluation-protocol rows (bench_eval)")
+    a = ap.parse_args()
+    reps = a.reps or (1 if a.quick else 3)
+    build_dir = Path(a.build_dir)
+    t_start = time.perf_counter()
+    machine = machine_info()  # the load average before anything of ours runs
+
+    if not a.no_build:
+        build(build_dir, ["bench_core", "bench_eval"])
+    core = find_binary(build_dir, "bench_core")
+    if core is None:
+        sys.exit(f"bench_core not found in {build_dir} (is libbenchmark-dev installed?)")
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
+               MKL_NUM_THREADS=str(a.threads))
+    env.pop("STRUCTGAN_BENCH_QUICK", None)
+    peer_env = dict(env)
+    if a.peer_blas == "openblas" and OPENBLAS_DIR.exists():
+        peer_env["LD_LIBRARY_PATH"] = str(OPENBLAS_DIR) + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+    quick = ["--quick"] if a.quick else []
+
+    names = subprocess.run([str(core), "--benchmark_list_tests=true"], capture_output=True, text=True,
+                           env=env, check=True).stdout.split()
+    names = list(dict.fromkeys(n.split("/")[0] for n in names))
+    peer_names = set(subprocess.run([PYTHON, str(PEER / "torch_bench.py"), "--list"], capture_output=True, text=True,
+                                    env=peer_env, check=True).stdout.split())
+    if a.only:
+        names = [n for n in names if re.search(a.only, n)]
+
+    # the released code's step as the peer of train_step
+    released_dir, tmp_released = os.environ.get("SAO_OFFICIAL"), None
+    if "train_step" in names and not released_dir and RELEASED_MIRROR.exists() and RELEASED_STEP.exists():
+        tmp_released = tempfile.mkdtemp(prefix="sao_official_")
+        arch = subprocess.run(["git", f"--git-dir={RELEASED_MIRROR}", "archive", "HEAD"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tmp_released], input=arch.stdout, check=True)
+        released_dir = tmp_released
+
+    rows = []
+    for name in names:
+        heavy = bool(HEAVY.match(name))
+        min_time = 0.01 if a.quick else (0.2 if heavy else 0.5)
+        in_reps = 1 if (a.quick or heavy) else 3
+        timeout = 120 if a.quick else 300
+        ours = Side("structgan", [str(core), *quick, "--threads", str(a.threads), f"--benchmark_filter=^{name}(/|$)",
+                                  "--benchmark_format=json", f"--benchmark_min_time={min_time}",
+                                  f"--benchmark_repetitions={in_reps}"], parse_gbench(name), env, timeout)
+        peer, label = None, None
+        if name in peer_names:
+            label = "pytorch"
+            peer = Side(label, [PYTHON, str(PEER / "torch_bench.py"), name, *quick, "--threads", str(a.threads),
+                                "--reps", str(in_reps), "--min-time", str(min_time)], parse_peer, peer_env, timeout)
+        elif name == "train_step" and released_dir:
+            label = "released code"
+            batch = "4" if a.quick else "32"
+            peer = Side(label, [PYTHON, str(RELEASED_STEP), "--batch", batch, "--reps", "1", "--threads",
+                                str(a.threads)], parse_released, dict(peer_env, SAO_OFFICIAL=released_dir), 600)
+        log(f"{name}: {reps} × ({'structgan' + (', ' + label if label else '')})")
+        for _ in range(reps):  # A B A B ...
+            ours.run_once()
+            if peer:
+                peer.run_once()
+        row = {"workload": name, "structgan": ours.summary(), "peer": peer.summary() if peer else None,
+               "peer_label": label, "structgan_error": ours.error, "peer_error": peer.error if peer else None}
+        o, p = row["structgan"], row["peer"]
+        if o and p:
+            row["speedup"] = p["seconds"] / o["seconds"]
+        flop = (o and o.get("flop")) or (p and p.get("flop"))
+        if flop:
+            row["structgan_gflops"] = flop / o["seconds"] / 1e9 if o else None
+            row["peer_gflops"] = flop / p["seconds"] / 1e9 if p else None
+        for side in ("structgan", "peer"):
+            if row[f"{side}_error"]:
+                log(f"  {side} error: {row[side + '_error']}")
+        rows.append(row)
+
+    if not a.no_eval and not a.quick and not a.only:
+        rows += eval_rows(build_dir, env, peer_env)
+
+    if tmp_released:
+        shutil.rmtree(tmp_released, ignore_errors=True)
+    baseline = run_process([PYTHON, str(PEER / "torch_bench.py"), "--baseline"], peer_env, 120)[4]
+    title = (f"structgan vs PyTorch {torch_version(peer_env)} — {machine['model']}, {a.threads} threads, "
+             f"{'quick' if a.quick else 'full'} shapes, median of {reps} alternating runs per side; "
+             f"speed-up = PyTorch time / structgan time (> 1: structgan faster); "
+             f"PyTorch RSS includes ~{baseline:.0f} MiB for importing torch; load average at start "
+             f"{machine['load']}")
+    print(render(rows, title))
+    elapsed = time.perf_counter() - t_start
+    print(f"\n(total {elapsed:.0f} s)")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"title": title, "machine": machine, "threads": a.threads, "quick": a.quick, "reps": reps,
+                       "peer_blas": a.peer_blas, "torch_import_rss_mib": baseline, "seconds_total": elapsed,
+                       "rows": rows}, f, indent=1)
+    failed = [r["workload"] for r in rows if r.get("structgan_error")]
+    return 1 if failed else 0
+
+
+def eval_rows(build_dir, env, peer_env):
+    """The evaluation protocol (bench_eval) beside scikit-learn (eval_sklearn.py), one run each."""
+    exe, peer = find_binary(build_dir, "bench_eval"), PEER / "eval_sklearn.py"
+    if exe is None or not peer.exists():
+        return []
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="structgan_eval_") as d:
+        rc, _, err, _, _ = run_process([str(exe), "gen", d], env, 300)
+        if rc != 0:
+            log("bench_eval gen failed:", err.strip()[-200:])
+            return []
+        f = lambda n: f"{d}/{n}.npy"  # noqa: E731
+        cases = [("eval_kmeans", ["kmeans", f("kmeans_x"), f("kmeans_y"), "--repeats", "3"]),
+                 ("eval_svm", ["svm", f("svm_train_x"), f("svm_train_y"), f("svm_test_x"), f("svm_test_y")])]
+        for name, args in cases:
+            parse = lambda out: (last_json_line(out)["seconds"], None,  # noqa: E731
+                                 {"accuracy": last_json_line(out).get("accuracy")})
+            ours = Side("structgan", [str(exe), *args], parse, env, 300)
+            sk = Side("scikit-learn", [PYTHON, str(peer), *args], parse, peer_env, 300)
+            log(f"{name}: 1 × (structgan, scikit-learn)")
+            ours.run_once()
+            sk.run_once()
+            o, p = ours.summary(), sk.summary()
+            rows.append({"workload": name, "structgan": o, "peer": p, "peer_label": "scikit-learn",
+                         "structgan_error": ours.error, "peer_error": sk.error,
+                         "speedup": p["seconds"] / o["seconds"] if o and p else None})
+    return rows
+
+
+def machine_info():
+    info = {"model": "?", "cpus": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for key, field in [("model", "Model name"), ("family", "CPU family"), ("model_number", "Model"),
+                           ("flags", "Flags")]:
+            m = re.search(rf"^{field}:\s*(.+)$", out, re.M)
+            if m:
+                info[key] = m.group(1).strip()
+        flags = info.pop("flags", "").split()
+        info["isa"] = "avx512f" if "avx512f" in flags else ("avx2+fma" if "fma" in flags else "?")
+    except OSError:
+        pass
+    info["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return info
+
+
+def torch_version(env):
+    r = subprocess.run([PYTHON, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, env=env)
+    return r.stdout.strip() or "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
