@@ -124,8 +124,9 @@ V group_norm(const V& x, index_t groups, const V& weight, const V& bias, typenam
 
 /// BatchNorm in training mode: standardize with the batch's statistics (biased variance), write
 /// them into `stats` for the running averages; weight and bias [C] may be undefined.
-template <class V, class T, class D>
-V batch_norm_train(const V& x, const V& weight, const V& bias, T eps, NormStats<T, D>* stats) {
+template <class V>
+V batch_norm_train(const V& x, const V& weight, const V& bias, typename ValueTraits<V>::scalar eps,
+                   NormStats<typename ValueTraits<V>::scalar, typename ValueTraits<V>::device>* stats = nullptr) {
   V y = standardize(x, detail::batch_layout(x.shape()), eps, stats).xhat;
   const Shape cs = detail::channel_shape(x.shape());
   if (weight.defined()) y = mul(y, reshape(weight, cs));
@@ -134,9 +135,9 @@ V batch_norm_train(const V& x, const V& weight, const V& bias, T eps, NormStats<
 }
 
 /// BatchNorm in evaluation mode: (x − running_mean)/√(running_var + eps)·weight + bias.
-template <class V, class T, class D>
+template <class V, class T = typename ValueTraits<V>::scalar, class D = typename ValueTraits<V>::device>
 V batch_norm_eval(const V& x, const Tensor<T, D>& running_mean, const Tensor<T, D>& running_var, const V& weight, const V& bias,
-                  T eps) {
+                  typename ValueTraits<V>::scalar eps) {
   const Shape cs = detail::channel_shape(x.shape());
   require(running_mean.numel() == x.shape()[1] && running_var.numel() == x.shape()[1], "batch_norm_eval: running statistics of ",
           running_mean.shape(), " for input ", x.shape());
