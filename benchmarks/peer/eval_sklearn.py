@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""scikit-learn peer of bench_eval (structgan's evaluation protocol, SPEC §6), same .npy data.
+
+    eval_sklearn.py kmeans X.npy Y.npy [--repeats 20] [--restarts 5]
+    eval_sklearn.py svm TRAIN_X TRAIN_Y TEST_X TEST_Y [--c 1.0]
+
+k-means: rows L2-normalized, KMeans(n_clusters=K, n_init=restarts, max_iter=300, tol=1e-6, algorithm="lloyd")
+repeated `repeats` times (random_state = repeat), clusters matched to classes with
+scipy's linear_sum_assignment on the count matrix; mean/std (ddof 0) of the accuracy.
+SVM: rows L2-normalized, LinearSVC(C) with its defaults (squared hinge, dual, tol 1e-4, intercept).
+Threads: set OMP_NUM_THREADS / OPENBLAS_NUM_THREADS in the environment (run_eval_bench.sh uses 2).
+Prints one JSON line like bench_eval.
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.svm import LinearSVC
+
+
+def normalize(x):
+    x = np.asarray(x)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def cluster_accuracy(y, c):
+    classes, yi = np.unique(y, return_inverse=True)
+    clusters, ci = np.unique(c, return_inverse=True)
+    counts = np.zeros((len(clusters), len(classes)))
+    np.add.at(counts, (ci, yi), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return counts[rows, cols].sum() / len(y)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["kmeans", "svm"])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--restarts", type=int, default=5)
+    p.add_argument("--c", type=float, default=1.0)
+    a = p.parse_args()
+    info = {}
+    try:
+        from threadpoolctl import threadpool_info
+        info = {d.get("internal_api", "?"): [d.get("num_threads"), d.get("architecture")] for d in threadpool_info()}
+    except Exception:  # threadpoolctl is optional
+        pass
+    if a.mode == "kmeans":
+        x = normalize(np.load(a.files[0]))
+        y = np.load(a.files[1])
+        k = len(np.unique(y))
+        t0 = time.perf_counter()
+        accs = []
+        for r in range(a.repeats):
+            km = KMeans(n_clusters=k, n_init=a.restarts, max_iter=300, tol=1e-6, algorithm="lloyd", random_state=r)
+            accs.append(cluster_accuracy(y, km.fit_predict(x)))
+        t1 = time.perf_counter()
+        out = {"what": "kmeans_protocol", "side": "sklearn", "seconds": t1 - t0, "accuracy": float(np.mean(accs)),
+               "accuracy_std": float(np.std(accs)), "repeats": a.repeats, "restarts": a.restarts}
+    else:
+        trx, try_ = normalize(np.load(a.files[0])), np.load(a.files[1])
+        tex, tey = normalize(np.load(a.files[2])), np.load(a.files[3])
+        t0 = time.perf_counter()
+        svm = LinearSVC(C=a.c).fit(trx, try_)
+        acc = float((svm.predict(tex) == tey).mean())
+        t1 = time.perf_counter()
+        out = {"what": "svm", "side": "sklearn", "seconds": t1 - t0, "accuracy": acc}
+    out["threadpools"] = info
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

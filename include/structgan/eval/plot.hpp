@@ -1,0 +1,309 @@
+#pragma once
+/// \file PNG scatter plots of 2-D embeddings (t-SNE), coloured by label with a legend, or by a 2-D palette
+/// (the paper's Figure 2d), written with stb_image_write. Needs stb (the structgan::eval target adds it).
+/// stb_image_write's implementation is compiled here privately (static functions). A program that includes
+/// stb_image_write.h itself before this header should define STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE and provide
+/// the implementation in one of its files.
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "structgan/core/error.hpp"
+#include "structgan/eval/detail/common.hpp"
+#include "structgan/eval/detail/files.hpp"
+#include "structgan/eval/detail/font5x7.hpp"
+
+#ifndef STRUCTGAN_EVAL_STB_IMAGE_WRITE_INCLUDED
+#define STRUCTGAN_EVAL_STB_IMAGE_WRITE_INCLUDED
+#ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#endif
+#include <stb_image_write.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
+#undef STB_IMAGE_WRITE_IMPLEMENTATION
+#endif
+#endif
+
+namespace structgan::eval {
+
+/// An 8-bit colour.
+struct Rgb {
+  std::uint8_t r = 0, g = 0, b = 0;
+};
+inline bool operator==(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+
+/// An RGB image, row-major from the top-left corner, 3 bytes per pixel.
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> pixels;
+
+  Image() = default;
+  Image(int w, int h, Rgb background = {255, 255, 255}) : width(w), height(h), pixels(std::size_t(w) * h * 3) {
+    require(w > 0 && h > 0 && w <= 16384 && h <= 16384, "Image: size ", w, "x", h, " out of range");
+    for (std::size_t i = 0; i < pixels.size(); i += 3) {
+      pixels[i] = background.r;
+      pixels[i + 1] = background.g;
+      pixels[i + 2] = background.b;
+    }
+  }
+  /// Colour of (x, y); x, y inside.
+  Rgb at(int x, int y) const {
+    const std::size_t o = (std::size_t(y) * width + x) * 3;
+    return {pixels[o], pixels[o + 1], pixels[o + 2]};
+  }
+  /// Sets (x, y); pixels outside the image are ignored.
+  void set(int x, int y, Rgb c) {
+    if (x < 0 || y < 0 || x >= width || y >= height) return;
+    const std::size_t o = (std::size_t(y) * width + x) * 3;
+    pixels[o] = c.r;
+    pixels[o + 1] = c.g;
+    pixels[o + 2] = c.b;
+  }
+  void fill_rect(int x, int y, int w, int h, Rgb c) {
+    for (int j = std::max(0, y); j < std::min(height, y + h); ++j)
+      for (int i = std::max(0, x); i < std::min(width, x + w); ++i) set(i, j, c);
+  }
+  void fill_disc(double cx, double cy, int radius, Rgb c) {
+    const int x0 = static_cast<int>(std::lround(cx)), y0 = static_cast<int>(std::lround(cy));
+    for (int dy = -radius; dy <= radius; ++dy)
+      for (int dx = -radius; dx <= radius; ++dx)
+        if (dx * dx + dy * dy <= radius * radius + radius) set(x0 + dx, y0 + dy, c);
+  }
+  void frame(int x, int y, int w, int h, Rgb c) {
+    fill_rect(x, y, w, 1, c);
+    fill_rect(x, y + h - 1, w, 1, c);
+    fill_rect(x, y, 1, h, c);
+    fill_rect(x + w - 1, y, 1, h, c);
+  }
+};
+
+/// Width in pixels of `text` drawn with draw_text at `scale` (6·scale per character, less the last gap).
+inline int text_width(const std::string& text, int scale = 1) {
+  return text.empty() ? 0 : static_cast<int>(text.size()) * 6 * scale - scale;
+}
+
+/// Draws `text` with the built-in 5×7 font, top-left corner at (x, y), each font pixel a scale×scale square.
+inline void draw_text(Image& img, int x, int y, const std::string& text, Rgb color, int scale = 1) {
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    const std::uint8_t* g = detail::glyph5x7(text[k]);
+    const int ox = x + static_cast<int>(k) * 6 * scale;
+    for (int row = 0; row < 7; ++row)
+      for (int col = 0; col < 5; ++col)
+        if (g[row] & (0x10 >> col)) img.fill_rect(ox + col * scale, y + row * scale, scale, scale, color);
+  }
+}
+
+/// Categorical colour number `i` (Tableau 10, then 10 more, then golden-angle hues).
+inline Rgb label_color(int i) {
+  static const Rgb table[20] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},   {148, 103, 189},
+                                {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207},
+                                {0, 0, 128},    {170, 110, 40},  {0, 128, 128},   {128, 0, 0},    {60, 180, 75},
+                                {245, 130, 48}, {145, 30, 180},  {70, 240, 240},  {240, 50, 230}, {128, 128, 0}};
+  if (i >= 0 && i < 20) return table[i];
+  const double h = std::fmod(std::abs(static_cast<double>(i)) * 137.50776405, 360.0) / 60.0;
+  const double s = 0.65, v = 0.85, c = v * s, x = c * (1 - std::abs(std::fmod(h, 2.0) - 1)), m = v - c;
+  double r = 0, g = 0, b = 0;
+  switch (static_cast<int>(h)) {
+    case 0: r = c; g = x; break;
+    case 1: r = x; g = c; break;
+    case 2: g = c; b = x; break;
+    case 3: g = x; b = c; break;
+    case 4: r = x; b = c; break;
+    default: r = c; b = x; break;
+  }
+  auto to8 = [&](double t) { return static_cast<std::uint8_t>(std::lround(255.0 * (t + m))); };
+  return {to8(r), to8(g), to8(b)};
+}
+
+/// The 2-D palette (paper Fig. 2d): bilinear blend of four corner colours over (u, v) ∈ [0,1]²
+/// (u left→right, v bottom→top): blue, green (bottom), red, yellow (top). Values are clamped to [0, 1].
+inline Rgb palette_color(double u, double v) {
+  u = std::clamp(u, 0.0, 1.0);
+  v = std::clamp(v, 0.0, 1.0);
+  const double c00[3] = {40, 80, 230}, c10[3] = {40, 200, 90}, c01[3] = {230, 40, 40}, c11[3] = {240, 220, 40};
+  std::uint8_t out[3];
+  for (int k = 0; k < 3; ++k) {
+    const double t = (1 - u) * (1 - v) * c00[k] + u * (1 - v) * c10[k] + (1 - u) * v * c01[k] + u * v * c11[k];
+    out[k] = static_cast<std::uint8_t>(std::lround(t));
+  }
+  return {out[0], out[1], out[2]};
+}
+
+/// Options of the scatter plots.
+struct ScatterOptions {
+  int plot_size = 720;                   ///< side of the square plot area in pixels
+  int point_radius = 2;                  ///< disc radius in pixels
+  std::string title;                     ///< drawn above the plot (5×7 font, upper case)
+  std::vector<std::string> class_names;  ///< legend text per distinct label (sorted order); default: the label value
+  std::uint64_t seed = 0;                ///< order in which points are drawn (shuffled, so no class hides another)
+};
+
+namespace detail {
+struct PlotFrame {
+  int x0, y0, size;
+  double minx, miny, scale;
+  double px(double x) const { return x0 + (x - minx) * scale; }
+  double py(double y) const { return y0 + size - (y - miny) * scale; }
+};
+template <class Derived>
+PlotFrame plot_frame(const Eigen::MatrixBase<Derived>& xy, int x0, int y0, int size, int pad) {
+  const double minx = xy.col(0).minCoeff(), maxx = xy.col(0).maxCoeff();
+  const double miny = xy.col(1).minCoeff(), maxy = xy.col(1).maxCoeff();
+  const double span = std::max({maxx - minx, maxy - miny, 1e-12});
+  PlotFrame f{x0, y0, size, 0, 0, (size - 2.0 * pad) / span};
+  // centre the data in the square with equal scales on both axes
+  f.minx = minx - (span - (maxx - minx)) / 2 - pad / f.scale;
+  f.miny = miny - (span - (maxy - miny)) / 2 - pad / f.scale;
+  return f;
+}
+template <class Derived>
+void check_xy(const Eigen::MatrixBase<Derived>& xy, const char* where) {
+  require(xy.rows() > 0 && xy.cols() == 2, where, ": expected an N×2 embedding, got ", xy.rows(), "x", xy.cols());
+  require(xy.allFinite(), where, ": embedding contains NaN or Inf");
+}
+inline std::vector<Eigen::Index> draw_order(Eigen::Index n, std::uint64_t seed) {
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  Rng rng(seed);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+}  // namespace detail
+
+/// Scatter plot of xy (N×2) coloured by label, with a legend (colour square + name per class) on the right.
+/// Requires: xy N×2 finite, labels.size() == N, class_names empty or one per distinct label. Throws structgan::Error.
+template <class Derived>
+Image render_label_scatter(const Eigen::MatrixBase<Derived>& xy, const std::vector<int>& labels,
+                           const ScatterOptions& options = {}) {
+  detail::check_xy(xy, "render_label_scatter");
+  detail::require_labels(labels, xy.rows(), "render_label_scatter", "labels");
+  require(options.plot_size >= 32 && options.point_radius >= 0, "render_label_scatter: bad plot_size/point_radius");
+  const detail::CompactLabels cl = detail::compact_labels(labels);
+  const std::size_t classes = cl.classes.size();
+  require(options.class_names.empty() || options.class_names.size() == classes, "render_label_scatter: ",
+          options.class_names.size(), " class names for ", classes, " classes");
+  std::vector<std::string> names(classes);
+  int name_w = 0;
+  for (std::size_t c = 0; c < classes; ++c) {
+    names[c] = options.class_names.empty() ? std::to_string(cl.classes[c]) : options.class_names[c];
+    name_w = std::max(name_w, text_width(names[c], 2));
+  }
+  const int margin = 16, title_h = options.title.empty() ? 0 : 30, row_h = 22;
+  const int legend_w = 16 + 14 + 8 + name_w + margin;
+  const int height = std::max(options.plot_size + 2 * margin + title_h, title_h + margin + row_h * int(classes) + margin);
+  Image img(margin + options.plot_size + legend_w, height);
+  if (!options.title.empty()) draw_text(img, margin, margin - 4, options.title, {0, 0, 0}, 2);
+  const int top = margin + title_h;
+  img.frame(margin - 1, top - 1, options.plot_size + 2, options.plot_size + 2, {160, 160, 160});
+  const detail::PlotFrame f = detail::plot_frame(xy, margin, top, options.plot_size, 8);
+  for (Eigen::Index i : detail::draw_order(xy.rows(), options.seed))
+    img.fill_disc(f.px(xy(i, 0)), f.py(xy(i, 1)), options.point_radius, label_color(cl.index[std::size_t(i)]));
+  const int lx = margin + options.plot_size + 16;
+  for (std::size_t c = 0; c < classes; ++c) {
+    const int y = top + int(c) * row_h;
+    img.fill_rect(lx, y, 14, 14, label_color(int(c)));
+    draw_text(img, lx + 14 + 8, y, names[c], {0, 0, 0}, 2);
+  }
+  return img;
+}
+
+/// Scatter plot of xy (N×2) where point i takes palette_color of its position in `reference` (N×2, e.g. the
+/// input 2-D data or another embedding), scaled to [0,1]² (paper Fig. 2d); the palette with the reference points
+/// is drawn in the bottom-right corner. Requires both N×2 finite with the same N. Throws structgan::Error.
+template <class D1, class D2>
+Image render_palette_scatter(const Eigen::MatrixBase<D1>& xy, const Eigen::MatrixBase<D2>& reference,
+                             const ScatterOptions& options = {}) {
+  detail::check_xy(xy, "render_palette_scatter");
+  detail::check_xy(reference, "render_palette_scatter (reference)");
+  require(xy.rows() == reference.rows(), "render_palette_scatter: ", xy.rows(), " points but ", reference.rows(),
+          " reference points");
+  require(options.plot_size >= 64 && options.point_radius >= 0, "render_palette_scatter: bad plot_size/point_radius");
+  const int margin = 16, title_h = options.title.empty() ? 0 : 30;
+  const int inset = options.plot_size / 4;
+  Image img(options.plot_size + 2 * margin + inset + margin, options.plot_size + 2 * margin + title_h);
+  if (!options.title.empty()) draw_text(img, margin, margin - 4, options.title, {0, 0, 0}, 2);
+  const int top = margin + title_h;
+  img.frame(margin - 1, top - 1, options.plot_size + 2, options.plot_size + 2, {160, 160, 160});
+  const double rx0 = reference.col(0).minCoeff(), rx1 = reference.col(0).maxCoeff();
+  const double ry0 = reference.col(1).minCoeff(), ry1 = reference.col(1).maxCoeff();
+  auto uv = [&](Eigen::Index i, double& u, double& v) {
+    u = rx1 > rx0 ? (reference(i, 0) - rx0) / (rx1 - rx0) : 0.5;
+    v = ry1 > ry0 ? (reference(i, 1) - ry0) / (ry1 - ry0) : 0.5;
+  };
+  const detail::PlotFrame f = detail::plot_frame(xy, margin, top, options.plot_size, 8);
+  for (Eigen::Index i : detail::draw_order(xy.rows(), options.seed)) {
+    double u, v;
+    uv(i, u, v);
+    img.fill_disc(f.px(xy(i, 0)), f.py(xy(i, 1)), options.point_radius, palette_color(u, v));
+  }
+  // the palette, bottom right, with the reference points as dark dots
+  const int px0 = margin + options.plot_size + margin, py0 = top + options.plot_size - inset;
+  for (int j = 0; j < inset; ++j)
+    for (int i = 0; i < inset; ++i)
+      img.set(px0 + i, py0 + j, palette_color(double(i) / (inset - 1), 1.0 - double(j) / (inset - 1)));
+  for (Eigen::Index i = 0; i < reference.rows(); ++i) {
+    double u, v;
+    uv(i, u, v);
+    img.set(px0 + int(std::lround(u * (inset - 1))), py0 + int(std::lround((1 - v) * (inset - 1))), {30, 30, 30});
+  }
+  img.frame(px0 - 1, py0 - 1, inset + 2, inset + 2, {160, 160, 160});
+  return img;
+}
+
+/// Writes img as a PNG, via a temporary file in the same folder renamed into place. Throws structgan::Error
+/// naming the path when it cannot be written (nothing half-written is left).
+inline void write_png(const std::string& path, const Image& img) {
+  require(img.width > 0 && img.height > 0 && img.pixels.size() == std::size_t(img.width) * img.height * 3,
+          "write_png: ", path, ": malformed image");
+  std::vector<unsigned char> png;
+  auto sink = [](void* ctx, void* data, int size) {
+    auto* out = static_cast<std::vector<unsigned char>*>(ctx);
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    out->insert(out->end(), bytes, bytes + size);
+  };
+  const int ok = stbi_write_png_to_func(sink, &png, img.width, img.height, 3, img.pixels.data(), img.width * 3);
+  require(ok != 0 && !png.empty(), "write_png: ", path, ": PNG encoding failed");
+  detail::write_file_atomically(path, [&](std::FILE* f, const std::string& tmp) {
+    detail::fwrite_all(f, png.data(), png.size(), tmp);
+  });
+}
+
+/// render_label_scatter then write_png (SPEC §6 t-SNE plots coloured by class).
+/// \code
+///   structgan::eval::write_label_scatter_png("tsne.png", structgan::eval::tsne(x), labels);
+/// \endcode
+template <class Derived>
+void write_label_scatter_png(const std::string& path, const Eigen::MatrixBase<Derived>& xy,
+                             const std::vector<int>& labels, const ScatterOptions& options = {}) {
+  write_png(path, render_label_scatter(xy, labels, options));
+}
+
+/// render_palette_scatter then write_png (paper Fig. 2d).
+template <class D1, class D2>
+void write_palette_scatter_png(const std::string& path, const Eigen::MatrixBase<D1>& xy,
+                               const Eigen::MatrixBase<D2>& reference, const ScatterOptions& options = {}) {
+  write_png(path, render_palette_scatter(xy, reference, options));
+}
+
+}  // namespace structgan::eval
