@@ -1,0 +1,10 @@
+# structgan::io — checkpoints (include/structgan/io/): a JSON manifest (nlohmann_json) plus binary blobs.
+find_package(nlohmann_json 3 QUIET)
+if(NOT nlohmann_json_FOUND)
+  message(STATUS "structgan: nlohmann_json not found: structgan::io (checkpoints) is not defined")
+  return()
+endif()
+add_library(structgan_io INTERFACE)
+add_library(structgan::io ALIAS structgan_io)
+target_link_libraries(structgan_io INTERFACE structgan::structgan nlohmann_json::nlohmann_json)
+message(STATUS "structgan: structgan::io enabled (nlohmann_json ${nlohmann_json_VERSION})")

@@ -1,0 +1,200 @@
+#pragma once
+/// \file Normalization modules: GroupNorm (D, SPEC §1), BatchNorm2d (G's output) and BigGAN's
+/// conditional BatchNorm (G's blocks).
+#include <string>
+
+#include "structgan/nn/layers.hpp"
+#include "structgan/ops/norm.hpp"
+
+namespace structgan::nn {
+
+/// Options of GroupNorm: groups = max(1, channels / channels_per_group) (the released code's rule).
+struct GroupNormOptions {
+  index_t channels = 0;
+  index_t channels_per_group = 16;
+  double eps = 1e-5;
+  bool affine = true;
+  GroupNormOptions() = default;
+  explicit GroupNormOptions(index_t c, index_t per_group = 16) : channels(c), channels_per_group(per_group) {}
+};
+
+/// GroupNorm over N×C[×H×W]: standardize per sample and group of channels (over the group's
+/// channels and all positions), then per-channel `weight` (1) and `bias` (0). Keeps samples
+/// independent, so D's Jacobian is block-diagonal per sample (SPEC §4).
+template <class T, class D = Cpu>
+struct GroupNorm {
+  using value_type = T;
+  using device_type = D;
+
+  Parameter<T, D> weight, bias;
+  index_t groups = 1;
+  T eps = T(1e-5);
+  bool training = true;
+
+  GroupNorm() = default;
+  explicit GroupNorm(const GroupNormOptions& o) : eps(static_cast<T>(o.eps)) {
+    require(o.channels >= 1 && o.channels_per_group >= 1, "GroupNorm: ", o.channels, " channels, ", o.channels_per_group,
+            " per group");
+    groups = std::max<index_t>(1, o.channels / o.channels_per_group);
+    require(o.channels % groups == 0, "GroupNorm: ", o.channels, " channels do not split into ", groups, " groups");
+    if (o.affine) {
+      weight.value = filled<T, D>(Shape{o.channels}, T(1));
+      bias.value = filled<T, D>(Shape{o.channels}, T(0));
+    }
+  }
+  template <class V>
+  V operator()(const V& x) {
+    const bool affine = weight.value.defined();
+    return group_norm(x, groups, affine ? lift<V>(weight) : V(), affine ? lift<V>(bias) : V(), eps);
+  }
+  template <class Vis>
+  void visit(Vis&& v, const std::string& prefix) {
+    if (!weight.value.defined()) return;
+    v.parameter(join_name(prefix, "weight"), weight);
+    v.parameter(join_name(prefix, "bias"), bias);
+  }
+  void train(bool on = true) { training = on; }
+};
+
+/// Options of BatchNorm2d.
+struct BatchNormOptions {
+  index_t channels = 0;
+  double eps = 1e-5;
+  double momentum = 0.1;  ///< running = (1 − momentum)·running + momentum·batch statistic
+  bool affine = true;
+  BatchNormOptions() = default;
+  explicit BatchNormOptions(index_t c, bool affine_ = true) : channels(c), affine(affine_) {}
+};
+
+/// BatchNorm over N×C[×H×W] with PyTorch's semantics. Training: standardize with the batch's
+/// statistics (biased variance) and update the running mean and the running *unbiased*
+/// variance; evaluation: use the running statistics. Buffers `running_mean` (0) and
+/// `running_var` (1); parameters `weight` (1) and `bias` (0) when affine.
+template <class T, class D = Cpu>
+struct BatchNorm2d {
+  using value_type = T;
+  using device_type = D;
+
+  Parameter<T, D> weight, bias;
+  Tensor<T, D> running_mean, running_var;
+  T eps = T(1e-5), momentum = T(0.1);
+  bool training = true;
+
+  BatchNorm2d() = default;
+  explicit BatchNorm2d(const BatchNormOptions& o) : eps(static_cast<T>(o.eps)), momentum(static_cast<T>(o.momentum)) {
+    require(o.channels >= 1, "BatchNorm2d: needs channels ≥ 1, got ", o.channels);
+    running_mean = filled<T, D>(Shape{o.channels}, T(0));
+    running_var = filled<T, D>(Shape{o.channels}, T(1));
+    if (o.affine) {
+      weight.value = filled<T, D>(Shape{o.channels}, T(1));
+      bias.value = filled<T, D>(Shape{o.channels}, T(0));
+    }
+  }
+  index_t channels() const { return running_mean.numel(); }
+
+  /// The normalized x (no affine transform); updates the running statistics in training.
+  template <class V>
+  V normalize(const V& x) {
+    require(x.shape().rank() >= 2 && x.shape()[1] == channels(), "BatchNorm2d: input ", x.shape(), " for ", channels(),
+            " channels");
+    if (!training) return batch_norm_eval(x, running_mean, running_var, V(), V(), eps);
+    const index_t count = x.numel() / channels();
+    require(count > 1, "BatchNorm2d: training needs more than one value per channel, got input ", x.shape());
+    NormStats<T, D> st;
+    V y = batch_norm_train(x, V(), V(), eps, &st);
+    update_running(st, count);
+    return y;
+  }
+  template <class V>
+  V operator()(const V& x) {
+    V y = normalize(x);
+    if (!weight.value.defined()) return y;
+    Shape cs = ones_shape(x.shape());
+    cs[1] = channels();
+    return add(mul(y, reshape(lift<V>(weight), cs)), reshape(lift<V>(bias), cs));
+  }
+  template <class Vis>
+  void visit(Vis&& v, const std::string& prefix) {
+    if (weight.value.defined()) {
+      v.parameter(join_name(prefix, "weight"), weight);
+      v.parameter(join_name(prefix, "bias"), bias);
+    }
+    v.buffer(join_name(prefix, "running_mean"), running_mean);
+    v.buffer(join_name(prefix, "running_var"), running_var);
+  }
+  void train(bool on = true) { training = on; }
+
+ private:
+  /// running ← (1 − m)·running + m·batch, with the unbiased batch variance (× n/(n − 1)), as
+  /// PyTorch does. The batch variance is recovered from rstd = 1/√(var + eps).
+  void update_running(const NormStats<T, D>& st, index_t count) {
+    const Tensor<T, D> var = clamp_min(add_scalar(reciprocal(square(st.rstd)), -eps), T(0));
+    const T unbias = static_cast<T>(static_cast<double>(count) / static_cast<double>(count - 1));
+    assign(running_mean, add(mul_scalar(running_mean, T(1) - momentum), mul_scalar(st.mean, momentum)));
+    assign(running_var, add(mul_scalar(running_var, T(1) - momentum), mul_scalar(var, momentum * unbias)));
+  }
+};
+
+/// Options of BigGAN's conditional BatchNorm.
+struct ConditionalBatchNormOptions {
+  index_t channels = 0;   ///< C of the normalized input
+  index_t cond_dim = 0;   ///< size of the conditioning vector y
+  double eps = 1e-5;
+  double momentum = 0.1;
+  bool spectral_norm = true;  ///< on the gain and bias linears (SPEC §1)
+  double sn_eps = 1e-6;
+  WeightInit init = WeightInit::KaimingNormalFanOut;
+  ConditionalBatchNormOptions() = default;
+  ConditionalBatchNormOptions(index_t c, index_t cond) : channels(c), cond_dim(cond) {}
+};
+
+/// cbn(x, y) = BatchNorm(x, no affine) · (1 + gain(y)) + bias(y), gain and bias linear maps
+/// cond_dim → C without bias (spectrally normalized), applied per sample (SPEC §1, BigGAN's ccbn).
+/// x: N×C×H×W, y: N×cond_dim.
+template <class T, class D = Cpu>
+struct ConditionalBatchNorm {
+  using value_type = T;
+  using device_type = D;
+
+  BatchNorm2d<T, D> bn;
+  Linear<T, D> gain, bias;
+  bool training = true;
+
+  ConditionalBatchNorm() = default;
+  ConditionalBatchNorm(const ConditionalBatchNormOptions& o, Rng& rng) {
+    BatchNormOptions bo(o.channels, false);
+    bo.eps = o.eps;
+    bo.momentum = o.momentum;
+    bn = BatchNorm2d<T, D>(bo);
+    LinearOptions lo(o.cond_dim, o.channels);
+    lo.bias = false;
+    lo.spectral_norm = o.spectral_norm;
+    lo.sn_eps = o.sn_eps;
+    lo.init = o.init;
+    gain = Linear<T, D>(lo, rng);
+    bias = Linear<T, D>(lo, rng);
+  }
+  template <class V>
+  V operator()(const V& x, const V& y) {
+    require(x.shape().rank() == 4 && y.shape().rank() == 2 && y.shape()[0] == x.shape()[0], "ConditionalBatchNorm: input ",
+            x.shape(), " with condition ", y.shape());
+    const Shape ps{x.shape()[0], x.shape()[1], 1, 1};
+    V h = bn(x);
+    V g = add_scalar(reshape(gain(y), ps), typename ValueTraits<V>::scalar(1));
+    return add(mul(h, g), reshape(bias(y), ps));
+  }
+  template <class Vis>
+  void visit(Vis&& v, const std::string& prefix) {
+    gain.visit(v, join_name(prefix, "gain"));
+    bias.visit(v, join_name(prefix, "bias"));
+    bn.visit(v, prefix);
+  }
+  void train(bool on = true) {
+    training = on;
+    bn.train(on);
+    gain.train(on);
+    bias.train(on);
+  }
+};
+
+}  // namespace structgan::nn
