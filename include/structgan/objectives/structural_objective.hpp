@@ -1,0 +1,254 @@
+#pragma once
+/// \file The structural adversarial objective (SPEC §5): D's and G's losses composed from the
+/// Gaussian distance (§2), the clustering similarities (§3) and the smoothness terms (§4), with
+/// every loss term reported on its own for logging.
+///
+/// The discriminator is any callable `d(x)` generic over the value type that returns a struct
+/// with the fields `f_tilde` (f̃, N×p), `f` (normalize(f̃)), `f_b` (the backbone feature) and
+/// `logits` (the linear probe on sg(f^b)): nn::ResNet18Discriminator and the MLP discriminator
+/// return nn::DiscriminatorOutput<V>, which has them; a test network made of ops can return its
+/// own struct. D must treat samples independently (GroupNorm, not BatchNorm; SPEC §4).
+///
+/// \code
+///   objectives::StructuralObjective<float> obj;                  // SPEC §5 defaults
+///   Rng rng(0);
+///   objectives::MemoryBank<float> bank(10240, 512, 128, rng);
+///   // one iteration
+///   Tensor<float> kr = obj.keys(ema_d, x_real), kf = obj.keys(ema_d, x_fake);   // EMA D, no gradient
+///   auto ds = obj.discriminator_loss(d, x_real, x_fake, kr, kf, bank, rng, labels);
+///   backward(ds.loss);  d_optimizer.step();                   // ds.terms: the named terms
+///   Var<float> xg = g(Var<float>(z));                          // G's images, recorded
+///   auto gs = obj.generator_loss(d, x_real, xg, kr, obj.keys(ema_d, value_of(xg)), bank);
+///   backward(gs.loss);  g_optimizer.step();                   // D's gradients stay untouched
+///   bank.enqueue(kr, ds.real_values);
+/// \endcode
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "structgan/objectives/clustering.hpp"
+#include "structgan/objectives/gaussian.hpp"
+#include "structgan/objectives/jacobian.hpp"
+
+namespace structgan::objectives {
+
+/// Every weight and option of the objective; defaults are the released code's (SPEC §5).
+/// objectives/options_json.hpp reads and writes them as JSON.
+struct ObjectiveOptions {
+  GaussianOptions distance;        ///< the coarse scale: kind (logdet), eps 0.5, ridge 1e-4
+  ClusterOptions cluster;          ///< the fine scale: k = 1, skip_first_fake, block size
+  JacobianOptions jacobian;        ///< S = 1 step, Lip = 1, squared penalty
+  double lambda_cluster = 3.0;     ///< λ_c
+  double lambda_smooth = 5.0;      ///< λ_s (the Jacobian penalty)
+  double lambda_hinge = 20.0;      ///< λ_h (the paper: 4)
+  double lambda_probe = 1.0;       ///< weight of the linear probe's cross-entropy
+  index_t bank_size = 10240;       ///< L, the memory bank's length (used by make_bank)
+  /// Take D's outputs on [x_real; x_fake] from the Jacobian's recorded dual pass instead of a
+  /// separate forward pass (same values and gradients for a per-sample D; one pass fewer).
+  bool fuse_jacobian_pass = true;
+};
+
+/// The loss terms of one step as plain numbers (for logs). Unused terms stay 0.
+struct LossTerms {
+  double total = 0;           ///< the loss that was back-propagated
+  double distance = 0;        ///< d(f, f^g) (D's term is −d, G's +d)
+  double s_real = 0;          ///< mean similarity of real samples to their neighbours
+  double s_fake = 0;          ///< mean similarity of generated samples to their real neighbours
+  double jacobian = 0;        ///< the penalty on σ
+  double sigma_mean = 0;      ///< mean σ (the estimated per-sample spectral norm)
+  double hinge = 0;           ///< the norm hinge on the real f̃
+  double embed_norm = 0;      ///< mean ‖f̃‖ of the real batch
+  double probe = 0;           ///< the probe's cross-entropy
+  double probe_accuracy = 0;  ///< the probe's accuracy on the real batch
+  /// The terms by name, in a fixed order.
+  std::vector<std::pair<std::string, double>> named() const {
+    return {{"total", total},   {"distance", distance},     {"s_real", s_real},         {"s_fake", s_fake},
+            {"jacobian", jacobian}, {"sigma_mean", sigma_mean}, {"hinge", hinge},       {"embed_norm", embed_norm},
+            {"probe", probe},   {"probe_accuracy", probe_accuracy}};
+  }
+};
+
+/// D's loss of one step and what the iteration needs afterwards.
+template <class T, class D = Cpu>
+struct DiscriminatorStep {
+  Var<T, D> loss;            ///< shape [1]; backward(loss) fills D's parameter gradients
+  LossTerms terms;
+  Tensor<T, D> real_values;  ///< f of the real batch (enqueue it with the real keys after the G step)
+};
+/// G's loss of one step.
+template <class T, class D = Cpu>
+struct GeneratorStep {
+  Var<T, D> loss;  ///< shape [1]; backward(loss) fills G's parameter gradients (D's are frozen)
+  LossTerms terms;
+};
+
+namespace detail {
+template <class T, class D>
+double scalar_of(const Tensor<T, D>& t) { return double(to_host(t)[0]); }
+
+/// The probe's accuracy: argmax of each row of the logits against the labels.
+template <class T, class D>
+double probe_accuracy(const Tensor<T, D>& logits, const std::vector<int>& labels) {
+  const auto h = to_host(logits);
+  index_t hit = 0;
+  for (index_t i = 0; i < h.dim(0); ++i) {
+    index_t best;
+    h.matrix().row(i).maxCoeff(&best);
+    hit += best == labels[static_cast<std::size_t>(i)];
+  }
+  return h.dim(0) ? double(hit) / double(h.dim(0)) : 0.0;
+}
+}  // namespace detail
+
+/// D's and G's losses of SPEC §5 for a discriminator d (see the file comment), in scalar T on
+/// device D. Stateless apart from its options; the memory bank and the Rng belong to the caller.
+template <class T, class D = Cpu>
+class StructuralObjective {
+ public:
+  explicit StructuralObjective(ObjectiveOptions o = {}) : o_(std::move(o)) {
+    require(o_.jacobian.steps >= 1, "StructuralObjective: jacobian.steps must be ≥ 1, got ", o_.jacobian.steps);
+    require(o_.cluster.k >= 1, "StructuralObjective: cluster.k must be ≥ 1, got ", o_.cluster.k);
+    require(o_.bank_size >= 1, "StructuralObjective: bank_size must be ≥ 1, got ", o_.bank_size);
+  }
+  const ObjectiveOptions& options() const { return o_; }
+
+  /// A memory bank of options().bank_size random unit pairs (key width q, value width p).
+  MemoryBank<T, D> make_bank(index_t key_dim, index_t value_dim, Rng& rng) const {
+    return MemoryBank<T, D>(o_.bank_size, key_dim, value_dim, rng);
+  }
+
+  /// The neighbour-search keys normalize(f^b) of the (EMA) discriminator, without gradient (SPEC §3).
+  template <class Net>
+  static Tensor<T, D> keys(Net&& ema_d, const Tensor<T, D>& x) {
+    NoGradGuard no_grad;
+    return row_normalize(Tensor<T, D>(ema_d(x).f_b));
+  }
+
+  /// D's loss (SPEC §5): −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge + λ_probe·CE(probe).
+  /// x_real, x_fake: image batches (b×…, m×…, the same trailing shape); real_keys/fake_keys:
+  /// normalize(f^b) of the EMA D (b×q, m×q); labels: the real batch's classes for the probe (empty:
+  /// no probe term); rng draws u0 of the power iteration. The Jacobian terms cover [x_real; x_fake].
+  template <class Net>
+  DiscriminatorStep<T, D> discriminator_loss(Net&& d, const Tensor<T, D>& x_real, const Tensor<T, D>& x_fake,
+                                             const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
+                                             const MemoryBank<T, D>& bank, Rng& rng,
+                                             const std::vector<int>& labels = {}) const {
+    const char* op = "StructuralObjective::discriminator_loss";
+    check_images(op, x_real, x_fake);
+    require(labels.empty() || static_cast<index_t>(labels.size()) == x_real.dim(0), op, ": ", labels.size(),
+            " labels for a real batch of ", x_real.dim(0));
+    const index_t b = x_real.dim(0), m = x_fake.dim(0);
+    const bool jac = o_.lambda_smooth != 0.0;
+    using VT = Var<T, D>;
+    VT f_tilde, f, fg, logits, jac_penalty;
+    LossTerms t;
+    if (jac) {
+      const Tensor<T, D> x = concat(std::vector<Tensor<T, D>>{x_real, x_fake}, 0);
+      auto embed = [&d](const auto& v) { return d(v).f_tilde; };
+      const PowerIteration<T, D> it = jacobian_power_iteration(embed, x, rng, o_.jacobian.steps);
+      VT jv;
+      if (o_.fuse_jacobian_pass) {
+        // One recorded dual pass over [x_real; x_fake]: primal outputs and J·v together.
+        using DV = DualTensor<VT>;
+        auto out = d(DV(VT(x), VT(it.v)));
+        const VT all_f = out.f.primal;
+        jv = out.f_tilde.has_tangent() ? out.f_tilde.tangent : VT(filled<T, D>(out.f_tilde.primal.shape(), T(0)));
+        f_tilde = slice(out.f_tilde.primal, 0, 0, b);
+        f = slice(all_f, 0, 0, b);
+        fg = slice(all_f, 0, b, m);
+        if (!labels.empty()) logits = slice(out.logits.primal, 0, 0, b);
+      } else {
+        jv = jvp_recorded(embed, x, it.v).jvp;
+        auto real = d(VT(x_real));
+        auto fake = d(VT(x_fake));
+        f_tilde = real.f_tilde;
+        f = real.f;
+        fg = fake.f;
+        logits = real.logits;
+      }
+      const VT sigma = sum(mul(jv, VT(it.u)), {1});
+      jac_penalty = jacobian_penalty(sigma, o_.jacobian.lip, o_.jacobian.penalty);
+      t.jacobian = detail::scalar_of(jac_penalty.value());
+      t.sigma_mean = detail::scalar_of(mean_all(sigma.value()));
+    } else {
+      auto real = d(VT(x_real));
+      auto fake = d(VT(x_fake));
+      f_tilde = real.f_tilde;
+      f = real.f;
+      fg = fake.f;
+      logits = real.logits;
+    }
+    check_outputs(op, value_of(f), value_of(fg), b, m);
+
+    const VT dist = gaussian_distance(f, fg, o_.distance);
+    const ClusterSimilarities<VT> c = cluster_similarities(f, fg, real_keys, fake_keys, bank, o_.cluster);
+    const VT hinge = norm_hinge(f_tilde);
+    // −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge (+ λ_probe·CE)
+    VT loss = add(neg(dist), mul_scalar(sub(c.s_fake, c.s_real), T(o_.lambda_cluster)));
+    if (jac) loss = add(loss, mul_scalar(jac_penalty, T(o_.lambda_smooth)));
+    loss = add(loss, mul_scalar(hinge, T(o_.lambda_hinge)));
+    if (!labels.empty() && o_.lambda_probe != 0.0) {
+      const VT ce = softmax_cross_entropy(logits, labels);
+      loss = add(loss, mul_scalar(ce, T(o_.lambda_probe)));
+      t.probe = detail::scalar_of(ce.value());
+    }
+    if (!labels.empty()) t.probe_accuracy = detail::probe_accuracy(logits.value(), labels);
+    t.distance = detail::scalar_of(dist.value());
+    t.s_real = detail::scalar_of(c.s_real.value());
+    t.s_fake = detail::scalar_of(c.s_fake.value());
+    t.hinge = detail::scalar_of(hinge.value());
+    t.embed_norm = detail::scalar_of(mean_all(row_norm(f_tilde.value())));
+    t.total = detail::scalar_of(loss.value());
+    return {loss, t, f.value()};
+  }
+
+  /// G's loss (SPEC §5): +d(f, f^g) + λ_c·(−s_fake), with f = D(x_real) recomputed as constants
+  /// and f^g = D(x_fake) recorded through x_fake (G's output as a Var). D's parameters are
+  /// frozen while D runs here, so only G's parameters receive gradients.
+  template <class Net>
+  GeneratorStep<T, D> generator_loss(Net&& d, const Tensor<T, D>& x_real, const Var<T, D>& x_fake,
+                                     const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
+                                     const MemoryBank<T, D>& bank) const {
+    const char* op = "StructuralObjective::generator_loss";
+    require(x_fake.defined(), op, ": x_fake is undefined");
+    check_images(op, x_real, x_fake.value());
+    using VT = Var<T, D>;
+    VT f, fg;
+    {
+      FrozenParametersGuard frozen;
+      {
+        NoGradGuard no_grad;
+        f = VT(Tensor<T, D>(d(x_real).f));
+      }
+      fg = d(x_fake).f;
+    }
+    check_outputs(op, f.value(), fg.value(), x_real.dim(0), x_fake.dim(0));
+    const VT dist = gaussian_distance(f, fg, o_.distance);
+    std::vector<index_t> nb;
+    const VT s_fake = fake_cluster_similarity(fg, f, fake_keys, real_keys, bank.keys(), bank.values(), o_.cluster, &nb);
+    const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));
+    LossTerms t;
+    t.distance = detail::scalar_of(dist.value());
+    t.s_fake = detail::scalar_of(s_fake.value());
+    t.total = detail::scalar_of(loss.value());
+    return {loss, t};
+  }
+
+ private:
+  static void check_images(const char* op, const Tensor<T, D>& x_real, const Tensor<T, D>& x_fake) {
+    require(x_real.defined() && x_fake.defined() && x_real.rank() >= 2 && x_real.rank() == x_fake.rank(), op,
+            ": real ", x_real.shape(), " and generated ", x_fake.shape(), " batches must be b×… of the same rank");
+    for (int i = 1; i < x_real.rank(); ++i)
+      require(x_real.dim(i) == x_fake.dim(i), op, ": real ", x_real.shape(), " and generated ", x_fake.shape(),
+              " batches differ past the first axis");
+    require(x_real.dim(0) >= 1 && x_fake.dim(0) >= 1, op, ": empty batch");
+  }
+  static void check_outputs(const char* op, const Tensor<T, D>& f, const Tensor<T, D>& fg, index_t b, index_t m) {
+    require(f.rank() == 2 && fg.rank() == 2 && f.dim(0) == b && fg.dim(0) == m, op, ": D must return N×p embeddings, got ",
+            f.shape(), " and ", fg.shape(), " for batches of ", b, " and ", m);
+  }
+
+  ObjectiveOptions o_;
+};
+
+}  // namespace structgan::objectives
