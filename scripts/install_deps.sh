@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what structgan's build, tests and main job need on Debian 12, if it is missing.
+set -euo pipefail
+packages=(cmake ninja-build g++ libeigen3-dev libboost-test-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+          libcli11-dev liblinear-dev libbenchmark-dev dataset-fashion-mnist clang)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "structgan: installing ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,25 @@
+# cmake -P script: compile each public header alone (-fsyntax-only). detail/ headers are internal
+# and CUDA headers need nvcc, so both are skipped.
+file(GLOB_RECURSE headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/structgan/*.hpp)
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(failed "")
+set(count 0)
+foreach(h ${headers})
+  if(h MATCHES "/detail/" OR h MATCHES "/cuda")
+    continue()
+  endif()
+  string(MAKE_C_IDENTIFIER ${h} id)
+  file(WRITE ${WORK_DIR}/${id}.cpp "#include \"${h}\"\n#include \"${h}\"\n")
+  execute_process(COMMAND ${CXX} -std=c++17 -fsyntax-only -fopenmp -I${SOURCE_DIR}/include -I/usr/include/eigen3
+                          -I/usr/include/stb ${WORK_DIR}/${id}.cpp
+                  RESULT_VARIABLE rc ERROR_VARIABLE err)
+  math(EXPR count "${count} + 1")
+  if(NOT rc EQUAL 0)
+    list(APPEND failed ${h})
+    message("${h} does not compile on its own:\n${err}")
+  endif()
+endforeach()
+if(failed)
+  message(FATAL_ERROR "headers that do not compile on their own: ${failed}")
+endif()
+message(STATUS "${count} public headers compile on their own")
