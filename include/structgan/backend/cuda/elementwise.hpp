@@ -1,0 +1,263 @@
+#pragma once
+/// \file CUDA element-wise kernels: unary ops, axpy and fill through Thrust; broadcast binary
+/// ops and sum-reductions (CUB block reductions) as plain kernels. Needs nvcc.
+#include <array>
+
+#include <cub/block/block_reduce.cuh>
+#include <thrust/fill.h>
+#include <thrust/system/cuda/execution_policy.h>
+#include <thrust/system_error.h>
+#include <thrust/transform.h>
+
+#include "structgan/backend/cpu/elementwise.hpp"  // cpu::plan_broadcast (host-side planning)
+#include "structgan/backend/cuda/memory.hpp"
+#include "structgan/backend/cuda/runtime.hpp"
+#include "structgan/core/op_kinds.hpp"
+
+namespace structgan::backend {
+namespace cuda {
+
+/// Thrust's policy for structgan work: our stream, no synchronization after each algorithm.
+inline auto thrust_policy() { return thrust::cuda::par_nosync.on(stream()); }
+
+/// Runs a Thrust call, turning its exceptions into structgan::Error.
+#define STRUCTGAN_THRUST(call)                                                                     \
+  do {                                                                                             \
+    try {                                                                                          \
+      call;                                                                                        \
+    } catch (const thrust::system_error& e_) {                                                     \
+      ::structgan::fail("CUDA error: ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", e_.what()); \
+    }                                                                                              \
+  } while (0)
+
+/// Device math for float and double (the single-precision functions for float).
+template <class T>
+struct Math;
+template <>
+struct Math<float> {
+  __device__ static float exp(float x) { return ::expf(x); }
+  __device__ static float log(float x) { return ::logf(x); }
+  __device__ static float sqrt(float x) { return ::sqrtf(x); }
+  __device__ static float tanh(float x) { return ::tanhf(x); }
+  __device__ static float abs(float x) { return ::fabsf(x); }
+  __device__ static float pow(float x, float a) { return ::powf(x, a); }
+};
+template <>
+struct Math<double> {
+  __device__ static double exp(double x) { return ::exp(x); }
+  __device__ static double log(double x) { return ::log(x); }
+  __device__ static double sqrt(double x) { return ::sqrt(x); }
+  __device__ static double tanh(double x) { return ::tanh(x); }
+  __device__ static double abs(double x) { return ::fabs(x); }
+  __device__ static double pow(double x, double a) { return ::pow(x, a); }
+};
+
+/// y = op(x) with the CPU backend's definitions (op_kinds.hpp).
+template <class T>
+struct UnaryFn {
+  UnaryOp op;
+  T alpha;
+  __device__ T operator()(T x) const {
+    using M = Math<T>;
+    switch (op) {
+      case UnaryOp::Neg: return -x;
+      case UnaryOp::Exp: return M::exp(x);
+      case UnaryOp::Log: return M::log(x);
+      case UnaryOp::Sqrt: return M::sqrt(x);
+      case UnaryOp::Tanh: return M::tanh(x);
+      case UnaryOp::Elu: return x > T(0) ? x : alpha * (M::exp(x) - T(1));
+      case UnaryOp::EluDeriv: return x > T(0) ? T(1) : alpha * M::exp(x);
+      case UnaryOp::EluDeriv2: return x > T(0) ? T(0) : alpha * M::exp(x);
+      case UnaryOp::Relu: return x < T(0) ? T(0) : x;
+      case UnaryOp::Step: return x > alpha ? T(1) : T(0);
+      case UnaryOp::Abs: return M::abs(x);
+      case UnaryOp::Sign: return T(x > T(0)) - T(x < T(0));
+      case UnaryOp::Square: return x * x;
+      case UnaryOp::Pow: return M::pow(x, alpha);
+      case UnaryOp::AddScalar: return x + alpha;
+      case UnaryOp::MulScalar: return x * alpha;
+      case UnaryOp::ClampMin: return x < alpha ? alpha : x;
+      case UnaryOp::Reciprocal: return T(1) / x;
+    }
+    return x;
+  }
+};
+
+template <class T>
+__device__ inline T apply_binary(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+  }
+  return a;
+}
+
+template <class T>
+struct BinaryFn {
+  BinaryOp op;
+  __device__ T operator()(T a, T b) const { return apply_binary(op, a, b); }
+};
+
+template <class T>
+struct AxpyFn {
+  T alpha;
+  __device__ T operator()(T x, T y) const { return y + alpha * x; }
+};
+
+/// A broadcast seen as merged output dimensions (outermost first) with each operand's stride
+/// per dimension (0 where it repeats); the output itself is contiguous.
+struct BroadcastIndex {
+  int rank;
+  index_t size[4], sa[4], sb[4];
+};
+
+template <class T>
+__global__ void binary_broadcast_kernel(BinaryOp op, index_t n, BroadcastIndex p, const T* a, const T* b, T* y) {
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+    index_t rem = i, oa = 0, ob = 0;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      const index_t k = rem % p.size[d];
+      rem /= p.size[d];
+      oa += k * p.sa[d];
+      ob += k * p.sb[d];
+    }
+    y[i] = apply_binary(op, a[oa], b[ob]);
+  }
+}
+
+/// A sum over some dimensions of x: the kept dimensions (y's, outermost first) and the reduced
+/// ones, each with x's stride; adjacent dimensions are merged where x steps through them evenly.
+struct ReducePlan {
+  int kept_rank = 0, red_rank = 0;
+  index_t kept_size[4]{}, kept_stride[4]{}, red_size[4]{}, red_stride[4]{};
+  index_t ny = 1, nr = 1;  ///< outputs, and terms per output
+};
+
+inline ReducePlan plan_reduce(const std::array<index_t, 4>& x, const std::array<index_t, 4>& y) {
+  ReducePlan p;
+  index_t stride[4];
+  index_t s = 1;
+  for (int d = 3; d >= 0; --d) {
+    stride[d] = s;
+    s *= x[d];
+  }
+  auto push = [](int& rank, index_t* size, index_t* str, index_t n, index_t st) {
+    if (rank > 0 && str[rank - 1] == st * n) {  // merge with the previous (outer) dimension
+      size[rank - 1] *= n;
+      str[rank - 1] = st;
+      return;
+    }
+    size[rank] = n;
+    str[rank] = st;
+    ++rank;
+  };
+  for (int d = 0; d < 4; ++d) {
+    if (x[d] == 1) continue;
+    if (y[d] == 1) push(p.red_rank, p.red_size, p.red_stride, x[d], stride[d]);
+    else push(p.kept_rank, p.kept_size, p.kept_stride, x[d], stride[d]);
+  }
+  for (int d = 0; d < p.kept_rank; ++d) p.ny *= p.kept_size[d];
+  for (int d = 0; d < p.red_rank; ++d) p.nr *= p.red_size[d];
+  return p;
+}
+
+__device__ inline index_t offset_of(index_t i, int rank, const index_t* size, const index_t* stride) {
+  index_t off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += (i % size[d]) * stride[d];
+    i /= size[d];
+  }
+  return off;
+}
+
+/// Few terms per output: one thread sums each output.
+template <class T>
+__global__ void reduce_sum_thread_kernel(ReducePlan p, const T* x, T* y) {
+  for (index_t j = index_t(blockIdx.x) * blockDim.x + threadIdx.x; j < p.ny; j += index_t(gridDim.x) * blockDim.x) {
+    const index_t base = offset_of(j, p.kept_rank, p.kept_size, p.kept_stride);
+    T acc = T(0);
+    for (index_t r = 0; r < p.nr; ++r) acc += x[base + offset_of(r, p.red_rank, p.red_size, p.red_stride)];
+    y[j] = acc;
+  }
+}
+
+/// Many terms per output: one block sums each output (CUB block reduction).
+template <class T>
+__global__ void reduce_sum_block_kernel(ReducePlan p, const T* x, T* y) {
+  using Reduce = cub::BlockReduce<T, block_threads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  for (index_t j = blockIdx.x; j < p.ny; j += gridDim.x) {
+    const index_t base = offset_of(j, p.kept_rank, p.kept_size, p.kept_stride);
+    T acc = T(0);
+    for (index_t r = threadIdx.x; r < p.nr; r += blockDim.x)
+      acc += x[base + offset_of(r, p.red_rank, p.red_size, p.red_stride)];
+    const T total = Reduce(tmp).Sum(acc);
+    if (threadIdx.x == 0) y[j] = total;
+    __syncthreads();  // tmp is reused by the next output
+  }
+}
+
+}  // namespace cuda
+
+/// y[i] = op(x[i]) for i < n (y may alias x).
+template <class T>
+void unary(Cuda, UnaryOp op, T alpha, index_t n, const T* x, T* y) {
+  if (n <= 0) return;
+  STRUCTGAN_THRUST(thrust::transform(cuda::thrust_policy(), x, x + n, y, cuda::UnaryFn<T>{op, alpha}));
+}
+
+/// y = y + alpha·x, in place on y.
+template <class T>
+void axpy(Cuda, index_t n, T alpha, const T* x, T* y) {
+  if (n <= 0) return;
+  STRUCTGAN_THRUST(thrust::transform(cuda::thrust_policy(), x, x + n, y, y, cuda::AxpyFn<T>{alpha}));
+}
+
+/// y[i] = value.
+template <class T>
+void fill(Cuda, index_t n, T value, T* y) {
+  if (n <= 0) return;
+  STRUCTGAN_THRUST(thrust::fill_n(cuda::thrust_policy(), y, n, value));
+}
+
+/// y = op(a, b) with broadcasting (shapes padded to rank 4; each dimension of a and b equals the
+/// output's or is 1).
+template <class T>
+void binary(Cuda, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* a, const std::array<index_t, 4>& a_shape,
+            const T* b, const std::array<index_t, 4>& b_shape, T* y) {
+  index_t n = 1;
+  for (int i = 0; i < 4; ++i) n *= out_shape[i];
+  if (n <= 0) return;
+  if (a_shape == out_shape && b_shape == out_shape) {
+    STRUCTGAN_THRUST(thrust::transform(cuda::thrust_policy(), a, a + n, b, y, cuda::BinaryFn<T>{op}));
+    return;
+  }
+  const cpu::BroadcastPlan plan = cpu::plan_broadcast(out_shape, a_shape, b_shape);
+  cuda::BroadcastIndex p{plan.rank, {}, {}, {}};
+  for (int i = 0; i < plan.rank; ++i) {
+    p.size[i] = plan.size[i];
+    p.sa[i] = plan.sa[i];
+    p.sb[i] = plan.sb[i];
+  }
+  cuda::binary_broadcast_kernel<T><<<cuda::grid_for(n), cuda::block_threads, 0, cuda::stream()>>>(op, n, p, a, b, y);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("binary_broadcast_kernel");
+}
+
+/// y = sum of x over the dimensions where y's (padded) shape is 1 and x's is not.
+template <class T>
+void reduce_sum(Cuda, const T* x, const std::array<index_t, 4>& x_shape, T* y, const std::array<index_t, 4>& y_shape) {
+  const cuda::ReducePlan p = cuda::plan_reduce(x_shape, y_shape);
+  if (p.ny <= 0) return;
+  if (p.nr <= 32) {
+    cuda::reduce_sum_thread_kernel<T><<<cuda::grid_for(p.ny), cuda::block_threads, 0, cuda::stream()>>>(p, x, y);
+    STRUCTGAN_CUDA_CHECK_LAUNCH("reduce_sum_thread_kernel");
+  } else {
+    const unsigned blocks = static_cast<unsigned>(std::min<index_t>(p.ny, index_t(1) << 20));
+    cuda::reduce_sum_block_kernel<T><<<blocks, cuda::block_threads, 0, cuda::stream()>>>(p, x, y);
+    STRUCTGAN_CUDA_CHECK_LAUNCH("reduce_sum_block_kernel");
+  }
+}
+
+}  // namespace structgan::backend

@@ -1,0 +1,152 @@
+#pragma once
+/// \file Device memory: Allocator<Cuda> (RAII handles from a caching pool, no cudaMalloc per
+/// op), scratch buffers for kernels, and the copies between host and device. Host-only code.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <cuda_runtime_api.h>
+
+#include "structgan/backend/cuda/caching_pool.hpp"
+#include "structgan/backend/cuda/runtime.hpp"
+#include "structgan/core/device.hpp"
+
+namespace structgan {
+namespace backend::cuda {
+
+/// cudaMalloc / cudaFree for CachingPool.
+struct RawDeviceAllocator {
+  void* allocate(std::size_t bytes) {
+    void* p = nullptr;
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // not sticky; clear it so later checks do not report it
+      return nullptr;
+    }
+    check(status, "cudaMalloc", __FILE__, __LINE__);
+    return p;
+  }
+  void release(void* p) { STRUCTGAN_CUDA_CHECK(cudaFree(p)); }
+  void synchronize() { STRUCTGAN_CUDA_CHECK(cudaDeviceSynchronize()); }
+};
+
+using DevicePool = CachingPool<RawDeviceAllocator>;
+
+/// The process-wide pool of device memory. Never destroyed: tensors held in static storage may
+/// be released after the CUDA runtime has shut down, and then only go back to a free list.
+inline DevicePool& device_pool() {
+  static DevicePool* pool = new DevicePool();
+  return *pool;
+}
+
+/// Counters of the device pool (allocations from the driver, reuses, bytes in use and cached).
+inline PoolStats memory_stats() { return device_pool().stats(); }
+
+/// Gives cached (unused) device memory back to the driver; live tensors are untouched.
+inline void release_cached_memory() { device_pool().release_cached(); }
+
+/// Bytes for n values of T, refusing sizes that overflow.
+template <class T>
+std::size_t bytes_for(std::size_t n) {
+  require(n <= (std::numeric_limits<std::size_t>::max() / 4) / sizeof(T), "cuda: allocation of ", n, " values of ",
+          sizeof(T), " bytes overflows");
+  return (n == 0 ? 1 : n) * sizeof(T);
+}
+
+/// A scratch array on the device owned by one kernel call (unique ownership), from the pool.
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t n) : n_(n) {
+    p_ = static_cast<T*>(device_pool().allocate(bytes_for<T>(n), &size_class_));
+  }
+  /// A device copy of a host vector (waits for the copy, so the vector may then go away).
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
+    if (host.empty()) return;
+    STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(p_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice, stream()));
+    STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  }
+  DeviceBuffer(DeviceBuffer&& o) noexcept { swap(o); }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    DeviceBuffer(std::move(o)).swap(*this);
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { device_pool().deallocate(p_, size_class_); }
+
+  T* data() const { return p_; }
+  std::size_t size() const { return n_; }
+  void swap(DeviceBuffer& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    std::swap(size_class_, o.size_class_);
+  }
+  /// The values, copied to the host (waits for the queued work).
+  std::vector<T> to_host() const {
+    std::vector<T> h(n_);
+    if (n_) {
+      STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(h.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost, stream()));
+      STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    }
+    return h;
+  }
+
+ private:
+  T* p_ = nullptr;
+  std::size_t n_ = 0;
+  std::size_t size_class_ = 0;
+};
+
+}  // namespace backend::cuda
+
+/// Device memory for Tensor<T, Cuda>: a handle whose deleter returns the block to the pool.
+template <>
+struct Allocator<Cuda> {
+  template <class T>
+  static std::shared_ptr<T> allocate(std::size_t n) {
+    std::size_t size_class = 0;
+    T* p = static_cast<T*>(backend::cuda::device_pool().allocate(backend::cuda::bytes_for<T>(n), &size_class));
+    try {
+      return std::shared_ptr<T>(p, [size_class](T* q) { backend::cuda::device_pool().deallocate(q, size_class); });
+    } catch (...) {  // the control block could not be allocated
+      backend::cuda::device_pool().deallocate(p, size_class);
+      throw;
+    }
+  }
+};
+
+namespace backend {
+
+/// Copies n values from device memory to host memory; returns when they have arrived.
+template <class T>
+void copy_to_host(Cuda, index_t n, const T* device_src, T* host_dst) {
+  if (n <= 0) return;
+  STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, static_cast<std::size_t>(n) * sizeof(T),
+                                       cudaMemcpyDeviceToHost, cuda::stream()));
+  STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+}
+
+/// Copies n values from host memory to device memory; the host buffer may be reused on return.
+template <class T>
+void copy_from_host(Cuda, index_t n, const T* host_src, T* device_dst) {
+  if (n <= 0) return;
+  STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, static_cast<std::size_t>(n) * sizeof(T),
+                                       cudaMemcpyHostToDevice, cuda::stream()));
+  // Pinned host memory would still be read asynchronously: wait, so the contract holds for any buffer.
+  STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+}
+
+/// Copies n values between device buffers (stream-ordered).
+template <class T>
+void copy(Cuda, index_t n, const T* x, T* y) {
+  if (n <= 0 || x == y) return;
+  STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(y, x, static_cast<std::size_t>(n) * sizeof(T), cudaMemcpyDeviceToDevice,
+                                       cuda::stream()));
+}
+
+}  // namespace backend
+}  // namespace structgan

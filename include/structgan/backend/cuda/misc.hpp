@@ -1,0 +1,236 @@
+#pragma once
+/// \file CUDA kernels for data movement, selection and the softmax cross-entropy. Row indices
+/// arrive on the host (as in the CPU backend) and are uploaded per call.
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include <cub/block/block_reduce.cuh>
+
+#include "structgan/backend/cuda/memory.hpp"
+#include "structgan/backend/cuda/runtime.hpp"
+
+namespace structgan::backend {
+namespace cuda {
+
+template <class T>
+__global__ void copy_rows_kernel(index_t rows, index_t len, const T* src, index_t src_stride, T* dst, index_t dst_stride,
+                                 bool accumulate) {
+  const index_t total = rows * len;
+  for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x) {
+    const index_t r = t / len, i = t % len;
+    T& d = dst[r * dst_stride + i];
+    d = accumulate ? d + src[r * src_stride + i] : src[r * src_stride + i];
+  }
+}
+
+template <class T>
+__global__ void gather_rows_kernel(const T* src, index_t width, index_t count, const index_t* index, T* out) {
+  const index_t total = count * width;
+  for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x)
+    out[t] = src[index[t / width] * width + t % width];
+}
+
+/// Destination row rows[q] gets g's rows order[offsets[q]], …, order[offsets[q+1] − 1] added in
+/// that order (the CPU backend's order, so the sums agree bit for bit).
+template <class T>
+__global__ void scatter_add_rows_kernel(const T* g, index_t width, index_t unique, const index_t* rows,
+                                        const index_t* offsets, const index_t* order, T* dst) {
+  const index_t total = unique * width;
+  for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x) {
+    const index_t q = t / width, j = t % width;
+    T acc = dst[rows[q] * width + j];
+    for (index_t k = offsets[q]; k < offsets[q + 1]; ++k) acc += g[order[k] * width + j];
+    dst[rows[q] * width + j] = acc;
+  }
+}
+
+/// A candidate of top-k selection: column `index` (−1: none) holding `value`.
+template <class T>
+struct TopkCandidate {
+  T value;
+  index_t index;
+};
+
+/// Whether column i ranks before column j: larger value first, ties to the smaller index.
+template <class T>
+__device__ inline bool ranks_before(const T* row, index_t i, index_t j) {
+  return row[i] > row[j] || (row[i] == row[j] && i < j);
+}
+
+/// The better of two candidates (an associative, commutative max for CUB's block reduction).
+struct TopkBetter {
+  template <class T>
+  __device__ TopkCandidate<T> operator()(const TopkCandidate<T>& a, const TopkCandidate<T>& b) const {
+    if (a.index < 0) return b;
+    if (b.index < 0) return a;
+    return (a.value > b.value || (a.value == b.value && a.index < b.index)) ? a : b;
+  }
+};
+
+/// Candidates a thread keeps per round of selection.
+inline constexpr int topk_round = 16;
+
+/// One block per row. Each round selects the next (up to) 16 columns in rank order: every thread
+/// keeps a sorted list of its best columns ranked after the previous round's last pick, then 16
+/// block-wide arg-max steps merge the lists. O(cols · ⌈k/16⌉) per row.
+template <class T>
+__global__ void topk_rows_kernel(const T* x, index_t rows, index_t cols, index_t k, index_t* out) {
+  using Reduce = cub::BlockReduce<TopkCandidate<T>, block_threads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  __shared__ index_t winner;
+  for (index_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* row = x + r * cols;
+    index_t last = -1;  // the last column picked so far
+    for (index_t done = 0; done < k; done += topk_round) {
+      const int want = static_cast<int>(k - done < topk_round ? k - done : topk_round);
+      index_t best[topk_round];
+      int have = 0;
+      for (index_t j = threadIdx.x; j < cols; j += blockDim.x) {
+        if (last >= 0 && !ranks_before(row, last, j)) continue;  // picked in an earlier round
+        if (have == want && !ranks_before(row, j, best[want - 1])) continue;
+        int pos = have < want ? have++ : want - 1;
+        while (pos > 0 && ranks_before(row, j, best[pos - 1])) {
+          best[pos] = best[pos - 1];
+          --pos;
+        }
+        best[pos] = j;
+      }
+      int head = 0;
+      for (int step = 0; step < want; ++step) {
+        TopkCandidate<T> mine{T(0), -1};
+        if (head < have) mine = {row[best[head]], best[head]};
+        const TopkCandidate<T> top = Reduce(tmp).Reduce(mine, TopkBetter{});
+        if (threadIdx.x == 0) {
+          winner = top.index;
+          out[r * k + done + step] = top.index;
+        }
+        __syncthreads();
+        if (head < have && best[head] == winner) ++head;  // columns are unique: one owner
+        last = winner;
+        __syncthreads();  // winner and tmp are reused
+      }
+    }
+  }
+}
+
+/// max(a, b) for CUB (NaN in b is ignored, as std::max_element does on the CPU).
+struct MaxOp {
+  template <class T>
+  __device__ T operator()(const T& a, const T& b) const { return a < b ? b : a; }
+};
+
+/// One block per row: loss_i = logsumexp(z_i) − z_i[label_i] (double) and, when grad is not
+/// null, grad_ij = (softmax_ij − [j = label_i]) / n.
+template <class T>
+__global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, const int* labels, double* loss, T* grad) {
+  using MaxReduce = cub::BlockReduce<T, block_threads>;
+  using SumReduce = cub::BlockReduce<double, block_threads>;
+  __shared__ union {
+    typename MaxReduce::TempStorage max;
+    typename SumReduce::TempStorage sum;
+  } tmp;
+  __shared__ T shared_max;
+  __shared__ double shared_lse;
+  for (index_t i = blockIdx.x; i < n; i += gridDim.x) {
+    const T* z = logits + i * k;
+    T m = z[0];
+    for (index_t j = threadIdx.x; j < k; j += blockDim.x) m = m < z[j] ? z[j] : m;
+    m = MaxReduce(tmp.max).Reduce(m, MaxOp{});
+    if (threadIdx.x == 0) shared_max = m;
+    __syncthreads();
+    m = shared_max;
+    double s = 0;
+    for (index_t j = threadIdx.x; j < k; j += blockDim.x) s += ::exp(double(z[j] - m));
+    s = SumReduce(tmp.sum).Sum(s);
+    if (threadIdx.x == 0) {
+      shared_lse = double(m) + ::log(s);
+      loss[i] = shared_lse - double(z[labels[i]]);
+    }
+    __syncthreads();
+    const double lse = shared_lse;
+    if (grad)
+      for (index_t j = threadIdx.x; j < k; j += blockDim.x)
+        grad[i * k + j] = T((::exp(double(z[j]) - lse) - (j == labels[i] ? 1.0 : 0.0)) / double(n));
+    __syncthreads();
+  }
+}
+
+inline unsigned row_blocks(index_t rows) { return static_cast<unsigned>(std::clamp<index_t>(rows, 1, index_t(1) << 20)); }
+
+}  // namespace cuda
+
+/// Copies `rows` runs of `len` values: dst[r·dst_stride + i] (+)= src[r·src_stride + i].
+template <class T>
+void copy_rows(Cuda, index_t rows, index_t len, const T* src, index_t src_stride, T* dst, index_t dst_stride, bool accumulate) {
+  if (rows <= 0 || len <= 0) return;
+  cuda::copy_rows_kernel<T><<<cuda::grid_for(rows * len), cuda::block_threads, 0, cuda::stream()>>>(
+      rows, len, src, src_stride, dst, dst_stride, accumulate);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("copy_rows_kernel");
+}
+
+/// out[i, :] = src[index[i], :] for rows of `width` values (index on the host, in range).
+template <class T>
+void gather_rows(Cuda, const T* src, index_t width, const std::vector<index_t>& index, T* out) {
+  const index_t count = static_cast<index_t>(index.size());
+  if (count == 0 || width <= 0) return;
+  const cuda::DeviceBuffer<index_t> idx(index);
+  cuda::gather_rows_kernel<T><<<cuda::grid_for(count * width), cuda::block_threads, 0, cuda::stream()>>>(
+      src, width, count, idx.data(), out);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("gather_rows_kernel");
+}
+
+/// dst[index[i], :] += g[i, :] (the adjoint of gather_rows; repeated indices add up, in order of i).
+template <class T>
+void scatter_add_rows(Cuda, const T* g, index_t width, const std::vector<index_t>& index, T* dst) {
+  if (index.empty() || width <= 0) return;
+  // Group the sources by destination row on the host (stable: each row's sources in order of i).
+  std::vector<index_t> order(index.size());
+  std::iota(order.begin(), order.end(), index_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return index[a] < index[b]; });
+  std::vector<index_t> rows, offsets;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const index_t row = index[static_cast<std::size_t>(order[k])];
+    if (rows.empty() || rows.back() != row) {
+      rows.push_back(row);
+      offsets.push_back(static_cast<index_t>(k));
+    }
+  }
+  offsets.push_back(static_cast<index_t>(order.size()));
+  const cuda::DeviceBuffer<index_t> d_rows(rows), d_offsets(offsets), d_order(order);
+  const index_t unique = static_cast<index_t>(rows.size());
+  cuda::scatter_add_rows_kernel<T><<<cuda::grid_for(unique * width), cuda::block_threads, 0, cuda::stream()>>>(
+      g, width, unique, d_rows.data(), d_offsets.data(), d_order.data(), dst);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("scatter_add_rows_kernel");
+}
+
+/// The indices of the k largest values of each row of x (rows × cols), largest first; ties go to
+/// the smaller index. Block-level selection on the device; the indices come back to the host.
+template <class T>
+std::vector<index_t> topk_rows(Cuda, const T* x, index_t rows, index_t cols, index_t k) {
+  require(k >= 0 && k <= cols, "topk_rows (cuda): k = ", k, " for ", cols, " columns");
+  if (rows <= 0 || k == 0) return {};
+  cuda::DeviceBuffer<index_t> out(static_cast<std::size_t>(rows * k));
+  cuda::topk_rows_kernel<T><<<cuda::row_blocks(rows), cuda::block_threads, 0, cuda::stream()>>>(x, rows, cols, k, out.data());
+  STRUCTGAN_CUDA_CHECK_LAUNCH("topk_rows_kernel");
+  return out.to_host();
+}
+
+/// Mean softmax cross-entropy of logits (n × k) against labels; writes ∂loss/∂logits to grad
+/// when it is not null. Per-row losses are summed on the host in row order.
+template <class T>
+T softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
+  require(static_cast<index_t>(labels.size()) == n, "softmax_cross_entropy (cuda): ", labels.size(), " labels for ", n, " rows");
+  for (int y : labels) require(y >= 0 && y < k, "softmax_cross_entropy (cuda): label ", y, " outside [0, ", k, ")");
+  if (n <= 0) return T(0);
+  const cuda::DeviceBuffer<int> d_labels(labels);
+  cuda::DeviceBuffer<double> loss(static_cast<std::size_t>(n));
+  cuda::softmax_xent_kernel<T><<<cuda::row_blocks(n), cuda::block_threads, 0, cuda::stream()>>>(logits, n, k, d_labels.data(),
+                                                                                               loss.data(), grad);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("softmax_xent_kernel");
+  double total = 0;
+  for (double v : loss.to_host()) total += v;
+  return T(total / double(n));
+}
+
+}  // namespace structgan::backend

@@ -1,0 +1,23 @@
+#pragma once
+// The main function of a GPU test executable (define BOOST_TEST_NO_MAIN before including Boost.Test).
+// Without a visible CUDA device it prints why and returns 77, which CTest's SKIP_RETURN_CODE turns
+// into "Skipped": a GPU test is never reported as passed when it did not run.
+#include <iostream>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include "structgan/backend/cuda/runtime.hpp"
+
+/// The exit code CTest reads as "skipped" (tests/cuda/CMakeLists.txt sets SKIP_RETURN_CODE).
+inline constexpr int structgan_skip_return_code = 77;
+
+int main(int argc, char* argv[]) {
+  std::string why;
+  if (!structgan::backend::cuda::device_available(&why)) {
+    std::cout << "SKIPPED: no CUDA device is visible, so the GPU tests did not run (" << why << ")" << std::endl;
+    return structgan_skip_return_code;
+  }
+  std::cout << "GPU tests on " << structgan::backend::cuda::device_name() << std::endl;
+  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
+}

@@ -1,0 +1,259 @@
+#define BOOST_TEST_MODULE cuda_host
+#include <boost/test/unit_test.hpp>
+
+// Host-side tests of the CUDA backend: what can be checked without a GPU (plain C++, no nvcc).
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "structgan/backend/cuda/caching_pool.hpp"
+#include "structgan/backend/cuda/error.hpp"
+#include "structgan/backend/cuda/memory.hpp"
+#include "structgan/backend/cuda/runtime.hpp"
+#include "structgan/core/tensor.hpp"
+
+using namespace structgan;
+using backend::cuda::bin_size;
+using backend::cuda::CachingPool;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+/// A raw allocator over host memory with a byte budget; records every call.
+struct FakeRaw {
+  struct Log {
+    std::set<void*> live;
+    std::vector<std::string> calls;  // "alloc N", "fail N", "sync", "release N"
+    std::map<void*, std::size_t> size;
+    std::size_t used = 0, budget = 1 << 20;
+    std::mutex m;
+  };
+  std::shared_ptr<Log> log = std::make_shared<Log>();
+
+  void* allocate(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(log->m);
+    if (log->used + bytes > log->budget) {
+      log->calls.push_back("fail " + std::to_string(bytes));
+      return nullptr;
+    }
+    void* p = ::operator new(bytes);
+    log->live.insert(p);
+    log->size[p] = bytes;
+    log->used += bytes;
+    log->calls.push_back("alloc " + std::to_string(bytes));
+    return p;
+  }
+  void release(void* p) {
+    std::lock_guard<std::mutex> lock(log->m);
+    BOOST_REQUIRE(log->live.count(p) == 1);
+    log->used -= log->size[p];
+    log->calls.push_back("release " + std::to_string(log->size[p]));
+    log->live.erase(p);
+    log->size.erase(p);
+    ::operator delete(p);
+  }
+  void synchronize() {
+    std::lock_guard<std::mutex> lock(log->m);
+    log->calls.push_back("sync");
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bin_sizes_cover_requests_with_bounded_waste) {
+  BOOST_TEST(bin_size(0) == 512u);
+  BOOST_TEST(bin_size(1) == 512u);
+  BOOST_TEST(bin_size(512) == 512u);
+  BOOST_TEST(bin_size(513) == 640u);
+  BOOST_TEST(bin_size(1024) == 1024u);
+  BOOST_TEST(bin_size(1025) == 1280u);
+  BOOST_TEST(bin_size(3 * 1024 * 1024 + 1) == 3.5 * 1024 * 1024);
+  std::size_t previous = 0;
+  for (std::size_t n = 1; n < (1u << 16); n += 7) {
+    const std::size_t b = bin_size(n);
+    BOOST_TEST_REQUIRE(b >= n);
+    BOOST_TEST_REQUIRE(b >= previous);                 // monotone
+    BOOST_TEST_REQUIRE(bin_size(b) == b);              // a class is its own class
+    BOOST_TEST_REQUIRE((n <= 512 || b * 4 < n * 5));   // under 25% waste
+    BOOST_TEST_REQUIRE(b % 128 == 0);                  // keeps 128-byte alignment of sub-blocks
+    previous = b;
+  }
+  // Exactly four classes per doubling above 512 bytes.
+  for (std::size_t e = 10; e < 40; ++e) {
+    std::set<std::size_t> classes;
+    for (std::size_t k = 1; k <= 64; ++k) classes.insert(bin_size((std::size_t(1) << e) + k * ((std::size_t(1) << e) / 64)));
+    BOOST_TEST(classes.size() == 4u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pool_reuses_freed_blocks_of_the_same_class) {
+  FakeRaw raw;
+  CachingPool<FakeRaw> pool(raw);
+  std::size_t c1 = 0, c2 = 0, c3 = 0;
+  void* a = pool.allocate(1000, &c1);
+  BOOST_TEST(c1 == bin_size(1000));
+  pool.deallocate(a, c1);
+  void* b = pool.allocate(900, &c2);  // same class (1024): the cached block, no raw call
+  BOOST_TEST(b == a);
+  BOOST_TEST(c2 == c1);
+  BOOST_TEST(pool.stats().raw_allocations == 1u);
+  BOOST_TEST(pool.stats().reuses == 1u);
+  void* c = pool.allocate(4000, &c3);  // another class
+  BOOST_TEST(c != b);
+  BOOST_TEST(pool.stats().raw_allocations == 2u);
+  BOOST_TEST(pool.stats().bytes_in_use == c2 + c3);
+  pool.deallocate(b, c2);
+  pool.deallocate(c, c3);
+  auto s = pool.stats();
+  BOOST_TEST(s.bytes_in_use == 0u);
+  BOOST_TEST(s.bytes_cached == c2 + c3);
+  BOOST_TEST(s.peak_bytes_in_use == c2 + c3);
+  // A loop of same-sized temporaries never reaches the raw allocator again.
+  for (int i = 0; i < 100; ++i) {
+    std::size_t k1 = 0, k2 = 0;
+    void* x = pool.allocate(1000, &k1);
+    void* y = pool.allocate(3900, &k2);  // class 4096, as 4000
+    pool.deallocate(x, k1);
+    pool.deallocate(y, k2);
+  }
+  BOOST_TEST(pool.stats().raw_allocations == 2u);
+  // Emptying the cache synchronizes first, then releases every cached block.
+  pool.release_cached();
+  BOOST_TEST(pool.stats().bytes_cached == 0u);
+  BOOST_TEST(pool.stats().raw_frees == 2u);
+  BOOST_TEST(raw.log->live.empty());
+  const auto& calls = raw.log->calls;
+  const auto sync = std::find(calls.begin(), calls.end(), "sync");
+  BOOST_TEST_REQUIRE((sync != calls.end()));
+  BOOST_TEST(std::count_if(sync, calls.end(), [](const std::string& s) { return s.rfind("release", 0) == 0; }) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(pool_empties_its_cache_when_memory_runs_out) {
+  FakeRaw raw;
+  raw.log->budget = 4096;
+  CachingPool<FakeRaw> pool(raw);
+  std::size_t c1 = 0, c2 = 0;
+  void* a = pool.allocate(3000, &c1);  // class 3072
+  pool.deallocate(a, c1);              // cached: 3072 of 4096 used
+  void* b = pool.allocate(2048, &c2);  // fails once, cache emptied, retried
+  BOOST_TEST(b != nullptr);
+  BOOST_TEST(c2 == 2048u);
+  const auto& calls = raw.log->calls;
+  const std::vector<std::string> expected{"alloc 3072", "fail 2048", "sync", "release 3072", "alloc 2048"};
+  BOOST_TEST(calls == expected, boost::test_tools::per_element());
+  // Still too large: a structgan::Error saying so, and the pool stays usable.
+  std::size_t c3 = 0;
+  try {
+    pool.allocate(1 << 20, &c3);
+    BOOST_FAIL("expected an out-of-memory error");
+  } catch (const Error& e) {
+    BOOST_TEST(contains(e.what(), "out of device memory"));
+    BOOST_TEST(contains(e.what(), std::to_string(bin_size(1 << 20))));
+  }
+  pool.deallocate(b, c2);
+  BOOST_TEST(pool.stats().bytes_in_use == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(pool_is_thread_safe) {
+  FakeRaw raw;
+  raw.log->budget = std::size_t(1) << 30;
+  CachingPool<FakeRaw> pool(raw);
+  std::atomic<bool> overlap{false};
+  auto worker = [&](unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<std::pair<unsigned char*, std::size_t>> held;
+    for (int i = 0; i < 2000; ++i) {
+      if (held.size() < 8 && (rng() % 3 != 0 || held.empty())) {
+        std::size_t cls = 0;
+        const std::size_t n = 1 + rng() % 5000;
+        auto* p = static_cast<unsigned char*>(pool.allocate(n, &cls));
+        std::fill(p, p + n, static_cast<unsigned char>(seed));  // a block shared by two owners would be overwritten
+        held.emplace_back(p, n);
+      } else {
+        const std::size_t k = rng() % held.size();
+        auto [p, n] = held[k];
+        if (std::any_of(p, p + n, [&](unsigned char v) { return v != static_cast<unsigned char>(seed); })) overlap = true;
+        pool.deallocate(p, bin_size(n));
+        held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+    }
+    for (auto [p, n] : held) pool.deallocate(p, bin_size(n));
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < 4; ++t) threads.emplace_back(worker, t + 1);
+  for (auto& t : threads) t.join();
+  BOOST_TEST(!overlap.load());
+  const auto s = pool.stats();
+  BOOST_TEST(s.bytes_in_use == 0u);
+  BOOST_TEST(s.raw_allocations == raw.log->live.size());
+  BOOST_TEST(s.reuses > 0u);
+  pool.release_cached();
+  BOOST_TEST(raw.log->live.empty());
+}
+
+BOOST_AUTO_TEST_CASE(cuda_and_cublas_failures_become_errors_naming_the_call) {
+  try {
+    STRUCTGAN_CUDA_CHECK(cudaErrorMemoryAllocation);
+    BOOST_FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    BOOST_TEST(contains(m, "CUDA error"));
+    BOOST_TEST(contains(m, "cudaErrorMemoryAllocation"));
+    BOOST_TEST(contains(m, cudaGetErrorString(cudaErrorMemoryAllocation)));
+    BOOST_TEST(contains(m, "test_cuda_host.cpp"));
+  }
+  try {
+    STRUCTGAN_CUDA_CHECK(CUBLAS_STATUS_INVALID_VALUE);
+    BOOST_FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    BOOST_TEST(contains(m, "cuBLAS error"));
+    BOOST_TEST(contains(m, "CUBLAS_STATUS_INVALID_VALUE"));
+  }
+  BOOST_CHECK_NO_THROW(STRUCTGAN_CUDA_CHECK(cudaSuccess));
+  BOOST_CHECK_NO_THROW(STRUCTGAN_CUDA_CHECK(CUBLAS_STATUS_SUCCESS));
+}
+
+BOOST_AUTO_TEST_CASE(device_query_agrees_with_the_runtime) {
+  std::string why;
+  const bool available = backend::cuda::device_available(&why);
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  (void)cudaGetLastError();
+  BOOST_TEST(available == (status == cudaSuccess && count > 0));
+  if (available) {
+    BOOST_TEST(why.empty());
+    BOOST_TEST_MESSAGE("CUDA device visible: " << backend::cuda::device_name());
+  } else {
+    BOOST_TEST(contains(why, "cudaGetDeviceCount"));
+    BOOST_TEST_MESSAGE("no CUDA device visible: " << why);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(device_tensors_without_a_device_fail_cleanly) {
+  if (backend::cuda::device_available()) {
+    // With a device, allocation succeeds and the block returns to the pool on release.
+    const auto before = backend::cuda::memory_stats();
+    { Tensor<float, Cuda> t(Shape{1000}); BOOST_TEST(t.data() != nullptr); }
+    const auto after = backend::cuda::memory_stats();
+    BOOST_TEST(after.bytes_in_use == before.bytes_in_use);
+    BOOST_TEST(after.bytes_cached >= bin_size(4000));
+    return;
+  }
+  // Without one, cudaMalloc's failure surfaces as structgan::Error naming it, nothing leaks.
+  try {
+    Tensor<float, Cuda> t(Shape{1000});
+    BOOST_FAIL("allocating device memory without a device should throw");
+  } catch (const Error& e) {
+    BOOST_TEST(contains(e.what(), "cudaMalloc"));
+    BOOST_TEST_MESSAGE("as expected: " << e.what());
+  }
+  BOOST_TEST(backend::cuda::memory_stats().bytes_in_use == 0u);
+  BOOST_TEST(backend::cuda::memory_stats().raw_allocations == 0u);
+}
