@@ -1,8 +1,18 @@
 #pragma once
 /// \file CPU 2-D convolution: im2col over a chunk of images, then one large GEMM per chunk
 /// (small feature maps at the end of a ResNet make per-image GEMMs skinny and slow).
+///
+/// Threads split the batch: each OpenMP thread takes a contiguous range of images and runs
+/// im2col, its GEMMs (single-threaded Eigen) and col2im on them alone, so no GEMM waits on a
+/// barrier and each thread's patches stay in its own caches; the weight gradient is summed from
+/// per-thread partials. Batches smaller than the thread count fall back to one thread running
+/// Eigen's parallel GEMM. Scratch buffers are per thread and only grow: fresh pages cost a page
+/// fault each on first touch (several microseconds under a hypervisor), which at these sizes
+/// costs more than the arithmetic.
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
 
 #include "structgan/backend/cpu/gemm.hpp"
@@ -65,23 +75,69 @@ void col2im_add(const ConvGeometry& g, const T* col, index_t ld, index_t col0, T
       for (index_t kj = 0; kj < g.kw; ++kj) {
         const T* row = col + ((c * g.kh + ki) * g.kw + kj) * ld + col0;
         T* plane = dx + c * g.h * g.w;
+        // valid ox: 0 <= ox·stride − pad + kj < w
+        const index_t lo = std::clamp<index_t>((g.pad - kj + g.stride - 1) / g.stride, 0, wo);
+        const index_t hi = std::clamp<index_t>((g.w + g.pad - kj + g.stride - 1) / g.stride, lo, wo);
         for (index_t oy = 0; oy < ho; ++oy) {
           const index_t iy = oy * g.stride - g.pad + ki;
           if (iy < 0 || iy >= g.h) continue;
           const T* src = row + oy * wo;
           T* dst = plane + iy * g.w;
-          for (index_t ox = 0; ox < wo; ++ox) {
-            const index_t ix = ox * g.stride - g.pad + kj;
-            if (ix >= 0 && ix < g.w) dst[ix] += src[ox];
+          const index_t off = kj - g.pad;  // ix = ox·stride + off
+          if (g.stride == 1) {
+            for (index_t ox = lo; ox < hi; ++ox) dst[ox + off] += src[ox];  // contiguous: vectorized
+          } else {
+            for (index_t ox = lo; ox < hi; ++ox) dst[ox * g.stride + off] += src[ox];
           }
         }
       }
 }
 
-/// Images per chunk so that the column buffer stays near 4M values (cache- and memory-friendly).
+/// Images per chunk so that the column buffer stays near 1M values (a few MB: it is written by
+/// im2col and read back by the GEMM right away, so it should stay in the last-level cache).
 inline index_t conv_chunk(const ConvGeometry& g) {
   const index_t per_image = std::max<index_t>(1, g.patch() * g.ho() * g.wo());
-  return std::clamp<index_t>((index_t(1) << 22) / per_image, 1, g.n);
+  return std::clamp<index_t>((index_t(1) << 20) / per_image, 1, g.n);
+}
+
+/// A per-thread buffer of T that only grows (uninitialized; 64-byte aligned). Slot i of thread t
+/// is private to t, so parallel regions use them without locks; the memory lives as long as the
+/// thread (OpenMP's pool threads persist), which is what saves the page faults.
+template <class T>
+T* scratch(int slot, std::size_t n) {
+  struct Buffer {
+    std::unique_ptr<T[]> p;
+    std::size_t n = 0;
+  };
+  thread_local Buffer buffers[4];
+  Buffer& b = buffers[slot];
+  if (n > b.n) {
+    b.p.reset();
+    b.p.reset(new T[n]);
+    b.n = n;
+  }
+  return b.p.get();
+}
+
+/// Runs body(i0, i1, single) on contiguous ranges of the n images: one range per OpenMP thread
+/// when there are at least as many images as threads (single = true: the thread runs
+/// single-threaded GEMMs), else all of them on the calling thread (single = false: Eigen's
+/// GEMM may use the threads). Returns the number of ranges.
+template <class F>
+int for_image_ranges(index_t n, F&& body) {
+#ifdef _OPENMP
+  const int threads = num_threads();
+  if (threads > 1 && n >= threads && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      body(n * t / nt, n * (t + 1) / nt, t, true);
+    }
+    return threads;
+  }
+#endif
+  body(index_t(0), n, 0, false);
+  return 1;
 }
 
 template <class T>
@@ -94,21 +150,28 @@ struct ConvWorkspace {
 template <class T>
 void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
   const index_t hw = g.ho() * g.wo(), in = g.c * g.h * g.w, nb = cpu::conv_chunk(g);
-  cpu::ConvWorkspace<T> ws;
-  ws.col.resize(static_cast<std::size_t>(g.patch() * nb * hw));
-  ws.rows.resize(static_cast<std::size_t>(g.o * nb * hw));
-  for (index_t n0 = 0; n0 < g.n; n0 += nb) {
-    const index_t b = std::min(nb, g.n - n0), ld = b * hw;
-    cpu::parallel_for(b, 1, [&](index_t i0, index_t i1) {
-      for (index_t i = i0; i < i1; ++i) cpu::im2col(g, x + (n0 + i) * in, ws.col.data(), ld, i * hw);
-    });
-    gemm(Cpu{}, false, false, g.o, ld, g.patch(), T(1), w, g.patch(), ws.col.data(), ld, T(0), ws.rows.data(), ld);
-    cpu::parallel_for(b, 1, [&](index_t i0, index_t i1) {
-      for (index_t i = i0; i < i1; ++i)
+  cpu::for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool single) {
+    if (i0 >= i1) return;
+    const index_t cap = std::min(nb, i1 - i0);
+    T* col = cpu::scratch<T>(0, static_cast<std::size_t>(g.patch() * cap * hw));
+    T* rows = cpu::scratch<T>(1, static_cast<std::size_t>(g.o * cap * hw));
+    for (index_t n0 = i0; n0 < i1; n0 += cap) {
+      const index_t b = std::min(cap, i1 - n0), ld = b * hw;
+      auto patches = [&](index_t j0, index_t j1) {
+        for (index_t i = j0; i < j1; ++i) cpu::im2col(g, x + (n0 + i) * in, col, ld, i * hw);
+      };
+      if (single) patches(0, b);
+      else cpu::parallel_for(b, 1, patches);
+      if (b == 1) {  // one image: the GEMM writes its output directly
+        gemm(Cpu{}, false, false, g.o, hw, g.patch(), T(1), w, g.patch(), col, hw, T(0), y + n0 * g.o * hw, hw);
+        continue;
+      }
+      gemm(Cpu{}, false, false, g.o, ld, g.patch(), T(1), w, g.patch(), col, ld, T(0), rows, ld);
+      for (index_t i = 0; i < b; ++i)
         for (index_t o = 0; o < g.o; ++o)
-          std::memcpy(y + ((n0 + i) * g.o + o) * hw, ws.rows.data() + o * ld + i * hw, static_cast<std::size_t>(hw) * sizeof(T));
-    });
-  }
+          std::memcpy(y + ((n0 + i) * g.o + o) * hw, rows + o * ld + i * hw, static_cast<std::size_t>(hw) * sizeof(T));
+    }
+  });
 }
 
 /// Given dy (N×O×Ho×Wo): dx (N×C×H×W) = ∂/∂x (when dx is not null; overwritten) and
@@ -116,30 +179,56 @@ void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
 template <class T>
 void conv2d_backward(Cpu, const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   const index_t hw = g.ho() * g.wo(), in = g.c * g.h * g.w, nb = cpu::conv_chunk(g);
-  cpu::ConvWorkspace<T> ws;
-  ws.col.resize(static_cast<std::size_t>(g.patch() * nb * hw));
-  ws.rows.resize(static_cast<std::size_t>(g.o * nb * hw));
-  if (dx) std::fill(dx, dx + g.n * in, T(0));
-  for (index_t n0 = 0; n0 < g.n; n0 += nb) {
-    const index_t b = std::min(nb, g.n - n0), ld = b * hw;
-    cpu::parallel_for(b, 1, [&](index_t i0, index_t i1) {
-      for (index_t i = i0; i < i1; ++i)
-        for (index_t o = 0; o < g.o; ++o)
-          std::memcpy(ws.rows.data() + o * ld + i * hw, dy + ((n0 + i) * g.o + o) * hw, static_cast<std::size_t>(hw) * sizeof(T));
-    });
+  const index_t wsize = g.o * g.patch();
+  // Per-range weight-gradient partials (range 0 accumulates straight into dw).
+  std::vector<T*> partial(static_cast<std::size_t>(std::max(1, cpu::num_threads())), nullptr);
+  const int ranges = cpu::for_image_ranges(g.n, [&](index_t i0, index_t i1, int t, bool single) {
+    T* dwt = nullptr;
     if (dw) {
-      cpu::parallel_for(b, 1, [&](index_t i0, index_t i1) {
-        for (index_t i = i0; i < i1; ++i) cpu::im2col(g, x + (n0 + i) * in, ws.col.data(), ld, i * hw);
-      });
-      gemm(Cpu{}, false, true, g.o, g.patch(), ld, T(1), ws.rows.data(), ld, ws.col.data(), ld, T(1), dw, g.patch());
+      dwt = t == 0 ? dw : cpu::scratch<T>(2, static_cast<std::size_t>(wsize));
+      if (t != 0) std::fill(dwt, dwt + wsize, T(0));
+      partial[static_cast<std::size_t>(t)] = dwt;
     }
-    if (dx) {
-      gemm(Cpu{}, true, false, g.patch(), ld, g.o, T(1), w, g.patch(), ws.rows.data(), ld, T(0), ws.col.data(), ld);
-      cpu::parallel_for(b, 1, [&](index_t i0, index_t i1) {
-        for (index_t i = i0; i < i1; ++i) cpu::col2im_add(g, ws.col.data(), ld, i * hw, dx + (n0 + i) * in);
-      });
+    if (i0 >= i1) return;
+    const index_t cap = std::min(nb, i1 - i0);
+    T* col = cpu::scratch<T>(0, static_cast<std::size_t>(g.patch() * cap * hw));
+    T* rows = cpu::scratch<T>(1, static_cast<std::size_t>(g.o * cap * hw));
+    for (index_t n0 = i0; n0 < i1; n0 += cap) {
+      const index_t b = std::min(cap, i1 - n0), ld = b * hw;
+      const T* dyc = dy + n0 * g.o * hw;  // one image's dy is already the O × HoWo matrix
+      if (b > 1) {
+        for (index_t i = 0; i < b; ++i)
+          for (index_t o = 0; o < g.o; ++o)
+            std::memcpy(rows + o * ld + i * hw, dy + ((n0 + i) * g.o + o) * hw, static_cast<std::size_t>(hw) * sizeof(T));
+        dyc = rows;
+      }
+      if (dwt) {
+        auto patches = [&](index_t j0, index_t j1) {
+          for (index_t i = j0; i < j1; ++i) cpu::im2col(g, x + (n0 + i) * in, col, ld, i * hw);
+        };
+        if (single) patches(0, b);
+        else cpu::parallel_for(b, 1, patches);
+        gemm(Cpu{}, false, true, g.o, g.patch(), ld, T(1), dyc, ld, col, ld, T(1), dwt, g.patch());
+      }
+      if (dx) {
+        gemm(Cpu{}, true, false, g.patch(), ld, g.o, T(1), w, g.patch(), dyc, ld, T(0), col, ld);
+        auto scatter = [&](index_t j0, index_t j1) {
+          for (index_t i = j0; i < j1; ++i) {
+            T* dxi = dx + (n0 + i) * in;
+            std::fill(dxi, dxi + in, T(0));
+            cpu::col2im_add(g, col, ld, i * hw, dxi);
+          }
+        };
+        if (single) scatter(0, b);
+        else cpu::parallel_for(b, 1, scatter);
+      }
     }
-  }
+  });
+  if (dw)
+    for (int t = 1; t < ranges; ++t) {
+      const T* p = partial[static_cast<std::size_t>(t)];
+      for (index_t i = 0; i < wsize; ++i) dw[i] += p[i];
+    }
 }
 
 }  // namespace backend

@@ -1,0 +1,113 @@
+#define BOOST_TEST_MODULE bench_conv_paths
+#include <boost/test/unit_test.hpp>
+// The CPU convolution's code paths that the benchmarks drive (backend/cpu/conv.hpp): one image
+// per thread or several, several im2col chunks per thread, a batch smaller than the thread count
+// (Eigen's parallel GEMM), stride 2 and 1×1 kernels, float and double; forward, dx and the
+// accumulated dw against a direct sum in long double.
+#include <cmath>
+#include <vector>
+
+#include "structgan/structgan.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+using namespace structgan;
+
+namespace {
+struct Ref {
+  std::vector<long double> y, dx, dw;
+};
+template <class T>
+Ref reference(const ConvGeometry& g, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& dy) {
+  const index_t ho = g.ho(), wo = g.wo();
+  Ref r{std::vector<long double>(static_cast<std::size_t>(g.n * g.o * ho * wo)),
+        std::vector<long double>(static_cast<std::size_t>(x.numel())), std::vector<long double>(static_cast<std::size_t>(w.numel()))};
+  for (index_t n = 0; n < g.n; ++n)
+    for (index_t o = 0; o < g.o; ++o)
+      for (index_t oy = 0; oy < ho; ++oy)
+        for (index_t ox = 0; ox < wo; ++ox) {
+          const index_t yi = ((n * g.o + o) * ho + oy) * wo + ox;
+          long double acc = 0;
+          for (index_t c = 0; c < g.c; ++c)
+            for (index_t i = 0; i < g.kh; ++i)
+              for (index_t j = 0; j < g.kw; ++j) {
+                const index_t iy = oy * g.stride - g.pad + i, ix = ox * g.stride - g.pad + j;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                const index_t xi = ((n * g.c + c) * g.h + iy) * g.w + ix, wi = ((o * g.c + c) * g.kh + i) * g.kw + j;
+                acc += static_cast<long double>(x[xi]) * w[wi];
+                r.dx[static_cast<std::size_t>(xi)] += static_cast<long double>(dy[yi]) * w[wi];
+                r.dw[static_cast<std::size_t>(wi)] += static_cast<long double>(dy[yi]) * x[xi];
+              }
+          r.y[static_cast<std::size_t>(yi)] = acc;
+        }
+  return r;
+}
+template <class T>
+double max_rel_error(const Tensor<T>& got, const std::vector<long double>& want) {
+  long double scale = 0, err = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    scale = std::max(scale, std::abs(want[i]));
+    err = std::max(err, std::abs(static_cast<long double>(got[static_cast<index_t>(i)]) - want[i]));
+  }
+  return static_cast<double>(err / std::max<long double>(scale, 1e-30L));
+}
+template <class T>
+void check(const ConvGeometry& g, double tol) {
+  Rng rng(7);
+  const Tensor<T> x = randn<T>(Shape{g.n, g.c, g.h, g.w}, rng);
+  const Tensor<T> w = randn<T>(Shape{g.o, g.c, g.kh, g.kw}, rng);
+  const Tensor<T> dy = randn<T>(Shape{g.n, g.o, g.ho(), g.wo()}, rng);
+  const Ref r = reference(g, x, w, dy);
+  Tensor<T> y(dy.shape()), dx(x.shape());
+  Tensor<T> dw = filled<T, Cpu>(w.shape(), T(0.5));  // dw accumulates: start from 0.5
+  conv2d_forward(Cpu{}, g, x.data(), w.data(), y.data());
+  conv2d_backward(Cpu{}, g, x.data(), w.data(), dy.data(), dx.data(), dw.data());
+  std::vector<long double> dw_want = r.dw;
+  for (auto& v : dw_want) v += 0.5L;
+  BOOST_TEST(max_rel_error(y, r.y) < tol);
+  BOOST_TEST(max_rel_error(dx, r.dx) < tol);
+  BOOST_TEST(max_rel_error(dw, dw_want) < tol);
+  // dx alone and dw alone take the same path as both
+  Tensor<T> dx2(x.shape());
+  conv2d_backward(Cpu{}, g, x.data(), w.data(), dy.data(), dx2.data(), static_cast<T*>(nullptr));
+  BOOST_TEST(max_rel_error(dx2, r.dx) < tol);
+  Tensor<T> dw2 = filled<T, Cpu>(w.shape(), T(0));
+  conv2d_backward(Cpu{}, g, x.data(), w.data(), dy.data(), static_cast<T*>(nullptr), dw2.data());
+  BOOST_TEST(max_rel_error(dw2, r.dw) < tol);
+}
+void for_threads(void (*f)()) {
+  for (int t : {1, 2, 3}) {
+#ifdef _OPENMP
+    omp_set_num_threads(t);
+#endif
+    BOOST_TEST_CONTEXT("threads " << t) { f(); }
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
+  for_threads([] {
+    // n, c, h, w, o, kh, kw, stride, pad
+    for (const ConvGeometry g : {ConvGeometry{1, 3, 7, 6, 4, 3, 3, 1, 1},     // fewer images than threads
+                                 ConvGeometry{5, 4, 9, 9, 6, 3, 3, 1, 1},     // uneven split
+                                 ConvGeometry{4, 5, 8, 8, 3, 3, 3, 2, 1},     // stride 2
+                                 ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0},     // 1×1
+                                 ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2},     // non-square kernel, pad 2
+                                 ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2}}) {  // kernel wider than the image
+      BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " k" << g.kh << "x" << g.kw
+                             << " s" << g.stride << " p" << g.pad) {
+        check<double>(g, 1e-12);
+        check<float>(g, 2e-5);
+      }
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(several_chunks_per_thread) {
+  // 24 images of 64×24×24 with a 3×3 kernel: 3 images per 1M-value chunk, so each thread loops.
+  const ConvGeometry g{24, 64, 24, 24, 8, 3, 3, 1, 1};
+  BOOST_TEST_REQUIRE(backend::cpu::conv_chunk(g) < g.n / 3);
+  for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 8, 3, 3, 1, 1}, 2e-5); });
+}
