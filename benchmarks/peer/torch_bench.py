@@ -106,6 +106,106 @@ def conv_block_jvp(quick):
     return step, 4.0 * conv_flop(n, c, c, 3, hw, hw)
 
 
+def images(b, s, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, s, s, generator=g) * 2 - 1
+
+
+@workload
+def d_fwd_bwd(quick):
+    from torch_nets import Discriminator
+    b, s = (2, 16) if quick else (32, 32)
+    d, x = Discriminator(), images(b, s, 1)
+
+    def step():
+        d.zero_grad()
+        ft, f, _, _ = d(x)
+        (ft.sum() + f.sum()).backward()
+    return step, None
+
+
+@workload
+def g_fwd_bwd(quick):
+    from torch_nets import Generator
+    b = 2 if quick else 32
+    g, z = Generator(ch=16 if quick else 128), normal((b, 128), 2)
+
+    def step():
+        g.zero_grad()
+        g(z).mean().backward()
+    return step, None
+
+
+@workload
+def sigma_grad(quick):
+    """σ and its parameter gradient the released code's way (main_cls.compute_jac_sig, SPEC §4):
+    D's forward with the graph kept, a no-grad VJP, a per-sample JVP batched with functorch.vmap,
+    then a create_graph VJP giving σ = vᵀ(Jᵀu), and the backward of mean((σ − 1)²)."""
+    import functorch
+    from torch_nets import Discriminator
+    b, s = (2, 16) if quick else (32, 32)
+    d, x0 = Discriminator(), images(b, s, 1)
+
+    def embed_one(xi):
+        return d.embed(xi[None])[0]
+
+    def jvp_one(xi, vi):
+        return functorch.jvp(embed_one, (xi,), (vi,))[1]
+
+    def step():
+        d.zero_grad()
+        x = x0.clone().requires_grad_(True)
+        feat = d.embed(x)
+        u = torch.randn_like(feat)
+        with torch.no_grad():
+            v, = torch.autograd.grad(feat, x, u, retain_graph=True)
+            v = F.normalize(v.flatten(1), dim=-1).reshape(x.shape)
+            u = F.normalize(functorch.vmap(jvp_one)(x, v), dim=-1)
+        vt, = torch.autograd.grad(feat, x, u, create_graph=True)
+        sigma = torch.einsum("nchw,nchw->n", vt, v)
+        ((sigma - 1) ** 2).mean().backward()
+    return step, None
+
+
+def unit_rows(n, p, seed):
+    return F.normalize(normal((n, p), seed), dim=-1)
+
+
+@workload
+def logdet_distance(quick):
+    """d = ½(L([f; f^g]) − ½(L(f) + L(f^g))), L(X) = logdet(I + (p/ε)Σ), Σ around the re-normalized
+    mean with divisor n + 1e-5, ε = 0.5 (SPEC §2); log det through a Cholesky factor."""
+    n, p = (64, 16) if quick else (512, 128)
+    f0, g0 = unit_rows(n, p, 1), unit_rows(n, p, 2)
+    eye = torch.eye(p)
+
+    def L(x):
+        mu = F.normalize(x.mean(0, keepdim=True), dim=-1)
+        xc = x - mu
+        cov = xc.t() @ xc / (x.shape[0] + 1e-5)
+        chol = torch.linalg.cholesky(eye + (p / 0.5) * cov)
+        return 2 * torch.log(torch.diagonal(chol)).sum()
+
+    def step():
+        f, g = f0.clone().requires_grad_(True), g0.clone().requires_grad_(True)
+        (0.5 * (L(torch.cat([f, g])) - 0.5 * (L(f) + L(g)))).backward()
+        return f.grad, g.grad
+    return step, None
+
+
+@workload
+def knn_search(quick):
+    """Top-(k+1) minus the first of [batch keys; bank keys] by dot product (SPEC §3), k = 1."""
+    m, length, q = (32, 1024, 64) if quick else (512, 10240, 512)
+    queries, bank = unit_rows(m, q, 1), unit_rows(length, q, 2)
+
+    def step():
+        with torch.no_grad():
+            sims = queries @ torch.cat([queries, bank]).t()
+            return sims.topk(2, dim=1).indices[:, 1:]
+    return step, 2.0 * m * (m + length) * q
+
+
 def run(step, reps, min_time):
     step()  # warm-up: allocations, oneDNN primitive creation
     times = []
