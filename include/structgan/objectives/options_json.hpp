@@ -29,6 +29,8 @@
 /// | jacobian_penalty | "squared" \| "absolute" | "squared" | mean((σ−Lip)²) or mean\|σ−Lip\| |
 /// | fuse_jacobian_pass | bool | true | D's outputs from the Jacobian's recorded dual pass |
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -60,15 +62,22 @@ inline nlohmann::json options_to_json(const ObjectiveOptions& o) {
 /// Throws structgan::Error on an unknown key, a value of the wrong type or out of range.
 inline ObjectiveOptions options_from_json(const nlohmann::json& j, ObjectiveOptions o = {}) {
   require(j.is_object(), "objective options: expected a JSON object, got ", j.type_name());
-  for (const auto& [key, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    // Not a structured binding: C++17 lambdas cannot capture those (clang rejects it).
+    const std::string key = item.key();
+    const nlohmann::json& v = item.value();
     auto number = [&, k = key](double lo) {
       require(v.is_number(), "objective options: '", k, "' must be a number, got ", v.type_name());
       const double x = v.get<double>();
       require(std::isfinite(x) && x >= lo, "objective options: '", k, "' = ", x, " must be finite and ≥ ", lo);
       return x;
     };
-    auto integer = [&, k = key](index_t lo) {
+    auto integer = [&, k = key](index_t lo, index_t hi = std::numeric_limits<index_t>::max()) {
       require(v.is_number_integer(), "objective options: '", k, "' must be an integer, got ", v.dump());
+      // Range-checked before any conversion: a huge value must not wrap into the valid range.
+      require(v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
+                                     : v.get<index_t>() >= lo && v.get<index_t>() <= hi,
+              "objective options: '", k, "' = ", v.dump(), " must be in [", lo, ", ", hi, "]");
       const index_t x = v.get<index_t>();
       require(x >= lo, "objective options: '", k, "' = ", x, " must be ≥ ", lo);
       return x;
@@ -92,7 +101,7 @@ inline ObjectiveOptions options_from_json(const nlohmann::json& j, ObjectiveOpti
     else if (key == "skip_first_fake") o.cluster.skip_first_fake = boolean();
     else if (key == "knn_block_elements") o.cluster.block_elements = integer(1);
     else if (key == "bank_size") o.bank_size = integer(1);
-    else if (key == "power_steps") o.jacobian.steps = static_cast<int>(integer(1));
+    else if (key == "power_steps") o.jacobian.steps = static_cast<int>(integer(1, std::numeric_limits<int>::max()));
     else if (key == "lip") o.jacobian.lip = number(-1e300);
     else if (key == "jacobian_penalty") o.jacobian.penalty = jacobian_penalty_from_string(text());
     else if (key == "fuse_jacobian_pass") o.fuse_jacobian_pass = boolean();
