@@ -26,11 +26,12 @@ struct Box {
   double left = 0, top = 0, width = 0, height = 0;
 };
 
-/// Filter settings: which kernel, and the cubic kernel's parameter a (-0.75 as in OpenCV and
-/// torch.nn.functional.interpolate; PIL's own bicubic uses -0.5).
+/// Filter settings: which kernel, and the cubic kernel's parameter a. The default −0.5 is PIL's,
+/// which is what the released code gets through torchvision on PIL images (SPEC: the released
+/// code's choice is the default); −0.75 matches OpenCV and torch's tensor interpolation.
 struct ResampleOptions {
   Interpolation interpolation = Interpolation::bicubic;
-  double cubic_a = -0.75;
+  double cubic_a = -0.5;
 };
 
 namespace detail {
