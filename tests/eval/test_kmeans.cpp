@@ -93,7 +93,8 @@ BOOST_AUTO_TEST_CASE(protocol_statistics_on_hard_data) {
 BOOST_AUTO_TEST_CASE(degenerate_data_and_bad_input) {
   // two distinct points repeated, K = 3: a cluster must be re-seeded, nothing may crash
   ev::RowMatrixF x(10, 3);
-  for (int i = 0; i < 10; ++i) x.row(i) = (i % 2) ? Eigen::RowVector3f(1, 0, 0) : Eigen::RowVector3f(0, 2, 0);
+  x.setZero();
+  for (int i = 0; i < 10; ++i) x(i, i % 2 ? 0 : 1) = i % 2 ? 1.0f : 2.0f;  // (1,0,0) or (0,2,0)
   x.row(9).setZero();  // a zero row is allowed (normalize keeps it zero)
   const ev::KMeansResult r = ev::spherical_kmeans(x, 3);
   for (int l : r.labels) BOOST_CHECK(l >= 0 && l < 3);

@@ -59,13 +59,17 @@ struct Image {
   std::vector<std::uint8_t> pixels;
 
   Image() = default;
-  Image(int w, int h, Rgb background = {255, 255, 255}) : width(w), height(h), pixels(std::size_t(w) * h * 3) {
-    require(w > 0 && h > 0 && w <= 16384 && h <= 16384, "Image: size ", w, "x", h, " out of range");
+  /// Requires 1 ≤ w, h ≤ 16384; throws structgan::Error otherwise.
+  Image(int w, int h, Rgb background = {255, 255, 255}) : width(checked(w, h)), height(h), pixels(std::size_t(w) * h * 3) {
     for (std::size_t i = 0; i < pixels.size(); i += 3) {
       pixels[i] = background.r;
       pixels[i + 1] = background.g;
       pixels[i + 2] = background.b;
     }
+  }
+  static int checked(int w, int h) {
+    require(w > 0 && h > 0 && w <= 16384 && h <= 16384, "Image: size ", w, "x", h, " out of range");
+    return w;
   }
   /// Colour of (x, y); x, y inside.
   Rgb at(int x, int y) const {

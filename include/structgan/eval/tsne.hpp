@@ -270,6 +270,7 @@ RowMatrixD tsne(const Eigen::MatrixBase<Derived>& x, const TsneOptions& options 
   require(n <= options.max_points, "tsne: ", n, " points exceed max_points=", options.max_points, " (subsample first)");
   require(options.perplexity > 0.0 && options.perplexity < static_cast<double>(n), "tsne: perplexity must be in (0, N=", n,
           "), got ", options.perplexity);
+  require(std::floor(3.0 * options.perplexity) >= 1.0, "tsne: perplexity must be >= 1/3, got ", options.perplexity);
   require(options.theta >= 0.0 && options.iterations >= 1 && options.exaggeration_iterations >= 0 &&
               options.early_exaggeration > 0.0 && options.learning_rate >= 0.0 && options.pca_dims >= 0,
           "tsne: invalid options");
@@ -278,14 +279,15 @@ RowMatrixD tsne(const Eigen::MatrixBase<Derived>& x, const TsneOptions& options 
   const int threads = n >= 2048 ? detail::resolve_threads(options.threads) : 1;
   RowMatrixD data = x.template cast<double>();
   data.rowwise() -= data.colwise().mean();
-  if (options.pca_dims > 0 && data.cols() > options.pca_dims) data = detail::pca_project(data, options.pca_dims);
+  const bool projected = options.pca_dims > 0 && data.cols() > options.pca_dims;
+  if (projected) data = detail::pca_project(data, options.pca_dims);
   const detail::SparseP P = detail::tsne_affinities(data, options.perplexity, threads);
 
   RowMatrixD y(n, 2);
   if (options.pca_init) {
-    y = data.cols() >= 2 && options.pca_dims >= 2 && data.cols() <= options.pca_dims
-            ? RowMatrixD(data.leftCols(2))
-            : detail::pca_project(data, static_cast<int>(std::min<Eigen::Index>(2, data.cols())));
+    // after the projection the columns already are the principal components, by decreasing variance
+    y = projected && data.cols() >= 2 ? RowMatrixD(data.leftCols(2))
+                                      : detail::pca_project(data, static_cast<int>(std::min<Eigen::Index>(2, data.cols())));
     if (y.cols() < 2) {  // 1-D input: second coordinate zero
       RowMatrixD t = RowMatrixD::Zero(n, 2);
       t.col(0) = y.col(0);

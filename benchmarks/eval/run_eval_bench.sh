@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs structgan's evaluation protocol (bench_eval) and scikit-learn's (benchmarks/peer/eval_sklearn.py)
+# alternately on the same synthetic .npy data, 2 threads each, and prints medians, the time ratio and accuracies.
+#
+#   benchmarks/eval/run_eval_bench.sh [BUILD_DIR=build-eval] [ROUNDS=2]
+#
+# Data (generated once by `bench_eval gen`, in $STRUCTGAN_EVAL_BENCH_DATA or /tmp/structgan-eval-bench):
+#   k-means: 10,000×512 float32, mixture of 10 Gaussians on the sphere; 20 repeats × 5 restarts + Hungarian.
+#   SVM:     60,000×512 train, 10,000×512 test, same mixture; LIBLINEAR (ours) vs LinearSVC, C = 1.
+# scikit-learn's numpy uses Debian's reference BLAS unless Debian's OpenBLAS is installed
+# (apt-get install libopenblas0-pthread); when it is, the peer is pointed at it with LD_LIBRARY_PATH so that
+# it runs with an optimized BLAS (the kernel it uses is printed by threadpoolctl in the JSON lines).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build-eval}
+rounds=${2:-2}
+data=${STRUCTGAN_EVAL_BENCH_DATA:-/tmp/structgan-eval-bench}
+bench=$build/benchmarks/eval/bench_eval
+peer=$root/benchmarks/peer/eval_sklearn.py
+[ -x "$bench" ] || { echo "run_eval_bench.sh: $bench not built (ninja -C $build bench_eval)" >&2; exit 1; }
+mkdir -p "$data"
+[ -f "$data/svm_test_y.npy" ] || "$bench" gen "$data"
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+peer_env=(env)
+openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread
+if [ -e "$openblas/libblas.so.3" ]; then peer_env=(env "LD_LIBRARY_PATH=$openblas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"); fi
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+km=("$data/kmeans_x.npy" "$data/kmeans_y.npy")
+svm=("$data/svm_train_x.npy" "$data/svm_train_y.npy" "$data/svm_test_x.npy" "$data/svm_test_y.npy")
+for r in $(seq "$rounds"); do
+  echo "round $r/$rounds" >&2
+  "$bench" kmeans "${km[@]}" --threads 2 | tee -a "$out" >&2
+  "${peer_env[@]}" /usr/bin/python3 "$peer" kmeans "${km[@]}" | tee -a "$out" >&2
+  "$bench" svm "${svm[@]}" --threads 2 | tee -a "$out" >&2
+  "${peer_env[@]}" /usr/bin/python3 "$peer" svm "${svm[@]}" | tee -a "$out" >&2
+done
+/usr/bin/python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print("| task | structgan s (median) | scikit-learn s (median) | sklearn / structgan | structgan acc | sklearn acc |")
+print("|---|---|---|---|---|---|")
+for what, label in (("kmeans_protocol", "k-means protocol 20×5, 10k×512"), ("svm", "linear SVM 60k×512 → 10k")):
+    ours = [r for r in rows if r["what"] == what and r["side"] == "structgan"]
+    peer = [r for r in rows if r["what"] == what and r["side"] == "sklearn"]
+    if not ours or not peer:
+        continue
+    a, b = statistics.median(r["seconds"] for r in ours), statistics.median(r["seconds"] for r in peer)
+    acc = lambda rs: "%.4f" % rs[0]["accuracy"] + (" (%.4f)" % rs[0]["accuracy_std"] if "accuracy_std" in rs[0] else "")
+    print(f"| {label} | {a:.2f} | {b:.2f} | {b / a:.2f}× | {acc(ours)} | {acc(peer)} |")
+PY
