@@ -97,8 +97,9 @@ inline BroadcastPlan plan_broadcast(const std::array<index_t, 4>& out, const std
     if (p.rank > 0) {
       const int j = p.rank - 1;
       // dimension i folds into j when each operand steps through both the same way
-      const bool fa = (sa[j] == 0) == (sa[i] == 0) && (sa[i] == 0 || sa[j] == sa[i] * out[i]);
-      const bool fb = (sb[j] == 0) == (sb[i] == 0) && (sb[i] == 0 || sb[j] == sb[i] * out[i]);
+      // (p.sa[j]: the stride of the plan's dimension j, i.e. of its innermost original dimension)
+      const bool fa = (p.sa[j] == 0) == (sa[i] == 0) && (sa[i] == 0 || p.sa[j] == sa[i] * out[i]);
+      const bool fb = (p.sb[j] == 0) == (sb[i] == 0) && (sb[i] == 0 || p.sb[j] == sb[i] * out[i]);
       if (fa && fb) {
         p.size[j] *= out[i];
         p.sa[j] = sa[i]; p.sb[j] = sb[i]; p.so[j] = so[i];
