@@ -2,6 +2,7 @@
 /// \file The one random number generator of structgan: seeded, serializable, reproducible.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <sstream>
 #include <string>
@@ -48,9 +49,20 @@ class Rng {
     return os.str();
   }
   void set_state(const std::string& s) {
+    // Parsed into temporaries first, so a malformed string leaves the generator unchanged. The
+    // spare normal goes through strtod: libstdc++'s `is >> std::hexfloat >> d` does not parse hex
+    // floats (it reads "-0x1.8p-3" as -0 and stops), which lost the spare draw.
     std::istringstream is(s);
-    is >> engine_ >> has_spare_ >> std::hexfloat >> spare_;
-    if (!is) throw std::runtime_error("Rng::set_state: malformed state string");
+    std::mt19937_64 engine;
+    bool has_spare = false;
+    std::string spare_text;
+    is >> engine >> has_spare >> spare_text;
+    char* end = nullptr;
+    const double spare = is ? std::strtod(spare_text.c_str(), &end) : 0.0;
+    if (!is || end == spare_text.c_str() || *end != '\0') throw std::runtime_error("Rng::set_state: malformed state string");
+    engine_ = engine;
+    has_spare_ = has_spare;
+    spare_ = spare;
   }
 
  private:
