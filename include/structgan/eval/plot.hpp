@@ -1,9 +1,9 @@
 #pragma once
 /// \file PNG scatter plots of 2-D embeddings (t-SNE), coloured by label with a legend, or by a 2-D palette
 /// (the paper's Figure 2d), written with stb_image_write. Needs stb (the structgan::eval target adds it).
-/// stb_image_write's implementation is compiled here privately (static functions). A program that includes
-/// stb_image_write.h itself before this header should define STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE and provide
-/// the implementation in one of its files.
+/// stb_image_write's implementation is compiled here with internal linkage (static functions), unless
+/// stb_image_write.h was already included in the translation unit (then that inclusion must provide it), or
+/// STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE is defined (then the program links its own implementation).
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -21,13 +21,9 @@
 #include "structgan/eval/detail/files.hpp"
 #include "structgan/eval/detail/font5x7.hpp"
 
-#ifndef STRUCTGAN_EVAL_STB_IMAGE_WRITE_INCLUDED
-#define STRUCTGAN_EVAL_STB_IMAGE_WRITE_INCLUDED
-#ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#endif
+// stb_image_write with internal linkage, compiled here unless a header of the same translation unit
+// (structgan/data/detail/stb_write.hpp does the same) or the program included it first.
+#ifndef INCLUDE_STB_IMAGE_WRITE_H
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -36,12 +32,22 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #endif
+#ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#endif
+#if __has_include(<stb_image_write.h>)
 #include <stb_image_write.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
+#elif __has_include(<stb/stb_image_write.h>)
+#include <stb/stb_image_write.h>
+#else
+#error "structgan/eval/plot.hpp needs stb_image_write.h (Debian: libstb-dev); add its folder to the include path"
 #endif
 #ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
 #undef STB_IMAGE_WRITE_IMPLEMENTATION
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
 #endif
 #endif
 
