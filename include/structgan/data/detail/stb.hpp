@@ -8,6 +8,7 @@
 /// this header from compiling the implementation there, and that program must provide one (as stb
 /// documents: STB_IMAGE_IMPLEMENTATION in one of its .c/.cpp files).
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,68 @@ struct DecodedImage {
   std::vector<std::uint8_t> hwc;
 };
 
+/// Whether every IDAT chunk of the PNG `b` fits in the file. stb_image grows its buffer to an
+/// IDAT chunk's declared length before reading it, so a tiny file declaring a 2 GiB chunk would
+/// make it allocate 2 GiB. Chunks are walked as stb walks them (length, type, data, CRC), up to IEND.
+inline bool png_chunks_fit(const std::vector<std::uint8_t>& b) {
+  const std::uint64_t n = b.size();
+  std::uint64_t pos = 8;  // after the signature
+  while (pos + 8 <= n) {
+    const std::uint8_t* c = b.data() + pos;
+    const std::uint64_t len = (std::uint64_t(c[0]) << 24) | (std::uint64_t(c[1]) << 16) | (std::uint64_t(c[2]) << 8) | c[3];
+    if (c[4] == 'I' && c[5] == 'E' && c[6] == 'N' && c[7] == 'D') break;
+    if (c[4] == 'I' && c[5] == 'D' && c[6] == 'A' && c[7] == 'T' && len > n - pos - 8) return false;
+    pos += 12 + len;
+  }
+  return true;
+}
+
+/// Whether every Huffman table that stb_image would read from the JPEG `b` (starting FF D8)
+/// declares at most 256 codes. stb_image 2.27 (Debian 12's libstb-dev) writes past its 257-entry
+/// code-size and 256-entry value tables when a DHT segment declares more (fixed upstream in 2.28),
+/// so such files are rejected before stb sees them. Segments are walked as stb reads them: by their
+/// lengths, skipping bytes between segments up to the next FF, and after a scan header over the
+/// entropy-coded data up to the next marker that is not stuffing (FF 00) or a restart (FF D0-D7).
+/// Linear in the file size; bytes past the end read as 0, as in stb.
+inline bool jpeg_huffman_tables_fit(const std::vector<std::uint8_t>& b) {
+  const std::size_t n = b.size();
+  auto at = [&](std::size_t i) -> unsigned { return i < n ? b[i] : 0u; };
+  std::size_t i = 2;          // after SOI
+  bool in_scan = false;       // inside entropy-coded data
+  while (i < n) {
+    if (b[i] != 0xFF) {       // padding between segments, or entropy-coded data
+      ++i;
+      continue;
+    }
+    std::size_t m = i + 1;    // the marker byte, after any FF fill bytes
+    while (m < n && b[m] == 0xFF) ++m;
+    if (m >= n) break;
+    const unsigned marker = b[m];
+    if (in_scan && (marker == 0x00 || (marker >= 0xD0 && marker <= 0xD7))) {  // stuffing or restart
+      i = m + 1;
+      continue;
+    }
+    if (marker == 0xD9) break;  // EOI
+    const std::size_t len = (at(m + 1) << 8) | at(m + 2);  // includes its own two bytes
+    if (marker == 0xC4) {       // DHT: tables of 1 + 16 + (sum of the 16 counts) bytes
+      long left = static_cast<long>(len) - 2;
+      std::size_t q = m + 3;
+      while (left > 0) {
+        const unsigned tc_th = at(q++);
+        if ((tc_th >> 4) > 1 || (tc_th & 15) > 3) break;  // stb rejects the segment here
+        unsigned codes = 0;
+        for (int k = 0; k < 16; ++k) codes += at(q++);
+        if (codes > 256) return false;
+        q += codes;
+        left -= 17 + static_cast<long>(codes);
+      }
+    }
+    in_scan = marker == 0xDA;   // SOS: its header, then entropy-coded data
+    i = m + 1 + len;
+  }
+  return true;
+}
+
 /// Decodes the image file contents `bytes` (JPEG, PNG, BMP, PNM, TGA, GIF's first frame) to
 /// `channels` channels (1: gray, 3: RGB). The declared size is checked against the file size
 /// before stb allocates (at most 2048 decoded bytes per file byte, plus 16 MiB), and a JPEG
@@ -72,9 +135,17 @@ inline DecodedImage decode_image(const std::vector<std::uint8_t>& bytes, int cha
   require(!bytes.empty(), "file '", path, "' is empty");
   require(bytes.size() < (std::size_t(1) << 31), "file '", path, "' is too large to decode (", bytes.size(), " bytes)");
   const int len = static_cast<int>(bytes.size());
+  require(!(bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) || jpeg_huffman_tables_fit(bytes), "file '",
+          path, "': corrupt JPEG: a Huffman table (DHT segment) declares more than 256 codes");
+  require(!(bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) || png_chunks_fit(bytes),
+          "file '", path, "': truncated or corrupt PNG: an IDAT chunk declares more bytes than the file holds (",
+          bytes.size(), " bytes)");
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp))
     fail("file '", path, "': cannot decode the image header (stb_image: ", stbi_failure_reason(), ")");
+  // stb_image 2.27 converts a 16-bit PNM's channels as if it were 8-bit, then reads past that buffer.
+  require(!(bytes[0] == 'P' && comp != channels && stbi_is_16_bit_from_memory(bytes.data(), len)), "file '", path,
+          "': 16-bit PNM with ", comp, " channel(s) cannot be read as ", channels, " channel(s) (stb_image limitation)");
   const std::uint64_t want = std::uint64_t(w) * std::uint64_t(h) * std::uint64_t(channels);
   require(w > 0 && h > 0 && want <= std::uint64_t(bytes.size()) * 2048u + (std::uint64_t(1) << 24), "file '", path,
           "': the header declares a ", w, "x", h, " image, too large for a file of ", bytes.size(), " bytes (corrupt?)");
