@@ -27,8 +27,13 @@ void unary_segment(UnaryOp op, T alpha, ConstArrayMap<T> x, ArrayMap<T> y) {
     case UnaryOp::Log: y = x.log(); break;
     case UnaryOp::Sqrt: y = x.sqrt(); break;
     case UnaryOp::Tanh: y = x.tanh(); break;
-    case UnaryOp::Elu: y = (x > T(0)).select(x, alpha * (x.exp() - T(1))); break;
-    case UnaryOp::EluDeriv: y = (x > T(0)).select(T(1), alpha * x.exp()); break;
+    // Eigen's select() is not vectorized (and calls scalar expf); these forms are, and equal it:
+    // x > 0 gives exp(min(x, 0)) = 1.
+    case UnaryOp::Elu: y = x.max(T(0)) + alpha * (x.min(T(0)).exp() - T(1)); break;
+    case UnaryOp::EluDeriv:
+      if (alpha == T(1)) y = x.min(T(0)).exp();
+      else y = (x > T(0)).select(T(1), alpha * x.exp());
+      break;
     case UnaryOp::EluDeriv2: y = (x > T(0)).select(T(0), alpha * x.exp()); break;
     case UnaryOp::Relu: y = x.max(T(0)); break;
     case UnaryOp::Step: y = (x > alpha).template cast<T>(); break;
