@@ -115,3 +115,51 @@ put("fuzz_objective_options", "wrong_type", b'{"knn_k": "one"}')
 put("fuzz_objective_options", "unknown_key", b'{"lambda_hinj": 4}')
 put("fuzz_objective_options", "big_integer", b'{"power_steps": 4294967297, "bank_size": 18446744073709551615}')
 put("fuzz_objective_options", "not_object", b"[1, 2, 3]")
+
+# ---- fuzz_checkpoint: mode byte (bit0: header written by the target, bit1: allow unbound entries) --
+def fnv1a64(b):
+    h = 14695981039346656037
+    for x in b:
+        h ^= x
+        h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+def checkpoint(entries, blobs, unbound=()):
+    data, man = b"", []
+    for e, blob in zip(entries, blobs):
+        e = dict(e)
+        if e["kind"] != "integer":
+            e.update(offset=len(data), bytes=len(blob), fnv1a64="%016x" % fnv1a64(blob))
+            data += blob
+        man.append(e)
+    for e in unbound:
+        man.append(e)
+    text = json.dumps({"format": "structgan-checkpoint", "version": 1, "entries": man}, indent=1).encode()
+    head = b"SGANCKPT" + struct.pack("<IIQQQ", 1, 0, len(text), fnv1a64(text), len(data))
+    return head, text, data
+
+rng_state = (" ".join(str(5489 + i) for i in range(312)) + " 312 1 0x1.8p-3").encode()
+ck_entries = [
+    {"name": "w", "kind": "tensor", "role": "tensor", "dtype": "float32", "shape": [2, 3]},
+    {"name": "m", "kind": "tensor", "role": "tensor", "dtype": "float64", "shape": [4]},
+    {"name": "note", "kind": "string", "role": "string", "dtype": "bytes", "shape": [5]},
+    {"name": "step", "kind": "integer", "role": "integer", "value": 1234},
+    {"name": "rng", "kind": "string", "role": "rng", "dtype": "bytes", "shape": [len(rng_state)]},
+]
+ck_blobs = [np.arange(6, dtype="<f4").tobytes(), np.linspace(0, 1, 4).astype("<f8").tobytes(), b"hello", b"", rng_state]
+head, text, data = checkpoint(ck_entries, ck_blobs)
+put("fuzz_checkpoint", "valid_raw", b"\x00" + head + text + data)
+put("fuzz_checkpoint", "valid_built", b"\x01" + struct.pack("<H", len(text)) + text + data)
+put("fuzz_checkpoint", "truncated_raw", b"\x00" + (head + text + data)[:-7])
+extra = {"name": "bank", "kind": "integer", "role": "integer", "value": 3}
+head2, text2, data2 = checkpoint(ck_entries, ck_blobs, unbound=[extra])
+put("fuzz_checkpoint", "unbound_allowed", b"\x03" + struct.pack("<H", len(text2)) + text2 + data2)
+put("fuzz_checkpoint", "unbound_rejected", b"\x01" + struct.pack("<H", len(text2)) + text2 + data2)
+bad = [dict(ck_entries[0], shape=[3, 2])] + ck_entries[1:]
+head3, text3, data3 = checkpoint(bad, ck_blobs)
+put("fuzz_checkpoint", "shape_mismatch", b"\x01" + struct.pack("<H", len(text3)) + text3 + data3)
+badrng = ck_blobs[:4] + [b"not a state"]
+bad = ck_entries[:4] + [dict(ck_entries[4], shape=[len(badrng[4])])]
+head4, text4, data4 = checkpoint(bad, badrng)
+put("fuzz_checkpoint", "bad_rng_state", b"\x01" + struct.pack("<H", len(text4)) + text4 + data4)
+put("fuzz_checkpoint", "bad_checksum", b"\x01" + struct.pack("<H", len(text)) + text + data[:-1] + b"\x00")
