@@ -46,9 +46,10 @@ BOOST_AUTO_TEST_CASE(separated_clusters_stay_separated) {
   preserved /= static_cast<double>(y.rows() * k);
   // Every 2-D neighbour lies in the same cluster (the clusters do not touch in the input).
   BOOST_CHECK_EQUAL(same_label, 1.0);
-  // Neighbourhood preservation: on average at least 40% of the 10 input-space nearest neighbours are among
-  // the 10 embedding nearest neighbours. Random neighbours within the right cluster would give 10/74 ≈ 13.5%.
-  BOOST_CHECK_GE(preserved, 0.40);
+  // Neighbourhood preservation: on average at least 35% of the 10 input-space nearest neighbours are among
+  // the 10 embedding nearest neighbours (measured: 44%). Random neighbours within the right cluster would give
+  // 10/74 ≈ 13.5%, random points anywhere 10/299 ≈ 3.3%.
+  BOOST_CHECK_GE(preserved, 0.35);
   BOOST_TEST_MESSAGE("same-label 10-NN fraction " << same_label << ", 10-NN preservation " << preserved);
   // Cluster separation: centroid distances exceed 2× the largest RMS cluster radius.
   Eigen::MatrixXd centroid = Eigen::MatrixXd::Zero(4, 2);
