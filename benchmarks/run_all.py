@@ -112,7 +112,7 @@ class Side:
 
     def __init__(self, label, cmd, parse, env, timeout):
         self.label, self.cmd, self.parse, self.env, self.timeout = label, cmd, parse, env, timeout
-        self.times, self.rss, self.flop, self.error, self.extra = [], [], None, None, {}
+        self.times, self.cpu, self.rss, self.flop, self.error, self.extra = [], [], [], None, None, {}
 
     def run_once(self):
         rc, out, err, secs, rss = run_process(self.cmd, self.env, self.timeout)
@@ -127,13 +127,16 @@ class Side:
             return
         self.times.append(t)
         self.flop = flop if flop else self.flop
-        self.extra.update(extra or {})
+        extra = dict(extra or {})
+        if extra.get("cpu_seconds") is not None:
+            self.cpu.append(extra.pop("cpu_seconds"))
+        self.extra.update(extra)
 
     def summary(self):
         if not self.times:
             return None
         return {"seconds": statistics.median(self.times), "runs": self.times, "peak_rss_mib": max(self.rss),
-                "flop": self.flop, **self.extra}
+                "cpu_seconds": statistics.median(self.cpu) if self.cpu else None, "flop": self.flop, **self.extra}
 
 
 def parse_gbench(name):
@@ -146,13 +149,13 @@ def parse_gbench(name):
         med = [b for b in runs if b.get("aggregate_name") == "median"]
         row = med[0] if med else per_rep[0]
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[row.get("time_unit", "ns")]
-        return row["real_time"] * scale, row.get("flop"), {}
+        return row["real_time"] * scale, row.get("flop"), {"cpu_seconds": row["cpu_time"] * scale}
     return parse
 
 
 def parse_peer(out):
     d = last_json_line(out)
-    return d["seconds"], d.get("flop"), {}
+    return d["seconds"], d.get("flop"), {"cpu_seconds": d.get("cpu_seconds")}
 
 
 def parse_released(out):
@@ -274,7 +277,7 @@ def main():
         rows.append(row)
 
     if not a.no_eval and not a.quick and not a.only:
-        rows += eval_rows(build_dir, env, peer_env)
+        rows += eval_rows(build_dir, env, peer_env, a.threads)
 
     if tmp_released:
         shutil.rmtree(tmp_released, ignore_errors=True)
@@ -296,8 +299,10 @@ def main():
     return 1 if failed else 0
 
 
-def eval_rows(build_dir, env, peer_env):
-    """The evaluation protocol (bench_eval) beside scikit-learn (eval_sklearn.py), one run each."""
+def eval_rows(build_dir, env, peer_env, threads):
+    """The evaluation protocol (bench_eval) beside scikit-learn (eval_sklearn.py), one run each, on
+    bench_eval's synthetic data (10,000×512 for k-means, 3 repeats × 5 restarts here; 60,000×512 →
+    10,000 for the linear SVM). benchmarks/eval/run_eval_bench.sh runs the full 20 repeats."""
     exe, peer = find_binary(build_dir, "bench_eval"), PEER / "eval_sklearn.py"
     if exe is None or not peer.exists():
         return []
@@ -313,7 +318,7 @@ def eval_rows(build_dir, env, peer_env):
         for name, args in cases:
             parse = lambda out: (last_json_line(out)["seconds"], None,  # noqa: E731
                                  {"accuracy": last_json_line(out).get("accuracy")})
-            ours = Side("structgan", [str(exe), *args], parse, env, 300)
+            ours = Side("structgan", [str(exe), *args, "--threads", str(threads)], parse, env, 300)
             sk = Side("scikit-learn", [PYTHON, str(peer), *args], parse, peer_env, 300)
             log(f"{name}: 1 × (structgan, scikit-learn)")
             ours.run_once()

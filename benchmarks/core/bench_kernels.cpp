@@ -23,7 +23,7 @@ void gemm(benchmark::State& st) {
   bench::set_flops(st, 2.0 * double(n) * double(n) * double(n));
   bench::check_finite(st, c);
 }
-BENCHMARK(gemm)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(gemm)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 struct ConvCase {
   index_t n, c, hw;
@@ -42,7 +42,7 @@ void conv2d_fwd(benchmark::State& st) {
   bench::set_flops(st, bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1}));
   bench::check_finite(st, y);
 }
-BENCHMARK(conv2d_fwd)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(conv2d_fwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void conv2d_fwd_bwd(benchmark::State& st) {
   const ConvCase k = conv_case();
@@ -67,7 +67,7 @@ void conv2d_fwd_bwd(benchmark::State& st) {
   bench::check_finite(st, dx);
   bench::check_finite(st, dw);
 }
-BENCHMARK(conv2d_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(conv2d_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void group_norm_fwd_bwd(benchmark::State& st) {
   const ConvCase k = conv_case();
@@ -89,7 +89,7 @@ void group_norm_fwd_bwd(benchmark::State& st) {
   }
   bench::check_finite(st, dx);
 }
-BENCHMARK(group_norm_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(group_norm_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // D's stride-1 residual block (SPEC §1): ELU(GN(conv3×3(ELU(conv3×3(x)))) + x).
 struct BlockParams {
@@ -122,6 +122,6 @@ void conv_block_jvp(benchmark::State& st) {
   bench::set_flops(st, 4.0 * bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1}));
   bench::check_finite(st, r.jvp);
 }
-BENCHMARK(conv_block_jvp)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(conv_block_jvp)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace

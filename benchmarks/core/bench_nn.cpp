@@ -27,7 +27,7 @@ void d_fwd_bwd(benchmark::State& st) {
   for (auto _ : st) step();
   bench::check_finite(st, d.backbone.stem.weight.grad);
 }
-BENCHMARK(d_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(d_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void g_fwd_bwd(benchmark::State& st) {
   const index_t b = quick() ? 2 : 32;
@@ -45,6 +45,6 @@ void g_fwd_bwd(benchmark::State& st) {
   for (auto _ : st) step();
   bench::check_finite(st, g.first_linear.weight.grad);
 }
-BENCHMARK(g_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(g_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace

@@ -34,7 +34,7 @@ void sigma_grad(benchmark::State& st) {
   for (auto _ : st) step();
   bench::check_finite(st, d.backbone.stem.weight.grad);
 }
-BENCHMARK(sigma_grad)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(sigma_grad)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 Tensor<T> unit_rows(index_t n, index_t p, std::uint64_t seed) { return row_normalize(bench::normal(Shape{n, p}, seed)); }
 
@@ -53,7 +53,7 @@ void logdet_distance(benchmark::State& st) {
   bench::check_finite(st, gf);
   bench::check_finite(st, gg);
 }
-BENCHMARK(logdet_distance)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(logdet_distance)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void knn_search(benchmark::State& st) {
   const index_t m = quick() ? 32 : 512, len = quick() ? 1024 : 10240, q = quick() ? 64 : 512;
@@ -67,6 +67,6 @@ void knn_search(benchmark::State& st) {
   bench::set_flops(st, 2.0 * double(m) * double(m + len) * double(q));
   if (nb.size() != static_cast<std::size_t>(m)) st.SkipWithError("wrong neighbour count");
 }
-BENCHMARK(knn_search)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(knn_search)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace

@@ -58,6 +58,6 @@ void machine_peak_fma(benchmark::State& st) {
   st.counters["lanes"] = kLanes;
   st.counters["threads"] = threads;
 }
-BENCHMARK(machine_peak_fma)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(machine_peak_fma)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace

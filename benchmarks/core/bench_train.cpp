@@ -58,6 +58,6 @@ void train_step(benchmark::State& st) {
   if (!std::isfinite(last)) st.SkipWithError("loss is not finite");
   bench::check_finite(st, d.backbone.stem.weight.value);
 }
-BENCHMARK(train_step)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(train_step)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace

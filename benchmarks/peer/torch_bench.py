@@ -8,7 +8,8 @@
 Timing follows Google Benchmark's rules so both sides are measured alike: one untimed warm-up call,
 then `reps` repetitions, each running the workload until `min-time` seconds have passed (at least
 once); a repetition's time is its mean per call, and the reported time is the median repetition.
-Prints one JSON line: {"workload", "seconds", "reps": [...], "flop", "threads", "shapes"}.
+Prints one JSON line: {"workload", "seconds", "reps": [...], "cpu_seconds", "flop", "threads", "shapes"}
+(cpu_seconds: the process's CPU time per call, all threads, median repetition).
 
 Written for Debian's python3-torch 1.13 (CPU, oneDNN convolutions) and its bundled functorch.
 benchmarks/run_all.py runs it beside bench_core, alternating, in a fresh process per run.
@@ -207,10 +208,11 @@ def knn_search(quick):
 
 
 def run(step, reps, min_time):
+    """Per repetition: (wall seconds per call, process CPU seconds per call)."""
     step()  # warm-up: allocations, oneDNN primitive creation
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        calls, t0 = 0, time.perf_counter()
+        calls, t0, c0 = 0, time.perf_counter(), time.process_time()
         while True:
             step()
             calls += 1
@@ -218,7 +220,8 @@ def run(step, reps, min_time):
             if elapsed >= min_time:
                 break
         times.append(elapsed / calls)
-    return times
+        cpu.append((time.process_time() - c0) / calls)
+    return times, cpu
 
 
 def main():
@@ -243,8 +246,9 @@ def main():
         return 2
     torch.manual_seed(0)
     step, flop = WORKLOADS[a.workload](a.quick)
-    times = run(step, a.reps, a.min_time)
-    print(json.dumps({"workload": a.workload, "seconds": statistics.median(times), "reps": times, "flop": flop,
+    times, cpu = run(step, a.reps, a.min_time)
+    print(json.dumps({"workload": a.workload, "seconds": statistics.median(times), "reps": times,
+                      "cpu_seconds": statistics.median(cpu), "flop": flop,
                       "threads": a.threads, "shapes": "quick" if a.quick else "full", "torch": torch.__version__}))
     return 0
 
