@@ -14,6 +14,7 @@
 #include "structgan/backend/cuda/caching_pool.hpp"
 #include "structgan/backend/cuda/error.hpp"
 #include "structgan/backend/cuda/memory.hpp"
+#include "structgan/backend/cuda/plans.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/core/tensor.hpp"
 
@@ -256,4 +257,89 @@ BOOST_AUTO_TEST_CASE(device_tensors_without_a_device_fail_cleanly) {
   }
   BOOST_TEST(backend::cuda::memory_stats().bytes_in_use == 0u);
   BOOST_TEST(backend::cuda::memory_stats().raw_allocations == 0u);
+}
+
+namespace {
+/// Every padded shape with dimensions in {1, 2, 3}, and for each the 16 ways to set some of
+/// them to 1 (the operand shapes that broadcast to it).
+template <class F>
+void for_all_broadcasts(F&& f) {
+  for (int o = 0; o < 81; ++o) {
+    std::array<index_t, 4> out{};
+    for (int d = 0, t = o; d < 4; ++d, t /= 3) out[d] = 1 + t % 3;
+    for (int ma = 0; ma < 16; ++ma)
+      for (int mb = 0; mb < 16; ++mb) {
+        std::array<index_t, 4> a{}, b{};
+        for (int d = 0; d < 4; ++d) {
+          a[d] = (ma >> d & 1) ? 1 : out[d];
+          b[d] = (mb >> d & 1) ? 1 : out[d];
+        }
+        f(out, a, b);
+      }
+  }
+}
+/// The offset in a contiguous tensor of `shape` of the output element at `idx` (repeating size-1 dimensions).
+index_t direct_offset(const std::array<index_t, 4>& shape, const std::array<index_t, 4>& idx) {
+  index_t off = 0;
+  for (int d = 0; d < 4; ++d) off = off * shape[d] + (shape[d] == 1 ? 0 : idx[d]);
+  return off;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(broadcast_plans_address_every_element_correctly) {
+  // The CUDA binary kernel walks this plan; compare it with direct indexing for all small shapes.
+  long cases = 0, wrong = 0;
+  for_all_broadcasts([&](const std::array<index_t, 4>& out, const std::array<index_t, 4>& a, const std::array<index_t, 4>& b) {
+    const backend::cuda::BroadcastIndex p = backend::cuda::plan_broadcast_index(out, a, b);
+    index_t n = 1;
+    for (int d = 0; d < p.rank; ++d) n *= p.size[d];
+    wrong += n != out[0] * out[1] * out[2] * out[3];
+    std::array<index_t, 4> idx{};
+    for (index_t i = 0; i < out[0] * out[1] * out[2] * out[3]; ++i) {
+      for (int d = 3, t = static_cast<int>(i); d >= 0; --d) {
+        idx[d] = t % out[d];
+        t /= static_cast<int>(out[d]);
+      }
+      index_t oa = 0, ob = 0;
+      backend::cuda::broadcast_offsets(p, i, oa, ob);
+      wrong += oa != direct_offset(a, idx) || ob != direct_offset(b, idx);
+    }
+    ++cases;
+  });
+  BOOST_TEST(cases == 81 * 256);
+  BOOST_TEST(wrong == 0);
+}
+
+BOOST_AUTO_TEST_CASE(reduce_plans_visit_each_element_once_for_its_output) {
+  // The CUDA sum kernels walk kept × reduced offsets; each x element must be summed exactly once,
+  // into the output it broadcasts from.
+  long wrong = 0, cases = 0;
+  for_all_broadcasts([&](const std::array<index_t, 4>& x, const std::array<index_t, 4>& y, const std::array<index_t, 4>&) {
+    const backend::cuda::ReducePlan p = backend::cuda::plan_reduce(x, y);
+    const index_t nx = x[0] * x[1] * x[2] * x[3], ny = y[0] * y[1] * y[2] * y[3];
+    wrong += p.ny != ny || p.ny * p.nr != nx;
+    std::vector<index_t> owner(static_cast<std::size_t>(nx), -1);
+    for (index_t j = 0; j < p.ny; ++j) {
+      const index_t base = backend::cuda::offset_of(j, p.kept_rank, p.kept_size, p.kept_stride);
+      for (index_t r = 0; r < p.nr; ++r) {
+        const index_t off = base + backend::cuda::offset_of(r, p.red_rank, p.red_size, p.red_stride);
+        if (off < 0 || off >= nx || owner[static_cast<std::size_t>(off)] != -1) {
+          ++wrong;
+          continue;
+        }
+        owner[static_cast<std::size_t>(off)] = j;
+      }
+    }
+    std::array<index_t, 4> idx{};
+    for (index_t i = 0; i < nx; ++i) {
+      for (int d = 3, t = static_cast<int>(i); d >= 0; --d) {
+        idx[d] = t % x[d];
+        t /= static_cast<int>(x[d]);
+      }
+      wrong += owner[static_cast<std::size_t>(i)] != direct_offset(y, idx);
+    }
+    ++cases;
+  });
+  BOOST_TEST(cases == 81 * 256);
+  BOOST_TEST(wrong == 0);
 }

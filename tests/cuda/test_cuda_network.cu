@@ -153,7 +153,9 @@ BOOST_AUTO_TEST_CASE(gpu_gradients_match_finite_differences) {
   const Tensor<T, Cuda> x = gpu(random<T>(Shape{4, 3, 8, 8}, rng));
   backward(loss(dev, Var<T, Cuda>(x), labels));
   auto params = dev.all();
-  for (auto& [name, p] : params) {
+  for (auto& entry : params) {
+    const std::string& name = entry.first;
+    Parameter<T, Cuda>* p = entry.second;
     const Tensor<T, Cpu> grad = host(p->grad), value = host(p->value);
     for (index_t i : {index_t(0), value.numel() / 2, value.numel() - 1}) {
       const double h = 1e-5;

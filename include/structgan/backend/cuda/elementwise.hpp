@@ -9,8 +9,8 @@
 #include <thrust/system_error.h>
 #include <thrust/transform.h>
 
-#include "structgan/backend/cpu/elementwise.hpp"  // cpu::plan_broadcast (host-side planning)
 #include "structgan/backend/cuda/memory.hpp"
+#include "structgan/backend/cuda/plans.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/core/op_kinds.hpp"
 
@@ -106,70 +106,13 @@ struct AxpyFn {
   __device__ T operator()(T x, T y) const { return y + alpha * x; }
 };
 
-/// A broadcast seen as merged output dimensions (outermost first) with each operand's stride
-/// per dimension (0 where it repeats); the output itself is contiguous.
-struct BroadcastIndex {
-  int rank;
-  index_t size[4], sa[4], sb[4];
-};
-
 template <class T>
 __global__ void binary_broadcast_kernel(BinaryOp op, index_t n, BroadcastIndex p, const T* a, const T* b, T* y) {
   for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
-    index_t rem = i, oa = 0, ob = 0;
-    for (int d = p.rank - 1; d >= 0; --d) {
-      const index_t k = rem % p.size[d];
-      rem /= p.size[d];
-      oa += k * p.sa[d];
-      ob += k * p.sb[d];
-    }
+    index_t oa, ob;
+    broadcast_offsets(p, i, oa, ob);
     y[i] = apply_binary(op, a[oa], b[ob]);
   }
-}
-
-/// A sum over some dimensions of x: the kept dimensions (y's, outermost first) and the reduced
-/// ones, each with x's stride; adjacent dimensions are merged where x steps through them evenly.
-struct ReducePlan {
-  int kept_rank = 0, red_rank = 0;
-  index_t kept_size[4]{}, kept_stride[4]{}, red_size[4]{}, red_stride[4]{};
-  index_t ny = 1, nr = 1;  ///< outputs, and terms per output
-};
-
-inline ReducePlan plan_reduce(const std::array<index_t, 4>& x, const std::array<index_t, 4>& y) {
-  ReducePlan p;
-  index_t stride[4];
-  index_t s = 1;
-  for (int d = 3; d >= 0; --d) {
-    stride[d] = s;
-    s *= x[d];
-  }
-  auto push = [](int& rank, index_t* size, index_t* str, index_t n, index_t st) {
-    if (rank > 0 && str[rank - 1] == st * n) {  // merge with the previous (outer) dimension
-      size[rank - 1] *= n;
-      str[rank - 1] = st;
-      return;
-    }
-    size[rank] = n;
-    str[rank] = st;
-    ++rank;
-  };
-  for (int d = 0; d < 4; ++d) {
-    if (x[d] == 1) continue;
-    if (y[d] == 1) push(p.red_rank, p.red_size, p.red_stride, x[d], stride[d]);
-    else push(p.kept_rank, p.kept_size, p.kept_stride, x[d], stride[d]);
-  }
-  for (int d = 0; d < p.kept_rank; ++d) p.ny *= p.kept_size[d];
-  for (int d = 0; d < p.red_rank; ++d) p.nr *= p.red_size[d];
-  return p;
-}
-
-__device__ inline index_t offset_of(index_t i, int rank, const index_t* size, const index_t* stride) {
-  index_t off = 0;
-  for (int d = rank - 1; d >= 0; --d) {
-    off += (i % size[d]) * stride[d];
-    i /= size[d];
-  }
-  return off;
 }
 
 /// Few terms per output: one thread sums each output.
@@ -234,13 +177,7 @@ void binary(Cuda, BinaryOp op, const std::array<index_t, 4>& out_shape, const T*
     STRUCTGAN_THRUST(thrust::transform(cuda::thrust_policy(), a, a + n, b, y, cuda::BinaryFn<T>{op}));
     return;
   }
-  const cpu::BroadcastPlan plan = cpu::plan_broadcast(out_shape, a_shape, b_shape);
-  cuda::BroadcastIndex p{plan.rank, {}, {}, {}};
-  for (int i = 0; i < plan.rank; ++i) {
-    p.size[i] = plan.size[i];
-    p.sa[i] = plan.sa[i];
-    p.sb[i] = plan.sb[i];
-  }
+  const cuda::BroadcastIndex p = cuda::plan_broadcast_index(out_shape, a_shape, b_shape);
   cuda::binary_broadcast_kernel<T><<<cuda::grid_for(n), cuda::block_threads, 0, cuda::stream()>>>(op, n, p, a, b, y);
   STRUCTGAN_CUDA_CHECK_LAUNCH("binary_broadcast_kernel");
 }
