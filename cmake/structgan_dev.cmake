@@ -18,11 +18,20 @@ endif()
 
 find_package(Boost 1.70 COMPONENTS unit_test_framework)
 
-# structgan_add_test(name SOURCES a.cpp ... [LIBS lib ...] [LABELS l ...] [ARGS ...])
+# Tests compile at -O1 by default: it halves the compile time of the template-heavy test files
+# (measured: 31 s instead of 56 s of CPU for tests/autodiff/test_conv_norm.cpp) while keeping them
+# fast enough to run. A test that runs long passes OPT -O2 to structgan_add_test.
+set(STRUCTGAN_TEST_OPT "-O1" CACHE STRING "Optimization flag of structgan's test executables")
+
+# structgan_add_test(name SOURCES a.cpp ... [LIBS lib ...] [LABELS l ...] [ARGS ...] [OPT -O2])
 # One small executable per concern (many small TUs compile faster on 2 cores than one giant one).
 function(structgan_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
+  cmake_parse_arguments(T "" "OPT" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
+  if(NOT T_OPT)
+    set(T_OPT ${STRUCTGAN_TEST_OPT})
+  endif()
+  target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${T_OPT}>)
   target_link_libraries(${name} PRIVATE structgan_dev Boost::unit_test_framework ${T_LIBS})
   target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK)
   add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
