@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs structgan's evaluation protocol (bench_eval) and scikit-learn's (benchmarks/peer/eval_sklearn.py)
-# alternately on the same synthetic .npy data, 2 threads each, and prints medians, the time ratio and accuracies.
+# alternately on the same synthetic .npy data, 2 threads each, and prints medians of wall and CPU time, the
+# wall-time ratio and the accuracies. On a shared machine compare the CPU times too: wall time follows the load.
 #
 #   benchmarks/eval/run_eval_bench.sh [BUILD_DIR=build-eval] [ROUNDS=2]
 #
@@ -39,14 +40,16 @@ done
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print("| task | structgan s (median) | scikit-learn s (median) | sklearn / structgan | structgan acc | sklearn acc |")
-print("|---|---|---|---|---|---|")
+print("| task | structgan wall s | sklearn wall s | wall ratio sklearn/structgan | structgan CPU s | sklearn CPU s | structgan acc | sklearn acc |")
+print("|---|---|---|---|---|---|---|---|")
 for what, label in (("kmeans_protocol", "k-means protocol 20×5, 10k×512"), ("svm", "linear SVM 60k×512 → 10k")):
     ours = [r for r in rows if r["what"] == what and r["side"] == "structgan"]
     peer = [r for r in rows if r["what"] == what and r["side"] == "sklearn"]
     if not ours or not peer:
         continue
-    a, b = statistics.median(r["seconds"] for r in ours), statistics.median(r["seconds"] for r in peer)
+    med = lambda rs, k: statistics.median(r.get(k, float("nan")) for r in rs)
+    a, b = med(ours, "seconds"), med(peer, "seconds")
     acc = lambda rs: "%.4f" % rs[0]["accuracy"] + (" (%.4f)" % rs[0]["accuracy_std"] if "accuracy_std" in rs[0] else "")
-    print(f"| {label} | {a:.2f} | {b:.2f} | {b / a:.2f}× | {acc(ours)} | {acc(peer)} |")
+    print(f"| {label} | {a:.2f} | {b:.2f} | {b / a:.2f}× | {med(ours, 'cpu_seconds'):.2f} | {med(peer, 'cpu_seconds'):.2f} | {acc(ours)} | {acc(peer)} |")
+print(f"(medians of {len(rows) // 4} alternating rounds)")
 PY
