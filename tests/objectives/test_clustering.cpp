@@ -16,20 +16,19 @@ using namespace structgan::objtest;
 
 namespace {
 
-/// Brute force: all similarities to [batch; bank], fully sorted (value descending, index ascending).
+/// Brute force: all similarities to [batch; bank] (one Eigen product per source), each row fully
+/// sorted (value descending, index ascending).
 template <class T>
 std::vector<index_t> brute_knn(const Tensor<T>& q, const Tensor<T>& batch, const Tensor<T>& bank, index_t k, bool drop) {
+  using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
   const index_t m = q.dim(0), n = batch.dim(0), L = bank.defined() ? bank.dim(0) : 0;
+  M sims(m, n + L);
+  sims.leftCols(n) = q.matrix() * batch.matrix().transpose();
+  if (L > 0) sims.rightCols(L) = q.matrix() * bank.matrix().transpose();
   std::vector<index_t> out;
   for (index_t i = 0; i < m; ++i) {
     std::vector<std::pair<double, index_t>> c;
-    for (index_t j = 0; j < n + L; ++j) {
-      const auto row = j < n ? batch.matrix().row(j) : bank.matrix().row(j - n);
-      // The same arithmetic as the search (a dot product in T), so ties match.
-      T s = 0;
-      for (index_t e = 0; e < q.dim(1); ++e) s += q.at(i, e) * row(e);
-      c.emplace_back(double(s), j);
-    }
+    for (index_t j = 0; j < n + L; ++j) c.emplace_back(double(sims(i, j)), j);
     std::sort(c.begin(), c.end(), [](auto a, auto b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     for (index_t t = 0; t < k; ++t) out.push_back(c[static_cast<std::size_t>(t + (drop ? 1 : 0))].second);
   }
