@@ -1,0 +1,69 @@
+#define BOOST_TEST_MODULE bench_host_cache
+#include <boost/test/unit_test.hpp>
+// Allocator<Cpu>'s cache of freed large blocks (core/device.hpp), which the benchmarks showed
+// to matter: reuse of a freed block for the same size class, no sharing between live tensors,
+// the size window, the limit (0 turns it off) and release.
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include "structgan/structgan.hpp"
+
+using namespace structgan;
+using A = Allocator<Cpu>;
+
+BOOST_AUTO_TEST_CASE(freed_large_blocks_are_reused_and_live_ones_never_shared) {
+  A::release_cached();
+  const float* first;
+  {
+    Tensor<float> t(Shape{1 << 20});  // 4 MiB
+    first = t.data();
+    t.array().setConstant(1.0f);
+  }
+  BOOST_TEST(A::cached_bytes() >= (std::size_t(4) << 20));
+  Tensor<float> again(Shape{(1 << 20) - 100});  // the same 2 MiB size class
+  BOOST_TEST(again.data() == first);
+  BOOST_TEST(A::cached_bytes() == 0u);
+  // live tensors of one class get distinct blocks
+  std::vector<Tensor<float>> live;
+  std::set<const float*> seen{again.data()};
+  for (int i = 0; i < 4; ++i) {
+    live.emplace_back(Shape{1 << 20});
+    BOOST_TEST(seen.insert(live.back().data()).second);
+  }
+  // writes to one do not show in another
+  for (std::size_t i = 0; i < live.size(); ++i) live[i].array().setConstant(float(i));
+  for (std::size_t i = 0; i < live.size(); ++i) BOOST_TEST(live[i][12345] == float(i));
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(live[0].data()) % (std::uintptr_t(2) << 20) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_much_larger_block_is_not_handed_out_for_a_small_request) {
+  A::release_cached();
+  const double* big;
+  {
+    Tensor<double> t(Shape{1 << 22});  // 32 MiB
+    big = t.data();
+  }
+  Tensor<double> small(Shape{1 << 18});  // 2 MiB: outside the 5/4 window of the 32 MiB block
+  BOOST_TEST(small.data() != big);
+  Tensor<double> same(Shape{1 << 22});
+  BOOST_TEST(same.data() == big);
+}
+
+BOOST_AUTO_TEST_CASE(limit_zero_turns_the_cache_off_and_release_empties_it) {
+  A::release_cached();
+  { Tensor<float> t(Shape{1 << 19}); }
+  BOOST_TEST(A::cached_bytes() > 0u);
+  A::release_cached();
+  BOOST_TEST(A::cached_bytes() == 0u);
+  A::set_cache_limit(0);
+  { Tensor<float> t(Shape{1 << 19}); }
+  BOOST_TEST(A::cached_bytes() == 0u);
+  A::set_cache_limit(std::size_t(2) << 30);
+  { Tensor<float> t(Shape{1 << 19}); }
+  BOOST_TEST(A::cached_bytes() > 0u);
+  // small blocks never enter the cache
+  A::release_cached();
+  { Tensor<float> t(Shape{1000}); }
+  BOOST_TEST(A::cached_bytes() == 0u);
+}
