@@ -47,6 +47,7 @@ struct LoaderOptions {
   bool drop_last = false;  ///< true: skip the last, smaller batch of each epoch
   std::uint64_t seed = 0;  ///< the shuffles and every transform draw derive from it
   int threads = 1;         ///< threads transforming one batch (besides the caller's thread)
+  std::uint64_t start_batch = 0;  ///< the first batch served is batch start_batch of the sequence (resuming)
 };
 
 /// Serves an endless sequence of batches, epoch after epoch: epoch e is a permutation of the set
@@ -124,7 +125,7 @@ class BatchLoader {
 
   void run() {
     Batch work;
-    for (std::uint64_t k = 0;; ++k) {
+    for (std::uint64_t k = options_.start_batch;; ++k) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return !full_ || stop_; });
