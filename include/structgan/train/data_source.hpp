@@ -1,0 +1,204 @@
+#pragma once
+/// \file Real training data as an endless, seekable sequence of batches (SPEC §5, §7): batch k
+/// depends only on (configuration, k), so a resumed run continues with exactly the batch the
+/// interrupted one would have drawn next.
+///
+/// \code
+///   auto data = train::make_train_data(config);     // reads the train split, augmentation per config
+///   train::HostBatch b;
+///   data->next(b);                                  // b.x: batch × C×H×W floats in [−1, 1]
+///   data->seek(1000);                               // the next batch is batch 1000
+/// \endcode
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "structgan/core/shape.hpp"
+#include "structgan/data/all.hpp"
+#include "structgan/train/config.hpp"
+
+namespace structgan::train {
+
+/// One batch on the host: n samples of `sample` shape (C×H×W images or 2-D points), NCHW floats.
+struct HostBatch {
+  std::vector<float> x;
+  Shape shape;              ///< n × sample shape
+  std::vector<int> labels;  ///< n labels
+  std::uint64_t epoch = 0;
+};
+
+/// A seekable endless sequence of real batches.
+class RealData {
+ public:
+  virtual ~RealData() = default;
+  /// Fills b with batch position() and advances.
+  virtual void next(HostBatch& b) = 0;
+  /// The index of the batch next() returns next.
+  virtual std::uint64_t position() const = 0;
+  /// Makes batch k the next one.
+  virtual void seek(std::uint64_t k) = 0;
+  virtual index_t classes() const = 0;
+  virtual std::vector<std::string> class_names() const = 0;
+  /// The shape of one sample (C×H×W, or {2} for points).
+  virtual Shape sample_shape() const = 0;
+  virtual std::uint64_t batches_per_epoch() const = 0;
+};
+
+/// An ImageSet served by data::BatchLoader (seeded shuffles and transforms; drop_last).
+class ImageData : public RealData {
+ public:
+  ImageData(data::ImageSet set, const data::Transform& t, int batch_size, std::uint64_t seed, int threads)
+      : set_(std::make_shared<const data::ImageSet>(std::move(set))), transform_(t) {
+    options_.batch_size = batch_size;
+    options_.shuffle = true;
+    options_.drop_last = true;
+    options_.seed = seed;
+    options_.threads = threads;
+    seek(0);
+  }
+  void next(HostBatch& b) override {
+    loader_->next(batch_);
+    b.x.swap(batch_.images);
+    b.labels.swap(batch_.labels);
+    b.shape = Shape{batch_.n, batch_.c, batch_.h, batch_.w};
+    b.epoch = batch_.epoch;
+    ++position_;
+  }
+  std::uint64_t position() const override { return position_; }
+  void seek(std::uint64_t k) override {
+    loader_.reset();
+    options_.start_batch = k;
+    loader_ = std::make_unique<data::BatchLoader>(*set_, transform_, options_);
+    position_ = k;
+  }
+  index_t classes() const override { return static_cast<index_t>(set_->class_names.size()); }
+  std::vector<std::string> class_names() const override { return set_->class_names; }
+  Shape sample_shape() const override { return Shape{set_->channels, loader_->height(), loader_->width()}; }
+  std::uint64_t batches_per_epoch() const override { return loader_->batches_per_epoch(); }
+  const data::ImageSet& images() const { return *set_; }
+
+ private:
+  std::shared_ptr<const data::ImageSet> set_;
+  data::Transform transform_;
+  data::LoaderOptions options_;
+  std::unique_ptr<data::BatchLoader> loader_;
+  data::Batch batch_;
+  std::uint64_t position_ = 0;
+};
+
+/// The double spiral (SPEC §7), a fresh seeded draw of batch_size points for every batch
+/// (batch k uses seed mix(seed, k)); half of each batch per spiral.
+class SpiralData : public RealData {
+ public:
+  SpiralData(int batch_size, std::uint64_t seed, double noise) : batch_(batch_size), seed_(seed), noise_(noise) {
+    require(batch_size >= 2 && batch_size % 2 == 0, "SpiralData: batch_size must be even and ≥ 2, got ", batch_size);
+  }
+  void next(HostBatch& b) override {
+    data::SpiralOptions o;
+    o.noise = noise_;
+    const data::PointSet p = data::make_double_spiral(static_cast<std::size_t>(batch_), batch_seed(seed_, position_), o);
+    b.x.resize(static_cast<std::size_t>(batch_) * 2);
+    for (int i = 0; i < batch_; ++i) {
+      b.x[2 * i] = p.points(i, 0);
+      b.x[2 * i + 1] = p.points(i, 1);
+    }
+    b.labels = p.labels;
+    b.shape = Shape{batch_, 2};
+    b.epoch = 0;
+    ++position_;
+  }
+  std::uint64_t position() const override { return position_; }
+  void seek(std::uint64_t k) override { position_ = k; }
+  index_t classes() const override { return 2; }
+  std::vector<std::string> class_names() const override { return {"spiral 0", "spiral 1"}; }
+  Shape sample_shape() const override { return Shape{2}; }
+  std::uint64_t batches_per_epoch() const override { return 1; }
+
+  /// The seed of batch k (SplitMix64 of seed and k).
+  static std::uint64_t batch_seed(std::uint64_t seed, std::uint64_t k) {
+    std::uint64_t z = seed * 0x9E3779B97F4A7C15ull + k + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  int batch_;
+  std::uint64_t seed_;
+  double noise_;
+  std::uint64_t position_ = 0;
+};
+
+/// The data_dir a configuration reads ("" means the data set's default folder).
+inline std::string data_dir_of(const TrainConfig& c) {
+  if (!c.data_dir.empty()) return c.data_dir;
+  if (c.dataset == "fashion_mnist") return data::default_fashion_mnist_dir();
+  if (c.dataset == "cifar10") return "data/cifar10";
+  if (c.dataset == "cifar100") return "data/cifar100";
+  if (c.dataset == "imagenet10") return "data/imagenet10";
+  return "";
+}
+
+/// Reads one split of the configured image data set (the readers' errors surface unchanged).
+inline data::ImageSet load_split(const TrainConfig& c, data::Split split) {
+  const std::string dir = data_dir_of(c);
+  if (c.dataset == "fashion_mnist") return data::load_fashion_mnist(dir, split);
+  if (c.dataset == "cifar10") return data::load_cifar10(dir, split);
+  if (c.dataset == "cifar100") {
+    data::Cifar100Options o;
+    o.coarse_labels = c.cifar100_labels == "coarse";
+    return data::load_cifar100(dir, split, o);
+  }
+  if (c.dataset == "imagenet10") return data::load_imagenet10(dir, split);
+  fail("load_split: dataset '", c.dataset, "' holds no images");
+}
+
+/// The training transform of a configuration: RandomResizedCrop(image_size, crop_scale_min–1) and
+/// a flip with probability flip_p when augment is on (SPEC §5), else a resize to image_size.
+inline data::Transform train_transform_of(const TrainConfig& c, int in_h, int in_w) {
+  const int s = static_cast<int>(c.image_size);
+  if (c.augment) {
+    data::Transform t = data::train_transform(s);
+    t.scale_min = c.crop_scale_min;
+    t.flip_p = c.flip_p;
+    return t;
+  }
+  data::Transform t;
+  t.out_h = t.out_w = s;
+  if (in_h != s || in_w != s) t.resize_shorter = s;
+  return t;
+}
+
+/// The test transform (SPEC §5): ImageNet-10 resizes the shorter side to 144 (9/8 of the size)
+/// and crops the center; the others are used as they are, resized when their size differs.
+inline data::Transform test_transform_of(const TrainConfig& c, int in_h, int in_w) {
+  const int s = static_cast<int>(c.image_size);
+  if (c.dataset == "imagenet10") {
+    data::Transform t = data::imagenet10_test_transform();
+    t.out_h = t.out_w = s;
+    t.resize_shorter = s * 9 / 8;
+    return t;
+  }
+  data::Transform t;
+  t.out_h = t.out_w = s;
+  if (in_h != s || in_w != s) {
+    t.resize_shorter = s;
+    t.resample.interpolation = data::Interpolation::bilinear;
+  }
+  return t;
+}
+
+/// The training data a configuration describes (reads the train split).
+inline std::unique_ptr<RealData> make_train_data(const TrainConfig& c) {
+  validate(c);
+  if (c.dataset == "double_spiral")
+    return std::make_unique<SpiralData>(static_cast<int>(c.batch_size), static_cast<std::uint64_t>(c.seed), c.spiral_noise);
+  data::ImageSet set = load_split(c, data::Split::train);
+  const data::Transform t = train_transform_of(c, set.height, set.width);
+  return std::make_unique<ImageData>(std::move(set), t, static_cast<int>(c.batch_size),
+                                     static_cast<std::uint64_t>(c.seed) * 1000003ull + 17ull,
+                                     static_cast<int>(c.loader_threads));
+}
+
+}  // namespace structgan::train

@@ -1,0 +1,234 @@
+#pragma once
+/// \file The training loop around Trainer::step: the output folder (checked before training),
+/// the JSON-lines log, the progress bar, sample grids, checkpoints every N iterations and at the
+/// end, Ctrl-C (SIGINT: finish the iteration, save, return), --resume, and a clear stop on a
+/// non-finite loss that keeps the last good checkpoint.
+///
+/// Output folder layout (docs/training.md):
+///   config.json          the effective configuration
+///   log.jsonl            one JSON object per logged iteration (every loss term, σ mean, ‖f̃‖, ‖∇‖)
+///   checkpoint.ckpt   the whole training state (io/checkpoint.hpp)
+///   samples/iter_NNNNNNN.png, samples/latest.png
+///
+/// \code
+///   auto t = train::make_image_trainer<float>(config, train::make_train_data(config));
+///   train::RunResult r = train::run(t, {/*resume=*/false}, train::image_sample_writer(t));
+/// \endcode
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "structgan/train/progress.hpp"
+#include "structgan/train/samples.hpp"
+#include "structgan/train/trainer.hpp"
+
+namespace structgan::train {
+
+/// Creates `dir` (and parents) and checks that a file can be written in it; throws
+/// structgan::Error naming the folder otherwise. Call it before loading data or training.
+inline void prepare_output_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  require(!ec && fs::is_directory(dir), "output folder '", dir, "' cannot be created: ",
+          ec ? ec.message() : std::string("not a folder"));
+  const fs::path probe = fs::path(dir) / ".structgan_write_test";
+  {
+    std::ofstream out(probe);
+    out << "ok\n";
+    out.flush();
+    require(static_cast<bool>(out), "output folder '", dir, "' cannot be written (permission denied or read-only)");
+  }
+  fs::remove(probe, ec);
+  fs::create_directories(fs::path(dir) / "samples", ec);
+  require(!ec, "output folder '", dir, "': cannot create samples/: ", ec.message());
+}
+
+/// The checkpoint file of an output folder.
+inline std::string checkpoint_path(const std::string& dir) { return (std::filesystem::path(dir) / "checkpoint.ckpt").string(); }
+
+/// One log line: the iteration, epoch, times, every term of D's and G's losses (prefixed d_, g_)
+/// and both gradient norms.
+inline nlohmann::json log_record(const StepReport& r, double elapsed) {
+  nlohmann::json j;
+  j["iteration"] = r.iteration;
+  j["epoch"] = r.epoch;
+  j["time"] = elapsed;
+  j["iter_seconds"] = r.seconds;
+  for (const auto& [k, v] : r.d.named()) j["d_" + k] = v;
+  j["g_total"] = r.g.total;
+  j["g_distance"] = r.g.distance;
+  j["g_s_fake"] = r.g.s_fake;
+  j["grad_norm_d"] = r.grad_norm_d;
+  j["grad_norm_g"] = r.grad_norm_g;
+  return j;
+}
+
+namespace detail {
+inline volatile std::sig_atomic_t& stop_requested() {
+  static volatile std::sig_atomic_t flag = 0;
+  return flag;
+}
+extern "C" inline void on_sigint(int) { stop_requested() = 1; }
+
+/// Installs the SIGINT handler for its lifetime (a second Ctrl-C ends the program at once).
+class SigintGuard {
+ public:
+  SigintGuard() {
+    stop_requested() = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    installed_ = ::sigaction(SIGINT, &sa, &previous_) == 0;
+  }
+  ~SigintGuard() {
+    if (installed_) ::sigaction(SIGINT, &previous_, nullptr);
+  }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+  bool installed_ = false;
+};
+
+/// Keeps the lines of log.jsonl whose iteration is ≤ `upto` (a resumed run rewrites the rest).
+inline void truncate_log(const std::string& path, std::int64_t upto) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("iteration") && j["iteration"].is_number_integer() &&
+        j["iteration"].get<std::int64_t>() <= upto)
+      kept += line + "\n";
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  out << kept;
+}
+}  // namespace detail
+
+/// Asks a running train::run to stop after its current iteration (as Ctrl-C does).
+inline void request_stop() { detail::stop_requested() = 1; }
+
+/// Options of train::run.
+struct RunOptions {
+  bool resume = false;      ///< continue from the output folder's checkpoint (error if there is none)
+  int progress_tty = -1;    ///< −1: detect; 0: plain lines; 1: the bar
+  bool progress = true;     ///< show progress on stderr
+};
+
+/// What a run did.
+struct RunResult {
+  std::int64_t start_iteration = 0;  ///< where this session began (≠ 0 when resumed)
+  std::int64_t iteration = 0;        ///< where it ended
+  bool interrupted = false;          ///< stopped by SIGINT (or request_stop)
+  double seconds = 0;                ///< wall time of this session's iterations
+  std::string checkpoint;            ///< the checkpoint written last
+  StepReport last;                   ///< the last iteration's report
+};
+
+/// Trains until config().iterations (see the file comment). `write_samples(trainer, path)` writes
+/// one sample picture (called every sample_every iterations and at the end). Throws
+/// NonFiniteError (naming the last good checkpoint, left as it was) when a loss is not finite,
+/// and structgan::Error when the output folder cannot be written (before any iteration).
+template <class Tr>
+RunResult run(Tr& trainer, const RunOptions& options,
+              const std::function<void(Tr&, const std::string&)>& write_samples = {}) {
+  namespace fs = std::filesystem;
+  const TrainConfig& c = trainer.config();
+  prepare_output_dir(c.output_dir);
+  const std::string ckpt = checkpoint_path(c.output_dir);
+  const std::string log_path = (fs::path(c.output_dir) / "log.jsonl").string();
+  RunResult result;
+  if (options.resume) {
+    require(fs::exists(ckpt), "--resume: no checkpoint at '", ckpt, "'");
+    trainer.load(ckpt);
+    detail::truncate_log(log_path, trainer.iteration());
+    result.checkpoint = ckpt;
+  } else if (fs::exists(ckpt)) {
+    fs::remove(ckpt);  // a fresh run never leaves an older run's state behind
+  }
+  {
+    std::ofstream cfg((fs::path(c.output_dir) / "config.json").string());
+    cfg << to_json(c).dump(2) << "\n";
+    require(static_cast<bool>(cfg), "output folder '", c.output_dir, "': cannot write config.json");
+  }
+  std::ofstream log(log_path, options.resume ? std::ios::app : std::ios::trunc);
+  require(static_cast<bool>(log), "output folder '", c.output_dir, "': cannot write log.jsonl");
+
+  result.start_iteration = result.iteration = trainer.iteration();
+  const std::int64_t total = c.iterations;
+  ProgressBar bar(total, result.start_iteration, stderr, options.progress_tty);
+  detail::SigintGuard sigint;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto samples = [&](std::int64_t it) {
+    if (!write_samples) return;
+    std::ostringstream name;
+    name << "iter_" << std::setw(7) << std::setfill('0') << it << ".png";
+    const std::string p = (fs::path(c.output_dir) / "samples" / name.str()).string();
+    write_samples(trainer, p);
+    std::error_code ec;
+    fs::copy_file(p, fs::path(c.output_dir) / "samples" / "latest.png", fs::copy_options::overwrite_existing, ec);
+  };
+  auto save = [&] {
+    trainer.save(ckpt);
+    result.checkpoint = ckpt;
+  };
+
+  while (trainer.iteration() < total) {
+    StepReport r;
+    try {
+      r = trainer.step();
+    } catch (const NonFiniteError& e) {
+      if (options.progress) bar.finish();
+      std::string where = result.checkpoint.empty() || !fs::exists(result.checkpoint)
+                              ? std::string(" No checkpoint was written before it.")
+                              : " The last good checkpoint, '" + result.checkpoint + "', is unchanged.";
+      throw NonFiniteError(e.what() + where);
+    }
+    result.last = r;
+    const std::int64_t it = trainer.iteration();
+    if (it % c.log_every == 0 || it == total) {
+      log << log_record(r, elapsed()).dump() << "\n";
+      log.flush();
+    }
+    if (options.progress)
+      bar.update(it, {{"d", r.d.total}, {"g", r.g.total}, {"dist", r.d.distance}, {"probe", r.d.probe_accuracy}});
+    if (c.sample_every > 0 && it % c.sample_every == 0 && it != total) samples(it);
+    if (c.checkpoint_every > 0 && it % c.checkpoint_every == 0 && it != total) save();
+    if (detail::stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  if (options.progress) bar.finish();
+  result.iteration = trainer.iteration();
+  result.seconds = elapsed();
+  if (result.iteration > result.start_iteration || !fs::exists(ckpt)) save();
+  if (result.iteration > result.start_iteration) samples(result.iteration);
+  return result;
+}
+
+/// The sample writer of image runs: a grid of sample_count images of the EMA generator for a
+/// fixed latent batch (drawn from seed + 1, so it never touches the run's RNG).
+template <class Tr>
+std::function<void(Tr&, const std::string&)> image_sample_writer(Tr& trainer) {
+  using T = typename std::decay_t<decltype(trainer.generator())>::value_type;
+  Rng rng(static_cast<std::uint64_t>(trainer.config().seed) + 1);
+  const Tensor<T, Cpu> z = randn<T>(Shape{trainer.config().sample_count, trainer.config().z_dim}, rng);
+  return [z](Tr& t, const std::string& path) { write_image_grid(path, t.generate(z)); };
+}
+
+}  // namespace structgan::train

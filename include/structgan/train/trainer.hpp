@@ -1,0 +1,352 @@
+#pragma once
+/// \file The training step of SPEC §5 and the state a run needs to continue exactly.
+///
+/// Each iteration:
+///  1. the next real batch x (and its labels, for the linear probe);
+///  2. D step: x_fake = G(z₁) without gradient; keys normalize(f^b) of x and x_fake from the EMA
+///     discriminator without gradient; D's loss −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge +
+///     probe CE (objectives::StructuralObjective); one AdamW step (lr 2e-4, betas (0.5, 0.999),
+///     weight decay 0.1);
+///  3. G step: its own forward pass, x_g = G(z₂) recorded; keys of x_g from the EMA D; G's loss
+///     +d + λ_c(−s_fake) through the (just updated) D with D's parameters frozen; one Adam step;
+///  4. EMA (momentum 0.99) of D's and G's parameters (buffers copied);
+///  5. the real batch's (keys, f) enqueued into the memory bank.
+///
+/// Templated over the scalar T, the device Dev (Cpu, or Cuda in a .cu file) and the networks
+/// (nn::ResNet18Discriminator / nn::BigGANDeepGenerator, or the MLPs of the double spiral).
+///
+/// \code
+///   train::TrainConfig c = train::preset("double_spiral");
+///   auto t = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+///   for (int i = 0; i < 100; ++i) train::StepReport r = t.step();   // r.d.total, r.g.total, ...
+///   t.save("run/checkpoint.ckpt");
+/// \endcode
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "structgan/nn/all.hpp"
+#include "structgan/objectives/options_json.hpp"
+#include "structgan/train/config.hpp"
+#include "structgan/train/data_source.hpp"
+#include "structgan/train/models.hpp"
+#include "structgan/io/checkpoint.hpp"
+
+namespace structgan::train {
+
+/// A loss (or gradient) that is NaN or Inf stopped training. The message names the iteration and
+/// the term; the parameters are those before the failing update.
+class NonFiniteError : public Error {
+ public:
+  explicit NonFiniteError(const std::string& what) : Error(what) {}
+};
+
+/// What one iteration measured (every loss term of both steps, gradient norms, timing).
+struct StepReport {
+  std::int64_t iteration = 0;  ///< the iteration just completed (1-based)
+  std::uint64_t epoch = 0;     ///< the real batch's epoch
+  objectives::LossTerms d, g;  ///< D's and G's terms (G's: total, distance, s_fake)
+  double grad_norm_d = 0, grad_norm_g = 0;  ///< ‖∇‖₂ over all parameters, before the update
+  double seconds = 0;          ///< wall time of the iteration
+};
+
+namespace detail {
+
+/// ‖g‖₂ over every gradient of an optimizer's parameters.
+template <class Opt>
+double gradient_norm(const Opt& opt) {
+  double s = 0;
+  for (const auto& g : opt.groups())
+    for (const auto& slot : g.slots) s += static_cast<double>(to_host(sum_all(square(slot.grad)))[0]);
+  return std::sqrt(s);
+}
+
+/// A host batch as a tensor of T on Dev.
+template <class T, class Dev>
+Tensor<T, Dev> to_tensor(const HostBatch& b) {
+  Tensor<T, Cpu> h(b.shape);
+  require(static_cast<index_t>(b.x.size()) == h.numel(), "Trainer: batch of ", b.x.size(), " values for shape ", b.shape);
+  if constexpr (std::is_same_v<T, float>) std::memcpy(h.data(), b.x.data(), b.x.size() * sizeof(float));
+  else
+    for (std::size_t i = 0; i < b.x.size(); ++i) h[static_cast<index_t>(i)] = static_cast<T>(b.x[i]);
+  return to_device<Dev>(h);
+}
+
+template <class T, class D>
+bool all_finite(const Tensor<T, D>& t) {
+  return !t.defined() || to_host(t).array().allFinite();
+}
+
+/// Whether every parameter and buffer of module m is finite.
+template <class M>
+bool module_finite(M& m) {
+  bool ok = true;
+  nn::for_each_parameter(m, [&](const std::string&, auto& p) { ok = ok && all_finite(p.value); });
+  nn::for_each_buffer(m, [&](const std::string&, auto& b) { ok = ok && all_finite(b); });
+  return ok;
+}
+
+inline bool finite_terms(const objectives::LossTerms& t) {
+  for (const auto& [name, v] : t.named())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+inline std::string first_non_finite(const objectives::LossTerms& t) {
+  for (const auto& [name, v] : t.named())
+    if (!std::isfinite(v)) return name + " = " + std::to_string(v);
+  return "";
+}
+
+}  // namespace detail
+
+/// The networks, their EMA copies, optimizers, memory bank, RNG and data position of a run.
+template <class T, class Dev, class DNet, class GNet>
+class Trainer {
+ public:
+  using Tn = Tensor<T, Dev>;
+  using VT = Var<T, Dev>;
+
+  /// A trainer over networks d and g (fresh, built from rng's first draws) whose remaining draws
+  /// (the memory bank, then every latent and power-iteration vector) come from `rng`.
+  Trainer(const TrainConfig& config, DNet d, GNet g, std::unique_ptr<RealData> data, Rng rng)
+      : config_(config),
+        d_(std::move(d)),
+        g_(std::move(g)),
+        d_ema_(d_, config.ema_momentum),
+        g_ema_(g_, config.ema_momentum),
+        objective_(objectives::options_from_json(config.objective)),
+        data_(std::move(data)),
+        rng_(std::move(rng)) {
+    validate(config_);
+    require(data_ != nullptr, "Trainer: no data");
+    nn::AdamOptions od{config.lr_d, config.beta1, config.beta2, config.adam_eps, config.weight_decay_d};
+    nn::AdamOptions og{config.lr_g, config.beta1, config.beta2, config.adam_eps, 0.0};
+    opt_d_ = nn::AdamW<T, Dev>(nn::named_parameters(d_), od);
+    opt_g_ = nn::Adam<T, Dev>(nn::named_parameters(g_), og, false);
+    bank_ = objective_.make_bank(d_.probe.in_features(), config.embed_dim, rng_);
+  }
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  const TrainConfig& config() const { return config_; }
+  std::int64_t iteration() const { return iteration_; }
+  DNet& discriminator() { return d_; }
+  GNet& generator() { return g_; }
+  DNet& ema_discriminator() { return d_ema_.model(); }
+  GNet& ema_generator() { return g_ema_.model(); }
+  RealData& data() { return *data_; }
+  const objectives::MemoryBank<T, Dev>& bank() const { return bank_; }
+  const objectives::StructuralObjective<T, Dev>& objective() const { return objective_; }
+
+  /// One iteration of SPEC §5 (see the file comment). Throws NonFiniteError, before any update
+  /// of the step concerned, when a loss term or a gradient norm is NaN or Inf.
+  StepReport step() {
+    const auto t0 = std::chrono::steady_clock::now();
+    StepReport r;
+    r.iteration = iteration_ + 1;
+    data_->next(batch_);
+    r.epoch = batch_.epoch;
+    const Tn x_real = detail::to_tensor<T, Dev>(batch_);
+    const index_t b = x_real.dim(0);
+    auto& ema_d = d_ema_.model();
+
+    // ---- D step: its own generated batch, keys from the EMA D without gradient ----
+    Tn x_fake;
+    {
+      NoGradGuard no_grad;
+      x_fake = g_(g_.sample_latent(b, rng_));
+    }
+    const Tn real_keys = objective_.keys(ema_d, x_real);
+    const Tn fake_keys = objective_.keys(ema_d, x_fake);
+    auto ds = guarded("D", r.iteration, x_real, [&] {
+      return objective_.discriminator_loss(d_, x_real, x_fake, real_keys, fake_keys, bank_, rng_, batch_.labels);
+    });
+    r.d = ds.terms;
+    if (!detail::finite_terms(r.d))
+      throw NonFiniteError(non_finite_message("D", r.iteration, detail::first_non_finite(r.d)));
+    opt_d_.zero_grad();
+    backward(ds.loss);
+    r.grad_norm_d = detail::gradient_norm(opt_d_);
+    if (!std::isfinite(r.grad_norm_d))
+      throw NonFiniteError(non_finite_message("D", r.iteration, "gradient norm = " + std::to_string(r.grad_norm_d)));
+    opt_d_.step();
+
+    // ---- G step: its own forward pass, through the updated D (D's parameters frozen) ----
+    const VT x_gen = g_(VT(g_.sample_latent(b, rng_)));
+    auto gs = guarded("G", r.iteration, x_real, [&] {
+      const Tn gen_keys = objective_.keys(ema_d, value_of(x_gen));
+      return objective_.generator_loss(d_, x_real, x_gen, real_keys, gen_keys, bank_);
+    });
+    r.g = gs.terms;
+    if (!detail::finite_terms(r.g))
+      throw NonFiniteError(non_finite_message("G", r.iteration, detail::first_non_finite(r.g)));
+    opt_g_.zero_grad();
+    backward(gs.loss);
+    r.grad_norm_g = detail::gradient_norm(opt_g_);
+    if (!std::isfinite(r.grad_norm_g))
+      throw NonFiniteError(non_finite_message("G", r.iteration, "gradient norm = " + std::to_string(r.grad_norm_g)));
+    opt_g_.step();
+
+    // ---- EMA of both networks, then the bank ----
+    d_ema_.update(d_);
+    g_ema_.update(g_);
+    guarded("bank", r.iteration, x_real, [&] {
+      bank_.enqueue(real_keys, ds.real_values);
+      return 0;
+    });
+    ++iteration_;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+  }
+
+  /// Images (or points) of the EMA generator for latent codes z (n × z_dim, host), computed on an
+  /// independent copy in training mode (batch statistics), so the run's state is untouched.
+  Tensor<T, Cpu> generate(const Tensor<T, Cpu>& z) {
+    GNet copy = nn::clone_module(g_ema_.model());
+    NoGradGuard no_grad;
+    return to_host(copy(to_device<Dev>(z)));
+  }
+
+  /// Writes the whole state (networks, EMA copies, optimizer moments and steps, memory bank, RNG,
+  /// data position, iteration, configuration) to `path` with io::save_checkpoint (atomic: a
+  /// crash while saving leaves the previous file whole).
+  void save(const std::string& path) {
+    State st = state_for_io();
+    io::save_checkpoint(path, st.bind(*this));
+  }
+
+  /// Restores a state written by save(). The configuration's trajectory keys (networks, data,
+  /// optimization, objective; see trajectory_keys()) must equal the saved ones, else
+  /// structgan::Error lists the differences; the others (iterations, output, logging) may change.
+  /// All or nothing: on any error the trainer is unchanged.
+  void load(const std::string& path) {
+    std::string saved_text;
+    {
+      io::Checkpoint head;
+      head.string("config", saved_text);
+      io::LoadOptions lo;
+      lo.allow_unbound_entries = true;
+      io::load_checkpoint(path, head, lo);
+    }
+    const nlohmann::json saved = nlohmann::json::parse(saved_text, nullptr, false), now = to_json(config_);
+    require(saved.is_object(), "checkpoint '", path, "': its configuration entry is not a JSON object");
+    std::string diff;
+    for (const auto& k : trajectory_keys())
+      if (saved.value(k, nlohmann::json()) != now.value(k, nlohmann::json()))
+        diff += "\n  " + k + ": saved " + saved.value(k, nlohmann::json()).dump() + ", now " + now.value(k, nlohmann::json()).dump();
+    require(diff.empty(), "checkpoint '", path, "' was written with a different configuration:", diff);
+    State st = state_for_io();
+    io::load_checkpoint(path, st.bind(*this));
+    bank_.load_state(st.bank);
+    rng_.set_state(st.rng.state());
+    data_->seek(static_cast<std::uint64_t>(st.data_position));
+    iteration_ = st.iteration;
+  }
+
+ private:
+  /// What save() and load() exchange with io::Checkpoint besides the networks and optimizers
+  /// (copies: load() assigns them only once the whole file has been validated and read).
+  struct State {
+    objectives::MemoryBankState<T, Dev> bank;
+    std::int64_t iteration = 0, data_position = 0;
+    Rng rng;
+    std::string config;
+    io::Checkpoint bind(Trainer& t) {
+      io::Checkpoint ck;
+      ck.module("D", t.d_).module("G", t.g_).module("D_ema", t.d_ema_).module("G_ema", t.g_ema_);
+      ck.optimizer("D_opt", t.opt_d_).optimizer("G_opt", t.opt_g_);
+      ck.tensor("bank.keys", bank.keys).tensor("bank.values", bank.values).integer("bank.pointer", bank.pointer);
+      ck.integer("iteration", iteration).integer("data_position", data_position).rng("rng", rng).string("config", config);
+      return ck;
+    }
+  };
+  State state_for_io() const {
+    State st;
+    st.bank = bank_.state();
+    st.iteration = iteration_;
+    st.data_position = static_cast<std::int64_t>(data_->position());
+    st.rng = rng_;
+    st.config = to_json(config_).dump();
+    return st;
+  }
+
+  /// Runs a loss computation; when it throws structgan::Error while the batch, a network or the
+  /// generated data holds NaN or Inf (the objective's checks, e.g. a Cholesky factorization,
+  /// fail on such values), reports that as a NonFiniteError naming what was not finite.
+  template <class F>
+  auto guarded(const char* who, std::int64_t it, const Tn& x_real, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const NonFiniteError&) {
+      throw;
+    } catch (const Error& e) {
+      std::string what;
+      if (!detail::all_finite(x_real)) what = "the real batch holds NaN or Inf";
+      else if (!detail::module_finite(d_)) what = "D's parameters hold NaN or Inf";
+      else if (!detail::module_finite(g_)) what = "G's parameters hold NaN or Inf";
+      else if (!detail::module_finite(d_ema_.model())) what = "the EMA D's parameters hold NaN or Inf";
+      if (what.empty()) throw;
+      throw NonFiniteError(non_finite_message(who, it, what + ": " + e.what()));
+    }
+  }
+
+  std::string non_finite_message(const char* who, std::int64_t it, const std::string& what) const {
+    return std::string("training stopped: non-finite ") + who + " loss at iteration " + std::to_string(it) + " (" + what +
+           "); the networks were not updated by this step";
+  }
+
+  TrainConfig config_;
+  DNet d_;
+  GNet g_;
+  nn::Ema<DNet> d_ema_;
+  nn::Ema<GNet> g_ema_;
+  nn::AdamW<T, Dev> opt_d_;
+  nn::Adam<T, Dev> opt_g_;
+  objectives::StructuralObjective<T, Dev> objective_;
+  objectives::MemoryBank<T, Dev> bank_;
+  std::unique_ptr<RealData> data_;
+  Rng rng_;
+  HostBatch batch_;
+  std::int64_t iteration_ = 0;
+};
+
+/// The trainer type of the image data sets.
+template <class T, class Dev = Cpu>
+using ImageTrainer = Trainer<T, Dev, nn::ResNet18Discriminator<T, Dev>, nn::BigGANDeepGenerator<T, Dev>>;
+/// The trainer type of the double spiral.
+template <class T, class Dev = Cpu>
+using SpiralTrainer = Trainer<T, Dev, nn::MlpDiscriminator<T, Dev>, nn::MlpGenerator<T, Dev>>;
+
+/// The rng every run starts from: networks first (D, then G), then the bank, then training draws.
+inline Rng run_rng(const TrainConfig& c) { return Rng(static_cast<std::uint64_t>(c.seed)); }
+
+/// A trainer for an image configuration over `data` (its sample shape gives the channels).
+/// The discriminator is the one make_image_discriminator draws first from Rng(seed): building it
+/// again from the same seed gives the untrained baseline.
+template <class T, class Dev = Cpu>
+ImageTrainer<T, Dev> make_image_trainer(const TrainConfig& c, std::unique_ptr<RealData> data) {
+  require(data != nullptr && data->sample_shape().rank() == 3, "make_image_trainer: needs image data");
+  const Shape s = data->sample_shape();
+  require(s[1] == c.image_size && s[2] == c.image_size, "make_image_trainer: data of ", s, " for image_size ", c.image_size);
+  Rng rng = run_rng(c);
+  auto d = make_image_discriminator<T, Dev>(c, s[0], data->classes(), rng);
+  auto g = make_image_generator<T, Dev>(c, s[0], rng);
+  return ImageTrainer<T, Dev>(c, std::move(d), std::move(g), std::move(data), std::move(rng));
+}
+
+/// A trainer for the double spiral over `data`.
+template <class T, class Dev = Cpu>
+SpiralTrainer<T, Dev> make_spiral_trainer(const TrainConfig& c, std::unique_ptr<RealData> data) {
+  require(data != nullptr && data->sample_shape().rank() == 1, "make_spiral_trainer: needs 2-D points");
+  Rng rng = run_rng(c);
+  auto d = make_mlp_discriminator<T, Dev>(c, data->classes(), rng);
+  auto g = make_mlp_generator<T, Dev>(c, rng);
+  return SpiralTrainer<T, Dev>(c, std::move(d), std::move(g), std::move(data), std::move(rng));
+}
+
+}  // namespace structgan::train

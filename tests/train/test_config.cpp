@@ -1,0 +1,169 @@
+#define BOOST_TEST_MODULE train_config
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "structgan/train/cli.hpp"
+#include "structgan/train/config.hpp"
+
+using namespace structgan;
+using train::TrainConfig;
+
+namespace {
+/// The message of the structgan::Error `f` throws (fails the test when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected structgan::Error");
+  return "";
+}
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string temp_file(const std::string& name, const std::string& text) {
+  const auto p = std::filesystem::temp_directory_path() / ("structgan_train_config_" + name);
+  std::ofstream(p) << text;
+  return p.string();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
+  for (const auto& name : train::preset_names()) {
+    const TrainConfig c = train::preset(name);
+    BOOST_TEST(c.preset == name);
+    BOOST_CHECK_NO_THROW(train::validate(c));
+    // The JSON of a preset reads back to the same JSON.
+    TrainConfig d = train::preset("cifar10");
+    train::apply_json(d, train::to_json(c));
+    BOOST_TEST(train::to_json(d) == train::to_json(c));
+  }
+  BOOST_TEST(train::preset("cifar10").batch_size == 512);
+  BOOST_TEST(train::preset("cifar10").lr_d == 2e-4);
+  BOOST_TEST(train::preset("cifar10").weight_decay_d == 0.1);
+  BOOST_TEST(train::preset("cifar10").ema_momentum == 0.99);
+  BOOST_TEST(train::preset("imagenet10").image_size == 128);
+  BOOST_TEST(train::preset("imagenet10").batch_size == 320);
+  BOOST_TEST(train::preset("fashion_mnist").dataset == "fashion_mnist");
+  BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
+  BOOST_TEST(has(error_of([] { train::preset("mnist"); }), "unknown preset 'mnist'"));
+}
+
+BOOST_AUTO_TEST_CASE(defaults_are_spec_section_5) {
+  const auto j = train::to_json(train::preset("cifar10"));
+  BOOST_TEST(j["objective"]["lambda_cluster"].get<double>() == 3.0);
+  BOOST_TEST(j["objective"]["lambda_smooth"].get<double>() == 5.0);
+  BOOST_TEST(j["objective"]["lambda_hinge"].get<double>() == 20.0);
+  BOOST_TEST(j["objective"]["bank_size"].get<long>() == 10240);
+  BOOST_TEST(j["beta1"].get<double>() == 0.5);
+  BOOST_TEST(j["beta2"].get<double>() == 0.999);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected_by_name) {
+  TrainConfig c = train::preset("cifar10");
+  const std::string m = error_of([&] { train::apply_json(c, {{"lr_dd", 1e-3}}); });
+  BOOST_TEST(has(m, "unknown key 'lr_dd'"));
+  BOOST_TEST(has(m, "lr_d"));  // lists the known keys
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"objective", {{"lambda_hinj", 4}}}}); }), "lambda_hinj"));
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "objective.nope=1"); }), "nope"));
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "no_equals_sign"); }), "key=value"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_types_and_ranges_are_rejected_by_name) {
+  TrainConfig c = train::preset("cifar10");
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"batch_size", "many"}}); }), "'batch_size' must be an integer"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"batch_size", 3.5}}); }), "'batch_size' must be an integer"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"batch_size", 0}}); }), "'batch_size' = 0 must be"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"lr_d", "fast"}}); }), "'lr_d' must be a number"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"lr_d", -1.0}}); }), "'lr_d' = -1"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"augment", 1}}); }), "'augment' must be true or false"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"dataset", 10}}); }), "'dataset' must be a string"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"objective", 3}}); }), "'objective' must be a JSON object"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, {{"objective", {{"knn_k", "one"}}}}); }), "knn_k"));
+  BOOST_TEST(has(error_of([&] { train::apply_json(c, nlohmann::json::array()); }), "expected a JSON object"));
+  // Values that are valid alone but not together, or not among the choices.
+  TrainConfig d = train::preset("cifar10");
+  d.dataset = "svhn";
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'dataset' must be one of"));
+  d = train::preset("cifar10");
+  d.image_size = 48;
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'image_size' = 48"));
+  d = train::preset("cifar10");
+  d.device = "tpu";
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'device' must be cpu or cuda"));
+  // A rejected key leaves the configuration as it was.
+  TrainConfig e = train::preset("cifar10");
+  BOOST_CHECK_THROW(train::apply_json(e, {{"batch_size", "x"}}), Error);
+  BOOST_TEST(e.batch_size == 512);
+}
+
+BOOST_AUTO_TEST_CASE(overrides_parse_values_as_json_then_strings) {
+  TrainConfig c = train::preset("fashion_mnist");
+  train::apply_override(c, "batch_size=32");
+  train::apply_override(c, "lr_g=1e-3");
+  train::apply_override(c, "augment=false");
+  train::apply_override(c, "output_dir=/tmp/x y");
+  train::apply_override(c, "objective.lambda_hinge=4");
+  train::apply_override(c, "objective.distance=jsd");
+  BOOST_TEST(c.batch_size == 32);
+  BOOST_TEST(c.lr_g == 1e-3);
+  BOOST_TEST(!c.augment);
+  BOOST_TEST(c.output_dir == "/tmp/x y");
+  const auto o = objectives::options_from_json(c.objective);
+  BOOST_TEST(o.lambda_hinge == 4.0);
+  BOOST_TEST((o.distance.kind == objectives::GaussianDistance::Jsd));
+  BOOST_TEST(o.bank_size == 4096);  // the preset's objective key survives the merge
+}
+
+BOOST_AUTO_TEST_CASE(config_files_name_their_preset_and_errors_name_the_file) {
+  const std::string good = temp_file("good.json", R"({"preset": "double_spiral", "iterations": 7, "objective": {"knn_k": 2}})");
+  const TrainConfig c = train::load_config_file(good);
+  BOOST_TEST(c.dataset == "double_spiral");
+  BOOST_TEST(c.iterations == 7);
+  BOOST_TEST(objectives::options_from_json(c.objective).cluster.k == 2);
+  const std::string bad = temp_file("bad.json", R"({"iterations": "seven"})");
+  const std::string m = error_of([&] { train::load_config_file(bad); });
+  BOOST_TEST(has(m, bad));
+  BOOST_TEST(has(m, "'iterations' must be an integer"));
+  const std::string broken = temp_file("broken.json", "{ not json");
+  BOOST_TEST(has(error_of([&] { train::load_config_file(broken); }), "not valid JSON"));
+  BOOST_TEST(has(error_of([&] { train::load_config_file("/nonexistent/structgan.json"); }), "cannot open"));
+}
+
+BOOST_AUTO_TEST_CASE(command_line_precedence_preset_file_flags_set) {
+  const std::string file = temp_file("cli.json", R"({"preset": "double_spiral", "iterations": 7, "batch_size": 64})");
+  const char* argv[] = {"prog", "--config", file.c_str(), "--iterations", "9", "--set", "batch_size=32", "--output", "/tmp/o"};
+  train::CommandLine cl;
+  BOOST_TEST(train::parse_command_line(9, argv, "fashion_mnist", "test", cl) == -1);
+  BOOST_TEST(cl.config.dataset == "double_spiral");
+  BOOST_TEST(cl.config.iterations == 9);
+  BOOST_TEST(cl.config.batch_size == 32);
+  BOOST_TEST(cl.config.output_dir == "/tmp/o");
+  BOOST_TEST(!cl.resume);
+
+  const char* argv2[] = {"prog", "--resume", "--set", "objective.lambda_smooth=0"};
+  train::CommandLine cl2;
+  BOOST_TEST(train::parse_command_line(4, argv2, "fashion_mnist", "test", cl2) == -1);
+  BOOST_TEST(cl2.resume);
+  BOOST_TEST(cl2.config.preset == "fashion_mnist");
+  BOOST_TEST(objectives::options_from_json(cl2.config.objective).lambda_smooth == 0.0);
+
+  // Errors: exit code 2, nothing to train.
+  const char* bad[] = {"prog", "--set", "batch_size=abc"};
+  train::CommandLine cl3;
+  BOOST_TEST(train::parse_command_line(3, bad, "fashion_mnist", "test", cl3) == 2);
+  const char* wrong_data[] = {"prog", "--dataset", "cifar10"};
+  BOOST_TEST(train::parse_command_line(3, wrong_data, "fashion_mnist", "test", cl3, {"fashion_mnist"}) == 2);
+  const char* unknown_flag[] = {"prog", "--learning-rate", "3"};
+  BOOST_TEST(train::parse_command_line(3, unknown_flag, "fashion_mnist", "test", cl3) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(key_table_lists_every_key) {
+  const std::string t = train::describe_keys();
+  for (const auto& k : train::config_keys()) BOOST_TEST(has(t, "| " + k + " |"), k);
+  for (const auto& k : train::trajectory_keys()) BOOST_TEST(has(t, "| " + k + " |"), k);
+}

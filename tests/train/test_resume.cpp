@@ -1,0 +1,143 @@
+#define BOOST_TEST_MODULE train_resume
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "train_test_util.hpp"
+
+using namespace structgan;
+using namespace structgan::train_test;
+namespace fs = std::filesystem;
+
+namespace {
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(spiral_k_steps_equal_half_save_load_half) {
+  const std::string dir = fresh_dir("resume_api");
+  fs::create_directories(dir);
+  const train::TrainConfig c = tiny_spiral(dir);
+  const int k = 8;
+  auto a = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < k; ++i) a.step();
+  a.save(dir + "/a.ckpt");
+
+  auto b = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < k / 2; ++i) b.step();
+  b.save(dir + "/half.ckpt");
+  auto c2 = train::make_spiral_trainer<float>(c, train::make_train_data(c));  // a new process, in effect
+  c2.load(dir + "/half.ckpt");
+  BOOST_TEST(c2.iteration() == k / 2);
+  for (int i = 0; i < k / 2; ++i) c2.step();
+  c2.save(dir + "/b.ckpt");
+
+  check_same_state(dir + "/a.ckpt", dir + "/b.ckpt");
+  BOOST_TEST(states_differ(dir + "/a.ckpt", dir + "/half.ckpt"));
+  // The step after the resumed run matches too (no hidden state outside the file).
+  const auto ra = a.step(), rc = c2.step();
+  BOOST_TEST(ra.d.total == rc.d.total);
+  BOOST_TEST(ra.g.total == rc.g.total);
+}
+
+BOOST_AUTO_TEST_CASE(images_run_equals_run_then_resume_through_the_output_folder) {
+  // The image path: BatchLoader seeking, augmentation draws, BigGAN's BatchNorm and
+  // spectral-norm buffers, the ResNet's GroupNorm, the checkpoint file of run().
+  const int k = 6;
+  const std::string da = fresh_dir("resume_img_a"), db = fresh_dir("resume_img_b");
+  train::TrainConfig ca = tiny_images(da);
+  ca.iterations = k;
+  {
+    auto t = train::make_image_trainer<float>(ca, image_data(ca));
+    const train::RunResult r = train::run(t, {false, 0, false});
+    BOOST_TEST(r.iteration == k);
+    BOOST_TEST(!r.interrupted);
+  }
+  train::TrainConfig cb = tiny_images(db);
+  cb.iterations = k / 2;
+  {
+    auto t = train::make_image_trainer<float>(cb, image_data(cb));
+    BOOST_TEST(train::run(t, {false, 0, false}).iteration == k / 2);
+  }
+  fs::copy_file(train::checkpoint_path(db), db + "/half.ckpt");
+  cb.iterations = k;
+  {
+    auto t = train::make_image_trainer<float>(cb, image_data(cb));
+    const train::RunResult r = train::run(t, {true, 0, false});
+    BOOST_TEST(r.start_iteration == k / 2);
+    BOOST_TEST(r.iteration == k);
+  }
+  check_same_state(train::checkpoint_path(da), train::checkpoint_path(db));
+  BOOST_TEST(states_differ(train::checkpoint_path(db), db + "/half.ckpt"));
+  // One log line per iteration, none repeated after the resume.
+  std::ifstream log(db + "/log.jsonl");
+  std::string line;
+  int n = 0;
+  while (std::getline(log, line)) BOOST_TEST(nlohmann::json::parse(line)["iteration"].get<int>() == ++n);
+  BOOST_TEST(n == k);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_saves_and_resume_continues_exactly) {
+  const std::string da = fresh_dir("sigint_a"), db = fresh_dir("sigint_b");
+  train::TrainConfig ca = tiny_spiral(da), cb = tiny_spiral(db);
+  ca.iterations = cb.iterations = 10;
+  ca.sample_every = cb.sample_every = 4;
+  using Tr = train::SpiralTrainer<float>;
+  {
+    auto t = train::make_spiral_trainer<float>(ca, train::make_train_data(ca));
+    train::run<Tr>(t, {false, 0, false}, [](Tr&, const std::string&) {});
+  }
+  {
+    // Ctrl-C arrives while iteration 4 finishes (the sample writer runs then).
+    auto t = train::make_spiral_trainer<float>(cb, train::make_train_data(cb));
+    int raised = 0;
+    const train::RunResult r = train::run<Tr>(t, {false, 0, false}, [&raised](Tr&, const std::string&) {
+      if (raised++ == 0) std::raise(SIGINT);
+    });
+    BOOST_TEST(r.interrupted);
+    BOOST_TEST(r.iteration == 4);
+    BOOST_TEST(fs::exists(train::checkpoint_path(db)));
+  }
+  {
+    auto t = train::make_spiral_trainer<float>(cb, train::make_train_data(cb));
+    const train::RunResult r = train::run<Tr>(t, {true, 0, false}, [](Tr&, const std::string&) {});
+    BOOST_TEST(!r.interrupted);
+    BOOST_TEST(r.start_iteration == 4);
+    BOOST_TEST(r.iteration == 10);
+  }
+  check_same_state(train::checkpoint_path(da), train::checkpoint_path(db));
+}
+
+BOOST_AUTO_TEST_CASE(resume_refuses_a_different_trajectory_or_a_missing_checkpoint) {
+  const std::string dir = fresh_dir("resume_mismatch");
+  train::TrainConfig c = tiny_spiral(dir);
+  c.iterations = 2;
+  {
+    auto t = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+    train::run(t, {false, 0, false});
+  }
+  train::TrainConfig d = c;
+  d.lr_d = 1e-3;
+  d.iterations = 4;
+  auto t = train::make_spiral_trainer<float>(d, train::make_train_data(d));
+  try {
+    train::run(t, {true, 0, false});
+    BOOST_FAIL("expected an error");
+  } catch (const Error& e) {
+    BOOST_TEST(has(e.what(), "different configuration"));
+    BOOST_TEST(has(e.what(), "lr_d"));
+  }
+  BOOST_TEST(t.iteration() == 0);
+
+  const std::string empty = fresh_dir("resume_nothing");
+  train::TrainConfig e = tiny_spiral(empty);
+  auto u = train::make_spiral_trainer<float>(e, train::make_train_data(e));
+  try {
+    train::run(u, {true, 0, false});
+    BOOST_FAIL("expected an error");
+  } catch (const Error& err) {
+    BOOST_TEST(has(err.what(), "no checkpoint"));
+  }
+}

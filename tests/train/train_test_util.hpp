@@ -1,0 +1,103 @@
+#pragma once
+// Tiny configurations and state comparisons shared by the train tests.
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "structgan/train/all.hpp"
+
+namespace structgan::train_test {
+
+/// A unique, empty temporary folder.
+inline std::string fresh_dir(const std::string& name) {
+  const auto p = std::filesystem::temp_directory_path() / ("structgan_train_test_" + name);
+  std::filesystem::remove_all(p);
+  return p.string();
+}
+
+/// The double spiral with tiny MLPs (a few milliseconds per iteration).
+inline train::TrainConfig tiny_spiral(const std::string& dir) {
+  train::TrainConfig c = train::preset("double_spiral");
+  c.batch_size = 16;
+  c.mlp_hidden = 16;
+  c.mlp_depth = 1;
+  c.embed_dim = 8;
+  c.z_dim = 4;
+  c.objective = {{"bank_size", 40}};
+  c.output_dir = dir;
+  c.sample_every = 0;
+  c.checkpoint_every = 0;
+  c.log_every = 1;
+  c.seed = 5;
+  return c;
+}
+
+/// 8×8 gray images: a ResNet-18 of width 4 and a BigGAN-deep with 8 channels.
+inline train::TrainConfig tiny_images(const std::string& dir) {
+  train::TrainConfig c = train::preset("fashion_mnist");
+  c.image_size = 8;
+  c.g_bottom_width = 1;
+  c.d_width = 4;
+  c.d_channels_per_group = 4;
+  c.g_ch = 2;
+  c.z_dim = 8;
+  c.embed_dim = 8;
+  c.batch_size = 8;
+  c.objective = {{"bank_size", 24}};
+  c.output_dir = dir;
+  c.sample_every = 0;
+  c.checkpoint_every = 0;
+  c.sample_count = 4;
+  c.seed = 3;
+  return c;
+}
+
+/// 40 random 1×8×8 images of 3 classes.
+inline data::ImageSet random_images(std::uint64_t seed) {
+  data::ImageSet s;
+  s.channels = 1;
+  s.height = s.width = 8;
+  s.class_names = {"a", "b", "c"};
+  Rng rng(seed);
+  for (int i = 0; i < 40; ++i) {
+    s.labels.push_back(i % 3);
+    for (int p = 0; p < 64; ++p) s.pixels.push_back(static_cast<std::uint8_t>(rng.below(256)));
+  }
+  return s;
+}
+
+inline std::unique_ptr<train::RealData> image_data(const train::TrainConfig& c) {
+  const data::ImageSet s = random_images(11);
+  return std::make_unique<train::ImageData>(s, train::train_transform_of(c, 8, 8), static_cast<int>(c.batch_size), 77, 1);
+}
+
+/// Checks that two checkpoints hold bit-identical tensors (per-blob FNV-1a 64 checksums and
+/// shapes), RNG state and integers (iteration, bank pointer, data position, optimizer steps);
+/// the configuration may differ in iterations and output folder.
+inline void check_same_state(const std::string& a, const std::string& b) {
+  const auto ea = io::read_checkpoint_info(a), eb = io::read_checkpoint_info(b);
+  BOOST_REQUIRE(ea.size() == eb.size());
+  std::size_t tensors = 0;
+  for (std::size_t i = 0; i < ea.size(); ++i) {
+    BOOST_REQUIRE(ea[i].name == eb[i].name);
+    if (ea[i].name == "config") continue;
+    BOOST_TEST(ea[i].kind == eb[i].kind);
+    BOOST_TEST(ea[i].shape == eb[i].shape, ea[i].name);
+    if (ea[i].kind == "integer") BOOST_TEST(ea[i].value == eb[i].value, ea[i].name);
+    else BOOST_TEST(ea[i].checksum == eb[i].checksum, ea[i].name << " differs");
+    tensors += ea[i].kind == "tensor";
+  }
+  BOOST_TEST(tensors > 20u);
+}
+
+/// Whether any tensor of two checkpoints differs (so that a comparison is not vacuous).
+inline bool states_differ(const std::string& a, const std::string& b) {
+  const auto ea = io::read_checkpoint_info(a), eb = io::read_checkpoint_info(b);
+  for (std::size_t i = 0; i < ea.size() && i < eb.size(); ++i)
+    if (ea[i].kind == "tensor" && ea[i].checksum != eb[i].checksum) return true;
+  return false;
+}
+
+}  // namespace structgan::train_test
