@@ -39,6 +39,8 @@ BOOST_AUTO_TEST_CASE(functional_vjp_jvp_and_recorded_jvp) {
   const auto j = jvp(net, x, v);
   BOOST_TEST(std::abs(dot(u, j.jvp) - dot(r.vjp, v)) < 1e-12 * (1 + std::abs(dot(u, j.jvp))));
   for (index_t i = 0; i < j.value.numel(); ++i) BOOST_TEST(j.value[i] == r.value[i]);
+  // vjp differentiates with respect to x only: parameter gradients stay untouched.
+  BOOST_TEST((!w1.grad.defined() || w1.grad.array().abs().maxCoeff() == 0.0));
   // Parameters lifted inside net receive the gradient of s = Σ u ⊙ Jv from one backward pass.
   w1.zero_grad();
   w2.zero_grad();

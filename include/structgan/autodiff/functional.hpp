@@ -8,7 +8,8 @@
 
 namespace structgan {
 
-/// f(x) and uᵀ·J_f(x) (reverse mode: one backward pass seeded with u).
+/// f(x) and uᵀ·J_f(x) (reverse mode: one backward pass seeded with u). Parameters lifted inside
+/// f are constants here: the pass leaves their gradients untouched.
 template <class T, class D>
 struct VjpResult {
   Tensor<T, D> value;  ///< f(x)
@@ -16,6 +17,7 @@ struct VjpResult {
 };
 template <class F, class T, class D>
 VjpResult<T, D> vjp(F&& f, const Tensor<T, D>& x, const Tensor<T, D>& u) {
+  FrozenParametersGuard frozen;
   Var<T, D> xv(x, true);
   Var<T, D> y = f(xv);
   require(y.shape() == u.shape(), "vjp: cotangent ", u.shape(), " for output ", y.shape());
