@@ -41,6 +41,8 @@ OPENBLAS_DIR = Path("/usr/lib/x86_64-linux-gnu/openblas-pthread")
 RELEASED_STEP = Path("/work/shared/peer/released_code_step.py")
 RELEASED_MIRROR = Path("/work/.mirror/xiao7199+structural-adversarial-objectives/repo")
 
+RT_PREFIX, GAP = [], 0.0  # set by --rt / --gap
+
 # Workloads that take seconds per call get fewer in-process repetitions.
 HEAVY = re.compile(r"^(d_|g_|train_step|sigma)")
 
@@ -115,7 +117,9 @@ class Side:
         self.times, self.cpu, self.rss, self.flop, self.error, self.extra = [], [], [], None, None, {}
 
     def run_once(self):
-        rc, out, err, secs, rss = run_process(self.cmd, self.env, self.timeout)
+        if GAP:
+            time.sleep(GAP)
+        rc, out, err, secs, rss = run_process(RT_PREFIX + self.cmd, self.env, self.timeout)
         self.rss.append(rss)
         if rc != 0:
             self.error = f"exit {rc}: " + (err.strip().splitlines() or ["?"])[-1][:200]
@@ -202,8 +206,17 @@ def main():
     ap.add_argument("--build-dir", default=str(ROOT / "build-bench"))
     ap.add_argument("--peer-blas", choices=["openblas", "system"], default="openblas")
     ap.add_argument("--no-eval", action="store_true", help="skip the evaluation-protocol rows (bench_eval)")
+    ap.add_argument("--rt", action="store_true",
+                    help="run every measured process under SCHED_FIFO (chrt -f 10; needs root) so that a shared, "
+                         "busy machine's other jobs do not share its cores; both sides alike")
+    ap.add_argument("--gap", type=float, default=None,
+                    help="seconds to pause between measured processes (default 0; 2 with --rt, so that the other "
+                         "jobs on the machine are not starved for long)")
     a = ap.parse_args()
     reps = a.reps or (1 if a.quick else 3)
+    global RT_PREFIX, GAP
+    RT_PREFIX = ["chrt", "-f", "10"] if a.rt else []
+    GAP = a.gap if a.gap is not None else (2.0 if a.rt else 0.0)
     build_dir = Path(a.build_dir)
     t_start = time.perf_counter()
     machine = machine_info()  # the load average before anything of ours runs
@@ -286,13 +299,14 @@ def main():
              f"{'quick' if a.quick else 'full'} shapes, median of {reps} alternating runs per side; "
              f"speed-up = PyTorch time / structgan time (> 1: structgan faster); "
              f"PyTorch RSS includes ~{baseline:.0f} MiB for importing torch; load average at start "
-             f"{machine['load']}")
+             f"{machine['load']}" + ("; every measured process under SCHED_FIFO (--rt)" if a.rt else ""))
     print(render(rows, title))
     elapsed = time.perf_counter() - t_start
     print(f"\n(total {elapsed:.0f} s)")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"title": title, "machine": machine, "threads": a.threads, "quick": a.quick, "reps": reps,
+                       "rt": a.rt,
                        "peer_blas": a.peer_blas, "torch_import_rss_mib": baseline, "seconds_total": elapsed,
                        "rows": rows}, f, indent=1)
     failed = [r["workload"] for r in rows if r.get("structgan_error")]
