@@ -285,8 +285,8 @@ inline TrainConfig preset(const std::string& name) {
     c.batch_size = 256;
     c.iterations = 1500;
     c.z_dim = 16;
-    c.embed_dim = 32;
-    c.mlp_hidden = 64;
+    c.embed_dim = 128;
+    c.mlp_hidden = 128;
     c.mlp_depth = 3;
     c.objective = {{"bank_size", 2048}};
     c.sample_every = 500;

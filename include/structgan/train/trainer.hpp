@@ -290,9 +290,16 @@ class Trainer {
       else if (!detail::module_finite(d_)) what = "D's parameters hold NaN or Inf";
       else if (!detail::module_finite(g_)) what = "G's parameters hold NaN or Inf";
       else if (!detail::module_finite(d_ema_.model())) what = "the EMA D's parameters hold NaN or Inf";
+      else if (!outputs_finite(x_real)) what = "D's outputs on the real batch overflow to NaN or Inf";
       if (what.empty()) throw;
       throw NonFiniteError(non_finite_message(who, it, what + ": " + e.what()));
     }
+  }
+
+  /// Whether D's embedding of x is finite (a forward pass without gradient; error path only).
+  bool outputs_finite(const Tn& x) {
+    NoGradGuard no_grad;
+    return detail::all_finite(Tn(d_(x).f_tilde));
   }
 
   std::string non_finite_message(const char* who, std::int64_t it, const std::string& what) const {
