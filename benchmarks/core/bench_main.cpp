@@ -1,6 +1,8 @@
 // bench_core's main: strips --quick and --threads N, sets the OpenMP thread count (default 2, or
 // OMP_NUM_THREADS), then hands the rest to Google Benchmark.
 //   bench_core [--quick] [--threads N] [Google Benchmark flags, e.g. --benchmark_filter=^conv2d_fwd_bwd$]
+// Environment: OMP_NUM_THREADS (default 2), STRUCTGAN_BENCH_QUICK=1 (= --quick),
+// STRUCTGAN_HOST_CACHE_MB (limit of the host allocator's cache of freed blocks; 0 turns it off).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
   int threads = 2;
   if (const char* e = std::getenv("OMP_NUM_THREADS")) threads = std::max(1, std::atoi(e));
   if (const char* e = std::getenv("STRUCTGAN_BENCH_QUICK")) g_quick = std::strcmp(e, "0") != 0;
+  // STRUCTGAN_HOST_CACHE_MB: the host allocator's cache of freed blocks (default 2048; 0 = off)
+  if (const char* e = std::getenv("STRUCTGAN_HOST_CACHE_MB"))
+    structgan::Allocator<structgan::Cpu>::set_cache_limit(static_cast<std::size_t>(std::atoll(e)) << 20);
   bool json = false;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {

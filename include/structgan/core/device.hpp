@@ -2,6 +2,8 @@
 /// \file Compile-time device tags. A backend is chosen by a template argument, never at run time
 /// (a runtime switch inside every op is what made tiny-dnn 5x slower; STYLE.md, Layout).
 #include <cstddef>
+#include <iterator>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,9 +40,10 @@ struct Allocator;
 namespace detail {
 /// Freed host blocks of 256 KiB and more, kept for reuse by later allocations of (nearly) the
 /// same size. A training step allocates the same shapes every iteration; giving those blocks
-/// back to the OS and faulting fresh, zeroed pages in again cost D's forward+backward ~40% of
-/// its time (docs/performance.md). Thread-safe; holds at most `limit` bytes (beyond it, freed
-/// blocks go back to the OS), never more than the process's peak working set in steady state.
+/// back to the OS and faulting fresh, zeroed pages in again cost D's forward+backward ~25% of
+/// its time (docs/performance.md). When a request finds no block of its size, the oldest cached
+/// blocks (at least as many bytes as requested) go back to the OS first, so the cache does not
+/// add to the process's peak memory. Thread-safe; holds at most `limit` bytes.
 class HostBlockCache {
  public:
   /// The process-wide cache; never destroyed (tensors in static storage may die after it).
@@ -48,23 +51,46 @@ class HostBlockCache {
     static HostBlockCache* cache = new HostBlockCache();
     return *cache;
   }
-  /// A cached block of `bytes` to bytes·5/4 bytes with this alignment, or nullptr.
+  /// A cached block of `bytes` to bytes·5/4 bytes with this alignment (its size in *got), or
+  /// nullptr after giving back the oldest cached blocks, at least `bytes` of them.
   void* take(std::size_t bytes, std::size_t alignment, std::size_t* got) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = free_.lower_bound(Key{bytes, alignment});
-    if (it == free_.end() || it->first.alignment != alignment || it->first.bytes > bytes + bytes / 4) return nullptr;
-    void* p = it->second;
-    *got = it->first.bytes;
-    cached_ -= it->first.bytes;
-    free_.erase(it);
-    return p;
+    if (it != free_.end() && it->first.alignment == alignment && it->first.bytes <= bytes + bytes / 4) {
+      const Block b = *it->second;
+      lru_.erase(it->second);
+      free_.erase(it);
+      cached_ -= b.bytes;
+      *got = b.bytes;
+      return b.p;
+    }
+    for (std::size_t freed = 0; freed < bytes && !lru_.empty();) {
+      const Block b = lru_.front();
+      auto range = free_.equal_range(Key{b.bytes, b.alignment});
+      for (auto f = range.first; f != range.second; ++f)
+        if (f->second == lru_.begin()) {
+          free_.erase(f);
+          break;
+        }
+      lru_.pop_front();
+      cached_ -= b.bytes;
+      freed += b.bytes;
+      ::operator delete(b.p, std::align_val_t(b.alignment));
+    }
+    return nullptr;
   }
   /// Keeps a freed block; false (the caller frees it) when that would exceed the limit.
   bool give(void* p, std::size_t bytes, std::size_t alignment) noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     if (cached_ + bytes > limit_) return false;
     try {
-      free_.emplace(Key{bytes, alignment}, p);
+      lru_.push_back(Block{p, bytes, alignment});
+      try {
+        free_.emplace(Key{bytes, alignment}, std::prev(lru_.end()));
+      } catch (...) {
+        lru_.pop_back();
+        return false;
+      }
     } catch (...) {
       return false;
     }
@@ -74,7 +100,8 @@ class HostBlockCache {
   /// Frees every cached block (live tensors are untouched).
   void release() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [k, p] : free_) ::operator delete(p, std::align_val_t(k.alignment));
+    for (const Block& b : lru_) ::operator delete(b.p, std::align_val_t(b.alignment));
+    lru_.clear();
     free_.clear();
     cached_ = 0;
   }
@@ -91,6 +118,10 @@ class HostBlockCache {
   }
 
  private:
+  struct Block {
+    void* p;
+    std::size_t bytes, alignment;
+  };
   struct Key {
     std::size_t bytes, alignment;
     bool operator<(const Key& o) const { return alignment != o.alignment ? alignment < o.alignment : bytes < o.bytes; }
@@ -101,7 +132,8 @@ class HostBlockCache {
   std::size_t limit_ = std::size_t(2) << 30;
 #endif
   std::size_t cached_ = 0;
-  std::multimap<Key, void*> free_;
+  std::list<Block> lru_;  ///< oldest first
+  std::multimap<Key, std::list<Block>::iterator> free_;
   mutable std::mutex mutex_;
 };
 }  // namespace detail
