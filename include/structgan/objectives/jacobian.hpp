@@ -78,9 +78,12 @@ void check_output(const char* op, const Tensor<T, D>& y, const Tensor<T, D>& x) 
 
 namespace detail {
 /// The power iteration from u0, or from u0 ~ N(0, I) drawn from *rng once f(x)'s shape is known
-/// (the first VJP's forward pass gives it, so no extra pass is needed).
+/// (the first VJP's forward pass gives it, so no extra pass is needed). With last_jvp false the
+/// final step stops after its VJP: v is v_S and u is left undefined, because the caller's recorded
+/// dual pass computes J·v_S anyway and u_S = J·v_S/‖J·v_S‖ is taken from it (one dual pass fewer).
 template <class F, class T, class D>
-PowerIteration<T, D> power_iteration(F&& f, const Tensor<T, D>& x, const Tensor<T, D>* u0, Rng* rng, int steps) {
+PowerIteration<T, D> power_iteration(F&& f, const Tensor<T, D>& x, const Tensor<T, D>* u0, Rng* rng, int steps,
+                                     bool last_jvp = true) {
   const char* op = "jacobian_power_iteration";
   check_batch(op, x);
   require(steps >= 1, op, ": needs at least one step, got ", steps);
@@ -99,14 +102,25 @@ PowerIteration<T, D> power_iteration(F&& f, const Tensor<T, D>& x, const Tensor<
     require(y.shape() == u.shape(), op, ": f(x) has shape ", y.shape(), " but u has ", u.shape());
     backward(y, u);
     v = normalize_per_sample(xv.grad().defined() ? xv.grad() : zeros_like(x));
-    u = row_normalize(jvp(f, x, v).jvp);
+    if (s + 1 < steps || last_jvp) {
+      u = row_normalize(jvp(f, x, v).jvp);
+    } else {
+      u = Tensor<T, D>();
+    }
   }
   return {u, v};
 }
+/// σ_i = u_iᵀ(J v)_i from the recorded J·v_S (b×p), with u_S = J·v_S/‖J·v_S‖ stopped: the last
+/// step's JVP and σ's recorded pass are the same computation, so it is done once. Returns u_S.
+template <class VT, class T, class D>
+VT sigma_of_recorded_jv(const VT& jv, Tensor<T, D>& u_out) {
+  u_out = row_normalize(Tensor<T, D>(value_of(jv)));
+  return sum(mul(jv, VT(u_out)), {1});
+}
 template <class F, class T, class D>
-SpectralEstimate<T, D> sigma_from(F&& f, const Tensor<T, D>& x, const PowerIteration<T, D>& it) {
+SpectralEstimate<T, D> sigma_from(F&& f, const Tensor<T, D>& x, PowerIteration<T, D> it) {
   RecordedJvp<T, D> rec = jvp_recorded(f, x, it.v);
-  Var<T, D> sigma = sum(mul(rec.jvp, Var<T, D>(it.u)), {1});
+  Var<T, D> sigma = sigma_of_recorded_jv(rec.jvp, it.u);
   return {sigma, rec.value, it.u, it.v};
 }
 }  // namespace detail
@@ -130,12 +144,12 @@ PowerIteration<T, D> jacobian_power_iteration(F&& f, const Tensor<T, D>& x, Rng&
 /// Requires: x a finite batch (b×…), u0 b×p with f(x) b×p. Throws structgan::Error otherwise.
 template <class F, class T, class D>
 SpectralEstimate<T, D> jacobian_sigma(F&& f, const Tensor<T, D>& x, const Tensor<T, D>& u0, int steps = 1) {
-  return detail::sigma_from(f, x, jacobian_power_iteration(f, x, u0, steps));
+  return detail::sigma_from(f, x, detail::power_iteration(f, x, &u0, static_cast<Rng*>(nullptr), steps, false));
 }
 /// As above with u0 ~ N(0, I) drawn from rng.
 template <class F, class T, class D>
 SpectralEstimate<T, D> jacobian_sigma(F&& f, const Tensor<T, D>& x, Rng& rng, int steps = 1) {
-  return detail::sigma_from(f, x, jacobian_power_iteration(f, x, rng, steps));
+  return detail::sigma_from(f, x, detail::power_iteration(f, x, static_cast<const Tensor<T, D>*>(nullptr), &rng, steps, false));
 }
 
 /// mean((σ − lip)²) (Squared, the released code) or mean|σ − lip| (Absolute), shape [1].

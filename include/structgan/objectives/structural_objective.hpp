@@ -145,7 +145,9 @@ class StructuralObjective {
     if (jac) {
       const Tensor<T, D> x = concat(std::vector<Tensor<T, D>>{x_real, x_fake}, 0);
       auto embed = [&d](const auto& v) { return d(v).f_tilde; };
-      const PowerIteration<T, D> it = jacobian_power_iteration(embed, x, rng, o_.jacobian.steps);
+      // The last step's JVP is left to σ's recorded pass below (u_S comes from its J·v_S).
+      PowerIteration<T, D> it =
+          detail::power_iteration(embed, x, static_cast<const Tensor<T, D>*>(nullptr), &rng, o_.jacobian.steps, false);
       VT jv;
       if (o_.fuse_jacobian_pass) {
         // One recorded dual pass over [x_real; x_fake]: primal outputs and J·v together.
@@ -166,7 +168,7 @@ class StructuralObjective {
         fg = fake.f;
         logits = real.logits;
       }
-      const VT sigma = sum(mul(jv, VT(it.u)), {1});
+      const VT sigma = detail::sigma_of_recorded_jv(jv, it.u);
       jac_penalty = jacobian_penalty(sigma, o_.jacobian.lip, o_.jacobian.penalty);
       t.jacobian = detail::scalar_of(jac_penalty.value());
       t.sigma_mean = detail::scalar_of(mean_all(sigma.value()));
