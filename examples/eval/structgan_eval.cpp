@@ -1,48 +1,345 @@
-// structgan-eval: the paper's Table 1 protocol (SPEC §6) on feature files.
+// structgan-eval: the paper's Table 1 protocol (SPEC §6) on feature files, or on a training checkpoint
+// plus its data set.
 //
 //   structgan-eval --train-features a.npy --train-labels a_labels.npy
 //                  --test-features b.npy --test-labels b_labels.npy [--json out.json] [--plots DIR]
-//                  [--repeats 20] [--svm-c 1.0]
+//   structgan-eval --checkpoint runs/fashion_mnist/checkpoint.ckpt [--data-dir DIR] [--dataset NAME]
+//                  [--json out.json] [--plots DIR] [--save-features DIR]
 //
-// Prints the Table 1 row (SVM accuracy, k-means mean (std) over the repeats, NMI, ARI, weighted kNN accuracy),
-// writes it as JSON, and with --plots writes t-SNE scatter plots of the test features.
+// Prints the Table 1 row(s) (SVM accuracy, k-means mean (std) over the repeats, NMI, ARI, weighted kNN accuracy),
+// writes them as JSON, and with --plots writes t-SNE scatter plots of the test features. From a checkpoint it
+// rebuilds the EMA discriminator the trainer saved, extracts f^b and f~ of the train and test splits (test
+// transform) and evaluates both. One translation unit: the checkpoint path needs only the train headers that
+// build networks and read data (not the trainer).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "structgan/eval/eval.hpp"
 
+#if STRUCTGAN_EVAL_CHECKPOINTS
+#include "structgan/io/checkpoint.hpp"
+#include "structgan/train/config.hpp"
+#include "structgan/train/data_source.hpp"
+#include "structgan/train/models.hpp"
+#endif
+
 namespace ev = structgan::eval;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct PlotOptions {
+  std::string dir, palette_ref;
+  int threads = 0, points = 10000, iterations = 1000;
+  std::uint64_t seed = 0;
+};
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  ev::detail::write_file_atomically(path, [&](std::FILE* f, const std::string& tmp) {
+    ev::detail::fwrite_all(f, text.data(), text.size(), tmp);
+  });
+}
+
+// t-SNE of a seeded subsample of at most o.points L2-normalized test rows: DIR/<base>.npy, DIR/<base>_labels.png
+// and, with a palette reference (M×2, aligned with the test rows), DIR/<base>_palette.png.
+void write_tsne_plots(const PlotOptions& o, const std::string& base_name, const std::string& title,
+                      const ev::RowMatrixF& tex, const std::vector<int>& tey,
+                      const std::vector<std::string>& class_names = {}) {
+  std::error_code ec;
+  fs::create_directories(o.dir, ec);
+  structgan::require(!ec, "cannot create plot folder '", o.dir, "': ", ec.message());
+  std::vector<Eigen::Index> idx(static_cast<std::size_t>(tex.rows()));
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<Eigen::Index>(i);
+  ev::detail::Rng rng(ev::detail::derive_seed(o.seed, 7));
+  for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+  idx.resize(std::min<std::size_t>(idx.size(), static_cast<std::size_t>(o.points)));
+  std::sort(idx.begin(), idx.end());
+  structgan::require(idx.size() >= 4, "t-SNE plots need at least 4 test points, got ", idx.size());
+  ev::RowMatrixF sub(static_cast<Eigen::Index>(idx.size()), tex.cols());
+  std::vector<int> sub_y(idx.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) {
+    sub.row(static_cast<Eigen::Index>(i)) = tex.row(idx[i]);
+    sub_y[i] = tey[static_cast<std::size_t>(idx[i])];
+  }
+  ev::TsneOptions to;
+  to.threads = o.threads;
+  to.iterations = o.iterations;
+  to.perplexity = std::min(30.0, (static_cast<double>(sub.rows()) - 1.0) / 3.0);
+  const ev::RowMatrixD xy = ev::tsne(ev::detail::normalized_rows<float>(sub), to);
+  const std::string base = (fs::path(o.dir) / base_name).string();
+  ev::write_npy(base + ".npy", xy);
+  ev::ScatterOptions so;
+  so.title = title + " T-SNE";
+  so.point_radius = sub.rows() > 3000 ? 1 : 2;
+  if (!class_names.empty()) {
+    // the legend names the labels present, in sorted order
+    std::vector<int> present = sub_y;
+    std::sort(present.begin(), present.end());
+    present.erase(std::unique(present.begin(), present.end()), present.end());
+    for (int y : present)
+      so.class_names.push_back(y >= 0 && static_cast<std::size_t>(y) < class_names.size() ? class_names[static_cast<std::size_t>(y)]
+                                                                                           : std::to_string(y));
+  }
+  ev::write_label_scatter_png(base + "_labels.png", xy, sub_y, so);
+  std::cout << "wrote " << base << "_labels.png\n";
+  if (!o.palette_ref.empty()) {
+    const ev::RowMatrixD ref = ev::read_npy_matrix<double>(o.palette_ref);
+    structgan::require(ref.rows() == tex.rows() && ref.cols() == 2, "--palette-reference: expected ", tex.rows(), "x2, got ",
+                       ref.rows(), "x", ref.cols());
+    ev::RowMatrixD sub_ref(static_cast<Eigen::Index>(idx.size()), 2);
+    for (std::size_t i = 0; i < idx.size(); ++i) sub_ref.row(static_cast<Eigen::Index>(i)) = ref.row(idx[i]);
+    ev::write_palette_scatter_png(base + "_palette.png", xy, sub_ref, so);
+    std::cout << "wrote " << base << "_palette.png\n";
+  }
+}
+
+#if STRUCTGAN_EVAL_CHECKPOINTS
+namespace train = structgan::train;
+namespace data = structgan::data;
+namespace io = structgan::io;
+using structgan::index_t;
+
+struct CheckpointOptions {
+  std::string path, data_dir, dataset, save_features;
+  std::int64_t train_size = 0, test_size = 0, batch = 0;
+  bool data_dir_set = false, dataset_set = false;
+};
+
+// A seeded subset of n images of `set` in their original order (n = 0 or ≥ size: all).
+data::ImageSet subsample(const data::ImageSet& set, std::size_t n, std::uint64_t seed) {
+  if (n == 0 || n >= set.size()) return set;
+  std::vector<std::size_t> idx(set.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  ev::detail::Rng rng(seed);
+  for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+  idx.resize(n);
+  std::sort(idx.begin(), idx.end());
+  data::ImageSet out;
+  out.channels = set.channels;
+  out.height = set.height;
+  out.width = set.width;
+  out.class_names = set.class_names;
+  out.pixels.resize(n * set.image_bytes());
+  out.labels.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::copy(set.image(idx[i]), set.image(idx[i]) + set.image_bytes(), out.image(i));
+    out.labels[i] = set.labels[idx[i]];
+  }
+  return out;
+}
+
+// f^b and f~ of network d for every image of `set` (through transform t, in order), N×width and N×p floats.
+template <class DNet>
+void extract_features(DNet& d, const data::ImageSet& set, const data::Transform& t, int batch, ev::RowMatrixF& fb,
+                      ev::RowMatrixF& ft, std::vector<int>& labels) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  data::BatchLoader loader(set, t, lo);
+  labels.clear();
+  structgan::NoGradGuard no_grad;
+  auto copy_rows = [](const structgan::Tensor<float>& f, ev::RowMatrixF& out, Eigen::Index row0, std::size_t n) {
+    structgan::require(f.shape().rank() == 2, "feature extraction: expected a matrix, got ", f.shape());
+    if (out.rows() == 0) out.resize(static_cast<Eigen::Index>(n), f.dim(1));
+    structgan::require(f.dim(1) == out.cols() && row0 + f.dim(0) <= out.rows(), "feature extraction: batch of ", f.shape());
+    std::memcpy(out.row(row0).data(), f.data(), sizeof(float) * static_cast<std::size_t>(f.numel()));
+  };
+  for (std::size_t k = 0; k < loader.batches_per_epoch(); ++k) {
+    const data::Batch b = loader.next();
+    structgan::Tensor<float> x(structgan::Shape{b.n, b.c, b.h, b.w});
+    std::memcpy(x.data(), b.images.data(), b.images.size() * sizeof(float));
+    const auto out = d(x);
+    const Eigen::Index row0 = static_cast<Eigen::Index>(labels.size());
+    copy_rows(out.f_b, fb, row0, set.size());
+    copy_rows(out.f_tilde, ft, row0, set.size());
+    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+  }
+  structgan::require(labels.size() == set.size(), "feature extraction: ", labels.size(), " of ", set.size(), " images");
+  structgan::require(fb.allFinite() && ft.allFinite(), "feature extraction: the network's features hold NaN or Inf");
+}
+
+const io::EntryInfo* find_entry(const std::vector<io::EntryInfo>& entries, const std::string& name) {
+  for (const auto& e : entries)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+// The whole checkpoint path: config and EMA discriminator from the file, both splits, both feature kinds.
+int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& po, const PlotOptions& plots,
+                        const std::string& json_path, const std::string& name_prefix) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const std::string& path = co.path;
+  structgan::require(fs::is_regular_file(path), "checkpoint '", path, "' does not exist or is not a file");
+  // 1. the manifest (header, checksummed manifest), the training configuration and the iteration
+  const std::vector<io::EntryInfo> entries = io::read_checkpoint_info(path);
+  structgan::require(find_entry(entries, "config") != nullptr, "checkpoint '", path,
+                     "' holds no 'config' entry: not written by the trainer (train::Trainer::save)");
+  std::string config_text;
+  std::int64_t iteration = -1;
+  {
+    io::Checkpoint head;
+    head.string("config", config_text);
+    if (find_entry(entries, "iteration")) head.integer("iteration", iteration);
+    io::LoadOptions lo;
+    lo.allow_unbound_entries = true;
+    io::load_checkpoint(path, head, lo);
+  }
+  const nlohmann::json saved = nlohmann::json::parse(config_text, nullptr, false);
+  structgan::require(saved.is_object(), "checkpoint '", path, "': its 'config' entry is not a JSON object");
+  train::TrainConfig c = train::preset(saved.value("preset", std::string("cifar10")));
+  train::apply_json(c, saved, "checkpoint '" + path + "' config");
+  if (co.dataset_set) c.dataset = co.dataset;
+  if (co.data_dir_set) c.data_dir = co.data_dir;
+  structgan::require(c.dataset != "double_spiral", "checkpoint '", path,
+                     "': double-spiral runs are evaluated by examples/double_spiral, not from a data set");
+  structgan::require(train::detail::contains(train::detail::known_datasets(), c.dataset), "--dataset: unknown data set '", c.dataset,
+                     "' (known: ", train::detail::joined(train::detail::known_datasets()), ")");
+
+  // 2. the EMA discriminator: architecture from the configuration, input channels and probe classes from the file
+  const io::EntryInfo* stem = find_entry(entries, "D_ema.backbone.stem.weight");
+  const io::EntryInfo* probe = find_entry(entries, "D_ema.probe.weight");
+  structgan::require(stem && probe && stem->shape.size() == 4 && probe->shape.size() == 2, "checkpoint '", path,
+                     "' holds no image discriminator 'D_ema' (entries D_ema.backbone.stem.weight, D_ema.probe.weight)");
+  const index_t channels = stem->shape[1], classes = probe->shape[0];
+  structgan::Rng rng(static_cast<std::uint64_t>(c.seed));  // the weights come from the file
+  auto d = train::make_image_discriminator<float, structgan::Cpu>(c, channels, classes, rng);
+  {
+    io::Checkpoint ck;
+    ck.module("D_ema", d);
+    io::LoadOptions lo;
+    lo.allow_unbound_entries = true;
+    io::load_checkpoint(path, ck, lo);
+  }
+  d.train(false);
+
+  // 3. the data set (train and test splits), test transform
+  auto load = [&](data::Split split) {
+    try {
+      return train::load_split(c, split);
+    } catch (const structgan::Error& e) {
+      structgan::fail(e.what(), " (the checkpoint was trained on '", c.dataset, "' from '", train::data_dir_of(c),
+                      "'; give the folder with --data-dir)");
+    }
+  };
+  const data::ImageSet train_all = load(data::Split::train);
+  const data::ImageSet test_all = load(data::Split::test);
+  structgan::require(train_all.channels == channels, "data set '", c.dataset, "' has ", train_all.channels,
+                     "-channel images but the checkpoint's discriminator takes ", channels);
+  const data::ImageSet train_set = subsample(train_all, static_cast<std::size_t>(co.train_size), plots.seed + 99);
+  const data::ImageSet test_set = subsample(test_all, static_cast<std::size_t>(co.test_size), plots.seed + 98);
+  const int batch = static_cast<int>(co.batch > 0 ? co.batch : c.eval_batch);
+
+  // 4. features
+  const auto tf = clock::now();
+  ev::RowMatrixF trb, trt, teb, tet;
+  std::vector<int> ytr, yte;
+  extract_features(d, train_set, train::test_transform_of(c, train_set.height, train_set.width), batch, trb, trt, ytr);
+  extract_features(d, test_set, train::test_transform_of(c, test_set.height, test_set.width), batch, teb, tet, yte);
+  const double feature_seconds = std::chrono::duration<double>(clock::now() - tf).count();
+  std::cout << "features of " << train_set.size() << " train and " << test_set.size() << " test images (" << c.dataset
+            << ", iteration " << iteration << "): f^b " << trb.cols() << "-d, f~ " << trt.cols() << "-d, "
+            << feature_seconds << " s\n";
+  if (!co.save_features.empty()) {
+    std::error_code ec;
+    fs::create_directories(co.save_features, ec);
+    structgan::require(!ec, "cannot create feature folder '", co.save_features, "': ", ec.message());
+    const fs::path f(co.save_features);
+    ev::write_npy((f / "train_fb.npy").string(), trb);
+    ev::write_npy((f / "train_ftilde.npy").string(), trt);
+    ev::write_npy((f / "test_fb.npy").string(), teb);
+    ev::write_npy((f / "test_ftilde.npy").string(), tet);
+    ev::write_npy_labels((f / "train_labels.npy").string(), ytr);
+    ev::write_npy_labels((f / "test_labels.npy").string(), yte);
+    std::cout << "wrote the features to " << co.save_features << "\n";
+  }
+
+  // 5. the Table 1 rows
+  const std::string prefix = name_prefix.empty() ? std::string("EMA D") : name_prefix;
+  std::vector<ev::Table1Row> rows;
+  rows.push_back(ev::evaluate_representation(trb, ytr, teb, yte, po, prefix + " f^b"));
+  rows.push_back(ev::evaluate_representation(trt, ytr, tet, yte, po, prefix + " f~"));
+  std::cout << "\n" << c.dataset << ", checkpoint " << path << " (iteration " << iteration << "):\n";
+  ev::print_table(std::cout, rows);
+  if (!plots.dir.empty()) {
+    write_tsne_plots(plots, "tsne_fb", prefix + " f^b", teb, yte, test_set.class_names);
+    write_tsne_plots(plots, "tsne_ftilde", prefix + " f~", tet, yte, test_set.class_names);
+  }
+  if (!json_path.empty()) {
+    nlohmann::json j;
+    j["checkpoint"] = path;
+    j["iteration"] = iteration;
+    j["dataset"] = c.dataset;
+    j["data_dir"] = train::data_dir_of(c);
+    j["train_images"] = train_set.size();
+    j["test_images"] = test_set.size();
+    j["config"] = saved;
+    j["seconds_features"] = feature_seconds;
+    j["seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
+    j["rows"] = nlohmann::json::array();
+    for (const auto& r : rows) j["rows"].push_back(r.to_json());
+    j["rows"][0]["features"] = "f_b";
+    j["rows"][1]["features"] = "f_tilde";
+    write_text_atomically(json_path, j.dump(2) + "\n");
+    std::cout << "wrote " << json_path << "\n";
+  }
+  return 0;
+}
+#endif
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"structgan-eval: linear SVM, 20x spherical k-means, NMI, ARI and kNN on feature files (SPEC §6)"};
-  std::string train_x, train_y, test_x, test_y, json_path, plots_dir, palette_ref, name = "features";
+  CLI::App app{"structgan-eval: linear SVM, 20x spherical k-means, NMI, ARI and kNN (SPEC §6) on feature files, "
+               "or on f^b and f~ of a training checkpoint's EMA discriminator over its data set"};
+  std::string train_x, train_y, test_x, test_y, json_path, name;
+  PlotOptions plots;
   ev::ProtocolOptions o;
   bool no_svm = false, no_kmeans = false, no_knn = false;
-  int threads = 0, tsne_points = 10000, tsne_iterations = 1000;
-  std::uint64_t seed = 0;
-  app.add_option("--train-features", train_x, "training features, N×D float32/float64 .npy")->required()->check(CLI::ExistingFile);
-  app.add_option("--train-labels", train_y, "training labels: int .npy or text, one per line")->required()->check(CLI::ExistingFile);
-  app.add_option("--test-features", test_x, "test features, M×D .npy")->required()->check(CLI::ExistingFile);
-  app.add_option("--test-labels", test_y, "test labels")->required()->check(CLI::ExistingFile);
-  app.add_option("--json", json_path, "write the row as JSON here");
-  app.add_option("--plots", plots_dir, "write t-SNE PNGs of the test features into this folder");
-  app.add_option("--palette-reference", palette_ref, "M×2 .npy: colour the t-SNE points by this 2-D layout (Fig. 2d)")
+  app.add_option("--train-features", train_x, "training features, N×D float32/float64 .npy")->check(CLI::ExistingFile);
+  app.add_option("--train-labels", train_y, "training labels: int .npy or text, one per line")->check(CLI::ExistingFile);
+  app.add_option("--test-features", test_x, "test features, M×D .npy")->check(CLI::ExistingFile);
+  app.add_option("--test-labels", test_y, "test labels")->check(CLI::ExistingFile);
+#if STRUCTGAN_EVAL_CHECKPOINTS
+  CheckpointOptions co;
+  auto* ck_opt = app.add_option("--checkpoint", co.path,
+                                "a training checkpoint (train::Trainer::save): evaluate f^b and f~ of its EMA discriminator "
+                                "on the train and test splits of its data set (instead of feature files)");
+  auto* dd_opt = app.add_option("--data-dir", co.data_dir, "with --checkpoint: the data set's folder (default: the run's)");
+  auto* ds_opt = app.add_option("--dataset", co.dataset, "with --checkpoint: the data set (default: the run's)");
+  app.add_option("--train-size", co.train_size, "with --checkpoint: train images for the SVM and kNN, a seeded subset (0 = all)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--test-size", co.test_size, "with --checkpoint: test images, a seeded subset (0 = all)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", co.batch, "with --checkpoint: images per forward pass (0 = the run's eval_batch)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--save-features", co.save_features,
+                 "with --checkpoint: write {train,test}_{fb,ftilde}.npy and {train,test}_labels.npy into this folder");
+  for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels"}) ck_opt->excludes(f);
+#endif
+  app.add_option("--json", json_path, "write the row(s) as JSON here");
+  app.add_option("--plots", plots.dir, "write t-SNE PNGs of the test features into this folder");
+  app.add_option("--palette-reference", plots.palette_ref, "M×2 .npy: colour the t-SNE points by this 2-D layout (Fig. 2d)")
       ->check(CLI::ExistingFile);
-  app.add_option("--name", name, "row name in the table and JSON");
+  app.add_option("--name", name, "row name in the table and JSON (with --checkpoint: prefix of both rows)");
   app.add_option("--repeats", o.kmeans.repeats, "k-means repetitions")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--restarts", o.kmeans.kmeans.restarts, "k-means++ starts per repetition")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--svm-c", o.svm.c, "SVM cost C")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--knn-k", o.knn.k, "kNN neighbours")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--knn-t", o.knn.temperature, "kNN temperature")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--threads", threads, "threads (0 = all)")->capture_default_str();
-  app.add_option("--seed", seed, "seed of k-means and of the t-SNE subsample")->capture_default_str();
-  app.add_option("--tsne-points", tsne_points, "at most this many test points in the t-SNE plots")
+  app.add_option("--threads", plots.threads, "threads (0 = all)")->capture_default_str();
+  app.add_option("--seed", plots.seed, "seed of k-means and of the subsamples")->capture_default_str();
+  app.add_option("--tsne-points", plots.points, "at most this many test points in the t-SNE plots")
       ->capture_default_str()->check(CLI::Range(4, 10000));
-  app.add_option("--tsne-iterations", tsne_iterations, "t-SNE iterations")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--tsne-iterations", plots.iterations, "t-SNE iterations")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--no-svm", no_svm, "skip the SVM");
   app.add_flag("--no-kmeans", no_kmeans, "skip k-means (and NMI/ARI)");
   app.add_flag("--no-knn", no_knn, "skip kNN");
@@ -52,8 +349,25 @@ int main(int argc, char** argv) {
     o.run_svm = !no_svm;
     o.run_kmeans = !no_kmeans;
     o.run_knn = !no_knn;
-    o.svm.threads = o.kmeans.kmeans.threads = o.knn.threads = threads;
-    o.kmeans.kmeans.seed = seed;
+    o.svm.threads = o.kmeans.kmeans.threads = o.knn.threads = plots.threads;
+    o.kmeans.kmeans.seed = plots.seed;
+#if STRUCTGAN_EVAL_CHECKPOINTS
+    if (!co.path.empty()) {
+      co.data_dir_set = dd_opt->count() > 0;
+      co.dataset_set = ds_opt->count() > 0;
+      return evaluate_checkpoint(co, o, plots, json_path, name);
+    }
+    structgan::require(dd_opt->count() == 0 && ds_opt->count() == 0, "--data-dir and --dataset need --checkpoint");
+#endif
+    if (train_x.empty() || train_y.empty() || test_x.empty() || test_y.empty())
+      structgan::fail("give --train-features, --train-labels, --test-features and --test-labels",
+#if STRUCTGAN_EVAL_CHECKPOINTS
+                      ", or --checkpoint",
+#else
+                      " (this build has no --checkpoint: it was built without structgan::train)",
+#endif
+                      " (see --help)");
+    if (name.empty()) name = "features";
     const ev::RowMatrixF trx = ev::read_npy_matrix<float>(train_x);
     const std::vector<int> try_ = ev::read_labels(train_y);
     const ev::RowMatrixF tex = ev::read_npy_matrix<float>(test_x);
@@ -61,51 +375,10 @@ int main(int argc, char** argv) {
     const ev::Table1Row row = ev::evaluate_representation(trx, try_, tex, tey, o, name);
     ev::print_table(std::cout, {row});
     if (!json_path.empty()) {
-      const std::string text = row.to_json().dump(2) + "\n";
-      ev::detail::write_file_atomically(json_path, [&](std::FILE* f, const std::string& tmp) {
-        ev::detail::fwrite_all(f, text.data(), text.size(), tmp);
-      });
+      write_text_atomically(json_path, row.to_json().dump(2) + "\n");
       std::cout << "wrote " << json_path << "\n";
     }
-    if (!plots_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(plots_dir, ec);
-      structgan::require(!ec, "cannot create plot folder '", plots_dir, "': ", ec.message());
-      // a seeded subsample of at most tsne_points test rows
-      std::vector<Eigen::Index> idx(static_cast<std::size_t>(tex.rows()));
-      for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<Eigen::Index>(i);
-      ev::detail::Rng rng(ev::detail::derive_seed(seed, 7));
-      for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
-      idx.resize(std::min<std::size_t>(idx.size(), static_cast<std::size_t>(tsne_points)));
-      std::sort(idx.begin(), idx.end());
-      ev::RowMatrixF sub(static_cast<Eigen::Index>(idx.size()), tex.cols());
-      std::vector<int> sub_y(idx.size());
-      for (std::size_t i = 0; i < idx.size(); ++i) {
-        sub.row(static_cast<Eigen::Index>(i)) = tex.row(idx[i]);
-        sub_y[i] = tey[static_cast<std::size_t>(idx[i])];
-      }
-      ev::TsneOptions to;
-      to.threads = threads;
-      to.iterations = tsne_iterations;
-      to.perplexity = std::min(30.0, (static_cast<double>(sub.rows()) - 1.0) / 3.0);
-      const ev::RowMatrixD xy = ev::tsne(ev::detail::normalized_rows<float>(sub), to);
-      const std::string base = (std::filesystem::path(plots_dir) / "tsne").string();
-      ev::write_npy(base + ".npy", xy);
-      ev::ScatterOptions so;
-      so.title = name + " T-SNE";
-      so.point_radius = sub.rows() > 3000 ? 1 : 2;
-      ev::write_label_scatter_png(base + "_labels.png", xy, sub_y, so);
-      std::cout << "wrote " << base << "_labels.png\n";
-      if (!palette_ref.empty()) {
-        const ev::RowMatrixD ref = ev::read_npy_matrix<double>(palette_ref);
-        structgan::require(ref.rows() == tex.rows() && ref.cols() == 2, "--palette-reference: expected ", tex.rows(),
-                           "x2, got ", ref.rows(), "x", ref.cols());
-        ev::RowMatrixD sub_ref(static_cast<Eigen::Index>(idx.size()), 2);
-        for (std::size_t i = 0; i < idx.size(); ++i) sub_ref.row(static_cast<Eigen::Index>(i)) = ref.row(idx[i]);
-        ev::write_palette_scatter_png(base + "_palette.png", xy, sub_ref, so);
-        std::cout << "wrote " << base << "_palette.png\n";
-      }
-    }
+    if (!plots.dir.empty()) write_tsne_plots(plots, "tsne", name, tex, tey);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "structgan-eval: " << e.what() << "\n";

@@ -1,0 +1,222 @@
+#define BOOST_TEST_MODULE eval_cli_checkpoint
+#include <boost/test/unit_test.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "structgan/eval/npy.hpp"
+#include "structgan/train/all.hpp"
+
+// structgan-eval --checkpoint end to end (executable path in argv[1]): a tiny image run (ResNet-18 of width 4 on
+// 8×8 gray images written as Fashion-MNIST IDX files) trains 2 iterations and saves its checkpoint through
+// train::Trainer::save; the CLI rebuilds the EMA discriminator, extracts f^b and f~ and writes the Table 1 rows.
+namespace sg = structgan;
+namespace ev = structgan::eval;
+namespace fs = std::filesystem;
+
+namespace {
+std::string exe() {
+  const auto& m = boost::unit_test::framework::master_test_suite();
+  BOOST_REQUIRE_MESSAGE(m.argc >= 2, "usage: eval_cli_checkpoint PATH_TO_structgan-eval");
+  return m.argv[m.argc - 1];
+}
+int run(const std::string& args, const fs::path& log) {
+  const std::string cmd = "'" + exe() + "' " + args + " > '" + log.string() + "' 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+void put_be32(std::string& s, std::uint32_t v) {
+  for (int k = 3; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+}
+// n 8×8 gray images of 3 classes (class y: a bright 4×4 block at corner y, over noise) as an IDX pair.
+void write_idx(const fs::path& dir, const std::string& prefix, int n, std::uint64_t seed) {
+  std::string img, lab;
+  put_be32(img, 0x00000803);
+  put_be32(img, static_cast<std::uint32_t>(n));
+  put_be32(img, 8);
+  put_be32(img, 8);
+  put_be32(lab, 0x00000801);
+  put_be32(lab, static_cast<std::uint32_t>(n));
+  sg::Rng rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const int y = i % 3;
+    lab.push_back(static_cast<char>(y));
+    const int r0 = y == 2 ? 4 : 0, c0 = y == 1 ? 4 : 0;
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c) {
+        const bool on = r >= r0 && r < r0 + 4 && c >= c0 && c < c0 + 4;
+        img.push_back(static_cast<char>((on ? 180 : 20) + rng.below(60)));
+      }
+  }
+  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << img;
+  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << lab;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
+  const fs::path dir = fs::temp_directory_path() / ("structgan_eval_ckpt_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "data");
+  write_idx(dir / "data", "train", 60, 1);
+  write_idx(dir / "data", "t10k", 30, 2);
+
+  sg::train::TrainConfig c = sg::train::preset("fashion_mnist");
+  c.data_dir = (dir / "data").string();
+  c.output_dir = (dir / "run").string();
+  c.image_size = 8;
+  c.g_bottom_width = 1;
+  c.d_width = 4;
+  c.d_channels_per_group = 4;
+  c.g_ch = 2;
+  c.z_dim = 8;
+  c.embed_dim = 8;
+  c.batch_size = 8;
+  c.objective = {{"bank_size", 24}};
+  c.iterations = 2;
+  c.seed = 3;
+  const std::string ckpt = (dir / "run" / "checkpoint.ckpt").string();
+  fs::create_directories(dir / "run");
+  auto t = sg::train::make_image_trainer<float>(c, sg::train::make_train_data(c));
+  t.step();
+  t.step();
+  t.save(ckpt);
+
+  // f^b and f~ of the first test images through the trainer's own EMA discriminator (test transform)
+  const sg::data::ImageSet test = sg::train::load_split(c, sg::data::Split::test);
+  sg::data::LoaderOptions lo;
+  lo.batch_size = 5;
+  lo.shuffle = false;
+  sg::data::BatchLoader loader(test, sg::train::test_transform_of(c, 8, 8), lo);
+  const sg::data::Batch b = loader.next();
+  sg::Tensor<float> x(sg::Shape{b.n, b.c, b.h, b.w});
+  std::copy(b.images.begin(), b.images.end(), x.data());
+  sg::Tensor<float> ref_fb, ref_ft;
+  {
+    sg::NoGradGuard no_grad;
+    const auto out = t.ema_discriminator()(x);
+    ref_fb = out.f_b;
+    ref_ft = out.f_tilde;
+  }
+
+  const fs::path log = dir / "log.txt";
+  const std::string common = " --repeats 2 --threads 1 --tsne-iterations 100";
+  BOOST_REQUIRE_EQUAL(run("--checkpoint '" + ckpt + "' --json '" + (dir / "rows.json").string() + "' --plots '" +
+                              (dir / "plots").string() + "' --save-features '" + (dir / "features").string() + "'" + common,
+                          log),
+                      0);
+  const std::string out = slurp(log);
+  BOOST_TEST_MESSAGE(out);
+  BOOST_CHECK(out.find("| EMA D f^b ") != std::string::npos);
+  BOOST_CHECK(out.find("| EMA D f~ ") != std::string::npos);
+
+  const nlohmann::json j = nlohmann::json::parse(slurp(dir / "rows.json"));
+  BOOST_CHECK_EQUAL(j.at("iteration").get<int>(), 2);
+  BOOST_CHECK_EQUAL(j.at("dataset").get<std::string>(), "fashion_mnist");
+  BOOST_CHECK_EQUAL(j.at("train_images").get<int>(), 60);
+  BOOST_CHECK_EQUAL(j.at("test_images").get<int>(), 30);
+  BOOST_CHECK_EQUAL(j.at("config").at("d_width").get<int>(), 4);
+  BOOST_REQUIRE_EQUAL(j.at("rows").size(), 2u);
+  const nlohmann::json& fb = j["rows"][0];
+  const nlohmann::json& ft = j["rows"][1];
+  BOOST_CHECK_EQUAL(fb.at("features").get<std::string>(), "f_b");
+  BOOST_CHECK_EQUAL(ft.at("features").get<std::string>(), "f_tilde");
+  BOOST_CHECK_EQUAL(fb.at("dims").get<int>(), 32);  // 8 × d_width
+  BOOST_CHECK_EQUAL(ft.at("dims").get<int>(), 8);   // embed_dim
+  for (const auto* r : {&fb, &ft}) {
+    BOOST_CHECK_EQUAL(r->at("train_samples").get<int>(), 60);
+    BOOST_CHECK_EQUAL(r->at("test_samples").get<int>(), 30);
+    BOOST_CHECK_EQUAL(r->at("classes").get<int>(), 3);
+    BOOST_CHECK_EQUAL(r->at("kmeans_repeats").get<int>(), 2);
+    for (const char* k : {"svm_accuracy", "kmeans_accuracy_mean", "knn_accuracy", "nmi"}) {
+      const double v = r->at(k).get<double>();
+      BOOST_CHECK_MESSAGE(v >= 0.0 && v <= 1.0, k << " = " << v);
+    }
+    BOOST_CHECK(r->at("kmeans_accuracy_mean").get<double>() >= 1.0 / 3.0);  // Hungarian: at least the largest class
+    BOOST_CHECK(std::abs(r->at("ari").get<double>()) <= 1.0);
+  }
+  // the classes differ in where a bright block lies: even a barely trained backbone separates them linearly
+  BOOST_CHECK_GE(fb.at("svm_accuracy").get<double>(), 0.8);
+
+  // the features are those of the trainer's EMA discriminator, in test-set order
+  const ev::RowMatrixF tfb = ev::read_npy_matrix<float>((dir / "features" / "test_fb.npy").string());
+  const ev::RowMatrixF tft = ev::read_npy_matrix<float>((dir / "features" / "test_ftilde.npy").string());
+  BOOST_REQUIRE_EQUAL(tfb.rows(), 30);
+  BOOST_REQUIRE_EQUAL(tfb.cols(), 32);
+  BOOST_REQUIRE_EQUAL(tft.cols(), 8);
+  // (a batch of 5 here, the whole test split there, another optimization level: last digits may differ)
+  auto close = [](float a, float b) { return std::abs(a - b) <= 1e-4f * (1.0f + std::abs(b)); };
+  for (int i = 0; i < 5; ++i) {
+    for (int k = 0; k < 32; ++k) BOOST_CHECK_MESSAGE(close(tfb(i, k), ref_fb.at(i, k)), tfb(i, k) << " vs " << ref_fb.at(i, k));
+    for (int k = 0; k < 8; ++k) BOOST_CHECK_MESSAGE(close(tft(i, k), ref_ft.at(i, k)), tft(i, k) << " vs " << ref_ft.at(i, k));
+  }
+  BOOST_CHECK(ev::read_labels((dir / "features" / "test_labels.npy").string()) == test.labels);
+  BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_fb_labels.png") > 1000);
+  BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_ftilde_labels.png") > 1000);
+
+  // the feature-file mode on the saved features gives the same SVM accuracy
+  const fs::path f = dir / "features";
+  BOOST_REQUIRE_EQUAL(run("--train-features '" + (f / "train_fb.npy").string() + "' --train-labels '" +
+                              (f / "train_labels.npy").string() + "' --test-features '" + (f / "test_fb.npy").string() +
+                              "' --test-labels '" + (f / "test_labels.npy").string() + "' --no-kmeans --no-knn --threads 1 --json '" +
+                              (dir / "fb.json").string() + "'",
+                          log),
+                      0);
+  BOOST_CHECK_EQUAL(nlohmann::json::parse(slurp(dir / "fb.json")).at("svm_accuracy").get<double>(),
+                    fb.at("svm_accuracy").get<double>());
+
+  // --data-dir: the data moved elsewhere; subsets with --train-size / --test-size
+  fs::rename(dir / "data", dir / "moved");
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + ckpt + "'" + common, log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("--data-dir") != std::string::npos, slurp(log));
+  BOOST_CHECK(slurp(log).find("Fashion-MNIST") != std::string::npos);
+  BOOST_REQUIRE_EQUAL(run("--checkpoint '" + ckpt + "' --data-dir '" + (dir / "moved").string() +
+                              "' --train-size 40 --test-size 20 --no-kmeans --no-knn --json '" + (dir / "sub.json").string() +
+                              "'" + common,
+                          log),
+                      0);
+  const nlohmann::json sub = nlohmann::json::parse(slurp(dir / "sub.json"));
+  BOOST_CHECK_EQUAL(sub.at("rows")[0].at("train_samples").get<int>(), 40);
+  BOOST_CHECK_EQUAL(sub.at("rows")[0].at("test_samples").get<int>(), 20);
+  BOOST_CHECK(sub.at("rows")[0].at("kmeans_accuracy_mean").is_null());
+
+  // clear errors: missing, truncated, corrupt and foreign checkpoints; conflicting options
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + (dir / "none.ckpt").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("none.ckpt' does not exist") != std::string::npos, slurp(log));
+  const std::string bytes = slurp(ckpt);
+  std::ofstream(dir / "cut.ckpt", std::ios::binary) << bytes.substr(0, bytes.size() - 100);
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + (dir / "cut.ckpt").string() + "' --data-dir '" + (dir / "moved").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("cut.ckpt") != std::string::npos, slurp(log));
+  std::string flipped = bytes;
+  flipped[flipped.size() - 10] = static_cast<char>(flipped[flipped.size() - 10] ^ 0x55);
+  std::ofstream(dir / "flip.ckpt", std::ios::binary) << flipped;
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + (dir / "flip.ckpt").string() + "' --data-dir '" + (dir / "moved").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("flip.ckpt") != std::string::npos, slurp(log));
+  std::ofstream(dir / "text.ckpt") << "not a checkpoint\n";
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + (dir / "text.ckpt").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("text.ckpt") != std::string::npos, slurp(log));
+  {
+    sg::io::Checkpoint other;
+    std::int64_t k = 7;
+    other.integer("epoch", k);
+    sg::io::save_checkpoint((dir / "other.ckpt").string(), other);
+  }
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + (dir / "other.ckpt").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("not written by the trainer") != std::string::npos, slurp(log));
+  BOOST_CHECK_NE(run("--checkpoint '" + ckpt + "' --train-features '" + (f / "train_fb.npy").string() + "'", log), 0);
+  BOOST_CHECK_EQUAL(run("--data-dir x", log), 1);
+  BOOST_CHECK(slurp(log).find("need --checkpoint") != std::string::npos);
+  fs::remove_all(dir);
+}
