@@ -3,7 +3,11 @@
 # alternately on the same synthetic .npy data, 2 threads each, and prints medians of wall and CPU time, the
 # wall-time ratio and the accuracies. On a shared machine compare the CPU times too: wall time follows the load.
 #
-#   benchmarks/eval/run_eval_bench.sh [BUILD_DIR=build-eval] [ROUNDS=2]
+#   benchmarks/eval/run_eval_bench.sh [BUILD_DIR=build-eval] [ROUNDS=2] [TASKS="kmeans svm"]
+#
+# STRUCTGAN_EVAL_BENCH_RT=1 runs every measured process under SCHED_FIFO (chrt -f 10, needs root; like
+# benchmarks/run_all.py --rt) with a 1 s pause between processes, so that on a shared machine both sides get the
+# cores they ask for instead of whatever share the other jobs leave.
 #
 # Data (generated once by `bench_eval gen`, in $STRUCTGAN_EVAL_BENCH_DATA or /tmp/structgan-eval-bench):
 #   k-means: 10,000×512 float32, mixture of 10 Gaussians on the sphere; 20 repeats × 5 restarts + Hungarian.
@@ -16,6 +20,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build-eval}
 rounds=${2:-2}
+tasks=${3:-kmeans svm}
+rt=()
+gap=0
+if [ "${STRUCTGAN_EVAL_BENCH_RT:-0}" = 1 ]; then rt=(chrt -f 10); gap=1; fi
 data=${STRUCTGAN_EVAL_BENCH_DATA:-/tmp/structgan-eval-bench}
 bench=$build/benchmarks/eval/bench_eval
 peer=$root/benchmarks/peer/eval_sklearn.py
@@ -32,10 +40,14 @@ km=("$data/kmeans_x.npy" "$data/kmeans_y.npy")
 svm=("$data/svm_train_x.npy" "$data/svm_train_y.npy" "$data/svm_test_x.npy" "$data/svm_test_y.npy")
 for r in $(seq "$rounds"); do
   echo "round $r/$rounds" >&2
-  "$bench" kmeans "${km[@]}" --threads 2 | tee -a "$out" >&2
-  "${peer_env[@]}" /usr/bin/python3 "$peer" kmeans "${km[@]}" | tee -a "$out" >&2
-  "$bench" svm "${svm[@]}" --threads 2 | tee -a "$out" >&2
-  "${peer_env[@]}" /usr/bin/python3 "$peer" svm "${svm[@]}" | tee -a "$out" >&2
+  for task in $tasks; do
+    if [ "$task" = kmeans ]; then args=("${km[@]}"); else args=("${svm[@]}"); fi
+    sleep "$gap"
+    echo "  load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    "${rt[@]}" "$bench" "$task" "${args[@]}" --threads 2 | tee -a "$out" >&2
+    sleep "$gap"
+    "${rt[@]}" "${peer_env[@]}" /usr/bin/python3 "$peer" "$task" "${args[@]}" | tee -a "$out" >&2
+  done
 done
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
@@ -51,5 +63,5 @@ for what, label in (("kmeans_protocol", "k-means protocol 20×5, 10k×512"), ("s
     a, b = med(ours, "seconds"), med(peer, "seconds")
     acc = lambda rs: "%.4f" % rs[0]["accuracy"] + (" (%.4f)" % rs[0]["accuracy_std"] if "accuracy_std" in rs[0] else "")
     print(f"| {label} | {a:.2f} | {b:.2f} | {b / a:.2f}× | {med(ours, 'cpu_seconds'):.2f} | {med(peer, 'cpu_seconds'):.2f} | {acc(ours)} | {acc(peer)} |")
-print(f"(medians of {len(rows) // 4} alternating rounds)")
+print(f"(medians of {len(rows) // 2 // max(1, len({r['what'] for r in rows}))} alternating rounds)")
 PY
