@@ -114,6 +114,9 @@ BOOST_AUTO_TEST_CASE(colours_and_font) {
   for (char ch = '0'; ch <= '9'; ++ch) glyphs.insert(std::vector<std::uint8_t>(ev::detail::glyph5x7(ch), ev::detail::glyph5x7(ch) + 7));
   BOOST_CHECK_EQUAL(glyphs.size(), 10u);
   BOOST_CHECK(ev::detail::glyph5x7('@') == ev::detail::glyph5x7('?'));
+  // the feature names of structgan-eval's plot titles (f^b, f~) have glyphs of their own
+  BOOST_CHECK(ev::detail::glyph5x7('^') != ev::detail::glyph5x7('?'));
+  BOOST_CHECK(ev::detail::glyph5x7('~') != ev::detail::glyph5x7('?'));
   ev::Image img(20, 10);
   ev::draw_text(img, 0, 0, "1", {0, 0, 0});
   BOOST_CHECK(img.at(2, 0) == (ev::Rgb{0, 0, 0}));        // '1' row 0 = 0x04: middle column
