@@ -163,3 +163,14 @@ bad = ck_entries[:4] + [dict(ck_entries[4], shape=[len(badrng[4])])]
 head4, text4, data4 = checkpoint(bad, badrng)
 put("fuzz_checkpoint", "bad_rng_state", b"\x01" + struct.pack("<H", len(text4)) + text4 + data4)
 put("fuzz_checkpoint", "bad_checksum", b"\x01" + struct.pack("<H", len(text)) + text + data[:-1] + b"\x00")
+
+# ---- fuzz_train_config: mode byte (0 file on cifar10, 1 file on fashion_mnist, 2 key=value) ------
+put("fuzz_train_config", "preset_spiral", b"\x00" + json.dumps({"preset": "double_spiral", "iterations": 10,
+    "batch_size": 32, "objective": {"bank_size": 64, "knn_k": 2}}).encode())
+put("fuzz_train_config", "fashion", b"\x01" + json.dumps({"iterations": 5, "lr_d": 1e-3, "augment": False,
+    "output_dir": "runs/x", "device": "cpu", "image_size": 32, "g_bottom_width": 4}).encode())
+put("fuzz_train_config", "unknown_key", b"\x00" + b'{"iteration": 5}')
+put("fuzz_train_config", "huge_ints", b"\x00" + b'{"g_bottom_width": 4611686018427387904, "image_size": 0, "g_ch": 9223372036854775807}')
+put("fuzz_train_config", "override", b"\x02" + b"objective.lambda_hinge=4")
+put("fuzz_train_config", "override_plain", b"\x02" + b"output_dir=runs/y")
+put("fuzz_train_config", "not_json", b"\x00" + b"{iterations: 5")

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -138,6 +139,17 @@ inline std::string joined(const std::vector<std::string>& v, const char* sep = "
   return s;
 }
 
+/// Whether every string in j is valid UTF-8 (JSON text, hence config.json and checkpoints, can
+/// hold nothing else; nlohmann::json::dump throws on anything else).
+inline bool is_utf8(const nlohmann::json& j) {
+  try {
+    (void)j.dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 }  // namespace detail
 
 /// Every key name, in order.
@@ -177,6 +189,10 @@ inline nlohmann::json to_json(const TrainConfig& config) {
 /// structgan::Error naming the key.
 inline void validate(const TrainConfig& c) {
   const char* w = "train config";
+  detail::visit_config(c, [&](const char* name, auto& field, double, const char*) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
+      require(detail::is_utf8(field), w, ": '", name, "' is not valid UTF-8 (the configuration is stored as JSON)");
+  });
   require(detail::contains(detail::known_datasets(), c.dataset), w, ": 'dataset' must be one of ",
           detail::joined(detail::known_datasets()), ", got '", c.dataset, "'");
   require(c.cifar100_labels == "fine" || c.cifar100_labels == "coarse", w,
@@ -203,6 +219,8 @@ inline void validate(const TrainConfig& c) {
 /// Throws structgan::Error naming the first bad key.
 inline void apply_json(TrainConfig& c, const nlohmann::json& j, const std::string& where = "train config") {
   require(j.is_object(), where, ": expected a JSON object, got ", j.type_name());
+  // Checked first: the messages below quote values, and quoting invalid UTF-8 would throw.
+  require(detail::is_utf8(j), where, ": the keys and strings must be valid UTF-8");
   for (const auto& [key, v] : j.items()) {
     bool found = false;
     detail::visit_config(c, [&, k = key, &v = v](const char* name, auto& field, double lo, const char*) {
