@@ -87,10 +87,19 @@ inline bool png_chunks_fit(const std::vector<std::uint8_t>& b) {
 /// lengths, skipping bytes between segments up to the next FF, and after a scan header over the
 /// entropy-coded data up to the next marker that is not stuffing (FF 00) or a restart (FF D0-D7).
 /// Linear in the file size; bytes past the end read as 0, as in stb.
+/// The offset just after the JPEG start-of-image marker of `b`, or 0 if `b` is not what stb_image
+/// takes for a JPEG: FF, any number of FF fill bytes, D8 (stb skips the fill bytes too).
+inline std::size_t jpeg_soi_end(const std::vector<std::uint8_t>& b) {
+  if (b.empty() || b[0] != 0xFF) return 0;
+  std::size_t m = 1;
+  while (m < b.size() && b[m] == 0xFF) ++m;
+  return m < b.size() && b[m] == 0xD8 ? m + 1 : 0;
+}
+
 inline bool jpeg_huffman_tables_fit(const std::vector<std::uint8_t>& b) {
   const std::size_t n = b.size();
   auto at = [&](std::size_t i) -> unsigned { return i < n ? b[i] : 0u; };
-  std::size_t i = 2;          // after SOI
+  std::size_t i = jpeg_soi_end(b);  // after SOI
   bool in_scan = false;       // inside entropy-coded data
   while (i < n) {
     if (b[i] != 0xFF) {       // padding between segments, or entropy-coded data
@@ -135,7 +144,8 @@ inline DecodedImage decode_image(const std::vector<std::uint8_t>& bytes, int cha
   require(!bytes.empty(), "file '", path, "' is empty");
   require(bytes.size() < (std::size_t(1) << 31), "file '", path, "' is too large to decode (", bytes.size(), " bytes)");
   const int len = static_cast<int>(bytes.size());
-  require(!(bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) || jpeg_huffman_tables_fit(bytes), "file '",
+  const bool jpeg = jpeg_soi_end(bytes) != 0;
+  require(!jpeg || jpeg_huffman_tables_fit(bytes), "file '",
           path, "': corrupt JPEG: a Huffman table (DHT segment) declares more than 256 codes");
   require(!(bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) || png_chunks_fit(bytes),
           "file '", path, "': truncated or corrupt PNG: an IDAT chunk declares more bytes than the file holds (",
@@ -149,7 +159,7 @@ inline DecodedImage decode_image(const std::vector<std::uint8_t>& bytes, int cha
   const std::uint64_t want = std::uint64_t(w) * std::uint64_t(h) * std::uint64_t(channels);
   require(w > 0 && h > 0 && want <= std::uint64_t(bytes.size()) * 2048u + (std::uint64_t(1) << 24), "file '", path,
           "': the header declares a ", w, "x", h, " image, too large for a file of ", bytes.size(), " bytes (corrupt?)");
-  if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) {  // JPEG: look for the EOI marker FF D9
+  if (jpeg) {  // JPEG: look for the EOI marker FF D9
     bool eoi = false;
     for (std::size_t i = bytes.size() - 1; i >= 2 && !eoi; --i) eoi = bytes[i - 1] == 0xFF && bytes[i] == 0xD9;
     require(eoi, "file '", path, "': truncated JPEG: no end-of-image marker (FF D9); the file ends at byte offset ",
