@@ -205,11 +205,12 @@ inline void validate(const TrainConfig& c) {
   require(!c.output_dir.empty(), w, ": 'output_dir' must not be empty");
   if (c.dataset != "double_spiral") {
     const std::int64_t r = c.image_size;
-    require(r == c.g_bottom_width * 8 || r == c.g_bottom_width * 32, w, ": 'image_size' = ", r,
+    const std::int64_t bw = c.g_bottom_width;  // divided, not multiplied: huge values must not overflow
+    require((r % 8 == 0 && r / 8 == bw) || (r % 32 == 0 && r / 32 == bw), w, ": 'image_size' = ", r,
             " must be 8 × g_bottom_width (the 32×32 generator's three upsamplings) or 32 × g_bottom_width (128×128 "
             "generator), got g_bottom_width = ",
             c.g_bottom_width);
-    require(c.g_ch * 4 >= 4, w, ": 'g_ch' too small");
+    require(c.g_ch >= 1, w, ": 'g_ch' too small");
   }
   (void)objectives::options_from_json(c.objective);  // throws on a bad objective key
 }
