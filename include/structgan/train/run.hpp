@@ -113,8 +113,18 @@ inline void truncate_log(const std::string& path, std::int64_t upto) {
       kept += line + "\n";
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  out << kept;
+  // Written aside and renamed over the log, so that a process killed here keeps the old log
+  // (truncating in place lost every record when a kill landed between truncation and write).
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kept;
+    out.flush();
+    require(static_cast<bool>(out), "cannot write ", tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  require(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
 }
 }  // namespace detail
 
