@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything in Release with assertions on, and runs the whole
 # test suite. This is what CI runs (.ci/run).
+#
+# Stage 2 builds a subset of the unit tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (-DSTRUCTGAN_SANITIZE=ON, separate build folder, clang-14 when
+# installed so that the fuzz targets are real libFuzzer binaries that fuzz for
+# STRUCTGAN_FUZZ_SECONDS, default 10 s, each) and runs them with leak detection; any report fails
+# the run. The subset: labels STRUCTGAN_SANITIZE_LABELS and test names STRUCTGAN_SANITIZE_TESTS
+# (defaults: the data readers and loader, every fuzz target, the atomic checkpoint test; see
+# docs/reliability.md for why and what it costs).
+# STRUCTGAN_SKIP_SANITIZERS=1 skips the stage (local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -8,5 +17,31 @@ build=${STRUCTGAN_BUILD_DIR:-build-tests}
 jobs=${STRUCTGAN_JOBS:-$(nproc)}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_ASSERTIONS=ON ${STRUCTGAN_CMAKE_ARGS:-}
 cmake --build "$build" -j "$jobs"
-cd "$build"
-ctest -j "$jobs" --output-on-failure --timeout 900
+(cd "$build" && ctest -j "$jobs" --output-on-failure --timeout 900)
+
+if [ "${STRUCTGAN_SKIP_SANITIZERS:-0}" = 1 ]; then
+  echo "structgan: STRUCTGAN_SKIP_SANITIZERS=1: sanitizer stage skipped"
+  exit 0
+fi
+san=${STRUCTGAN_SANITIZE_BUILD_DIR:-build-sanitize}
+labels=${STRUCTGAN_SANITIZE_LABELS:-'^(data|fuzz)$'}        # tests selected by label ...
+extra=${STRUCTGAN_SANITIZE_TESTS:-'^io_checkpoint_atomic$'}  # ... and by name
+start=$(date +%s)
+san_cc=()
+if command -v clang++-14 >/dev/null; then san_cc=(-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14); fi
+cmake -S . -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_ASSERTIONS=ON -DSTRUCTGAN_SANITIZE=ON "${san_cc[@]}" \
+  -DSTRUCTGAN_BUILD_EXAMPLES=OFF -DSTRUCTGAN_BUILD_BENCHMARKS=OFF -DSTRUCTGAN_CUDA=OFF ${STRUCTGAN_CMAKE_ARGS:-}
+# Build only the executables of the selected tests (each test is named after its executable).
+mapfile -t targets < <(cd "$san" && { ctest -N -L "$labels"; ctest -N -R "$extra"; } |
+                       sed -n 's/^ *Test *#[0-9]*: *//p' | sort -u)
+if ((${#targets[@]} == 0)); then
+  echo "structgan: no test matches the labels $labels or the names $extra" >&2
+  exit 1
+fi
+echo "structgan: sanitizer stage (ASan + UBSan, leak detection): ${targets[*]}"
+cmake --build "$san" -j "$jobs" --target "${targets[@]}"
+names=$(IFS='|'; echo "^(${targets[*]})\$")
+(cd "$san" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+   ctest -R "$names" -j "$jobs" --output-on-failure --timeout 900)
+echo "structgan: sanitizer stage took $(($(date +%s) - start)) s"
