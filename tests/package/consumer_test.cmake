@@ -20,7 +20,7 @@ run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run(${WORK_DIR}/consumer/consumer)
 # 2. add_subdirectory: the library's tests must not be pulled into the parent project.
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/subdir -G ${GENERATOR}
-    -DSTRUCTGAN_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release)
+    -DSTRUCTGAN_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_CUDA=OFF)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/subdir)
 run(${WORK_DIR}/subdir/consumer)
 if(EXISTS ${WORK_DIR}/subdir/structgan/tests)

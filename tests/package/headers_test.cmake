@@ -1,6 +1,11 @@
-# cmake -P script: compile each public header alone (-fsyntax-only). detail/ headers are internal
-# and CUDA headers need nvcc, so both are skipped.
-file(GLOB_RECURSE headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/structgan/*.hpp)
+# cmake -P script: compile each public header of one group alone (-fsyntax-only). GROUP is a folder
+# of include/structgan/ or "top" (the headers directly in include/structgan/). detail/ headers are
+# internal and CUDA headers need nvcc, so both are skipped.
+if(GROUP STREQUAL "top")
+  file(GLOB headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/structgan/*.hpp)
+else()
+  file(GLOB_RECURSE headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/structgan/${GROUP}/*.hpp)
+endif()
 file(MAKE_DIRECTORY ${WORK_DIR})
 set(failed "")
 set(count 0)
@@ -22,4 +27,7 @@ endforeach()
 if(failed)
   message(FATAL_ERROR "headers that do not compile on their own: ${failed}")
 endif()
-message(STATUS "${count} public headers compile on their own")
+if(count EQUAL 0 AND NOT GROUP MATCHES "cuda")
+  message(FATAL_ERROR "no public header found in group ${GROUP}")
+endif()
+message(STATUS "${count} public headers of ${GROUP} compile on their own")

@@ -24,7 +24,7 @@
 
 using namespace structgan;
 namespace fs = std::filesystem;
-extern char** environ;
+// environ: declared by <unistd.h> (g++ defines _GNU_SOURCE)
 
 namespace {
 
