@@ -118,7 +118,7 @@ LinearSvm train_linear_svm(const Eigen::MatrixBase<Derived>& x, const std::vecto
     param.eps = options.eps;
     param.C = options.c;
     if (const char* msg = check_parameter(&prob, &param)) fail("train_linear_svm: LIBLINEAR rejected the problem: ", msg);
-    std::unique_ptr<model, void (*)(model*)> m(train(&prob, &param), [](model* p) { free_and_destroy_model(&p); });
+    std::unique_ptr<model, void (*)(model*)> m(::train(&prob, &param), [](model* p) { free_and_destroy_model(&p); });  // ::train: LIBLINEAR's, not namespace structgan::train
     require(m != nullptr, "train_linear_svm: LIBLINEAR returned no model");
     // A binary LIBLINEAR model scores its first-seen label positively.
     const double sign = m->label[0] == 1 ? 1.0 : -1.0;
