@@ -1,0 +1,15 @@
+// The image examples on the CUDA backend: the same templates instantiated for Tensor<float, Cuda>.
+// Compiled by nvcc only when the example is built with STRUCTGAN_CUDA=ON (see the examples' CMake).
+#include "structgan/backend/cuda.hpp"  // first: Eigen stays host code
+#include "image_training.hpp"
+
+namespace structgan::examples {
+int run_image_training_cuda(const train::CommandLine& cl) {
+  std::string why;
+  if (!backend::cuda::device_available(&why)) {
+    std::fprintf(stderr, "error: --device cuda: no usable CUDA device (%s)\n", why.c_str());
+    return 2;
+  }
+  return run_image_training<Cuda>(cl);
+}
+}  // namespace structgan::examples

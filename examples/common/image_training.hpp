@@ -1,0 +1,53 @@
+#pragma once
+/// \file One image training run on device Dev: output folder check → data → trainer → run
+/// (progress, log, samples, checkpoints, Ctrl-C, --resume) → evaluation of the EMA discriminator
+/// beside the untrained one. Instantiated for Cpu in image_main.cpp and for Cuda in cuda_entry.cu,
+/// once for all image examples.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "evaluate.hpp"
+#include "structgan/train/all.hpp"
+
+namespace structgan::examples {
+
+/// Trains (and evaluates) the configured image run on device Dev. Returns the exit code.
+template <class Dev>
+int run_image_training(const train::CommandLine& cl) {
+  using T = float;
+  const train::TrainConfig& c = cl.config;
+  const auto t0 = std::chrono::steady_clock::now();
+  train::prepare_output_dir(c.output_dir);  // fails before any data is read
+  std::fprintf(stderr, "structgan: %s on %s, %lld iterations of batch %lld, output in %s\n", c.dataset.c_str(), Dev::name,
+               static_cast<long long>(c.iterations), static_cast<long long>(c.batch_size), c.output_dir.c_str());
+  auto trainer = train::make_image_trainer<T, Dev>(c, train::make_train_data(c));
+  std::fprintf(stderr, "structgan: D %lld parameters, G %lld parameters, %llu batches per epoch\n",
+               static_cast<long long>(nn::parameter_count(trainer.discriminator())),
+               static_cast<long long>(nn::parameter_count(trainer.generator())),
+               static_cast<unsigned long long>(trainer.data().batches_per_epoch()));
+  train::RunOptions ro;
+  ro.resume = cl.resume;
+  ro.progress_tty = cl.progress_tty;
+  using Tr = std::decay_t<decltype(trainer)>;
+  const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer));
+  std::fprintf(stderr, "structgan: iterations %lld → %lld in %.1f s (%.2f it/s)%s; checkpoint %s\n",
+               static_cast<long long>(r.start_iteration), static_cast<long long>(r.iteration), r.seconds,
+               r.seconds > 0 ? static_cast<double>(r.iteration - r.start_iteration) / r.seconds : 0.0,
+               r.interrupted ? " — interrupted" : "", r.checkpoint.c_str());
+  if (r.interrupted) {
+    std::fprintf(stderr, "structgan: stopped by Ctrl-C; continue with the same command and --resume\n");
+    return 130;
+  }
+  if (c.eval_at_end) evaluate_run<T, Dev>(trainer, std::cout);
+  std::fprintf(stderr, "structgan: total wall time %.1f s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return 0;
+}
+
+/// Defined in cuda_entry.cu (compiled by nvcc) when the examples are built with CUDA.
+int run_image_training_cuda(const train::CommandLine& cl);
+
+}  // namespace structgan::examples

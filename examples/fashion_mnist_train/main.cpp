@@ -1,0 +1,11 @@
+// Fashion-MNIST training with the structural adversarial objectives (the main job): a CPU-sized
+// ResNet-18 discriminator and BigGAN-deep generator at 32×32, then the EMA discriminator's
+// backbone evaluated on the test split (spherical k-means and linear SVM, SPEC §6) beside the
+// same network untrained. See docs/training.md and run_main_job.sh.
+#include "../common/image_main.hpp"
+
+int main(int argc, char** argv) {
+  return structgan::examples::image_example_main(argc, argv, "fashion_mnist",
+                                                 "Train on Fashion-MNIST (structural adversarial objectives)",
+                                                 {"fashion_mnist"});
+}
