@@ -248,7 +248,7 @@ def main():
 
     # the released code's step as the peer of train_step
     released_dir, tmp_released = os.environ.get("SAO_OFFICIAL"), None
-    if "train_step" in names and not released_dir and RELEASED_MIRROR.exists() and RELEASED_STEP.exists():
+    if any(n.startswith("train_step") for n in names) and not released_dir and RELEASED_MIRROR.exists() and RELEASED_STEP.exists():
         tmp_released = tempfile.mkdtemp(prefix="sao_official_")
         arch = subprocess.run(["git", f"--git-dir={RELEASED_MIRROR}", "archive", "HEAD"], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", tmp_released], input=arch.stdout, check=True)
@@ -268,12 +268,13 @@ def main():
             label = "pytorch"
             peer = Side(label, [PYTHON, str(PEER / "torch_bench.py"), name, *quick, "--threads", str(a.threads),
                                 "--reps", str(in_reps), "--min-time", str(min_time)], parse_peer, peer_env, timeout)
-        elif name == "train_step" and released_dir:
+        elif name.startswith("train_step") and released_dir:
             label = "released code"
-            batch = "4" if a.quick else "32"
+            full = 64 if name.endswith("_b64") else 32
+            batch = str(full // 16 if a.quick else full)  # the same batch as bench_core
             peer = Side(label, [PYTHON, str(RELEASED_STEP), "--batch", batch, "--reps", "1", "--threads",
                                 str(a.threads)], parse_released, dict(peer_env, SAO_OFFICIAL=released_dir), 600)
-        runs = min(reps, 2) if name == "train_step" else reps  # ~10 s per step on each side
+        runs = min(reps, 2) if name.startswith("train_step") else reps  # 10-30 s per step on each side
         log(f"{name}: {runs} × ({'structgan' + (', ' + label if label else '')})")
         for _ in range(runs):  # A B A B ...
             ours.run_once()
