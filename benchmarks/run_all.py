@@ -274,7 +274,7 @@ def main():
             batch = str(full // 16 if a.quick else full)  # the same batch as bench_core
             peer = Side(label, [PYTHON, str(RELEASED_STEP), "--batch", batch, "--reps", "1", "--threads",
                                 str(a.threads)], parse_released, dict(peer_env, SAO_OFFICIAL=released_dir), 600)
-        runs = min(reps, 2) if name.startswith("train_step") else reps  # 10-30 s per step on each side
+        runs = 1 if name.startswith("train_step") else reps  # 8-35 s per step on each side: one run each (still A B)
         log(f"{name}: {runs} × ({'structgan' + (', ' + label if label else '')})")
         for _ in range(runs):  # A B A B ...
             ours.run_once()

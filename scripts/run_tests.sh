@@ -12,12 +12,17 @@
 # STRUCTGAN_SKIP_SANITIZERS=1 skips the stage (local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$(date +%s)
+stage() { echo "structgan: $1 took $(($(date +%s) - t0)) s in all so far"; }
 bash scripts/install_deps.sh
+stage "installing dependencies"
 build=${STRUCTGAN_BUILD_DIR:-build-tests}
 jobs=${STRUCTGAN_JOBS:-$(nproc)}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_ASSERTIONS=ON ${STRUCTGAN_CMAKE_ARGS:-}
 cmake --build "$build" -j "$jobs"
+stage "configure and build"
 (cd "$build" && ctest -j "$jobs" --output-on-failure --timeout 900)
+stage "the test suite"
 
 if [ "${STRUCTGAN_SKIP_SANITIZERS:-0}" = 1 ]; then
   echo "structgan: STRUCTGAN_SKIP_SANITIZERS=1: sanitizer stage skipped"
@@ -45,3 +50,4 @@ names=$(IFS='|'; echo "^(${targets[*]})\$")
    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
    ctest -R "$names" -j "$jobs" --output-on-failure --timeout 900)
 echo "structgan: sanitizer stage took $(($(date +%s) - start)) s"
+stage "everything"
