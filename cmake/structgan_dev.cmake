@@ -10,6 +10,14 @@ if(STRUCTGAN_NATIVE)
     target_compile_options(structgan_dev INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wno-maybe-uninitialized -Wno-uninitialized>)
   endif()
 endif()
+# STRUCTGAN_DEV_OPT (e.g. -O1): an optimization flag for everything built here (examples,
+# benchmarks, test helpers), after the build type's. The test command passes -O1: there the
+# examples and benchmark binaries only run smoke tests, and -O1 halves their compile time. Empty
+# (the default) keeps the build type's flags, which is what the main job and run_all.py use.
+set(STRUCTGAN_DEV_OPT "" CACHE STRING "Optimization flag of structgan's own examples and benchmarks (empty: the build type's)")
+if(STRUCTGAN_DEV_OPT)
+  target_compile_options(structgan_dev INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${STRUCTGAN_DEV_OPT}>)
+endif()
 if(STRUCTGAN_ASSERTIONS)
   foreach(_cfg CMAKE_CXX_FLAGS_RELEASE CMAKE_CXX_FLAGS_RELWITHDEBINFO)
     string(REPLACE "-DNDEBUG" "" ${_cfg} "${${_cfg}}")

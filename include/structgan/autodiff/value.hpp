@@ -18,7 +18,7 @@ namespace structgan {
 template <class T, class D = Cpu>
 struct Parameter {
   Tensor<T, D> value;
-  Tensor<T, D> grad;
+  Tensor<T, D> grad{};  ///< undefined until the first backward (a default, so Parameter<T>{value} is complete)
   /// The gradient, created (zero) on first use.
   Tensor<T, D>& ensure_grad() {
     if (!grad.defined() || grad.shape() != value.shape()) grad = filled<T, D>(value.shape(), T(0));
