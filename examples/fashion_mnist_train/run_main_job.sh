@@ -21,8 +21,12 @@ if [ "${STRUCTGAN_SKIP_BUILD:-0}" != "1" ]; then
 fi
 exe="$build/examples/fashion_mnist_train/fashion_mnist_train"
 out="${STRUCTGAN_MAIN_OUTPUT:-runs/fashion_mnist}"
+output_args=(--output "$out")
+for a in "$@"; do  # the caller's own --output wins
+  case "$a" in --output|--output=*) output_args=(); out="(see --output)";; esac
+done
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
-echo "main job: $exe --preset fashion_mnist --output $out $* (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+echo "main job: $exe --preset fashion_mnist ${output_args[*]} $* (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
 start=$(date +%s)
-"$exe" --preset fashion_mnist --output "$out" "$@"
-echo "main job: total wall time $(( $(date +%s) - start )) s (training + evaluation); results in $out/eval.json"
+"$exe" --preset fashion_mnist "${output_args[@]}" "$@"
+echo "main job: total wall time $(( $(date +%s) - start )) s (training + evaluation); results in ${out:-the --output folder}/eval.json"
