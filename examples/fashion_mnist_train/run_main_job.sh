@@ -23,7 +23,7 @@ exe="$build/examples/fashion_mnist_train/fashion_mnist_train"
 out="${STRUCTGAN_MAIN_OUTPUT:-runs/fashion_mnist}"
 output_args=(--output "$out")
 for a in "$@"; do  # the caller's own --output wins
-  case "$a" in --output|--output=*) output_args=(); out="(see --output)";; esac
+  case "$a" in --output|--output=*) output_args=(); out="";; esac
 done
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 echo "main job: $exe --preset fashion_mnist ${output_args[*]} $* (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
