@@ -5,10 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <numeric>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -17,31 +14,9 @@
 #include "structgan/eval/protocol.hpp"
 #include "structgan/eval/tsne.hpp"
 #include "structgan/train/all.hpp"
+#include "subsample.hpp"
 
 namespace structgan::examples {
-
-/// A subset of `set`: `n` images drawn without replacement by a seeded shuffle (n ≥ size: all).
-inline data::ImageSet subsample(const data::ImageSet& set, std::size_t n, std::uint64_t seed) {
-  if (n == 0 || n >= set.size()) return set;
-  std::vector<std::size_t> idx(set.size());
-  std::iota(idx.begin(), idx.end(), std::size_t(0));
-  std::mt19937_64 g(seed);
-  std::shuffle(idx.begin(), idx.end(), g);
-  idx.resize(n);
-  std::sort(idx.begin(), idx.end());
-  data::ImageSet out;
-  out.channels = set.channels;
-  out.height = set.height;
-  out.width = set.width;
-  out.class_names = set.class_names;
-  out.pixels.resize(n * set.image_bytes());
-  out.labels.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::copy(set.image(idx[i]), set.image(idx[i]) + set.image_bytes(), out.image(i));
-    out.labels[i] = set.labels[idx[i]];
-  }
-  return out;
-}
 
 /// The backbone features f^b of network `d` for every image of `set` (through transform `t`, in
 /// order), as an N×width float matrix; `labels` receives the images' labels.

@@ -2,18 +2,16 @@
 // structural adversarial objectives; then the data, generated samples, and t-SNE plots of the EMA
 // discriminator's embedding coloured by class and by a 2-D palette, plus the linear-SVM accuracy
 // of held-out points in that embedding.
-#include <malloc.h>
-
 #include <cstdio>
 #include <iostream>
 
+#include "../common/program.hpp"
 #include "../common/spiral_eval.hpp"
 
 using namespace structgan;
 
 int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  examples::tune_malloc();
   train::CommandLine cl;
   if (const int rc = train::parse_command_line(argc, argv, "double_spiral", "Train on the double spiral (paper Figure 2)", cl,
                                                {"double_spiral"});
@@ -21,7 +19,7 @@ int main(int argc, char** argv) {
     return rc;
   using T = float;
   const train::TrainConfig& c = cl.config;
-  try {
+  return examples::exit_code_of([&] {
     if (c.device != "cpu") {
       std::cerr << "error: the double-spiral example runs on the CPU only (--device cpu)\n";
       return 2;
@@ -57,11 +55,5 @@ int main(int argc, char** argv) {
     examples::write_spiral_figures<T>(trainer, reference, f, c.output_dir);
     std::printf("figures: %s/spiral_{data,samples,tsne_class,tsne_palette}.png\n", c.output_dir.c_str());
     return 0;
-  } catch (const train::NonFiniteError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 3;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

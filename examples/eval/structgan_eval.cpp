@@ -27,6 +27,7 @@
 #include "structgan/train/config.hpp"
 #include "structgan/train/data_source.hpp"
 #include "structgan/train/models.hpp"
+#include "../common/subsample.hpp"
 #endif
 
 namespace ev = structgan::eval;
@@ -111,28 +112,7 @@ struct CheckpointOptions {
   bool data_dir_set = false, dataset_set = false;
 };
 
-// A seeded subset of n images of `set` in their original order (n = 0 or ≥ size: all).
-data::ImageSet subsample(const data::ImageSet& set, std::size_t n, std::uint64_t seed) {
-  if (n == 0 || n >= set.size()) return set;
-  std::vector<std::size_t> idx(set.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  ev::detail::Rng rng(seed);
-  for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
-  idx.resize(n);
-  std::sort(idx.begin(), idx.end());
-  data::ImageSet out;
-  out.channels = set.channels;
-  out.height = set.height;
-  out.width = set.width;
-  out.class_names = set.class_names;
-  out.pixels.resize(n * set.image_bytes());
-  out.labels.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::copy(set.image(idx[i]), set.image(idx[i]) + set.image_bytes(), out.image(i));
-    out.labels[i] = set.labels[idx[i]];
-  }
-  return out;
-}
+using structgan::examples::subsample;
 
 // f^b and f~ of network d for every image of `set` (through transform t, in order), N×width and N×p floats.
 template <class DNet>
