@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "structgan/eval/npy.hpp"
+#include "../common/program_test.hpp"
 #include "synthetic.hpp"
 
 // Runs the structgan-eval executable (path in argv[1]) end to end on small generated files.
@@ -16,22 +17,10 @@ namespace ev = structgan::eval;
 namespace fs = std::filesystem;
 
 namespace {
-std::string exe() {
-  const auto& m = boost::unit_test::framework::master_test_suite();
-  BOOST_REQUIRE_MESSAGE(m.argc >= 2, "usage: eval_cli PATH_TO_structgan-eval");
-  return m.argv[m.argc - 1];
-}
-int run(const std::string& args, const fs::path& log) {
-  const std::string cmd = "'" + exe() + "' " + args + " > '" + log.string() + "' 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+namespace st = structgan::testing;
+std::string exe() { return st::program_path("eval_cli PATH_TO_structgan-eval"); }
+int run(const std::string& args, const fs::path& log) { return st::run_program(exe(), args, log); }
+std::string slurp(const fs::path& p) { return st::read_file(p); }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(table_json_and_plots_from_files) {

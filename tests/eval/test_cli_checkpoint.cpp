@@ -13,6 +13,7 @@
 
 #include "structgan/eval/npy.hpp"
 #include "structgan/train/all.hpp"
+#include "../common/program_test.hpp"
 
 // structgan-eval --checkpoint end to end (executable path in argv[1]): a tiny image run (ResNet-18 of width 4 on
 // 8×8 gray images written as Fashion-MNIST IDX files) trains 2 iterations and saves its checkpoint through
@@ -22,47 +23,18 @@ namespace ev = structgan::eval;
 namespace fs = std::filesystem;
 
 namespace {
-std::string exe() {
-  const auto& m = boost::unit_test::framework::master_test_suite();
-  BOOST_REQUIRE_MESSAGE(m.argc >= 2, "usage: eval_cli_checkpoint PATH_TO_structgan-eval");
-  return m.argv[m.argc - 1];
-}
-int run(const std::string& args, const fs::path& log) {
-  const std::string cmd = "'" + exe() + "' " + args + " > '" + log.string() + "' 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-void put_be32(std::string& s, std::uint32_t v) {
-  for (int k = 3; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
-}
+namespace st = structgan::testing;
+std::string exe() { return st::program_path("eval_cli_checkpoint PATH_TO_structgan-eval"); }
+int run(const std::string& args, const fs::path& log) { return st::run_program(exe(), args, log); }
+std::string slurp(const fs::path& p) { return st::read_file(p); }
 // n 8×8 gray images of 3 classes (class y: a bright 4×4 block at corner y, over noise) as an IDX pair.
 void write_idx(const fs::path& dir, const std::string& prefix, int n, std::uint64_t seed) {
-  std::string img, lab;
-  put_be32(img, 0x00000803);
-  put_be32(img, static_cast<std::uint32_t>(n));
-  put_be32(img, 8);
-  put_be32(img, 8);
-  put_be32(lab, 0x00000801);
-  put_be32(lab, static_cast<std::uint32_t>(n));
   sg::Rng rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const int y = i % 3;
-    lab.push_back(static_cast<char>(y));
-    const int r0 = y == 2 ? 4 : 0, c0 = y == 1 ? 4 : 0;
-    for (int r = 0; r < 8; ++r)
-      for (int c = 0; c < 8; ++c) {
-        const bool on = r >= r0 && r < r0 + 4 && c >= c0 && c < c0 + 4;
-        img.push_back(static_cast<char>((on ? 180 : 20) + rng.below(60)));
-      }
-  }
-  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << img;
-  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << lab;
+  st::write_idx_images(dir, prefix, n, 8, 8, [](int i) { return i % 3; }, [&](int i, int r, int c) {
+    const int y = i % 3, r0 = y == 2 ? 4 : 0, c0 = y == 1 ? 4 : 0;
+    const bool on = r >= r0 && r < r0 + 4 && c >= c0 && c < c0 + 4;
+    return static_cast<int>((on ? 180 : 20) + rng.below(60));
+  });
 }
 }  // namespace
 

@@ -1,17 +1,16 @@
 #define BOOST_TEST_MODULE example_fashion_mnist_train
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "../common/program_test.hpp"
 
 // The fashion_mnist_train program end to end (its path in argv[1]; every image example shares its
 // main, examples/common/image_main.cpp): a tiny run on 8×8 IDX files trains, checkpoints, resumes and
@@ -19,51 +18,26 @@
 namespace fs = std::filesystem;
 
 namespace {
-std::string exe() {
-  const auto& m = boost::unit_test::framework::master_test_suite();
-  BOOST_REQUIRE_MESSAGE(m.argc >= 2, "usage: example_fashion_mnist_train PATH_TO_fashion_mnist_train");
-  return m.argv[m.argc - 1];
-}
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+namespace st = structgan::testing;
+std::string exe() { return st::program_path("example_fashion_mnist_train PATH_TO_fashion_mnist_train"); }
+std::string slurp(const fs::path& p) { return st::read_file(p); }
 /// Runs the program with `args`; its stdout and stderr go to `out`. Returns the exit status.
 int run(const std::string& args, std::string& out, const fs::path& dir) {
   const fs::path log = dir / "program.log";
-  const std::string cmd = "'" + exe() + "' " + args + " > '" + log.string() + "' 2>&1";
-  const int status = std::system(cmd.c_str());
+  const int status = st::run_program(exe(), args, log);
   out = slurp(log);
   BOOST_TEST_MESSAGE(out);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-void put_be32(std::string& s, std::uint32_t v) {
-  for (int k = 3; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+  return status;
 }
 /// n 8×8 gray images of 10 classes (class y: a bright bar at row y % 8 over noise), Fashion-MNIST's IDX layout.
 void write_idx(const fs::path& dir, const std::string& prefix, int n, std::uint32_t seed) {
-  std::string img, lab;
-  put_be32(img, 0x00000803);
-  put_be32(img, static_cast<std::uint32_t>(n));
-  put_be32(img, 8);
-  put_be32(img, 8);
-  put_be32(lab, 0x00000801);
-  put_be32(lab, static_cast<std::uint32_t>(n));
   std::uint32_t state = seed;
-  for (int i = 0; i < n; ++i) {
+  st::write_idx_images(dir, prefix, n, 8, 8, [](int i) { return i % 10; }, [&](int i, int r, int c) {
     const int y = i % 10;
-    lab.push_back(static_cast<char>(y));
-    for (int r = 0; r < 8; ++r)
-      for (int c = 0; c < 8; ++c) {
-        state = state * 1664525u + 1013904223u;
-        const int noise = static_cast<int>(state >> 26);  // 0..63
-        img.push_back(static_cast<char>((r == y % 8 && (y < 8 || c < 4) ? 170 : 20) + noise));
-      }
-  }
-  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << img;
-  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << lab;
+    state = state * 1664525u + 1013904223u;
+    const int noise = static_cast<int>(state >> 26);  // 0..63
+    return (r == y % 8 && (y < 8 || c < 4) ? 170 : 20) + noise;
+  });
 }
 std::size_t lines(const fs::path& p) {
   std::ifstream f(p);
