@@ -1,5 +1,5 @@
 // Fashion-MNIST training with the structural adversarial objectives (the main job): a CPU-sized
-// ResNet-18 discriminator and BigGAN-deep generator at 32×32, then the EMA discriminator's
+// ResNet-18 discriminator and BigGAN-deep generator at 16×16 (the 28×28 images resized), then the EMA discriminator's
 // backbone evaluated on the test split (spherical k-means and linear SVM, SPEC §6) beside the
 // same network untrained. See docs/training.md and run_main_job.sh.
 #include "../common/image_main.hpp"
