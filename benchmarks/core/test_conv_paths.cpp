@@ -2,8 +2,9 @@
 #include <boost/test/unit_test.hpp>
 // The CPU convolution's code paths that the benchmarks drive (backend/cpu/conv.hpp): one image
 // per thread or several, several im2col chunks per thread, a batch smaller than the thread count
-// (Eigen's parallel GEMM), stride 2 and 1×1 kernels, float and double; forward, dx and the
-// accumulated dw against a direct sum in long double.
+// (Eigen's parallel GEMM), stride 2 and 1×1 kernels, and Winograd's F(2×2, 3×3) for 3×3
+// "same" convolutions (even and odd sizes, several chunks), float and double; forward, dx and
+// the accumulated dw against a direct sum in long double.
 #include <cmath>
 #include <vector>
 
@@ -90,12 +91,16 @@ void for_threads(void (*f)()) {
 BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
   for_threads([] {
     // n, c, h, w, o, kh, kw, stride, pad
-    for (const ConvGeometry g : {ConvGeometry{1, 3, 7, 6, 4, 3, 3, 1, 1},     // fewer images than threads
+    for (const ConvGeometry& g : {ConvGeometry{1, 3, 7, 6, 4, 3, 3, 1, 1},     // fewer images than threads
                                  ConvGeometry{5, 4, 9, 9, 6, 3, 3, 1, 1},     // uneven split
                                  ConvGeometry{4, 5, 8, 8, 3, 3, 3, 2, 1},     // stride 2
                                  ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0},     // 1×1
                                  ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2},     // non-square kernel, pad 2
-                                 ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2}}) {  // kernel wider than the image
+                                 ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2},     // kernel wider than the image
+                                 ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1},   // Winograd, even size
+                                 ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1},   // Winograd, odd sizes cut the last tiles
+                                 ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1},   // Winograd, one image, tiny map
+                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1}}) {  // Winograd, 2×2 tiles per image
       BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " k" << g.kh << "x" << g.kw
                              << " s" << g.stride << " p" << g.pad) {
         check<double>(g, 1e-12);
@@ -106,8 +111,23 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
 }
 
 BOOST_AUTO_TEST_CASE(several_chunks_per_thread) {
-  // 24 images of 64×24×24 with a 3×3 kernel: 3 images per 1M-value chunk, so each thread loops.
+  // 24 images of 64×24×24 with a 3×3 kernel: 3 images per 1M-value im2col chunk, so each thread
+  // loops; with 16 output channels the same on the Winograd path (7 images per chunk).
   const ConvGeometry g{24, 64, 24, 24, 8, 3, 3, 1, 1};
+  BOOST_TEST_REQUIRE(!backend::cpu::winograd::applies(g));
   BOOST_TEST_REQUIRE(backend::cpu::conv_chunk(g) < g.n / 3);
   for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 8, 3, 3, 1, 1}, 2e-5); });
+  const ConvGeometry gw{24, 64, 24, 24, 16, 3, 3, 1, 1};
+  BOOST_TEST_REQUIRE(backend::cpu::winograd::applies(gw));
+  BOOST_TEST_REQUIRE(backend::cpu::winograd::chunk(gw) < gw.n / 3);
+  for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 16, 3, 3, 1, 1}, 2e-5); });
+}
+
+BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
+  using backend::cpu::winograd::applies;
+  BOOST_TEST(applies(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1}));    // ResNet-18 layer 1
+  BOOST_TEST(applies(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}));    // layer 4
+  BOOST_TEST(!applies(ConvGeometry{32, 3, 32, 32, 64, 3, 3, 1, 1}));    // the RGB stem
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 3, 3, 2, 1}));  // stride 2
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 1, 1, 1, 0}));  // 1×1
 }

@@ -1,6 +1,8 @@
 #pragma once
-/// \file CPU 2-D convolution: im2col over a chunk of images, then one large GEMM per chunk
-/// (small feature maps at the end of a ResNet make per-image GEMMs skinny and slow).
+/// \file CPU 2-D convolution. 3×3 stride-1 "same" convolutions with at least 16 channels each
+/// side go through Winograd's F(2×2, 3×3) (winograd.hpp: 2.25× less arithmetic); the others
+/// through im2col over a chunk of images, then one large GEMM per chunk (small feature maps at
+/// the end of a ResNet make per-image GEMMs skinny and slow).
 ///
 /// Threads split the batch: each OpenMP thread takes a contiguous range of images and runs
 /// im2col, its GEMMs (single-threaded Eigen) and col2im on them alone, so no GEMM waits on a
@@ -12,24 +14,14 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <new>
-#include <vector>
 
+#include "structgan/backend/cpu/conv_support.hpp"
 #include "structgan/backend/cpu/gemm.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
+#include "structgan/backend/cpu/winograd.hpp"
 #include "structgan/core/device.hpp"
 
 namespace structgan {
-
-/// The geometry of a 2-D convolution on NCHW input with OIHW weights (square stride/padding).
-struct ConvGeometry {
-  index_t n, c, h, w;    ///< input
-  index_t o, kh, kw;     ///< output channels, kernel
-  index_t stride, pad;
-  index_t ho() const { return (h + 2 * pad - kh) / stride + 1; }
-  index_t wo() const { return (w + 2 * pad - kw) / stride + 1; }
-  index_t patch() const { return c * kh * kw; }
-};
 
 namespace backend {
 namespace cpu {
@@ -100,55 +92,12 @@ inline index_t conv_chunk(const ConvGeometry& g) {
   return std::clamp<index_t>((index_t(1) << 20) / per_image, 1, g.n);
 }
 
-/// A per-thread buffer of T that only grows (uninitialized; 64-byte aligned). Slot i of thread t
-/// is private to t, so parallel regions use them without locks; the memory lives as long as the
-/// thread (OpenMP's pool threads persist), which is what saves the page faults.
-template <class T>
-T* scratch(int slot, std::size_t n) {
-  struct Buffer {
-    std::unique_ptr<T[]> p;
-    std::size_t n = 0;
-  };
-  thread_local Buffer buffers[4];
-  Buffer& b = buffers[slot];
-  if (n > b.n) {
-    b.p.reset();
-    b.p.reset(new T[n]);
-    b.n = n;
-  }
-  return b.p.get();
-}
-
-/// Runs body(i0, i1, single) on contiguous ranges of the n images: one range per OpenMP thread
-/// when there are at least as many images as threads (single = true: the thread runs
-/// single-threaded GEMMs), else all of them on the calling thread (single = false: Eigen's
-/// GEMM may use the threads). Returns the number of ranges.
-template <class F>
-int for_image_ranges(index_t n, F&& body) {
-#ifdef _OPENMP
-  const int threads = num_threads();
-  if (threads > 1 && n >= threads && !omp_in_parallel()) {
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      body(n * t / nt, n * (t + 1) / nt, t, true);
-    }
-    return threads;
-  }
-#endif
-  body(index_t(0), n, 0, false);
-  return 1;
-}
-
-template <class T>
-struct ConvWorkspace {
-  std::vector<T> col, rows;  // patches (P × nb·HoWo), and outputs or output gradients (O × nb·HoWo)
-};
 }  // namespace cpu
 
 /// y (N×O×Ho×Wo) = conv2d(x (N×C×H×W), w (O×C×kh×kw)); no bias.
 template <class T>
 void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
+  if (cpu::winograd::applies(g)) return cpu::winograd::conv2d_forward(g, x, w, y);
   const index_t hw = g.ho() * g.wo(), in = g.c * g.h * g.w, nb = cpu::conv_chunk(g);
   cpu::for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool single) {
     if (i0 >= i1) return;
@@ -178,6 +127,7 @@ void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
 /// dw (O×C×kh×kw) += ∂/∂w (when dw is not null; accumulated).
 template <class T>
 void conv2d_backward(Cpu, const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  if (cpu::winograd::applies(g)) return cpu::winograd::conv2d_backward(g, x, w, dy, dx, dw);
   const index_t hw = g.ho() * g.wo(), in = g.c * g.h * g.w, nb = cpu::conv_chunk(g);
   const index_t wsize = g.o * g.patch();
   // Per-range weight-gradient partials (range 0 accumulates straight into dw).

@@ -1,0 +1,324 @@
+#pragma once
+/// \file CPU 3×3, stride-1, pad-1 convolutions by Winograd's minimal filtering F(2×2, 3×3)
+/// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016).
+///
+/// Each 2×2 output tile is Aᵀ[Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B)]A for the 4×4 input patches d_c, so the
+/// sum over channels becomes 16 GEMMs, one per entry ξ of the 4×4 transformed tile:
+/// M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles). That is 16 multiplies per 4 outputs and channel
+/// pair where im2col's GEMM does 36: 2.25× less arithmetic for the convolutions that make up
+/// most of both networks. The transforms' coefficients are 0, ±1 and ±½, so the rounding is
+/// that of a direct sum of a few more terms (tests/…/test_conv_paths checks against long double).
+///
+/// dx is the same convolution of dy with the kernel flipped and its channels swapped; dw runs
+/// the forward algebra backwards: dU[ξ] = Σ_tiles (A dY Aᵀ)[ξ] · V[ξ]ᵀ, then dw = Gᵀ dU G.
+/// Threads split the batch as in conv.hpp: each takes a contiguous range of images and runs its
+/// transforms and single-threaded GEMMs alone.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "structgan/backend/cpu/conv_support.hpp"
+#include "structgan/backend/cpu/gemm.hpp"
+#include "structgan/backend/cpu/parallel.hpp"
+#include "structgan/core/device.hpp"
+
+namespace structgan::backend::cpu::winograd {
+
+/// Whether the Winograd path takes this convolution: 3×3, stride 1, pad 1 (output the input's
+/// size), and enough channels on both sides for the 16 GEMMs not to be skinny (the RGB stem and
+/// the generator's last layer stay on im2col).
+inline bool applies(const ConvGeometry& g) {
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad == 1 && g.c >= 16 && g.o >= 16 && g.h >= 2 && g.w >= 2;
+}
+
+/// 2×2 output tiles per row and column (the last ones cut off when H or W is odd).
+inline index_t tile_rows(const ConvGeometry& g) { return (g.h + 1) / 2; }
+inline index_t tile_cols(const ConvGeometry& g) { return (g.w + 1) / 2; }
+
+/// Images per chunk, so that the transformed tiles of a chunk stay near 1M values per side.
+inline index_t chunk(const ConvGeometry& g) {
+  const index_t per_image = std::max<index_t>(1, 16 * std::max(g.c, g.o) * tile_rows(g) * tile_cols(g));
+  return std::clamp<index_t>((index_t(1) << 20) / per_image, 1, g.n);
+}
+
+/// u[ξ][i] = (G g_i Gᵀ)[ξ] for the n kernels g_i (3×3 each, contiguous); u has 16 rows of n.
+/// With `flip`, kernel i is taken from w as the (O×C) → (C×O) transpose rotated by 180°, i.e.
+/// the kernel of dx = conv(dy, ·): g'_{c,o}[ki][kj] = w_{o,c}[2−ki][2−kj] (o_count = O, c_count = C).
+template <class T>
+void transform_kernels(index_t o_count, index_t c_count, const T* w, bool flip, T* u) {
+  const index_t n = o_count * c_count;
+  parallel_for(n, 4096, [&](index_t i0, index_t i1) {
+    for (index_t i = i0; i < i1; ++i) {
+      T g[9];
+      if (!flip) {
+        std::memcpy(g, w + i * 9, sizeof g);
+      } else {  // i = c·O + o
+        const index_t c = i / o_count, o = i % o_count;
+        const T* src = w + (o * c_count + c) * 9;
+        for (int k = 0; k < 9; ++k) g[k] = src[8 - k];
+      }
+      T r[4][3];
+      for (int j = 0; j < 3; ++j) {
+        r[0][j] = g[j];
+        r[1][j] = T(0.5) * (g[j] + g[3 + j] + g[6 + j]);
+        r[2][j] = T(0.5) * (g[j] - g[3 + j] + g[6 + j]);
+        r[3][j] = g[6 + j];
+      }
+      for (int a = 0; a < 4; ++a) {
+        u[(a * 4 + 0) * n + i] = r[a][0];
+        u[(a * 4 + 1) * n + i] = T(0.5) * (r[a][0] + r[a][1] + r[a][2]);
+        u[(a * 4 + 2) * n + i] = T(0.5) * (r[a][0] - r[a][1] + r[a][2]);
+        u[(a * 4 + 3) * n + i] = r[a][2];
+      }
+    }
+  });
+}
+
+/// Tile columns handled per pass of the row transforms (their rows then live in L1).
+constexpr index_t kTileBlock = 64;
+
+/// v[ξ][c][col0 + tile] = (Bᵀ d B)[ξ] for every 4×4 patch d of one image x (C×H×W, zero padded
+/// by one), tiles in row-major order; v's rows have leading dimension ld, its ξ-planes are
+/// C·ld apart. `pad` is scratch of (2·tile_rows + 2)·(2·tile_cols + 2) values. Bᵀ acts on the
+/// four rows first, whole rows at a time, then B on each tile's columns: both loops vectorize.
+template <class T>
+void transform_input(const ConvGeometry& g, const T* x, T* pad, T* v, index_t ld, index_t col0) {
+  const index_t th = tile_rows(g), tw = tile_cols(g), pw = 2 * tw + 2, ph = 2 * th + 2, plane = g.c * ld;
+  std::fill(pad, pad + ph * pw, T(0));  // the border stays zero: only the interior is rewritten
+  alignas(64) T t[4][2 * kTileBlock + 2];
+  for (index_t c = 0; c < g.c; ++c) {
+    const T* src = x + c * g.h * g.w;
+    for (index_t r = 0; r < g.h; ++r) std::memcpy(pad + (r + 1) * pw + 1, src + r * g.w, static_cast<std::size_t>(g.w) * sizeof(T));
+    for (index_t ty = 0; ty < th; ++ty)
+      for (index_t t0 = 0; t0 < tw; t0 += kTileBlock) {
+        const index_t nt = std::min(kTileBlock, tw - t0), width = 2 * nt + 2;
+        const T* __restrict p0 = pad + 2 * ty * pw + 2 * t0;
+        const T* __restrict p1 = p0 + pw;
+        const T* __restrict p2 = p1 + pw;
+        const T* __restrict p3 = p2 + pw;
+        for (index_t j = 0; j < width; ++j) {
+          t[0][j] = p0[j] - p2[j];
+          t[1][j] = p1[j] + p2[j];
+          t[2][j] = p2[j] - p1[j];
+          t[3][j] = p1[j] - p3[j];
+        }
+        T* out = v + c * ld + col0 + ty * tw + t0;
+        for (int a = 0; a < 4; ++a) {
+          const T* __restrict ta = t[a];
+          T* __restrict o0 = out + (a * 4 + 0) * plane;
+          T* __restrict o1 = out + (a * 4 + 1) * plane;
+          T* __restrict o2 = out + (a * 4 + 2) * plane;
+          T* __restrict o3 = out + (a * 4 + 3) * plane;
+          for (index_t k = 0; k < nt; ++k) {
+            const T d0 = ta[2 * k], d1 = ta[2 * k + 1], d2 = ta[2 * k + 2], d3 = ta[2 * k + 3];
+            o0[k] = d0 - d2;
+            o1[k] = d1 + d2;
+            o2[k] = d2 - d1;
+            o3[k] = d1 - d3;
+          }
+        }
+      }
+  }
+}
+
+/// One image's output y (O×H×W) from m[ξ][o][col0 + tile] (ξ-planes O·ld apart): Aᵀ m A per
+/// tile, Aᵀ on the rows for a block of tiles at once, then A on the columns.
+template <class T>
+void transform_output(const ConvGeometry& g, const T* m, index_t ld, index_t col0, T* y) {
+  const index_t th = tile_rows(g), tw = tile_cols(g), plane = g.o * ld;
+  alignas(64) T s[2][4][kTileBlock];
+  for (index_t o = 0; o < g.o; ++o) {
+    T* yo = y + o * g.h * g.w;
+    for (index_t ty = 0; ty < th; ++ty) {
+      const index_t oy = 2 * ty;
+      for (index_t t0 = 0; t0 < tw; t0 += kTileBlock) {
+        const index_t nt = std::min(kTileBlock, tw - t0);
+        const T* mk = m + o * ld + col0 + ty * tw + t0;
+        for (int b = 0; b < 4; ++b) {
+          const T* __restrict m0 = mk + (0 + b) * plane;
+          const T* __restrict m1 = mk + (4 + b) * plane;
+          const T* __restrict m2 = mk + (8 + b) * plane;
+          const T* __restrict m3 = mk + (12 + b) * plane;
+          T* __restrict s0 = s[0][b];
+          T* __restrict s1 = s[1][b];
+          for (index_t k = 0; k < nt; ++k) {
+            s0[k] = m0[k] + m1[k] + m2[k];
+            s1[k] = m1[k] - m2[k] - m3[k];
+          }
+        }
+        // complete tiles (two output columns each), then the cut-off last one of an odd width
+        const index_t full = std::min(nt, g.w / 2 - t0);
+        for (int r = 0; r < 2 && oy + r < g.h; ++r) {
+          T* __restrict row = yo + (oy + r) * g.w + 2 * t0;
+          const T* __restrict a0 = s[r][0];
+          const T* __restrict a1 = s[r][1];
+          const T* __restrict a2 = s[r][2];
+          const T* __restrict a3 = s[r][3];
+          for (index_t k = 0; k < full; ++k) {
+            row[2 * k] = a0[k] + a1[k] + a2[k];
+            row[2 * k + 1] = a1[k] - a2[k] - a3[k];
+          }
+          if (full < nt) row[2 * full] = a0[full] + a1[full] + a2[full];
+        }
+      }
+    }
+  }
+}
+
+/// dm[ξ][o][col0 + tile] = (A dY Aᵀ)[ξ] for one image's output gradient dy (O×H×W): the adjoint
+/// of transform_output (entries past an odd edge count as zero).
+template <class T>
+void transform_output_gradient(const ConvGeometry& g, const T* dy, T* dm, index_t ld, index_t col0) {
+  const index_t th = tile_rows(g), tw = tile_cols(g), plane = g.o * ld;
+  alignas(64) T e[2][kTileBlock], f[2][kTileBlock];  // each tile's dY columns: even e, odd f, per row
+  for (index_t o = 0; o < g.o; ++o) {
+    const T* dyo = dy + o * g.h * g.w;
+    for (index_t ty = 0; ty < th; ++ty) {
+      const index_t oy = 2 * ty;
+      for (index_t t0 = 0; t0 < tw; t0 += kTileBlock) {
+        const index_t nt = std::min(kTileBlock, tw - t0), full = std::min(nt, g.w / 2 - t0);
+        for (int r = 0; r < 2; ++r) {
+          if (oy + r >= g.h) {
+            std::fill(e[r], e[r] + nt, T(0));
+            std::fill(f[r], f[r] + nt, T(0));
+            continue;
+          }
+          const T* __restrict row = dyo + (oy + r) * g.w + 2 * t0;
+          for (index_t k = 0; k < full; ++k) {
+            e[r][k] = row[2 * k];
+            f[r][k] = row[2 * k + 1];
+          }
+          if (full < nt) {
+            e[r][full] = row[2 * full];
+            f[r][full] = T(0);
+          }
+        }
+        T* out = dm + o * ld + col0 + ty * tw + t0;
+        // row a of A·dY is c0[a]·(row 0) + c1[a]·(row 1); ·Aᵀ maps each row's pair (p, q) to
+        // (p, p + q, p − q, −q)
+        static constexpr T c0[4] = {1, 1, 1, 0}, c1[4] = {0, 1, -1, -1};
+        for (int a = 0; a < 4; ++a) {
+          T* __restrict o0 = out + (a * 4 + 0) * plane;
+          T* __restrict o1 = out + (a * 4 + 1) * plane;
+          T* __restrict o2 = out + (a * 4 + 2) * plane;
+          T* __restrict o3 = out + (a * 4 + 3) * plane;
+          for (index_t k = 0; k < nt; ++k) {
+            const T p = c0[a] * e[0][k] + c1[a] * e[1][k], q = c0[a] * f[0][k] + c1[a] * f[1][k];
+            o0[k] = p;
+            o1[k] = p + q;
+            o2[k] = p - q;
+            o3[k] = -q;
+          }
+        }
+      }
+    }
+  }
+}
+
+/// dw[i] += (Gᵀ du[·][i] G) for the n = O·C kernels, du with 16 rows of n.
+template <class T>
+void add_kernel_gradient(index_t n, const T* du, T* dw) {
+  parallel_for(n, 4096, [&](index_t i0, index_t i1) {
+    for (index_t i = i0; i < i1; ++i) {
+      T q[3][4];
+      for (int b = 0; b < 4; ++b) {
+        const T u0 = du[(0 + b) * n + i], u1 = du[(4 + b) * n + i], u2 = du[(8 + b) * n + i], u3 = du[(12 + b) * n + i];
+        q[0][b] = u0 + T(0.5) * (u1 + u2);
+        q[1][b] = T(0.5) * (u1 - u2);
+        q[2][b] = T(0.5) * (u1 + u2) + u3;
+      }
+      T* g = dw + i * 9;
+      for (int r = 0; r < 3; ++r) {
+        g[r * 3 + 0] += q[r][0] + T(0.5) * (q[r][1] + q[r][2]);
+        g[r * 3 + 1] += T(0.5) * (q[r][1] - q[r][2]);
+        g[r * 3 + 2] += T(0.5) * (q[r][1] + q[r][2]) + q[r][3];
+      }
+    }
+  });
+}
+
+/// y (N×O×H×W) = conv2d(x, w) for transformed kernels u (16 × O×C).
+template <class T>
+void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
+  const index_t per = tile_rows(g) * tile_cols(g), in = g.c * g.h * g.w, out = g.o * g.h * g.w, nb = chunk(g);
+  const std::size_t pad_size = static_cast<std::size_t>((2 * tile_rows(g) + 2) * (2 * tile_cols(g) + 2));
+  for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool single) {
+    if (i0 >= i1) return;
+    const index_t cap = std::min(nb, i1 - i0);
+    T* v = scratch<T>(0, static_cast<std::size_t>(16 * g.c * cap * per));
+    T* m = scratch<T>(1, static_cast<std::size_t>(16 * g.o * cap * per));
+    for (index_t n0 = i0; n0 < i1; n0 += cap) {
+      const index_t b = std::min(cap, i1 - n0), ld = b * per;
+      auto inputs = [&](index_t j0, index_t j1) {
+        T* pad = scratch<T>(3, pad_size);
+        for (index_t i = j0; i < j1; ++i) transform_input(g, x + (n0 + i) * in, pad, v, ld, i * per);
+      };
+      if (single) inputs(0, b);
+      else parallel_for(b, 1, inputs);
+      for (int xi = 0; xi < 16; ++xi)
+        gemm(Cpu{}, false, false, g.o, ld, g.c, T(1), u + xi * g.o * g.c, g.c, v + xi * g.c * ld, ld, T(0), m + xi * g.o * ld, ld);
+      auto outputs = [&](index_t j0, index_t j1) {
+        for (index_t i = j0; i < j1; ++i) transform_output(g, m, ld, i * per, y + (n0 + i) * out);
+      };
+      if (single) outputs(0, b);
+      else parallel_for(b, 1, outputs);
+    }
+  });
+}
+
+/// y (N×O×H×W) = conv2d(x (N×C×H×W), w (O×C×3×3)), stride 1, pad 1. Requires applies(g).
+template <class T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+  const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(16 * g.o * g.c));
+  transform_kernels(g.o, g.c, w, false, u.get());
+  forward_transformed(g, x, u.get(), y);
+}
+
+/// dx = ∂/∂x (overwritten, when not null) and dw += ∂/∂w (when not null). Requires applies(g).
+template <class T>
+void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  const index_t oc = g.o * g.c;
+  if (dx) {  // dx = conv(dy, flipped kernel with the channels swapped): O inputs, C outputs
+    const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(16 * oc));
+    transform_kernels(g.o, g.c, w, true, u.get());
+    forward_transformed(ConvGeometry{g.n, g.o, g.h, g.w, g.c, 3, 3, 1, 1}, dy, u.get(), dx);
+  }
+  if (!dw) return;
+  const index_t per = tile_rows(g) * tile_cols(g), in = g.c * g.h * g.w, out = g.o * g.h * g.w, nb = chunk(g);
+  const std::size_t pad_size = static_cast<std::size_t>((2 * tile_rows(g) + 2) * (2 * tile_cols(g) + 2));
+  const int max_ranges = std::max(1, num_threads());
+  // One du (16 × O×C) per image range, summed after the parallel region.
+  const std::shared_ptr<T> du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(16 * oc * max_ranges));
+  const int ranges = for_image_ranges(g.n, [&](index_t i0, index_t i1, int t, bool single) {
+    T* dut = du.get() + static_cast<index_t>(t) * 16 * oc;
+    std::fill(dut, dut + 16 * oc, T(0));
+    if (i0 >= i1) return;
+    const index_t cap = std::min(nb, i1 - i0);
+    T* v = scratch<T>(0, static_cast<std::size_t>(16 * g.c * cap * per));
+    T* dm = scratch<T>(1, static_cast<std::size_t>(16 * g.o * cap * per));
+    for (index_t n0 = i0; n0 < i1; n0 += cap) {
+      const index_t b = std::min(cap, i1 - n0), ld = b * per;
+      auto transforms = [&](index_t j0, index_t j1) {
+        T* pad = scratch<T>(3, pad_size);
+        for (index_t i = j0; i < j1; ++i) {
+          transform_input(g, x + (n0 + i) * in, pad, v, ld, i * per);
+          transform_output_gradient(g, dy + (n0 + i) * out, dm, ld, i * per);
+        }
+      };
+      if (single) transforms(0, b);
+      else parallel_for(b, 1, transforms);
+      for (int xi = 0; xi < 16; ++xi)
+        gemm(Cpu{}, false, true, g.o, g.c, ld, T(1), dm + xi * g.o * ld, ld, v + xi * g.c * ld, ld, T(1), dut + xi * oc, g.c);
+    }
+  });
+  T* total = du.get();
+  for (int t = 1; t < ranges; ++t) {
+    const T* p = du.get() + static_cast<index_t>(t) * 16 * oc;
+    parallel_for(16 * oc, 1 << 16, [&](index_t j0, index_t j1) {
+      for (index_t j = j0; j < j1; ++j) total[j] += p[j];
+    });
+  }
+  add_kernel_gradient(oc, total, dw);
+}
+
+}  // namespace structgan::backend::cpu::winograd
