@@ -92,12 +92,9 @@ inline index_t conv_chunk(const ConvGeometry& g) {
   return std::clamp<index_t>((index_t(1) << 20) / per_image, 1, g.n);
 }
 
-}  // namespace cpu
-
-/// y (N×O×Ho×Wo) = conv2d(x (N×C×H×W), w (O×C×kh×kw)); no bias.
+/// y (N×O×Ho×Wo) = conv2d(x (N×C×H×W), w (O×C×kh×kw)) by im2col and GEMM; no bias.
 template <class T>
-void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
-  if (cpu::winograd::applies(g)) return cpu::winograd::conv2d_forward(g, x, w, y);
+void im2col_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
   const index_t hw = g.ho() * g.wo(), in = g.c * g.h * g.w, nb = cpu::conv_chunk(g);
   cpu::for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool single) {
     if (i0 >= i1) return;
@@ -123,11 +120,9 @@ void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
   });
 }
 
-/// Given dy (N×O×Ho×Wo): dx (N×C×H×W) = ∂/∂x (when dx is not null; overwritten) and
-/// dw (O×C×kh×kw) += ∂/∂w (when dw is not null; accumulated).
+/// The backward pass of im2col_conv2d_forward (see conv2d_backward).
 template <class T>
-void conv2d_backward(Cpu, const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
-  if (cpu::winograd::applies(g)) return cpu::winograd::conv2d_backward(g, x, w, dy, dx, dw);
+void im2col_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   const index_t hw = g.ho() * g.wo(), in = g.c * g.h * g.w, nb = cpu::conv_chunk(g);
   const index_t wsize = g.o * g.patch();
   // Per-range weight-gradient partials (range 0 accumulates straight into dw).
@@ -179,6 +174,23 @@ void conv2d_backward(Cpu, const ConvGeometry& g, const T* x, const T* w, const T
       const T* p = partial[static_cast<std::size_t>(t)];
       for (index_t i = 0; i < wsize; ++i) dw[i] += p[i];
     }
+}
+
+}  // namespace cpu
+
+/// y (N×O×Ho×Wo) = conv2d(x (N×C×H×W), w (O×C×kh×kw)); no bias. Winograd where it applies.
+template <class T>
+void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
+  if (cpu::winograd::applies(g)) cpu::winograd::conv2d_forward(g, x, w, y);
+  else cpu::im2col_conv2d_forward(g, x, w, y);
+}
+
+/// Given dy (N×O×Ho×Wo): dx (N×C×H×W) = ∂/∂x (when dx is not null; overwritten) and
+/// dw (O×C×kh×kw) += ∂/∂w (when dw is not null; accumulated).
+template <class T>
+void conv2d_backward(Cpu, const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  if (cpu::winograd::applies(g)) cpu::winograd::conv2d_backward(g, x, w, dy, dx, dw);
+  else cpu::im2col_conv2d_backward(g, x, w, dy, dx, dw);
 }
 
 }  // namespace backend
