@@ -25,6 +25,21 @@ inline void set_flops(benchmark::State& st, double flop_per_iter) {
   st.counters["FLOP/s"] = benchmark::Counter(flop_per_iter, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// Counts the host block cache's misses and the bytes they allocated fresh over the measured
+/// iterations (construct after the warm-up, report after the loop): a steady-state step should
+/// find every block in the cache, and a miss costs fresh, zeroed pages (core/device.hpp).
+struct CacheMisses {
+  CacheMisses() { Allocator<Cpu>::reset_cache_stats(); }
+  void report(benchmark::State& st) const {
+    const auto s = Allocator<Cpu>::cache_stats();
+    const double its = double(std::max<benchmark::IterationCount>(st.iterations(), 1));
+    st.counters["cache_misses"] = benchmark::Counter(double(s.misses) / its);
+    st.counters["fresh_MiB"] = benchmark::Counter(double(s.missed_bytes) / its / double(1 << 20));
+    st.counters["live_peak_MiB"] = benchmark::Counter(double(s.max_live_bytes) / double(1 << 20));
+    st.counters["cached_MiB"] = benchmark::Counter(double(Allocator<Cpu>::cached_bytes()) / double(1 << 20));
+  }
+};
+
 /// Marks the run as failed when a result has a NaN or Inf (a fast wrong kernel must not pass).
 template <class D>
 void check_finite(benchmark::State& st, const Tensor<float, D>& t) {

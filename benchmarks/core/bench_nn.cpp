@@ -24,7 +24,9 @@ void d_fwd_bwd(benchmark::State& st) {
     backward(add(sum_all(out.f_tilde), sum_all(out.f)));
   };
   step();
+  const bench::CacheMisses misses;
   for (auto _ : st) step();
+  misses.report(st);
   bench::check_finite(st, d.backbone.stem.weight.grad);
 }
 BENCHMARK(d_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
@@ -42,7 +44,9 @@ void g_fwd_bwd(benchmark::State& st) {
     backward(mean_all(images));
   };
   step();
+  const bench::CacheMisses misses;
   for (auto _ : st) step();
+  misses.report(st);
   bench::check_finite(st, g.first_linear.weight.grad);
 }
 BENCHMARK(g_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();

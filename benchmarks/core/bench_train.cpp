@@ -55,7 +55,9 @@ void train_step_of_batch(benchmark::State& st, index_t full_batch) {
     last = ds.terms.total + gs.terms.total;
   };
   step();
+  const bench::CacheMisses misses;
   for (auto _ : st) step();
+  misses.report(st);
   if (!std::isfinite(last)) st.SkipWithError("loss is not finite");
   bench::check_finite(st, d.backbone.stem.weight.value);
 }
