@@ -106,8 +106,7 @@ void im2col_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y) 
       auto patches = [&](index_t j0, index_t j1) {
         for (index_t i = j0; i < j1; ++i) cpu::im2col(g, x + (n0 + i) * in, col, ld, i * hw);
       };
-      if (single) patches(0, b);
-      else cpu::parallel_for(b, 1, patches);
+      for_chunk_images(single, b, patches);
       if (b == 1) {  // one image: the GEMM writes its output directly
         gemm(Cpu{}, false, false, g.o, hw, g.patch(), T(1), w, g.patch(), col, hw, T(0), y + n0 * g.o * hw, hw);
         continue;
@@ -151,8 +150,7 @@ void im2col_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const
         auto patches = [&](index_t j0, index_t j1) {
           for (index_t i = j0; i < j1; ++i) cpu::im2col(g, x + (n0 + i) * in, col, ld, i * hw);
         };
-        if (single) patches(0, b);
-        else cpu::parallel_for(b, 1, patches);
+        for_chunk_images(single, b, patches);
         gemm(Cpu{}, false, true, g.o, g.patch(), ld, T(1), dyc, ld, col, ld, T(1), dwt, g.patch());
       }
       if (dx) {
@@ -164,8 +162,7 @@ void im2col_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const
             cpu::col2im_add(g, col, ld, i * hw, dxi);
           }
         };
-        if (single) scatter(0, b);
-        else cpu::parallel_for(b, 1, scatter);
+        for_chunk_images(single, b, scatter);
       }
     }
   });

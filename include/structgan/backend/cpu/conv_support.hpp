@@ -61,5 +61,13 @@ int for_image_ranges(index_t n, F&& body) {
   return 1;
 }
 
+/// Runs f(j0, j1) over the b images of a chunk: all on this thread when it owns an image range of
+/// for_image_ranges (single), else split across the threads.
+template <class F>
+void for_chunk_images(bool single, index_t b, F&& f) {
+  if (single) f(index_t(0), b);
+  else parallel_for(b, 1, f);
+}
+
 }  // namespace backend::cpu
 }  // namespace structgan

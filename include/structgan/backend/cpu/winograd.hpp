@@ -35,6 +35,11 @@ inline bool applies(const ConvGeometry& g) {
 inline index_t tile_rows(const ConvGeometry& g) { return (g.h + 1) / 2; }
 inline index_t tile_cols(const ConvGeometry& g) { return (g.w + 1) / 2; }
 
+/// Values of one zero-padded input plane covering every tile: (2·tile_rows + 2)·(2·tile_cols + 2).
+inline std::size_t padded_plane_size(const ConvGeometry& g) {
+  return static_cast<std::size_t>((2 * tile_rows(g) + 2) * (2 * tile_cols(g) + 2));
+}
+
 /// Images per chunk, so that the transformed tiles of a chunk stay near 256K values per side (1 MiB
 /// of floats: a core's L2 here; 1M values measured 5–15% slower per convolution on Zen 4).
 inline index_t chunk(const ConvGeometry& g) {
@@ -80,12 +85,12 @@ constexpr index_t kTileBlock = 64;
 
 /// v[ξ][c][col0 + tile] = (Bᵀ d B)[ξ] for every 4×4 patch d of one image x (C×H×W, zero padded
 /// by one), tiles in row-major order; v's rows have leading dimension ld, its ξ-planes are
-/// C·ld apart. `pad` is scratch of (2·tile_rows + 2)·(2·tile_cols + 2) values. Bᵀ acts on the
+/// C·ld apart. `pad` is scratch of padded_plane_size(g) values. Bᵀ acts on the
 /// four rows first, whole rows at a time, then B on each tile's columns: both loops vectorize.
 template <class T>
 void transform_input(const ConvGeometry& g, const T* x, T* pad, T* v, index_t ld, index_t col0) {
-  const index_t th = tile_rows(g), tw = tile_cols(g), pw = 2 * tw + 2, ph = 2 * th + 2, plane = g.c * ld;
-  std::fill(pad, pad + ph * pw, T(0));  // the border stays zero: only the interior is rewritten
+  const index_t th = tile_rows(g), tw = tile_cols(g), pw = 2 * tw + 2, plane = g.c * ld;
+  std::fill(pad, pad + padded_plane_size(g), T(0));  // the border stays zero: only the interior is rewritten
   alignas(64) T t[4][2 * kTileBlock + 2];
   for (index_t c = 0; c < g.c; ++c) {
     const T* src = x + c * g.h * g.w;
@@ -242,7 +247,6 @@ void add_kernel_gradient(index_t n, const T* du, T* dw) {
 template <class T>
 void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   const index_t per = tile_rows(g) * tile_cols(g), in = g.c * g.h * g.w, out = g.o * g.h * g.w, nb = chunk(g);
-  const std::size_t pad_size = static_cast<std::size_t>((2 * tile_rows(g) + 2) * (2 * tile_cols(g) + 2));
   for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool single) {
     if (i0 >= i1) return;
     const index_t cap = std::min(nb, i1 - i0);
@@ -251,18 +255,16 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
     for (index_t n0 = i0; n0 < i1; n0 += cap) {
       const index_t b = std::min(cap, i1 - n0), ld = b * per;
       auto inputs = [&](index_t j0, index_t j1) {
-        T* pad = scratch<T>(3, pad_size);
+        T* pad = scratch<T>(3, padded_plane_size(g));
         for (index_t i = j0; i < j1; ++i) transform_input(g, x + (n0 + i) * in, pad, v, ld, i * per);
       };
-      if (single) inputs(0, b);
-      else parallel_for(b, 1, inputs);
+      for_chunk_images(single, b, inputs);
       for (int xi = 0; xi < 16; ++xi)
         gemm(Cpu{}, false, false, g.o, ld, g.c, T(1), u + xi * g.o * g.c, g.c, v + xi * g.c * ld, ld, T(0), m + xi * g.o * ld, ld);
       auto outputs = [&](index_t j0, index_t j1) {
         for (index_t i = j0; i < j1; ++i) transform_output(g, m, ld, i * per, y + (n0 + i) * out);
       };
-      if (single) outputs(0, b);
-      else parallel_for(b, 1, outputs);
+      for_chunk_images(single, b, outputs);
     }
   });
 }
@@ -286,7 +288,6 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy,
   }
   if (!dw) return;
   const index_t per = tile_rows(g) * tile_cols(g), in = g.c * g.h * g.w, out = g.o * g.h * g.w, nb = chunk(g);
-  const std::size_t pad_size = static_cast<std::size_t>((2 * tile_rows(g) + 2) * (2 * tile_cols(g) + 2));
   const int max_ranges = std::max(1, num_threads());
   // One du (16 × O×C) per image range, summed after the parallel region.
   const std::shared_ptr<T> du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(16 * oc * max_ranges));
@@ -300,14 +301,13 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy,
     for (index_t n0 = i0; n0 < i1; n0 += cap) {
       const index_t b = std::min(cap, i1 - n0), ld = b * per;
       auto transforms = [&](index_t j0, index_t j1) {
-        T* pad = scratch<T>(3, pad_size);
+        T* pad = scratch<T>(3, padded_plane_size(g));
         for (index_t i = j0; i < j1; ++i) {
           transform_input(g, x + (n0 + i) * in, pad, v, ld, i * per);
           transform_output_gradient(g, dy + (n0 + i) * out, dm, ld, i * per);
         }
       };
-      if (single) transforms(0, b);
-      else parallel_for(b, 1, transforms);
+      for_chunk_images(single, b, transforms);
       for (int xi = 0; xi < 16; ++xi)
         gemm(Cpu{}, false, true, g.o, g.c, ld, T(1), dm + xi * g.o * ld, ld, v + xi * g.c * ld, ld, T(1), dut + xi * oc, g.c);
     }
