@@ -31,7 +31,9 @@ void sigma_grad(benchmark::State& st) {
     backward(reg.penalty);
   };
   step();
+  const bench::CacheMisses misses;
   for (auto _ : st) step();
+  misses.report(st);
   bench::check_finite(st, d.backbone.stem.weight.grad);
 }
 BENCHMARK(sigma_grad)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();

@@ -100,7 +100,8 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
                                  ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1},   // Winograd, even size
                                  ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1},   // Winograd, odd sizes cut the last tiles
                                  ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1},   // Winograd, one image, tiny map
-                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1}}) {  // Winograd, 2×2 tiles per image
+                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1},     // Winograd, 2×2 tiles per image
+                                 ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}}) {  // Winograd, GEMMs split by ξ, odd sizes
       BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " k" << g.kh << "x" << g.kw
                              << " s" << g.stride << " p" << g.pad) {
         check<double>(g, 1e-12);
@@ -130,4 +131,15 @@ BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
   BOOST_TEST(!applies(ConvGeometry{32, 3, 32, 32, 64, 3, 3, 1, 1}));    // the RGB stem
   BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 3, 3, 2, 1}));  // stride 2
   BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 1, 1, 1, 0}));  // 1×1
+  // with several threads, weight-heavy layers split the 16 GEMMs, the rest the batch
+  using backend::cpu::winograd::split_by_xi;
+#ifdef _OPENMP
+  omp_set_num_threads(2);
+#endif
+  if (backend::cpu::num_threads() > 1) {  // a build without OpenMP has one thread
+    BOOST_TEST(split_by_xi(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}));
+    BOOST_TEST(!split_by_xi(ConvGeometry{32, 256, 8, 8, 256, 3, 3, 1, 1}));
+    BOOST_TEST(!split_by_xi(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1}));
+  }
 }
