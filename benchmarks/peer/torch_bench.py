@@ -139,12 +139,13 @@ def g_fwd_bwd(quick):
 
 @workload
 def sigma_grad(quick):
-    """σ and its parameter gradient the released code's way (main_cls.compute_jac_sig, SPEC §4):
+    """σ and its parameter gradient the released code's way (main_cls.compute_jac_sig, SPEC §4)
+    for the 64 images of a step (32 real + 32 generated):
     D's forward with the graph kept, a no-grad VJP, a per-sample JVP batched with functorch.vmap,
     then a create_graph VJP giving σ = vᵀ(Jᵀu), and the backward of mean((σ − 1)²)."""
     import functorch
     from torch_nets import Discriminator
-    b, s = (2, 16) if quick else (32, 32)
+    b, s = (2, 16) if quick else (64, 32)  # 32 real + 32 generated images (issue 4)
     d, x0 = Discriminator(), images(b, s, 1)
 
     def embed_one(xi):
