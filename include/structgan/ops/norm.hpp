@@ -102,6 +102,19 @@ Standardized<DualTensor<V>> standardize(const DualTensor<V>& x, const Standardiz
   return standardize(x, s, eps, static_cast<NormStats<typename ValueTraits<V>::scalar, typename ValueTraits<V>::device>*>(nullptr));
 }
 
+/// standardize(x, …).xhat alone: GroupNorm and BatchNorm use only xhat, and for a dual number
+/// rstd's tangent costs a full pass over x (and in a recorded pass, a node that is never used).
+template <class V, class T, class D>
+V standardized(const V& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats = nullptr) {
+  return standardize(x, s, eps, stats).xhat;
+}
+template <class V, class T, class D>
+DualTensor<V> standardized(const DualTensor<V>& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats = nullptr) {
+  Standardized<V> p = standardize(x.primal, s, eps, stats);
+  if (!x.has_tangent()) return DualTensor<V>(p.xhat);
+  return DualTensor<V>(p.xhat, standardize_jacobian(p.xhat, p.rstd, x.tangent, s));
+}
+
 namespace detail {
 /// Shape of a per-channel affine parameter broadcast against x: (1, C, 1, 1) or (1, C).
 inline Shape channel_shape(const Shape& x) {
@@ -115,7 +128,9 @@ inline Shape channel_shape(const Shape& x) {
 /// weight and bias (each of shape [C], or undefined for none).
 template <class V>
 V group_norm(const V& x, index_t groups, const V& weight, const V& bias, typename ValueTraits<V>::scalar eps = 1e-5) {
-  V y = standardize(x, detail::group_layout(x.shape(), groups), eps).xhat;
+  using T = typename ValueTraits<V>::scalar;
+  using D = typename ValueTraits<V>::device;
+  V y = standardized(x, detail::group_layout(x.shape(), groups), eps, static_cast<NormStats<T, D>*>(nullptr));
   const Shape cs = detail::channel_shape(x.shape());
   if (weight.defined()) y = mul(y, reshape(weight, cs));
   if (bias.defined()) y = add(y, reshape(bias, cs));
@@ -127,7 +142,7 @@ V group_norm(const V& x, index_t groups, const V& weight, const V& bias, typenam
 template <class V>
 V batch_norm_train(const V& x, const V& weight, const V& bias, typename ValueTraits<V>::scalar eps,
                    NormStats<typename ValueTraits<V>::scalar, typename ValueTraits<V>::device>* stats = nullptr) {
-  V y = standardize(x, detail::batch_layout(x.shape()), eps, stats).xhat;
+  V y = standardized(x, detail::batch_layout(x.shape()), eps, stats);
   const Shape cs = detail::channel_shape(x.shape());
   if (weight.defined()) y = mul(y, reshape(weight, cs));
   if (bias.defined()) y = add(y, reshape(bias, cs));
