@@ -12,7 +12,8 @@
 /// dx is the same convolution of dy with the kernel flipped and its channels swapped; dw runs
 /// the forward algebra backwards: dU[ξ] = Σ_tiles (A dY Aᵀ)[ξ] · V[ξ]ᵀ, then dw = Gᵀ dU G.
 /// Threads split the batch as in conv.hpp: each takes a contiguous range of images and runs its
-/// transforms and single-threaded GEMMs alone.
+/// transforms and single-threaded GEMMs alone; layers with more channels than the batch has tiles
+/// split the 16 GEMMs instead (split_by_xi).
 #include <algorithm>
 #include <cstring>
 #include <memory>
