@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("imagenet10").image_size == 128);
   BOOST_TEST(train::preset("imagenet10").batch_size == 320);
   BOOST_TEST(train::preset("fashion_mnist").dataset == "fashion_mnist");
-  BOOST_TEST(train::preset("fashion_mnist").lr_d == 6e-4);  // the CPU-sized run's larger step (docs/training.md)
-  BOOST_TEST(train::preset("fashion_mnist").lr_g == 6e-4);
+  BOOST_TEST(train::preset("fashion_mnist").lr_d == 1e-3);  // the CPU-sized run's larger step (docs/training.md)
+  BOOST_TEST(train::preset("fashion_mnist").lr_g == 1e-3);
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
   BOOST_TEST(has(error_of([] { train::preset("mnist"); }), "unknown preset 'mnist'"));
 }
