@@ -85,9 +85,20 @@ BOOST_AUTO_TEST_CASE(scalar_ops) {
 
 BOOST_AUTO_TEST_CASE(elu_matches_definition) {
   const TD x = rnd({50}, 60, -3, 3);
-  const TD y = elu(x), d = elu_derivative(x);
+  const TD t = rnd({50}, 61);
+  const TD y = elu(x), d = elu_tangent(x, t), c = elu_curvature(x, t);
   for (index_t i = 0; i < 50; ++i) {
     BOOST_TEST(y[i] == (x[i] > 0 ? x[i] : std::expm1(x[i])), boost::test_tools::tolerance(1e-14));
-    BOOST_TEST(d[i] == (x[i] > 0 ? 1.0 : std::exp(x[i])), boost::test_tools::tolerance(1e-14));
+    BOOST_TEST(d[i] == (x[i] > 0 ? t[i] : std::exp(x[i]) * t[i]), boost::test_tools::tolerance(1e-14));
+    BOOST_TEST(c[i] == (x[i] > 0 ? 0.0 : std::exp(x[i]) * t[i]), boost::test_tools::tolerance(1e-14));
   }
+  // broadcast operands take the scalar path
+  const TD xr = rnd({5, 1}, 62, -3, 3), tr = rnd({5, 4}, 63);
+  const TD db = elu_tangent(xr, tr), cb = elu_curvature(tr, xr);
+  for (index_t i = 0; i < 5; ++i)
+    for (index_t j = 0; j < 4; ++j) {
+      const double u = xr[i], v = tr[i * 4 + j];
+      BOOST_TEST(db[i * 4 + j] == (u > 0 ? v : std::exp(u) * v), boost::test_tools::tolerance(1e-14));
+      BOOST_TEST(cb[i * 4 + j] == (v > 0 ? 0.0 : std::exp(v) * u), boost::test_tools::tolerance(1e-14));
+    }
 }

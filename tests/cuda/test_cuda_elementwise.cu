@@ -117,6 +117,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(broadcast_binary_ops_match_cpu, T, Scalars) {
     check_close("sub " + shapes, sub(b, a), sub(bg, ag));
     check_close("mul " + shapes, mul(a, b), mul(ag, bg));
     check_close("div " + shapes, div(a, b), div(ag, bg));
+    check_close("elu_tangent " + shapes, elu_tangent(a, b), elu_tangent(ag, bg));
+    check_close("elu_curvature " + shapes, elu_curvature(a, b), elu_curvature(ag, bg));
     const Shape out = broadcast_shape("test", sa, sb);
     check_equal("expand " + shapes, expand(a, out), expand(ag, out));
   }

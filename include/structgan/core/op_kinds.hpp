@@ -26,6 +26,13 @@ enum class UnaryOp {
 };
 
 /// z = f(a, b) element by element with broadcasting (a dimension of size 1 repeats).
-enum class BinaryOp { Add, Sub, Mul, Div };
+enum class BinaryOp {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  EluTangent,   ///< elu′(a)·b = a > 0 ? b : eᵃ·b (ELU's tangent, and its VJP with b the output gradient)
+  EluCurvature  ///< elu″(a)·b = a > 0 ? 0 : eᵃ·b (the tangent's reverse rule)
+};
 
 }  // namespace structgan

@@ -214,9 +214,16 @@ STRUCTGAN_UNARY_VALUE(reciprocal, Reciprocal)
 /// ELU with α = 1 (PyTorch's default): x > 0 ? x : eˣ − 1
 template <class T, class D>
 Tensor<T, D> elu(const Tensor<T, D>& x) { return detail::unary_value(UnaryOp::Elu, x, T(1)); }
-/// elu′(x) (used by elu's tangent rule)
+/// elu′(x)·t in one pass: ELU's tangent along t, and its VJP when t is the output's gradient.
 template <class T, class D>
-Tensor<T, D> elu_derivative(const Tensor<T, D>& x) { return detail::unary_value(UnaryOp::EluDeriv, x, T(1)); }
+Tensor<T, D> elu_tangent(const Tensor<T, D>& x, const Tensor<T, D>& t) {
+  return detail::binary_value("elu_tangent", BinaryOp::EluTangent, x, t);
+}
+/// elu″(x)·t (the reverse rule of elu_tangent with respect to x).
+template <class T, class D>
+Tensor<T, D> elu_curvature(const Tensor<T, D>& x, const Tensor<T, D>& t) {
+  return detail::binary_value("elu_curvature", BinaryOp::EluCurvature, x, t);
+}
 /// xᵃ
 template <class T, class D>
 Tensor<T, D> pow(const Tensor<T, D>& x, detail::scalar_t<T> a) { return detail::unary_value(UnaryOp::Pow, x, a); }
@@ -267,12 +274,18 @@ Var<T, D> tanh(const Var<T, D>& x) {
 }
 template <class T, class D>
 Var<T, D> elu(const Var<T, D>& x) {
-  return detail::unary_var(x, elu(x.value()), [](const auto& xv, const auto&) { return elu_derivative(xv); });
+  const Tensor<T, D> xv = x.value();
+  return Var<T, D>::op(elu(xv), {&x}, [xv](auto& n) { send_grad(n, 0, elu_tangent(xv, n.grad)); });
 }
+/// The recorded tangent of a dual pass: one node for elu′(x)·t, whose reverse rule writes
+/// ∂/∂x = g·elu″(x)·t and ∂/∂t = elu′(x)·g (docs/autodiff.md, "Never a double backward").
 template <class T, class D>
-Var<T, D> elu_derivative(const Var<T, D>& x) {
-  return detail::unary_var(x, elu_derivative(x.value()),
-                           [](const auto& xv, const auto&) { return detail::unary_value(UnaryOp::EluDeriv2, xv, T(1)); });
+Var<T, D> elu_tangent(const Var<T, D>& x, const Var<T, D>& t) {
+  const Tensor<T, D> xv = x.value(), tv = t.value();
+  return Var<T, D>::op(elu_tangent(xv, tv), {&x, &t}, [xv, tv](auto& n) {
+    if (needs_grad(n, 0)) send_grad(n, 0, elu_curvature(xv, mul(n.grad, tv)));
+    if (needs_grad(n, 1)) send_grad(n, 1, elu_tangent(xv, n.grad));
+  });
 }
 template <class T, class D>
 Var<T, D> relu(const Var<T, D>& x) {
@@ -340,7 +353,7 @@ DualTensor<V> tanh(const DualTensor<V>& x) {
 }
 template <class V>
 DualTensor<V> elu(const DualTensor<V>& x) {
-  return detail::unary_dual(x, elu(x.primal), [](const V& p, const V&) { return elu_derivative(p); });
+  return {elu(x.primal), x.has_tangent() ? elu_tangent(x.primal, x.tangent) : V()};
 }
 template <class V>
 DualTensor<V> relu(const DualTensor<V>& x) {

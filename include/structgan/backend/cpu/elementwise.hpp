@@ -1,6 +1,7 @@
 #pragma once
 /// \file CPU element-wise kernels: Eigen array expressions (vectorized), split across threads.
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #include <Eigen/Core>
@@ -128,6 +129,15 @@ void binary_run(BinaryOp op, index_t n, const T* a, index_t sa, const T* b, inde
       case BinaryOp::Sub: out = x - z; break;
       case BinaryOp::Mul: out = x * z; break;
       case BinaryOp::Div: out = x / z; break;
+      // vectorized forms (see unary_segment's Elu): exp(min(a, 0)) is 1 where a > 0
+      case BinaryOp::EluTangent: out = x.min(T(0)).exp() * z; break;
+      case BinaryOp::EluCurvature: out = (x <= T(0)).template cast<T>() * x.min(T(0)).exp() * z; break;
+    }
+  } else if (op == BinaryOp::EluTangent || op == BinaryOp::EluCurvature) {  // broadcast: rare, scalar
+    const bool tangent = op == BinaryOp::EluTangent;
+    for (index_t i = 0; i < n; ++i) {
+      const T u = a[i * sa], v = b[i * sb];
+      y[i] = u > T(0) ? (tangent ? v : T(0)) : std::exp(u) * v;
     }
   } else if (sb == 0) {
     ConstArrayMap<T> x(a, sa ? n : 1);
@@ -138,6 +148,8 @@ void binary_run(BinaryOp op, index_t n, const T* a, index_t sa, const T* b, inde
       case BinaryOp::Sub: out = x - s; break;
       case BinaryOp::Mul: out = x * s; break;
       case BinaryOp::Div: out = x / s; break;
+      case BinaryOp::EluTangent:
+      case BinaryOp::EluCurvature: break;  // handled above
     }
   } else {  // sa == 0, sb == 1
     ConstArrayMap<T> z(b, n);
@@ -147,6 +159,8 @@ void binary_run(BinaryOp op, index_t n, const T* a, index_t sa, const T* b, inde
       case BinaryOp::Sub: out = s - z; break;
       case BinaryOp::Mul: out = s * z; break;
       case BinaryOp::Div: out = s / z; break;
+      case BinaryOp::EluTangent:
+      case BinaryOp::EluCurvature: break;  // handled above
     }
   }
 }

@@ -90,6 +90,8 @@ __device__ inline T apply_binary(BinaryOp op, T a, T b) {
     case BinaryOp::Sub: return a - b;
     case BinaryOp::Mul: return a * b;
     case BinaryOp::Div: return a / b;
+    case BinaryOp::EluTangent: return a > T(0) ? b : Math<T>::exp(a) * b;
+    case BinaryOp::EluCurvature: return a > T(0) ? T(0) : Math<T>::exp(a) * b;
   }
   return a;
 }
