@@ -2,9 +2,9 @@
 #include <boost/test/unit_test.hpp>
 // The CPU convolution's code paths that the benchmarks drive (backend/cpu/conv.hpp): one image
 // per thread or several, several im2col chunks per thread, a batch smaller than the thread count
-// (Eigen's parallel GEMM), stride 2 and 1×1 kernels, and Winograd's F(2×2, 3×3) for 3×3
-// "same" convolutions (even and odd sizes, several chunks), float and double; forward, dx and
-// the accumulated dw against a direct sum in long double.
+// (Eigen's parallel GEMM), stride 2 and 1×1 kernels, and Winograd's F(4×4, 3×3) and F(2×2, 3×3)
+// for 3×3 "same" convolutions (even and odd sizes, cut-off tiles, several chunks, GEMMs split by ξ),
+// float and double; forward, dx and the accumulated dw against a direct sum in long double.
 #include <cmath>
 #include <vector>
 
@@ -97,11 +97,14 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
                                  ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0},     // 1×1
                                  ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2},     // non-square kernel, pad 2
                                  ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2},     // kernel wider than the image
-                                 ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1},   // Winograd, even size
-                                 ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1},   // Winograd, odd sizes cut the last tiles
-                                 ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1},   // Winograd, one image, tiny map
-                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1},     // Winograd, 2×2 tiles per image
-                                 ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}}) {  // Winograd, GEMMs split by ξ, odd sizes
+                                 ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1},   // F(4×4), 2×2 tiles per image
+                                 ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1},   // F(4×4), both sides cut the last tiles
+                                 ConvGeometry{2, 16, 10, 9, 16, 3, 3, 1, 1},  // F(4×4), 2 and 1 columns left over
+                                 ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1},   // F(2×2), one image, tiny map
+                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1},   // F(4×4), one tile per image
+                                 ConvGeometry{3, 20, 3, 3, 16, 3, 3, 1, 1},   // F(2×2), odd size
+                                 ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1},     // F(2×2), GEMMs split by ξ, odd sizes
+                                 ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1}}) {  // F(4×4), GEMMs split by ξ, odd sizes
       BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " k" << g.kh << "x" << g.kw
                              << " s" << g.stride << " p" << g.pad) {
         check<double>(g, 1e-12);
@@ -113,7 +116,7 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
 
 BOOST_AUTO_TEST_CASE(several_chunks_per_thread) {
   // 24 images of 64×24×24 with a 3×3 kernel: 3 images per 1M-value im2col chunk, so each thread
-  // loops; with 16 output channels the same on the Winograd path (7 images per chunk).
+  // loops; with 16 output channels the same on the Winograd path (3 images per chunk).
   const ConvGeometry g{24, 64, 24, 24, 8, 3, 3, 1, 1};
   BOOST_TEST_REQUIRE(!backend::cpu::winograd::applies(g));
   BOOST_TEST_REQUIRE(backend::cpu::conv_chunk(g) < g.n / 3);
@@ -124,6 +127,38 @@ BOOST_AUTO_TEST_CASE(several_chunks_per_thread) {
   for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 16, 3, 3, 1, 1}, 2e-5); });
 }
 
+BOOST_AUTO_TEST_CASE(gemms_split_by_xi_over_several_chunks) {
+  // 300 images of 256×4×4: F(4×4), one tile per image, GEMMs split by ξ in two chunks whose dw
+  // accumulate; too big for the long double sum, so against im2col (checked above), in double.
+#ifdef _OPENMP
+  omp_set_num_threads(2);
+#endif
+  const ConvGeometry g{300, 256, 4, 4, 256, 3, 3, 1, 1};
+  if (backend::cpu::num_threads() < 2) return;  // a build without OpenMP has one thread and no split
+  BOOST_TEST_REQUIRE(backend::cpu::winograd::split_by_xi(g));
+  BOOST_TEST_REQUIRE(backend::cpu::winograd::split_chunk(g) == 150);
+  Rng rng(11);
+  const Tensor<double> x = randn<double>(Shape{g.n, g.c, g.h, g.w}, rng), w = randn<double>(Shape{g.o, g.c, 3, 3}, rng);
+  const Tensor<double> dy = randn<double>(Shape{g.n, g.o, g.h, g.w}, rng);
+  Tensor<double> y(dy.shape()), dx(x.shape()), dw = filled<double, Cpu>(w.shape(), 0.5);
+  Tensor<double> y_ref(dy.shape()), dx_ref(x.shape()), dw_ref = filled<double, Cpu>(w.shape(), 0.5);
+  backend::cpu::winograd::conv2d_forward(g, x.data(), w.data(), y.data());
+  backend::cpu::winograd::conv2d_backward(g, x.data(), w.data(), dy.data(), dx.data(), dw.data());
+  backend::cpu::im2col_conv2d_forward(g, x.data(), w.data(), y_ref.data());
+  backend::cpu::im2col_conv2d_backward(g, x.data(), w.data(), dy.data(), dx_ref.data(), dw_ref.data());
+  auto rel = [](const Tensor<double>& a, const Tensor<double>& b) {
+    double err = 0, scale = 0;
+    for (index_t i = 0; i < a.numel(); ++i) {
+      err = std::max(err, std::abs(a[i] - b[i]));
+      scale = std::max(scale, std::abs(b[i]));
+    }
+    return err / scale;
+  };
+  BOOST_TEST(rel(y, y_ref) < 1e-12);
+  BOOST_TEST(rel(dx, dx_ref) < 1e-12);
+  BOOST_TEST(rel(dw, dw_ref) < 1e-12);
+}
+
 BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
   using backend::cpu::winograd::applies;
   BOOST_TEST(applies(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1}));    // ResNet-18 layer 1
@@ -131,7 +166,13 @@ BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
   BOOST_TEST(!applies(ConvGeometry{32, 3, 32, 32, 64, 3, 3, 1, 1}));    // the RGB stem
   BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 3, 3, 2, 1}));  // stride 2
   BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 1, 1, 1, 0}));  // 1×1
-  // with several threads, weight-heavy layers split the 16 GEMMs, the rest the batch
+  // F(4×4) wherever a 4×4 tile fits, F(2×2) below (the 16×16 preset's last stage is 2×2)
+  using backend::cpu::winograd::tile_size;
+  BOOST_TEST(tile_size(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}) == 4);
+  BOOST_TEST(tile_size(ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1}) == 4);
+  BOOST_TEST(tile_size(ConvGeometry{64, 128, 2, 2, 128, 3, 3, 1, 1}) == 2);
+  BOOST_TEST(tile_size(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}) == 2);
+  // with several threads, weight-heavy layers split the GEMMs, the rest the batch
   using backend::cpu::winograd::split_by_xi;
 #ifdef _OPENMP
   omp_set_num_threads(2);
@@ -139,7 +180,10 @@ BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
   if (backend::cpu::num_threads() > 1) {  // a build without OpenMP has one thread
     BOOST_TEST(split_by_xi(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}));
     BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}));
-    BOOST_TEST(!split_by_xi(ConvGeometry{32, 256, 8, 8, 256, 3, 3, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{32, 256, 8, 8, 256, 3, 3, 1, 1}));
+    BOOST_TEST(backend::cpu::winograd::split_chunk(ConvGeometry{64, 256, 8, 8, 256, 3, 3, 1, 1}) == 32);
+    BOOST_TEST(!split_by_xi(ConvGeometry{32, 128, 16, 16, 128, 3, 3, 1, 1}));
     BOOST_TEST(!split_by_xi(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1}));
   }
 }
