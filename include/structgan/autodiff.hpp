@@ -4,6 +4,7 @@
 #include "structgan/autodiff/dual_tensor.hpp"
 #include "structgan/autodiff/functional.hpp"
 #include "structgan/autodiff/grad_mode.hpp"
+#include "structgan/autodiff/primal_tape.hpp"
 #include "structgan/autodiff/value.hpp"
 #include "structgan/autodiff/var.hpp"
 #include "structgan/core/tensor.hpp"

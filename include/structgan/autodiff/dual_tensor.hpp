@@ -7,6 +7,7 @@
 /// rule is written once in terms of ops on V, so it serves both.
 #include <utility>
 
+#include "structgan/autodiff/primal_tape.hpp"
 #include "structgan/autodiff/var.hpp"
 
 namespace structgan {

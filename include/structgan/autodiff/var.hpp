@@ -5,6 +5,8 @@
 /// parents and a backward rule. `backward(root)` sorts the nodes reachable from root
 /// topologically and runs the rules once each, children before parents; then it releases the
 /// rules and the saved tensors (the graph's memory), keeping only the leaves' gradients.
+/// `input_gradient(root, seed, x)` is the other way through a graph: one leaf's gradient only,
+/// with the graph kept for a later backward (PyTorch's autograd.grad with retain_graph).
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -25,6 +27,7 @@ struct VarNode {
   std::vector<std::shared_ptr<VarNode>> parents;   ///< inputs that require a gradient
   std::function<void(VarNode&)> backward;          ///< reads grad, accumulates into parents
   bool requires_grad = false;
+  bool on_path = true;  ///< false while an input_gradient pass skips this node (no path to its leaf)
 };
 
 /// Adds g to node's gradient (in place when that storage is not shared).
@@ -95,13 +98,39 @@ class Var {
 /// In a backward rule: whether input i of the node wants a gradient.
 template <class T, class D>
 bool needs_grad(const VarNode<T, D>& node, std::size_t i) {
-  return i < node.parents.size() && node.parents[i] != nullptr;
+  return i < node.parents.size() && node.parents[i] != nullptr && node.parents[i]->on_path;
 }
 /// In a backward rule: adds g into input i's gradient.
 template <class T, class D>
 void send_grad(VarNode<T, D>& node, std::size_t i, const Tensor<T, D>& g) {
   if (needs_grad(node, i)) accumulate_grad(*node.parents[i], g);
 }
+
+namespace detail {
+/// The nodes reachable from root, every node after its parents (post-order DFS, iterative: deep
+/// networks would overflow the stack).
+template <class T, class D>
+std::vector<std::shared_ptr<VarNode<T, D>>> topological_order(const std::shared_ptr<VarNode<T, D>>& root) {
+  using Node = VarNode<T, D>;
+  std::vector<std::shared_ptr<Node>> order;
+  std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack;
+  std::unordered_set<Node*> seen;
+  auto visit = [&](Node* n) { return seen.insert(n).second; };
+  visit(root.get());
+  stack.emplace_back(root, 0);
+  while (!stack.empty()) {
+    auto& [n, i] = stack.back();
+    if (i < n->parents.size()) {
+      std::shared_ptr<Node> p = n->parents[i++];
+      if (p && visit(p.get())) stack.emplace_back(std::move(p), 0);
+    } else {
+      order.push_back(std::move(n));
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+}  // namespace detail
 
 /// Runs the backward pass from `root` seeded with `seed` (∂L/∂root; defaults to 1 for a
 /// one-element root). Afterwards leaves hold their gradients, parameters' sinks have them added,
@@ -116,25 +145,9 @@ void backward(const Var<T, D>& root, Tensor<T, D> seed = {}) {
   }
   require(seed.shape() == root.shape(), "backward: seed ", seed.shape(), " for root ", root.shape());
   using Node = VarNode<T, D>;
-  // Post-order DFS (iterative: deep networks would overflow the stack) gives a topological order.
   // `order` owns the nodes until the pass ends: releasing a node's parents below may drop the
   // last other reference to them.
-  std::vector<std::shared_ptr<Node>> order;
-  std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack;
-  std::unordered_set<Node*> seen;
-  auto visit = [&](Node* n) { return seen.insert(n).second; };
-  visit(root.node().get());
-  stack.emplace_back(root.node(), 0);
-  while (!stack.empty()) {
-    auto& [n, i] = stack.back();
-    if (i < n->parents.size()) {
-      std::shared_ptr<Node> p = n->parents[i++];
-      if (p && visit(p.get())) stack.emplace_back(std::move(p), 0);
-    } else {
-      order.push_back(std::move(n));
-      stack.pop_back();
-    }
-  }
+  std::vector<std::shared_ptr<Node>> order = detail::topological_order(root.node());
   accumulate_grad(*root.node(), seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node& n = **it;
@@ -147,6 +160,53 @@ void backward(const Var<T, D>& root, Tensor<T, D> seed = {}) {
       add_inplace(n.sink, n.grad);
     }
   }
+}
+
+
+/// ∂⟨seed, root⟩/∂x for one leaf x of root's graph (uᵀJ when root = f(x) and seed = u), with the
+/// graph kept: a later backward from root, or from anything built on it, runs the same rules
+/// again. Only the rules on paths from root to x run, and only their x-side work (a convolution
+/// computes its input gradient, not its weight's); no other leaf or parameter gradient is
+/// touched. This is PyTorch's torch.autograd.grad(root, x, seed, retain_graph=True).
+/// Returns zeros shaped like x when root does not depend on x.
+template <class T, class D>
+Tensor<T, D> input_gradient(const Var<T, D>& root, const Tensor<T, D>& seed, const Var<T, D>& x) {
+  require(root.defined() && x.defined(), "input_gradient: undefined root or input");
+  require(seed.shape() == root.shape(), "input_gradient: seed ", seed.shape(), " for root ", root.shape());
+  if (!root.requires_grad() || !x.requires_grad()) return zeros_like(x.value());
+  using Node = VarNode<T, D>;
+  const std::vector<std::shared_ptr<Node>> order = detail::topological_order(root.node());
+  // Parents come first in `order`, so one sweep marks every node with a path down to x.
+  std::unordered_set<const Node*> reaches{x.node().get()};
+  for (const auto& n : order)
+    for (const auto& p : n->parents)
+      if (p && reaches.count(p.get())) {
+        reaches.insert(n.get());
+        break;
+      }
+  // Whatever happens, the graph is left as it was: every node on the path again, with the
+  // gradient it held before (a leaf's from an earlier backward), nothing from this pass.
+  struct Restore {
+    const std::vector<std::shared_ptr<Node>>& nodes;
+    std::vector<Tensor<T, D>> held;
+    ~Restore() {
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        nodes[i]->on_path = true;
+        nodes[i]->grad = held[i];
+      }
+    }
+  } restore{order, {}};
+  restore.held.reserve(order.size());
+  for (const auto& n : order) restore.held.push_back(std::exchange(n->grad, Tensor<T, D>()));
+  for (const auto& n : order) n->on_path = reaches.count(n.get()) > 0;
+  if (!root.node()->on_path) return zeros_like(x.value());
+  accumulate_grad(*root.node(), seed);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node& n = **it;
+    if (n.on_path && n.backward && n.grad.defined()) n.backward(n);
+  }
+  const Tensor<T, D> g = x.node()->grad;
+  return g.defined() ? g : zeros_like(x.value());
 }
 
 }  // namespace structgan

@@ -4,8 +4,9 @@
 ///
 /// `f` is a callable generic over the value type returning the unnormalized embedding f̃
 /// (b×p) of a batch x (b×…), e.g. `[&](const auto& x) { return net(x).f_tilde; }`. The power
-/// iteration runs on plain tensors with the parameters frozen; σ is then one recorded dual pass
-/// (jvp_recorded: forward mode inside reverse mode, never a double backward), so
+/// iteration's VJPs leave the parameters' gradients alone; σ is one recorded dual pass (forward
+/// mode inside reverse mode, never a double backward) whose primal values are the last VJP's
+/// forward pass, replayed (autodiff/primal_tape.hpp), so
 /// `backward(jacobian_penalty(est.sigma, ...))` adds the penalty's gradient to every parameter
 /// f lifts.
 ///
@@ -77,19 +78,20 @@ void check_output(const char* op, const Tensor<T, D>& y, const Tensor<T, D>& x) 
 }  // namespace detail
 
 namespace detail {
-/// The power iteration from u0, or from u0 ~ N(0, I) drawn from *rng once f(x)'s shape is known
-/// (the first VJP's forward pass gives it, so no extra pass is needed). With last_jvp false the
-/// final step stops after its VJP: v is v_S and u is left undefined, because the caller's recorded
-/// dual pass computes J·v_S anyway and u_S = J·v_S/‖J·v_S‖ is taken from it (one dual pass fewer).
-template <class F, class T, class D>
-PowerIteration<T, D> power_iteration(F&& f, const Tensor<T, D>& x, const Tensor<T, D>* u0, Rng* rng, int steps,
-                                     bool last_jvp = true) {
-  const char* op = "jacobian_power_iteration";
-  check_batch(op, x);
-  require(steps >= 1, op, ": needs at least one step, got ", steps);
+template <class T, class D>
+void check_u0(const char* op, const Tensor<T, D>* u0, const Tensor<T, D>& x) {
   if (u0)
     require(u0->defined() && u0->rank() == 2 && u0->dim(0) == x.dim(0), op, ": u0 ", u0->shape(), " must be b×p for x ",
             x.shape());
+}
+/// `steps` steps of the power iteration from u0, or from u0 ~ N(0, I) drawn from *rng once f(x)'s
+/// shape is known (the first VJP's forward pass gives it, so no extra pass is needed).
+template <class F, class T, class D>
+PowerIteration<T, D> power_iteration(F&& f, const Tensor<T, D>& x, const Tensor<T, D>* u0, Rng* rng, int steps) {
+  const char* op = "jacobian_power_iteration";
+  check_batch(op, x);
+  require(steps >= 1, op, ": needs at least one step, got ", steps);
+  check_u0(op, u0, x);
   FrozenParametersGuard frozen;  // no parameter gradient from the VJPs
   Tensor<T, D> u = u0 ? *u0 : Tensor<T, D>(), v;
   for (int s = 0; s < steps; ++s) {
@@ -102,26 +104,70 @@ PowerIteration<T, D> power_iteration(F&& f, const Tensor<T, D>& x, const Tensor<
     require(y.shape() == u.shape(), op, ": f(x) has shape ", y.shape(), " but u has ", u.shape());
     backward(y, u);
     v = normalize_per_sample(xv.grad().defined() ? xv.grad() : zeros_like(x));
-    if (s + 1 < steps || last_jvp) {
-      u = row_normalize(jvp(f, x, v).jvp);
-    } else {
-      u = Tensor<T, D>();
-    }
+    u = row_normalize(jvp(f, x, v).jvp);
   }
   return {u, v};
 }
+
+/// Algorithm 1 up to σ's recorded pass (SPEC §4), for g mapping a batch to a network output and
+/// pick selecting f̃ from it: S − 1 plain power-iteration steps, then the last step and σ's
+/// recorded dual pass sharing one primal forward pass. Pass 1 runs g on x with no tangent,
+/// recorded with the parameters and with every dual op's primal kept on a PrimalTape; v_S =
+/// normalize(u_{S−1}ᵀJ) comes from its graph (input_gradient: parameter gradients untouched, the
+/// graph kept); pass 2 runs g on (x, v_S) taking the primals back from the tape, so it computes
+/// the tangents only. Returns pass 2's output: pick(out).tangent is J·v_S, and every primal
+/// output is recorded (differentiable w.r.t. the parameters) like a plain forward pass's.
+/// it.v is set to v_S; it.u to u_S = J·v_S/‖J·v_S‖ by sigma_of_recorded_jv.
+template <class G, class Pick, class T, class D>
+auto recorded_sigma_pass(G&& g, Pick&& pick, const Tensor<T, D>& x, const Tensor<T, D>* u0, Rng* rng, int steps,
+                         PowerIteration<T, D>& it) {
+  const char* op = "jacobian_sigma";
+  check_batch(op, x);
+  require(steps >= 1, op, ": needs at least one step, got ", steps);
+  check_u0(op, u0, x);
+  auto f = [&](const auto& v) { return pick(g(v)); };
+  Tensor<T, D> u = u0 ? *u0 : Tensor<T, D>();
+  if (steps > 1) u = power_iteration(f, x, u0, rng, steps - 1).u;
+  using VT = Var<T, D>;
+  using DV = DualTensor<VT>;
+  PrimalTape tape;
+  VT xv(x, true);
+  VT y;
+  {
+    PrimalTape::Scope record(tape, PrimalTape::Mode::Record);
+    y = pick(g(DV(xv))).primal;
+  }
+  check_output(op, y.value(), x);
+  if (!u.defined()) u = to_device<D>(randn<T>(y.shape(), *rng));
+  require(y.shape() == u.shape(), op, ": f(x) has shape ", y.shape(), " but u has ", u.shape());
+  it.v = normalize_per_sample(input_gradient(y, u, xv));
+  xv.node()->on_path = false;  // x's own gradient is not wanted from σ's backward
+  PrimalTape::Scope replay(tape, PrimalTape::Mode::Replay);
+  auto out = g(DV(VT(x), VT(it.v)));
+  tape.require_replayed(op);
+  return out;
+}
+
 /// σ_i = u_iᵀ(J v)_i from the recorded J·v_S (b×p), with u_S = J·v_S/‖J·v_S‖ stopped: the last
-/// step's JVP and σ's recorded pass are the same computation, so it is done once. Returns u_S.
+/// step's JVP and σ's recorded pass are the same computation, so it is done once. Sets u_out.
 template <class VT, class T, class D>
 VT sigma_of_recorded_jv(const VT& jv, Tensor<T, D>& u_out) {
   u_out = row_normalize(Tensor<T, D>(value_of(jv)));
   return sum(mul(jv, VT(u_out)), {1});
 }
+/// J·v of a dual output: its tangent, or zeros when f̃ does not depend on x.
+template <class VT>
+VT tangent_or_zero(const DualTensor<VT>& y) {
+  using T = typename VT::value_type;
+  using D = typename VT::device_type;
+  return y.has_tangent() ? y.tangent : VT(filled<T, D>(y.primal.shape(), T(0)));
+}
 template <class F, class T, class D>
-SpectralEstimate<T, D> sigma_from(F&& f, const Tensor<T, D>& x, PowerIteration<T, D> it) {
-  RecordedJvp<T, D> rec = jvp_recorded(f, x, it.v);
-  Var<T, D> sigma = sigma_of_recorded_jv(rec.jvp, it.u);
-  return {sigma, rec.value, it.u, it.v};
+SpectralEstimate<T, D> sigma_from(F&& f, const Tensor<T, D>& x, const Tensor<T, D>* u0, Rng* rng, int steps) {
+  PowerIteration<T, D> it;
+  const auto out = recorded_sigma_pass(f, [](const auto& y) { return y; }, x, u0, rng, steps, it);
+  Var<T, D> sigma = sigma_of_recorded_jv(tangent_or_zero(out), it.u);
+  return {sigma, out.primal, it.u, it.v};
 }
 }  // namespace detail
 
@@ -144,12 +190,12 @@ PowerIteration<T, D> jacobian_power_iteration(F&& f, const Tensor<T, D>& x, Rng&
 /// Requires: x a finite batch (b×…), u0 b×p with f(x) b×p. Throws structgan::Error otherwise.
 template <class F, class T, class D>
 SpectralEstimate<T, D> jacobian_sigma(F&& f, const Tensor<T, D>& x, const Tensor<T, D>& u0, int steps = 1) {
-  return detail::sigma_from(f, x, detail::power_iteration(f, x, &u0, static_cast<Rng*>(nullptr), steps, false));
+  return detail::sigma_from(f, x, &u0, static_cast<Rng*>(nullptr), steps);
 }
 /// As above with u0 ~ N(0, I) drawn from rng.
 template <class F, class T, class D>
 SpectralEstimate<T, D> jacobian_sigma(F&& f, const Tensor<T, D>& x, Rng& rng, int steps = 1) {
-  return detail::sigma_from(f, x, detail::power_iteration(f, x, static_cast<const Tensor<T, D>*>(nullptr), &rng, steps, false));
+  return detail::sigma_from(f, x, static_cast<const Tensor<T, D>*>(nullptr), &rng, steps);
 }
 
 /// mean((σ − lip)²) (Squared, the released code) or mean|σ − lip| (Absolute), shape [1].

@@ -144,23 +144,25 @@ class StructuralObjective {
     LossTerms t;
     if (jac) {
       const Tensor<T, D> x = concat(std::vector<Tensor<T, D>>{x_real, x_fake}, 0);
-      auto embed = [&d](const auto& v) { return d(v).f_tilde; };
-      // The last step's JVP is left to σ's recorded pass below (u_S comes from its J·v_S).
-      PowerIteration<T, D> it =
-          detail::power_iteration(embed, x, static_cast<const Tensor<T, D>*>(nullptr), &rng, o_.jacobian.steps, false);
+      // S − 1 plain steps, then one primal pass shared by the last VJP and σ's recorded dual pass.
+      PowerIteration<T, D> it;
+      const int steps = o_.jacobian.steps;
+      const Tensor<T, D>* draw_u0 = nullptr;  // u0 ~ N(0, I) from rng
       VT jv;
       if (o_.fuse_jacobian_pass) {
-        // One recorded dual pass over [x_real; x_fake]: primal outputs and J·v together.
-        using DV = DualTensor<VT>;
-        auto out = d(DV(VT(x), VT(it.v)));
+        // D's outputs for the losses are that pass's primal outputs over [x_real; x_fake].
+        auto out = detail::recorded_sigma_pass([&d](const auto& v) { return d(v); },
+                                               [](const auto& o) { return o.f_tilde; }, x, draw_u0, &rng, steps, it);
         const VT all_f = out.f.primal;
-        jv = out.f_tilde.has_tangent() ? out.f_tilde.tangent : VT(filled<T, D>(out.f_tilde.primal.shape(), T(0)));
+        jv = detail::tangent_or_zero(out.f_tilde);
         f_tilde = slice(out.f_tilde.primal, 0, 0, b);
         f = slice(all_f, 0, 0, b);
         fg = slice(all_f, 0, b, m);
         if (!labels.empty()) logits = slice(out.logits.primal, 0, 0, b);
       } else {
-        jv = jvp_recorded(embed, x, it.v).jvp;
+        auto embed = [&d](const auto& v) { return d(v).f_tilde; };
+        jv = detail::tangent_or_zero(
+            detail::recorded_sigma_pass(embed, [](const auto& y) { return y; }, x, draw_u0, &rng, steps, it));
         auto real = d(VT(x_real));
         auto fake = d(VT(x_fake));
         f_tilde = real.f_tilde;

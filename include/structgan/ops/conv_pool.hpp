@@ -45,7 +45,7 @@ Var<T, D> conv2d(const Var<T, D>& x, const Var<T, D>& w, index_t stride = 1, ind
 }
 template <class V>
 DualTensor<V> conv2d(const DualTensor<V>& x, const DualTensor<V>& w, index_t stride = 1, index_t pad = 0) {
-  V y = conv2d(x.primal, w.primal, stride, pad);
+  V y = primal_value([&] { return conv2d(x.primal, w.primal, stride, pad); });
   return {y, detail::add_optional(x.has_tangent() ? conv2d(x.tangent, w.primal, stride, pad) : V(),
                                   w.has_tangent() ? conv2d(x.primal, w.tangent, stride, pad) : V(), y.shape())};
 }
@@ -102,12 +102,13 @@ Var<T, D> max_pool2d_select(const Tensor<T, D>& x, const Var<T, D>& t, index_t k
 }
 template <class V>
 DualTensor<V> avg_pool2d(const DualTensor<V>& x, index_t k, index_t s = 0) {
-  return {avg_pool2d(x.primal, k, s), x.has_tangent() ? avg_pool2d(x.tangent, k, s) : V()};
+  return {primal_value([&] { return avg_pool2d(x.primal, k, s); }), x.has_tangent() ? avg_pool2d(x.tangent, k, s) : V()};
 }
 template <class V>
 DualTensor<V> max_pool2d(const DualTensor<V>& x, index_t k, index_t s = 0) {
   s = s ? s : k;
-  return {max_pool2d(x.primal, k, s), x.has_tangent() ? max_pool2d_select(value_of(x.primal), x.tangent, k, s) : V()};
+  return {primal_value([&] { return max_pool2d(x.primal, k, s); }),
+          x.has_tangent() ? max_pool2d_select(value_of(x.primal), x.tangent, k, s) : V()};
 }
 
 /// Nearest-neighbour upsampling by 2 in H and W.
@@ -129,7 +130,7 @@ Var<T, D> upsample_nearest2x(const Var<T, D>& x) {
 }
 template <class V>
 DualTensor<V> upsample_nearest2x(const DualTensor<V>& x) {
-  return {upsample_nearest2x(x.primal), x.has_tangent() ? upsample_nearest2x(x.tangent) : V()};
+  return {primal_value([&] { return upsample_nearest2x(x.primal); }), x.has_tangent() ? upsample_nearest2x(x.tangent) : V()};
 }
 
 }  // namespace structgan

@@ -92,11 +92,11 @@ Var<T, D> expand(const Var<T, D>& x, const Shape& shape) {
 }
 template <class V>
 DualTensor<V> sum_to(const DualTensor<V>& x, const Shape& s) {
-  return {sum_to(x.primal, s), x.has_tangent() ? sum_to(x.tangent, s) : V()};
+  return {primal_value([&] { return sum_to(x.primal, s); }), x.has_tangent() ? sum_to(x.tangent, s) : V()};
 }
 template <class V>
 DualTensor<V> expand(const DualTensor<V>& x, const Shape& s) {
-  return {expand(x.primal, s), x.has_tangent() ? expand(x.tangent, s) : V()};
+  return {primal_value([&] { return expand(x.primal, s); }), x.has_tangent() ? expand(x.tangent, s) : V()};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,23 +161,23 @@ V add_optional(const V& a, const V& b, const Shape& s) {
 
 template <class V>
 DualTensor<V> add(const DualTensor<V>& a, const DualTensor<V>& b) {
-  V y = add(a.primal, b.primal);
+  V y = primal_value([&] { return add(a.primal, b.primal); });
   return {y, detail::add_optional(a.tangent, b.tangent, y.shape())};
 }
 template <class V>
 DualTensor<V> sub(const DualTensor<V>& a, const DualTensor<V>& b) {
-  V y = sub(a.primal, b.primal);
+  V y = primal_value([&] { return sub(a.primal, b.primal); });
   return {y, detail::add_optional(a.tangent, b.has_tangent() ? neg(b.tangent) : V(), y.shape())};
 }
 template <class V>
 DualTensor<V> mul(const DualTensor<V>& a, const DualTensor<V>& b) {
-  V y = mul(a.primal, b.primal);
+  V y = primal_value([&] { return mul(a.primal, b.primal); });
   return {y, detail::add_optional(a.has_tangent() ? mul(a.tangent, b.primal) : V(),
                                   b.has_tangent() ? mul(a.primal, b.tangent) : V(), y.shape())};
 }
 template <class V>
 DualTensor<V> div(const DualTensor<V>& a, const DualTensor<V>& b) {
-  V y = div(a.primal, b.primal);  // t = (ta − y·tb) / b
+  V y = primal_value([&] { return div(a.primal, b.primal); });  // t = (ta − y·tb) / b
   V num = detail::add_optional(a.tangent, b.has_tangent() ? neg(mul(y, b.tangent)) : V(), y.shape());
   return {y, num.defined() ? div(num, b.primal) : V()};
 }
@@ -332,59 +332,73 @@ DualTensor<V> unary_dual(const DualTensor<V>& x, V y, Deriv deriv) {
 }  // namespace detail
 
 template <class V>
-DualTensor<V> neg(const DualTensor<V>& x) { return {neg(x.primal), x.has_tangent() ? neg(x.tangent) : V()}; }
+DualTensor<V> neg(const DualTensor<V>& x) {
+  return {primal_value([&] { return neg(x.primal); }), x.has_tangent() ? neg(x.tangent) : V()};
+}
 template <class V>
 DualTensor<V> exp(const DualTensor<V>& x) {
-  return detail::unary_dual(x, exp(x.primal), [](const V&, const V& y) { return y; });
+  const V value = primal_value([&] { return exp(x.primal); });
+  return detail::unary_dual(x, value, [](const V&, const V& y) { return y; });
 }
 template <class V>
 DualTensor<V> log(const DualTensor<V>& x) {
-  return detail::unary_dual(x, log(x.primal), [](const V& p, const V&) { return reciprocal(p); });
+  const V value = primal_value([&] { return log(x.primal); });
+  return detail::unary_dual(x, value, [](const V& p, const V&) { return reciprocal(p); });
 }
 template <class V>
 DualTensor<V> sqrt(const DualTensor<V>& x) {
   using T = detail::scalar_of<V>;
-  return detail::unary_dual(x, sqrt(x.primal), [](const V&, const V& y) { return mul_scalar(reciprocal(y), T(0.5)); });
+  const V value = primal_value([&] { return sqrt(x.primal); });
+  return detail::unary_dual(x, value, [](const V&, const V& y) { return mul_scalar(reciprocal(y), T(0.5)); });
 }
 template <class V>
 DualTensor<V> tanh(const DualTensor<V>& x) {
   using T = detail::scalar_of<V>;
-  return detail::unary_dual(x, tanh(x.primal), [](const V&, const V& y) { return add_scalar(neg(square(y)), T(1)); });
+  const V value = primal_value([&] { return tanh(x.primal); });
+  return detail::unary_dual(x, value, [](const V&, const V& y) { return add_scalar(neg(square(y)), T(1)); });
 }
 template <class V>
 DualTensor<V> elu(const DualTensor<V>& x) {
-  return {elu(x.primal), x.has_tangent() ? elu_tangent(x.primal, x.tangent) : V()};
+  return {primal_value([&] { return elu(x.primal); }), x.has_tangent() ? elu_tangent(x.primal, x.tangent) : V()};
 }
 template <class V>
 DualTensor<V> relu(const DualTensor<V>& x) {
-  return detail::unary_dual(x, relu(x.primal), [](const V& p, const V&) { return constant<V>(step(value_of(p))); });
+  const V value = primal_value([&] { return relu(x.primal); });
+  return detail::unary_dual(x, value, [](const V& p, const V&) { return constant<V>(step(value_of(p))); });
 }
 template <class V>
 DualTensor<V> abs(const DualTensor<V>& x) {
-  return detail::unary_dual(x, abs(x.primal), [](const V& p, const V&) { return constant<V>(sign(value_of(p))); });
+  const V value = primal_value([&] { return abs(x.primal); });
+  return detail::unary_dual(x, value, [](const V& p, const V&) { return constant<V>(sign(value_of(p))); });
 }
 template <class V>
 DualTensor<V> square(const DualTensor<V>& x) {
   using T = detail::scalar_of<V>;
-  return detail::unary_dual(x, square(x.primal), [](const V& p, const V&) { return mul_scalar(p, T(2)); });
+  const V value = primal_value([&] { return square(x.primal); });
+  return detail::unary_dual(x, value, [](const V& p, const V&) { return mul_scalar(p, T(2)); });
 }
 template <class V>
 DualTensor<V> reciprocal(const DualTensor<V>& x) {
-  return detail::unary_dual(x, reciprocal(x.primal), [](const V&, const V& y) { return neg(square(y)); });
+  const V value = primal_value([&] { return reciprocal(x.primal); });
+  return detail::unary_dual(x, value, [](const V&, const V& y) { return neg(square(y)); });
 }
 template <class V, class T>
 DualTensor<V> pow(const DualTensor<V>& x, T a) {
-  return detail::unary_dual(x, pow(x.primal, a), [a](const V& p, const V&) { return mul_scalar(pow(p, a - T(1)), a); });
+  const V value = primal_value([&] { return pow(x.primal, a); });
+  return detail::unary_dual(x, value, [a](const V& p, const V&) { return mul_scalar(pow(p, a - T(1)), a); });
 }
 template <class V, class T>
 DualTensor<V> clamp_min(const DualTensor<V>& x, T a) {
-  return detail::unary_dual(x, clamp_min(x.primal, a), [a](const V& p, const V&) { return constant<V>(step(value_of(p), a)); });
+  const V value = primal_value([&] { return clamp_min(x.primal, a); });
+  return detail::unary_dual(x, value, [a](const V& p, const V&) { return constant<V>(step(value_of(p), a)); });
 }
 template <class V, class T>
-DualTensor<V> add_scalar(const DualTensor<V>& x, T s) { return {add_scalar(x.primal, s), x.tangent}; }
+DualTensor<V> add_scalar(const DualTensor<V>& x, T s) {
+  return {primal_value([&] { return add_scalar(x.primal, s); }), x.tangent};
+}
 template <class V, class T>
 DualTensor<V> mul_scalar(const DualTensor<V>& x, T s) {
-  return {mul_scalar(x.primal, s), x.has_tangent() ? mul_scalar(x.tangent, s) : V()};
+  return {primal_value([&] { return mul_scalar(x.primal, s); }), x.has_tangent() ? mul_scalar(x.tangent, s) : V()};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ Var<T, D> matmul(const Var<T, D>& a, const Var<T, D>& b, bool ta = false, bool t
 }
 template <class V>
 DualTensor<V> matmul(const DualTensor<V>& a, const DualTensor<V>& b, bool ta = false, bool tb = false) {
-  V y = matmul(a.primal, b.primal, ta, tb);
+  V y = primal_value([&] { return matmul(a.primal, b.primal, ta, tb); });
   return {y, detail::add_optional(a.has_tangent() ? matmul(a.tangent, b.primal, ta, tb) : V(),
                                   b.has_tangent() ? matmul(a.primal, b.tangent, ta, tb) : V(), y.shape())};
 }
@@ -111,7 +111,7 @@ Var<T, D> inverse_spd(const Var<T, D>& s) {
 }
 template <class V>
 DualTensor<V> inverse_spd(const DualTensor<V>& s) {
-  V inv = inverse_spd(s.primal);
+  V inv = primal_value([&] { return inverse_spd(s.primal); });
   return {inv, s.has_tangent() ? neg(matmul(matmul(inv, s.tangent), inv)) : V()};
 }
 template <class T, class D>
@@ -121,8 +121,9 @@ Var<T, D> logdet_spd(const Var<T, D>& s) {
 }
 template <class V>
 DualTensor<V> logdet_spd(const DualTensor<V>& s) {
-  if (!s.has_tangent()) return {logdet_spd(s.primal)};
-  return {logdet_spd(s.primal), sum_all(mul(inverse_spd(s.primal), s.tangent))};
+  V y = primal_value([&] { return logdet_spd(s.primal); });
+  if (!s.has_tangent()) return {y};
+  return {y, sum_all(mul(inverse_spd(s.primal), s.tangent))};
 }
 
 /// The solution X of A·X = B for a square non-singular A (LU with partial pivoting).
@@ -152,7 +153,7 @@ Var<T, D> solve(const Var<T, D>& a, const Var<T, D>& b) {
 }
 template <class V>
 DualTensor<V> solve(const DualTensor<V>& a, const DualTensor<V>& b) {
-  V x = solve(a.primal, b.primal);
+  V x = primal_value([&] { return solve(a.primal, b.primal); });
   V rhs = detail::add_optional(b.tangent, a.has_tangent() ? neg(matmul(a.tangent, x)) : V(), x.shape());
   return {x, rhs.defined() ? solve(a.primal, rhs) : V()};
 }

@@ -1,6 +1,8 @@
 #pragma once
 /// \file Normalization ops with their three rules: the standardization shared by GroupNorm and
 /// BatchNorm, then group_norm and batch_norm (train and eval) composed from it.
+#include <utility>
+
 #include "structgan/ops/shape_ops.hpp"
 
 namespace structgan {
@@ -87,9 +89,24 @@ Var<T, D> standardize_jacobian(const Var<T, D>& xhat, const Var<T, D>& rstd, con
   });
 }
 
+namespace detail {
+/// A dual standardization's primal through the primal tape (autodiff/primal_tape.hpp), batch
+/// statistics included, so that a replayed pass still reports them.
+template <class V, class T, class D>
+Standardized<V> standardize_primal(const V& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats) {
+  auto r = primal_value([&] {
+    NormStats<T, D> st;
+    Standardized<V> p = standardize(x, s, eps, stats ? &st : nullptr);
+    return std::make_pair(p, st);
+  });
+  if (stats) *stats = r.second;
+  return r.first;
+}
+}  // namespace detail
+
 template <class V, class T, class D>
 Standardized<DualTensor<V>> standardize(const DualTensor<V>& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats = nullptr) {
-  Standardized<V> p = standardize(x.primal, s, eps, stats);
+  Standardized<V> p = detail::standardize_primal(x.primal, s, eps, stats);
   if (!x.has_tangent()) return {DualTensor<V>(p.xhat), DualTensor<V>(p.rstd)};
   V t = standardize_jacobian(p.xhat, p.rstd, x.tangent, s);
   // d rstd_g = −rstd_g³·mean((x − μ)·ẋ) = −rstd_g²·mean_g(xhat·ẋ)
@@ -110,7 +127,7 @@ V standardized(const V& x, const StandardizeLayout& s, T eps, NormStats<T, D>* s
 }
 template <class V, class T, class D>
 DualTensor<V> standardized(const DualTensor<V>& x, const StandardizeLayout& s, T eps, NormStats<T, D>* stats = nullptr) {
-  Standardized<V> p = standardize(x.primal, s, eps, stats);
+  Standardized<V> p = detail::standardize_primal(x.primal, s, eps, stats);
   if (!x.has_tangent()) return DualTensor<V>(p.xhat);
   return DualTensor<V>(p.xhat, standardize_jacobian(p.xhat, p.rstd, x.tangent, s));
 }

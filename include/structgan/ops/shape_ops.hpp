@@ -35,7 +35,7 @@ template <class T, class D>
 Tensor<T, D> reshape(const Tensor<T, D>& x, const Shape& s) { return x.reshape(s); }
 template <class V>
 DualTensor<V> reshape(const DualTensor<V>& x, const Shape& s) {
-  return {reshape(x.primal, s), x.has_tangent() ? reshape(x.tangent, s) : V()};
+  return {primal_value([&] { return reshape(x.primal, s); }), x.has_tangent() ? reshape(x.tangent, s) : V()};
 }
 
 /// Σ over the listed axes; keepdim leaves them as size 1. (sum_to is the primitive.)
@@ -119,7 +119,8 @@ Var<T, D> slice(const Var<T, D>& x, int axis, index_t start, index_t len) {
 }
 template <class V>
 DualTensor<V> slice(const DualTensor<V>& x, int axis, index_t start, index_t len) {
-  return {slice(x.primal, axis, start, len), x.has_tangent() ? slice(x.tangent, axis, start, len) : V()};
+  return {primal_value([&] { return slice(x.primal, axis, start, len); }),
+          x.has_tangent() ? slice(x.tangent, axis, start, len) : V()};
 }
 
 /// The tensors joined along `axis` (all other dimensions equal).
@@ -177,10 +178,11 @@ DualTensor<V> concat(const std::vector<DualTensor<V>>& xs, int axis) {
   std::vector<V> p, t;
   bool any = false;
   for (const auto& x : xs) { p.push_back(x.primal); any = any || x.has_tangent(); }
-  if (!any) return {concat(p, axis)};
+  V y = primal_value([&] { return concat(p, axis); });
+  if (!any) return {y};
   for (const auto& x : xs) t.push_back(x.has_tangent() ? x.tangent : constant<V>(filled<typename ValueTraits<V>::scalar,
                                                                      typename ValueTraits<V>::device>(x.shape(), 0)));
-  return {concat(p, axis), concat(t, axis)};
+  return {y, concat(t, axis)};
 }
 
 // ---- rows: gather and top-k ----------------------------------------------------------------------
@@ -207,7 +209,7 @@ Var<T, D> gather_rows(const Var<T, D>& x, const std::vector<index_t>& index) {
 }
 template <class V>
 DualTensor<V> gather_rows(const DualTensor<V>& x, const std::vector<index_t>& index) {
-  return {gather_rows(x.primal, index), x.has_tangent() ? gather_rows(x.tangent, index) : V()};
+  return {primal_value([&] { return gather_rows(x.primal, index); }), x.has_tangent() ? gather_rows(x.tangent, index) : V()};
 }
 
 /// The column indices of the k largest entries of each row of a matrix (rows × cols), largest
