@@ -51,6 +51,7 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").dataset == "fashion_mnist");
   BOOST_TEST(train::preset("fashion_mnist").lr_d == 1e-3);  // the CPU-sized run's larger step (docs/training.md)
   BOOST_TEST(train::preset("fashion_mnist").lr_g == 1e-3);
+  BOOST_TEST(train::preset("fashion_mnist").d_width == 32);  // f^b of 256 entries (docs/training.md)
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
   BOOST_TEST(has(error_of([] { train::preset("mnist"); }), "unknown preset 'mnist'"));
 }
