@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE train_config
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -66,6 +67,30 @@ BOOST_AUTO_TEST_CASE(defaults_are_spec_section_5) {
   BOOST_TEST(j["beta2"].get<double>() == 0.999);
 }
 
+BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
+  TrainConfig c = train::preset("cifar10");
+  c.iterations = 100;
+  // SPEC §5: constant rates.
+  BOOST_TEST(c.lr_schedule == "constant");
+  for (std::int64_t t : {0, 1, 50, 99, 100, 1000}) BOOST_TEST(train::lr_factor(c, t) == 1.0);
+  // Cosine over `iterations`: PyTorch's CosineAnnealingLR (η_min 0) after t scheduler steps.
+  c.lr_schedule = "cosine";
+  BOOST_TEST(train::lr_factor(c, 0) == 1.0);
+  BOOST_TEST(train::lr_factor(c, 50) == 0.5, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(train::lr_factor(c, 25) == 0.5 * (1.0 + std::sqrt(0.5)), boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(train::lr_factor(c, 99) > 0.0);
+  BOOST_TEST(train::lr_factor(c, 99) < 1e-3);
+  BOOST_TEST(train::lr_factor(c, 100) == 0.0);
+  BOOST_TEST(train::lr_factor(c, 150) == 0.0);
+  for (std::int64_t t = 1; t <= 100; ++t) BOOST_TEST(train::lr_factor(c, t) < train::lr_factor(c, t - 1));
+  // Its own length, independent of `iterations` (so a run may stop early and resume).
+  c.lr_schedule_iterations = 200;
+  BOOST_TEST(train::lr_schedule_length(c) == 200);
+  BOOST_TEST(train::lr_factor(c, 100) == 0.5, boost::test_tools::tolerance(1e-15));
+  train::apply_override(c, "lr_schedule=constant");
+  BOOST_TEST(train::lr_factor(c, 100) == 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected_by_name) {
   TrainConfig c = train::preset("cifar10");
   const std::string m = error_of([&] { train::apply_json(c, {{"lr_dd", 1e-3}}); });
@@ -95,6 +120,9 @@ BOOST_AUTO_TEST_CASE(bad_types_and_ranges_are_rejected_by_name) {
   d = train::preset("cifar10");
   d.image_size = 48;
   BOOST_TEST(has(error_of([&] { train::validate(d); }), "'image_size' = 48"));
+  d = train::preset("cifar10");
+  d.lr_schedule = "step";
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'lr_schedule' must be constant or cosine"));
   d = train::preset("cifar10");
   d.device = "tpu";
   BOOST_TEST(has(error_of([&] { train::validate(d); }), "'device' must be cpu or cuda"));

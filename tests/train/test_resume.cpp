@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE train_resume
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -40,6 +41,71 @@ BOOST_AUTO_TEST_CASE(spiral_k_steps_equal_half_save_load_half) {
   const auto ra = a.step(), rc = c2.step();
   BOOST_TEST(ra.d.total == rc.d.total);
   BOOST_TEST(ra.g.total == rc.g.total);
+}
+
+BOOST_AUTO_TEST_CASE(cosine_schedule_resumes_exactly_and_changes_the_trajectory) {
+  const std::string dir = fresh_dir("resume_cosine");
+  fs::create_directories(dir);
+  train::TrainConfig c = tiny_spiral(dir);
+  c.lr_d = c.lr_g = 1e-2;  // large enough that the decayed rates move the parameters visibly
+  c.lr_schedule = "cosine";
+  c.lr_schedule_iterations = 8;
+  const int k = 8;
+  auto a = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < k; ++i) a.step();
+  a.save(dir + "/a.ckpt");
+  // The rates of the last step: factor ½(1 + cos(7π/8)) of the base rates.
+  const double f = 0.5 * (1.0 + std::cos(3.14159265358979323846 * 7.0 / 8.0));
+  BOOST_TEST(a.lr_d() == 1e-2 * f, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(a.lr_g() == 1e-2 * f, boost::test_tools::tolerance(1e-12));
+
+  auto b = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < k / 2; ++i) b.step();
+  b.save(dir + "/half.ckpt");
+  auto b2 = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  b2.load(dir + "/half.ckpt");
+  for (int i = 0; i < k / 2; ++i) b2.step();
+  b2.save(dir + "/b.ckpt");
+  check_same_state(dir + "/a.ckpt", dir + "/b.ckpt");
+
+  // The same run at constant rates: same first step (factor 1), different state after k.
+  train::TrainConfig cc = c;
+  cc.lr_schedule = "constant";
+  auto u = train::make_spiral_trainer<float>(cc, train::make_train_data(cc));
+  auto v = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  BOOST_TEST(u.step().d.total == v.step().d.total);
+  for (int i = 1; i < k; ++i) u.step();
+  u.save(dir + "/constant.ckpt");
+  BOOST_TEST(states_differ(dir + "/a.ckpt", dir + "/constant.ckpt"));
+  BOOST_TEST(u.lr_d() == 1e-2);
+
+  // A cosine run spanning `iterations` may not resume with other `iterations` (the schedule
+  // would change), and a run of another schedule is refused by name.
+  train::TrainConfig s = tiny_spiral(fresh_dir("resume_cosine_span"));
+  s.lr_schedule = "cosine";
+  s.iterations = 2;
+  {
+    auto t = train::make_spiral_trainer<float>(s, train::make_train_data(s));
+    train::run(t, {false, 0, false});
+  }
+  train::TrainConfig longer = s;
+  longer.iterations = 4;
+  auto t = train::make_spiral_trainer<float>(longer, train::make_train_data(longer));
+  try {
+    train::run(t, {true, 0, false});
+    BOOST_FAIL("expected an error");
+  } catch (const Error& e) {
+    BOOST_TEST(has(e.what(), "iterations: saved 2, now 4"));
+  }
+  train::TrainConfig flat = s;
+  flat.lr_schedule = "constant";
+  auto w = train::make_spiral_trainer<float>(flat, train::make_train_data(flat));
+  try {
+    train::run(w, {true, 0, false});
+    BOOST_FAIL("expected an error");
+  } catch (const Error& e) {
+    BOOST_TEST(has(e.what(), "lr_schedule"));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(images_run_equals_run_then_resume_through_the_output_folder) {

@@ -57,6 +57,8 @@ struct TrainConfig {
   double beta1 = 0.5, beta2 = 0.999, adam_eps = 1e-8;
   double weight_decay_d = 0.1;      ///< AdamW's decoupled decay for D
   double ema_momentum = 0.99;       ///< EMA of D and G, every iteration
+  std::string lr_schedule = "constant";      ///< constant (SPEC §5) | cosine (both rates, to 0 over the schedule)
+  std::int64_t lr_schedule_iterations = 0;   ///< the cosine schedule's length (0: `iterations`)
   nlohmann::json objective = nlohmann::json::object();  ///< objectives::options_from_json keys
   // ---- output ----
   std::string output_dir = "runs/cifar10";
@@ -107,6 +109,8 @@ void visit_config(C& c, F&& f) {
   f("adam_eps", c.adam_eps, 0, "Adam ε");
   f("weight_decay_d", c.weight_decay_d, 0, "D's decoupled weight decay");
   f("ema_momentum", c.ema_momentum, 0, "EMA momentum of D and G (≤ 1)");
+  f("lr_schedule", c.lr_schedule, 0, "constant (SPEC) | cosine: both rates decay to 0 over the schedule");
+  f("lr_schedule_iterations", c.lr_schedule_iterations, 0, "length of the cosine schedule (0: iterations)");
   f("objective", c.objective, 0, "options of the structural objective (objectives/options_json.hpp)");
   f("output_dir", c.output_dir, 0, "folder for the log, samples and checkpoints");
   f("log_every", c.log_every, 1, "JSON-lines log every N iterations");
@@ -202,6 +206,8 @@ inline void validate(const TrainConfig& c) {
   require(c.flip_p <= 1.0, w, ": 'flip_p' = ", c.flip_p, " must be ≤ 1");
   require(c.beta1 < 1.0 && c.beta2 < 1.0, w, ": 'beta1' and 'beta2' must be < 1");
   require(c.ema_momentum <= 1.0, w, ": 'ema_momentum' = ", c.ema_momentum, " must be ≤ 1");
+  require(c.lr_schedule == "constant" || c.lr_schedule == "cosine", w,
+          ": 'lr_schedule' must be constant or cosine, got '", c.lr_schedule, "'");
   require(!c.output_dir.empty(), w, ": 'output_dir' must not be empty");
   if (c.dataset != "double_spiral") {
     const std::int64_t r = c.image_size;
@@ -353,7 +359,23 @@ inline std::vector<std::string> trajectory_keys() {
           "spiral_noise", "d_width",     "d_channels_per_group", "embed_dim", "g_ch", "g_bottom_width",
           "z_dim",          "mlp_hidden",      "mlp_depth",    "batch_size", "seed",        "lr_d",
           "lr_g",           "beta1",           "beta2",        "adam_eps",  "weight_decay_d", "ema_momentum",
-          "objective"};
+          "lr_schedule",    "lr_schedule_iterations", "objective"};
+}
+
+/// The iterations a cosine schedule spans (lr_schedule_iterations, or iterations when that is 0).
+inline std::int64_t lr_schedule_length(const TrainConfig& c) {
+  return c.lr_schedule_iterations > 0 ? c.lr_schedule_iterations : c.iterations;
+}
+
+/// The factor of lr_d and lr_g (and so of AdamW's decay, as in PyTorch) at the step after
+/// `done` completed iterations: 1 for `constant`; for `cosine` PyTorch's CosineAnnealingLR with
+/// η_min = 0 stepped once per iteration, ½(1 + cos(π·done/T)), and 0 from T on.
+inline double lr_factor(const TrainConfig& c, std::int64_t done) {
+  if (c.lr_schedule != "cosine") return 1.0;
+  const std::int64_t t_max = lr_schedule_length(c);
+  if (t_max <= 0 || done >= t_max) return 0.0;
+  const double pi = 3.14159265358979323846;
+  return 0.5 * (1.0 + std::cos(pi * static_cast<double>(done) / static_cast<double>(t_max)));
 }
 
 }  // namespace structgan::train

@@ -69,6 +69,8 @@ inline nlohmann::json log_record(const StepReport& r, double elapsed) {
   j["g_s_fake"] = r.g.s_fake;
   j["grad_norm_d"] = r.grad_norm_d;
   j["grad_norm_g"] = r.grad_norm_g;
+  j["lr_d"] = r.lr_d;
+  j["lr_g"] = r.lr_g;
   return j;
 }
 

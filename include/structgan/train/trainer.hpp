@@ -51,6 +51,7 @@ struct StepReport {
   std::uint64_t epoch = 0;     ///< the real batch's epoch
   objectives::LossTerms d, g;  ///< D's and G's terms (G's: total, distance, s_fake)
   double grad_norm_d = 0, grad_norm_g = 0;  ///< ‖∇‖₂ over all parameters, before the update
+  double lr_d = 0, lr_g = 0;   ///< the rates of this step (lr_schedule)
   double seconds = 0;          ///< wall time of the iteration
 };
 
@@ -142,6 +143,9 @@ class Trainer {
   RealData& data() { return *data_; }
   const objectives::MemoryBank<T, Dev>& bank() const { return bank_; }
   const objectives::StructuralObjective<T, Dev>& objective() const { return objective_; }
+  /// The rates the last step used (the configured ones before the first step).
+  double lr_d() const { return opt_d_.groups().empty() ? config_.lr_d : opt_d_.groups().front().options.lr; }
+  double lr_g() const { return opt_g_.groups().empty() ? config_.lr_g : opt_g_.groups().front().options.lr; }
 
   /// One iteration of SPEC §5 (see the file comment). Throws NonFiniteError, before any update
   /// of the step concerned, when a loss term or a gradient norm is NaN or Inf.
@@ -169,6 +173,9 @@ class Trainer {
     r.d = ds.terms;
     if (!detail::finite_terms(r.d))
       throw NonFiniteError(non_finite_message("D", r.iteration, detail::first_non_finite(r.d)));
+    set_learning_rates();
+    r.lr_d = lr_d();
+    r.lr_g = lr_g();
     opt_d_.zero_grad();
     backward(ds.loss);
     r.grad_norm_d = detail::gradient_norm(opt_d_);
@@ -235,10 +242,17 @@ class Trainer {
     }
     const nlohmann::json saved = nlohmann::json::parse(saved_text, nullptr, false), now = to_json(config_);
     require(saved.is_object(), "checkpoint '", path, "': its configuration entry is not a JSON object");
+    // A key the saved run did not know yet had its default then (e.g. lr_schedule = constant).
+    const nlohmann::json defaults = to_json(TrainConfig{});
+    std::vector<std::string> keys = trajectory_keys();
+    if (config_.lr_schedule != "constant" && config_.lr_schedule_iterations == 0)
+      keys.push_back("iterations");  // the schedule spans them
     std::string diff;
-    for (const auto& k : trajectory_keys())
-      if (saved.value(k, nlohmann::json()) != now.value(k, nlohmann::json()))
-        diff += "\n  " + k + ": saved " + saved.value(k, nlohmann::json()).dump() + ", now " + now.value(k, nlohmann::json()).dump();
+    for (const auto& k : keys) {
+      const nlohmann::json was = saved.contains(k) ? saved[k] : defaults.value(k, nlohmann::json());
+      if (was != now.value(k, nlohmann::json()))
+        diff += "\n  " + k + ": saved " + was.dump() + ", now " + now.value(k, nlohmann::json()).dump();
+    }
     require(diff.empty(), "checkpoint '", path, "' was written with a different configuration:", diff);
     State st = state_for_io();
     io::load_checkpoint(path, st.bind(*this));
@@ -249,6 +263,13 @@ class Trainer {
   }
 
  private:
+  /// The rates of this step (config's schedule at iteration_ completed iterations).
+  void set_learning_rates() {
+    const double f = lr_factor(config_, iteration_);
+    for (auto& g : opt_d_.groups()) g.options.lr = config_.lr_d * f;
+    for (auto& g : opt_g_.groups()) g.options.lr = config_.lr_g * f;
+  }
+
   /// What save() and load() exchange with io::Checkpoint besides the networks and optimizers
   /// (copies: load() assigns them only once the whole file has been validated and read).
   struct State {
