@@ -56,6 +56,26 @@ BOOST_AUTO_TEST_CASE(broadcast_values_match_loops) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(long_runs_split_across_threads_match_loops) {
+  // Tensors large enough that the CPU backend splits inside a run (a contiguous same-shape
+  // operation, a broadcast with few outer rows, a copy, a slice along the first axis).
+  const index_t n = 3 * (index_t(1) << 16) + 7;
+  const TD a = rnd({2, n}, 40), b = rnd({2, n}, 41, 0.5, 2.0), row = rnd({1, n}, 42), one = rnd({1}, 43);
+  const TD sum = a + b, prod = a * row, quot = a / one, copied = clone(a);
+  const TD first = slice(a, 0, 1, 1), both = concat(std::vector<TD>{first, first}, 0);
+  for (index_t i = 0; i < 2; ++i)
+    for (index_t j = 0; j < n; j += (j % 9973 == 0 ? 1 : 13)) {
+      BOOST_TEST(sum.at(i, j) == a.at(i, j) + b.at(i, j));
+      BOOST_TEST(prod.at(i, j) == a.at(i, j) * row.at(0, j));
+      BOOST_TEST(quot.at(i, j) == a.at(i, j) / one[0]);
+      BOOST_TEST(copied.at(i, j) == a.at(i, j));
+      BOOST_TEST(both.at(i, j) == a.at(1, j));
+    }
+  BOOST_TEST(first.at(0, n - 1) == a.at(1, n - 1));
+  // Every entry, not only the sampled ones, for the same-shape sum.
+  BOOST_TEST(((sum.array() - (a.array() + b.array())).abs() == 0).all());
+}
+
 BOOST_AUTO_TEST_CASE(unary_ops) {
   const TD x = rnd({3, 4, 5}, 40), pos = rnd({3, 4, 5}, 41, 0.3, 2.0);
   check_op("neg", [](const auto& v) { return neg(v[0]); }, {x});

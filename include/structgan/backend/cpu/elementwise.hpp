@@ -75,7 +75,9 @@ void fill(Cpu, index_t n, T value, T* y) {
 /// Copies n values (host to host).
 template <class T>
 void copy(Cpu, index_t n, const T* x, T* y) {
-  if (n) std::memcpy(y, x, static_cast<std::size_t>(n) * sizeof(T));
+  cpu::parallel_for(n, cpu::elementwise_grain, [&](index_t b, index_t e) {
+    if (e > b) std::memcpy(y + b, x + b, static_cast<std::size_t>(e - b) * sizeof(T));
+  });
 }
 
 namespace cpu {
@@ -176,6 +178,21 @@ void binary(Cpu, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* 
   index_t outer = 1;
   for (int i = 0; i < r; ++i) outer *= p.size[i];
   const index_t inner = p.size[r];
+  if (outer < 2 * cpu::num_threads()) {
+    // Few long runs (a contiguous same-shape operation is a single one): split inside each run.
+    for (index_t o = 0; o < outer; ++o) {
+      index_t rem = o, oa = 0, ob = 0, oy = 0;
+      for (int i = r - 1; i >= 0; --i) {
+        const index_t k = rem % p.size[i];
+        rem /= p.size[i];
+        oa += k * p.sa[i]; ob += k * p.sb[i]; oy += k * p.so[i];
+      }
+      cpu::parallel_for(inner, cpu::elementwise_grain, [&](index_t b0, index_t e0) {
+        cpu::binary_run<T>(op, e0 - b0, a + oa + b0 * p.sa[r], p.sa[r], b + ob + b0 * p.sb[r], p.sb[r], y + oy + b0);
+      });
+    }
+    return;
+  }
   const index_t grain = std::max<index_t>(1, cpu::elementwise_grain / std::max<index_t>(inner, 1));
   cpu::parallel_for(outer, grain, [&](index_t b0, index_t e0) {
     for (index_t o = b0; o < e0; ++o) {

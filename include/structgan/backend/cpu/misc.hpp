@@ -16,6 +16,17 @@ namespace structgan::backend {
 /// Copies `rows` runs of `len` values: dst[r·dst_stride + i] (+)= src[r·src_stride + i].
 template <class T>
 void copy_rows(Cpu, index_t rows, index_t len, const T* src, index_t src_stride, T* dst, index_t dst_stride, bool accumulate) {
+  if (rows < 2 * cpu::num_threads()) {  // few long runs (a slice along the first axis is one): split inside each
+    for (index_t r = 0; r < rows; ++r)
+      cpu::parallel_for(len, index_t(1) << 14, [&](index_t b, index_t e) {
+        if (accumulate)
+          Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + r * dst_stride + b, e - b) +=
+              Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src + r * src_stride + b, e - b);
+        else if (e > b)
+          std::memcpy(dst + r * dst_stride + b, src + r * src_stride + b, static_cast<std::size_t>(e - b) * sizeof(T));
+      });
+    return;
+  }
   cpu::parallel_for(rows, std::max<index_t>(1, (1 << 14) / std::max<index_t>(len, 1)), [&](index_t b, index_t e) {
     for (index_t r = b; r < e; ++r) {
       if (accumulate)
