@@ -147,7 +147,8 @@ BOOST_AUTO_TEST_CASE(overrides_parse_values_as_json_then_strings) {
   const auto o = objectives::options_from_json(c.objective);
   BOOST_TEST(o.lambda_hinge == 4.0);
   BOOST_TEST((o.distance.kind == objectives::GaussianDistance::Jsd));
-  BOOST_TEST(o.bank_size == 4096);  // the preset's objective key survives the merge
+  BOOST_TEST(o.bank_size == 4096);  // the preset's objective keys survive the merge
+  BOOST_TEST(o.lambda_cluster == 6.0);
 }
 
 BOOST_AUTO_TEST_CASE(config_files_name_their_preset_and_errors_name_the_file) {
