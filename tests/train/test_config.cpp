@@ -8,23 +8,13 @@
 
 #include "structgan/train/cli.hpp"
 #include "structgan/train/config.hpp"
+#include "train_test_util.hpp"
 
 using namespace structgan;
+using namespace structgan::train_test;
 using train::TrainConfig;
 
 namespace {
-/// The message of the structgan::Error `f` throws (fails the test when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_FAIL("expected structgan::Error");
-  return "";
-}
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string temp_file(const std::string& name, const std::string& text) {
   const auto p = std::filesystem::temp_directory_path() / ("structgan_train_config_" + name);

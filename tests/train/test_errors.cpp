@@ -13,7 +13,6 @@ using namespace structgan::train_test;
 namespace fs = std::filesystem;
 
 namespace {
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 /// The double spiral, except that batch `poison` holds one point at (1e30·x, NaN).
 class PoisonedSpiral : public train::SpiralData {

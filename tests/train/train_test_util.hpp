@@ -100,4 +100,19 @@ inline bool states_differ(const std::string& a, const std::string& b) {
   return false;
 }
 
+/// Whether `s` contains `part`.
+inline bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+/// The message of the structgan::Error `f` throws (fails the test when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected structgan::Error");
+  return "";
+}
+
 }  // namespace structgan::train_test

@@ -178,17 +178,24 @@ void binary(Cpu, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* 
   index_t outer = 1;
   for (int i = 0; i < r; ++i) outer *= p.size[i];
   const index_t inner = p.size[r];
+  struct Offsets {
+    index_t a = 0, b = 0, y = 0;
+  };
+  auto run_at = [&](index_t o) {  // where run o starts in a, b and y
+    Offsets off;
+    for (int i = r - 1; i >= 0; --i) {
+      const index_t k = o % p.size[i];
+      o /= p.size[i];
+      off.a += k * p.sa[i]; off.b += k * p.sb[i]; off.y += k * p.so[i];
+    }
+    return off;
+  };
   if (outer < 2 * cpu::num_threads()) {
     // Few long runs (a contiguous same-shape operation is a single one): split inside each run.
     for (index_t o = 0; o < outer; ++o) {
-      index_t rem = o, oa = 0, ob = 0, oy = 0;
-      for (int i = r - 1; i >= 0; --i) {
-        const index_t k = rem % p.size[i];
-        rem /= p.size[i];
-        oa += k * p.sa[i]; ob += k * p.sb[i]; oy += k * p.so[i];
-      }
+      const Offsets off = run_at(o);
       cpu::parallel_for(inner, cpu::elementwise_grain, [&](index_t b0, index_t e0) {
-        cpu::binary_run<T>(op, e0 - b0, a + oa + b0 * p.sa[r], p.sa[r], b + ob + b0 * p.sb[r], p.sb[r], y + oy + b0);
+        cpu::binary_run<T>(op, e0 - b0, a + off.a + b0 * p.sa[r], p.sa[r], b + off.b + b0 * p.sb[r], p.sb[r], y + off.y + b0);
       });
     }
     return;
@@ -196,13 +203,8 @@ void binary(Cpu, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* 
   const index_t grain = std::max<index_t>(1, cpu::elementwise_grain / std::max<index_t>(inner, 1));
   cpu::parallel_for(outer, grain, [&](index_t b0, index_t e0) {
     for (index_t o = b0; o < e0; ++o) {
-      index_t rem = o, oa = 0, ob = 0, oy = 0;
-      for (int i = r - 1; i >= 0; --i) {
-        const index_t k = rem % p.size[i];
-        rem /= p.size[i];
-        oa += k * p.sa[i]; ob += k * p.sb[i]; oy += k * p.so[i];
-      }
-      cpu::binary_run<T>(op, inner, a + oa, p.sa[r], b + ob, p.sb[r], y + oy);
+      const Offsets off = run_at(o);
+      cpu::binary_run<T>(op, inner, a + off.a, p.sa[r], b + off.b, p.sb[r], y + off.y);
     }
   });
 }

@@ -16,25 +16,20 @@ namespace structgan::backend {
 /// Copies `rows` runs of `len` values: dst[r·dst_stride + i] (+)= src[r·src_stride + i].
 template <class T>
 void copy_rows(Cpu, index_t rows, index_t len, const T* src, index_t src_stride, T* dst, index_t dst_stride, bool accumulate) {
+  auto run = [&](index_t r, index_t b, index_t e) {  // values [b, e) of row r
+    if (accumulate)
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + r * dst_stride + b, e - b) +=
+          Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src + r * src_stride + b, e - b);
+    else if (e > b)
+      std::memcpy(dst + r * dst_stride + b, src + r * src_stride + b, static_cast<std::size_t>(e - b) * sizeof(T));
+  };
+  constexpr index_t grain = index_t(1) << 14;  // values per task
   if (rows < 2 * cpu::num_threads()) {  // few long runs (a slice along the first axis is one): split inside each
-    for (index_t r = 0; r < rows; ++r)
-      cpu::parallel_for(len, index_t(1) << 14, [&](index_t b, index_t e) {
-        if (accumulate)
-          Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + r * dst_stride + b, e - b) +=
-              Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src + r * src_stride + b, e - b);
-        else if (e > b)
-          std::memcpy(dst + r * dst_stride + b, src + r * src_stride + b, static_cast<std::size_t>(e - b) * sizeof(T));
-      });
+    for (index_t r = 0; r < rows; ++r) cpu::parallel_for(len, grain, [&](index_t b, index_t e) { run(r, b, e); });
     return;
   }
-  cpu::parallel_for(rows, std::max<index_t>(1, (1 << 14) / std::max<index_t>(len, 1)), [&](index_t b, index_t e) {
-    for (index_t r = b; r < e; ++r) {
-      if (accumulate)
-        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + r * dst_stride, len) +=
-            Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src + r * src_stride, len);
-      else
-        std::memcpy(dst + r * dst_stride, src + r * src_stride, static_cast<std::size_t>(len) * sizeof(T));
-    }
+  cpu::parallel_for(rows, std::max<index_t>(1, grain / std::max<index_t>(len, 1)), [&](index_t b, index_t e) {
+    for (index_t r = b; r < e; ++r) run(r, 0, len);
   });
 }
 
