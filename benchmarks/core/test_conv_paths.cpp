@@ -103,6 +103,7 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
                                  ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1},   // F(2×2), one image, tiny map
                                  ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1},   // F(4×4), one tile per image
                                  ConvGeometry{3, 20, 3, 3, 16, 3, 3, 1, 1},   // F(2×2), odd size
+                                 ConvGeometry{2, 75, 6, 7, 70, 3, 3, 1, 1},   // F(4×4), two channel blocks, 75 and 70 not multiples of 8
                                  ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1},     // F(2×2), GEMMs split by ξ, odd sizes
                                  ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1}}) {  // F(4×4), GEMMs split by ξ, odd sizes
       BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " k" << g.kh << "x" << g.kw

@@ -5,7 +5,9 @@
 ///
 /// Each m×m output tile is Aᵀ[Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B)]A for the α×α input patches d_c (α = m + 2),
 /// so the sum over channels becomes α² GEMMs, one per entry ξ of the transformed tile:
-/// M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles). Per output and channel pair that is α²/m²
+/// M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles), computed transposed, Mᵀ[ξ] = Vᵀ[ξ] · U[ξ]ᵀ, with
+/// the transformed tiles stored tiles × channels so that the transforms run on vectors across the
+/// channels (pad_channels_last turns each NCHW image around first). Per output and channel pair that is α²/m²
 /// multiplies where im2col's GEMM does 9: 4 for F(2×2) (2.25× less), 2.25 for F(4×4) (4× less).
 /// F(2×2)'s coefficients are 0, ±1 and ±½, so its rounding is that of a direct sum of a few more
 /// terms; F(4×4)'s (Lavin's points 0, ±1, ±2: ¼, ⅙, 1/24, 2, 4, 5, 8) amplify rounding: in float,
@@ -25,7 +27,18 @@
 #include "structgan/backend/cpu/conv_support.hpp"
 #include "structgan/backend/cpu/gemm.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
+#include "structgan/backend/cpu/transpose.hpp"
 #include "structgan/core/device.hpp"
+
+// A loop whose iterations are independent (no stores one iteration reads back): vectorize it
+// without the compiler's alias checks, which otherwise keep the tile transforms' loops scalar.
+#if defined(__clang__)
+#define STRUCTGAN_VECTORIZE _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define STRUCTGAN_VECTORIZE _Pragma("GCC ivdep")
+#else
+#define STRUCTGAN_VECTORIZE
+#endif
 
 namespace structgan::backend::cpu::winograd {
 
@@ -51,6 +64,8 @@ struct Tiling {
   index_t per_image() const { return rows * cols; }
   /// Values of one zero-padded input plane covering every tile: (m·rows + 2)·(m·cols + 2).
   std::size_t padded_plane() const { return static_cast<std::size_t>((m * rows + 2) * (m * cols + 2)); }
+  /// Values of one output plane of whole tiles: m·rows · m·cols.
+  std::size_t tiled_plane() const { return static_cast<std::size_t>(m * rows * m * cols); }
 };
 
 /// Images per chunk, so that the transformed tiles of a chunk stay near 256K values per side (1 MiB
@@ -212,135 +227,147 @@ void transform_kernels(index_t o_count, index_t c_count, const T* w, bool flip, 
 }
 
 /// The distance between the α² ξ-planes of a transformed buffer of `rows` rows of ld values:
-/// rows·ld plus one cache line. Without the line, rows·ld is often a multiple of 4 KiB (64 channels
-/// of 256 tiles, …), so a transform's α² writes per tile land in one L1 set and evict each other.
+/// rows·ld plus one cache line. Without the line, rows·ld is often a multiple of 4 KiB (256 tiles
+/// of 64 channels, …), so a transform's α² writes per tile land in one L1 set and evict each other.
 template <class T>
 index_t xi_plane_stride(index_t rows, index_t ld) {
   return rows * ld + static_cast<index_t>(64 / sizeof(T));
 }
 
-/// Tile columns handled per pass of the row transforms (their rows then live in L1).
-constexpr index_t kTileBlock = 64;
+/// Channels handled per pass of the tile transforms: the transforms run on vectors across the
+/// channels (the transformed tiles are stored tiles × channels), whose intermediates then live in L1.
+/// Vectors across a tile's pixels instead are 2 or 4 wide on the small maps (16×16 and below)
+/// of the CPU presets, where that layout spent a quarter of the training step in the transforms.
+constexpr index_t kChannelBlock = 64;
 
-/// v[ξ][c][col0 + tile] = (Bᵀ d B)[ξ] for every α×α patch d of one image x (C×H×W, zero padded
-/// by one), tiles in row-major order; v's rows have leading dimension ld, its ξ-planes are
-/// `plane` apart (xi_plane_stride). `pad` is scratch of Tiling::padded_plane() values. Bᵀ acts on
-/// the α rows first, whole rows at a time, then B on each tile's columns: both loops vectorize.
+/// One image x (C×H×W) into `pad`, channels innermost and zero padded by one:
+/// pad[((r + 1)·pw + col + 1)·C + c] = x[c][r][col], pw = m·cols + 2, the rows and columns past
+/// the image (up to the last tile's) zero. pad holds Tiling::padded_plane()·C values.
 template <int M, class T>
-void transform_input(const ConvGeometry& g, const T* x, T* pad, T* v, index_t ld, index_t plane, index_t col0) {
+void pad_channels_last(const ConvGeometry& g, const T* x, T* pad) {
+  const Tiling tl(g, M);
+  const index_t pw = M * tl.cols + 2, ph = M * tl.rows + 2, c = g.c, w = g.w;
+  // zero what the image does not cover: the rows above and below it, the columns left and right
+  std::fill(pad, pad + pw * c, T(0));
+  for (index_t r = 1; r <= g.h; ++r) {
+    T* row = pad + r * pw * c;
+    std::fill(row, row + c, T(0));
+    std::fill(row + (w + 1) * c, row + pw * c, T(0));
+  }
+  std::fill(pad + (g.h + 1) * pw * c, pad + ph * pw * c, T(0));
+  to_channels_last(c, g.h, w, x, g.h * w, ChannelsLast<T>{pad + (pw + 1) * c, pw, c});
+}
+
+/// vt[ξ][col0 + tile][c] = (Bᵀ d_c B)[ξ] for every α×α patch d_c of one image, from its
+/// pad_channels_last copy; tiles in row-major order, vt's rows C apart and its ξ-planes `plane`
+/// apart (xi_plane_stride). Bᵀ acts on the patch's columns, then B on its rows, on vectors of channels.
+template <int M, class T>
+void transform_input(const ConvGeometry& g, const T* pad, T* vt, index_t plane, index_t col0) {
   constexpr int A = M + 2;
   const Tiling tl(g, M);
-  const index_t tw = tl.cols, pw = M * tw + 2;
-  std::fill(pad, pad + tl.padded_plane(), T(0));  // the border stays zero: only the interior is rewritten
-  alignas(64) T t[A][M * kTileBlock + 2];
-  for (index_t c = 0; c < g.c; ++c) {
-    const T* src = x + c * g.h * g.w;
-    for (index_t r = 0; r < g.h; ++r) std::memcpy(pad + (r + 1) * pw + 1, src + r * g.w, static_cast<std::size_t>(g.w) * sizeof(T));
-    for (index_t ty = 0; ty < tl.rows; ++ty)
-      for (index_t t0 = 0; t0 < tw; t0 += kTileBlock) {
-        const index_t nt = std::min(kTileBlock, tw - t0), width = M * nt + 2;
-        const T* __restrict p = pad + M * ty * pw + M * t0;
-        for (index_t j = 0; j < width; ++j) {
-          T d[A], r[A];
-          for (int i = 0; i < A; ++i) d[i] = p[i * pw + j];
-          input_1d<M>(d, r);
-          for (int a = 0; a < A; ++a) t[a][j] = r[a];
+  const index_t pw = M * tl.cols + 2, c = g.c;
+  alignas(64) T t[A][A][kChannelBlock];  // t[a][j][k] = (Bᵀ d)[a][j] of channel c0 + k
+  for (index_t ty = 0; ty < tl.rows; ++ty)
+    for (index_t tx = 0; tx < tl.cols; ++tx) {
+      const T* p = pad + (M * ty * pw + M * tx) * c;
+      T* out = vt + (col0 + ty * tl.cols + tx) * c;
+      for (index_t c0 = 0; c0 < c; c0 += kChannelBlock) {
+        const index_t cb = std::min(kChannelBlock, c - c0);
+        for (int j = 0; j < A; ++j) {
+          const T* __restrict pj = p + j * c + c0;
+          STRUCTGAN_VECTORIZE
+          for (index_t k = 0; k < cb; ++k) {
+            T d[A], r[A];
+            for (int i = 0; i < A; ++i) d[i] = pj[i * pw * c + k];
+            input_1d<M>(d, r);
+            for (int a = 0; a < A; ++a) t[a][j][k] = r[a];
+          }
         }
-        T* out = v + c * ld + col0 + ty * tw + t0;
         for (int a = 0; a < A; ++a) {
-          const T* __restrict ta = t[a];
-          T* __restrict oa = out + a * A * plane;
-          for (index_t k = 0; k < nt; ++k) {
-            T r[A];
-            input_1d<M>(ta + M * k, r);
+          T* __restrict oa = out + a * A * plane + c0;
+          STRUCTGAN_VECTORIZE
+          for (index_t k = 0; k < cb; ++k) {
+            T d[A], r[A];
+            for (int j = 0; j < A; ++j) d[j] = t[a][j][k];
+            input_1d<M>(d, r);
             for (int b = 0; b < A; ++b) oa[b * plane + k] = r[b];
           }
         }
       }
-  }
+    }
 }
 
-/// One image's output y (O×H×W) from m[ξ][o][col0 + tile] (ξ-planes `plane` apart): Aᵀ m A per
-/// tile, Aᵀ on the rows for a block of tiles at once, then A on the columns.
+/// One image's output y (O×H×W) from mt[ξ][col0 + tile][o] (rows O apart, ξ-planes `plane`
+/// apart): Aᵀ m A per tile on vectors of channels into yt (whole tiles, channels last: m·rows ×
+/// m·cols rows of O), then back to channels first, the last tiles cut off at the image's edge.
 template <int M, class T>
-void transform_output(const ConvGeometry& g, const T* m, index_t ld, index_t plane, index_t col0, T* y) {
+void transform_output(const ConvGeometry& g, const T* mt, index_t plane, index_t col0, T* yt, T* y) {
   constexpr int A = M + 2;
   const Tiling tl(g, M);
-  const index_t tw = tl.cols;
-  alignas(64) T s[M][A][kTileBlock];
-  for (index_t o = 0; o < g.o; ++o) {
-    T* yo = y + o * g.h * g.w;
-    for (index_t ty = 0; ty < tl.rows; ++ty) {
-      const index_t oy = M * ty;
-      for (index_t t0 = 0; t0 < tw; t0 += kTileBlock) {
-        const index_t nt = std::min(kTileBlock, tw - t0);
-        const T* mk = m + o * ld + col0 + ty * tw + t0;
-        for (int b = 0; b < A; ++b)
-          for (index_t k = 0; k < nt; ++k) {
+  const index_t o_count = g.o, yw = M * tl.cols;
+  alignas(64) T s[M][A][kChannelBlock];  // Aᵀ m: s[i][b][k]
+  for (index_t ty = 0; ty < tl.rows; ++ty)
+    for (index_t tx = 0; tx < tl.cols; ++tx) {
+      const T* mk = mt + (col0 + ty * tl.cols + tx) * o_count;
+      T* out = yt + (M * ty * yw + M * tx) * o_count;
+      for (index_t o0 = 0; o0 < o_count; o0 += kChannelBlock) {
+        const index_t ob = std::min(kChannelBlock, o_count - o0);
+        for (int b = 0; b < A; ++b) {
+          const T* __restrict mb = mk + b * plane + o0;
+          STRUCTGAN_VECTORIZE
+          for (index_t k = 0; k < ob; ++k) {
             T col[A], r[M];
-            for (int a = 0; a < A; ++a) col[a] = mk[(a * A + b) * plane + k];
+            for (int a = 0; a < A; ++a) col[a] = mb[a * A * plane + k];
             output_1d<M>(col, r);
             for (int i = 0; i < M; ++i) s[i][b][k] = r[i];
           }
-        // complete tiles (m output columns each), then the cut-off last one
-        const index_t full = std::min(nt, g.w / M - t0);
-        for (int i = 0; i < M && oy + i < g.h; ++i) {
-          T* __restrict row = yo + (oy + i) * g.w + M * t0;
-          for (index_t k = 0; k < full; ++k) {
+        }
+        for (int i = 0; i < M; ++i) {
+          T* __restrict oi = out + i * yw * o_count + o0;
+          STRUCTGAN_VECTORIZE
+          for (index_t k = 0; k < ob; ++k) {
             T e[A], r[M];
             for (int b = 0; b < A; ++b) e[b] = s[i][b][k];
             output_1d<M>(e, r);
-            for (int j = 0; j < M; ++j) row[M * k + j] = r[j];
-          }
-          if (full < nt) {
-            T e[A], r[M];
-            for (int b = 0; b < A; ++b) e[b] = s[i][b][full];
-            output_1d<M>(e, r);
-            for (index_t j = 0; j < g.w - M * (t0 + full); ++j) row[M * full + j] = r[j];
+            for (int j = 0; j < M; ++j) oi[j * o_count + k] = r[j];
           }
         }
       }
     }
-  }
+  to_channels_first(o_count, g.h, g.w, ChannelsLast<const T>{yt, yw, o_count}, y, g.h * g.w);
 }
 
-/// dm[ξ][o][col0 + tile] = (A dY Aᵀ)[ξ] for one image's output gradient dy (O×H×W): the adjoint
-/// of transform_output (entries past a cut-off edge count as zero).
+/// dmt[ξ][col0 + tile][o] = (A dY Aᵀ)[ξ] for one image's output gradient dy (O×H×W): the adjoint
+/// of transform_output (entries past a cut-off edge count as zero). et is scratch of the size of
+/// transform_output's yt.
 template <int M, class T>
-void transform_output_gradient(const ConvGeometry& g, const T* dy, T* dm, index_t ld, index_t plane, index_t col0) {
+void transform_output_gradient(const ConvGeometry& g, const T* dy, T* et, T* dmt, index_t plane, index_t col0) {
   constexpr int A = M + 2;
   const Tiling tl(g, M);
-  const index_t tw = tl.cols;
-  alignas(64) T e[M][M][kTileBlock];  // e[r][j][k]: row r, column j of tile k's dY
-  alignas(64) T p[A][M][kTileBlock];  // A·dY: p[a][j][k]
-  for (index_t o = 0; o < g.o; ++o) {
-    const T* dyo = dy + o * g.h * g.w;
-    for (index_t ty = 0; ty < tl.rows; ++ty) {
-      const index_t oy = M * ty;
-      for (index_t t0 = 0; t0 < tw; t0 += kTileBlock) {
-        const index_t nt = std::min(kTileBlock, tw - t0), full = std::min(nt, g.w / M - t0);
-        for (int r = 0; r < M; ++r) {
-          if (oy + r >= g.h) {
-            for (int j = 0; j < M; ++j) std::fill(e[r][j], e[r][j] + nt, T(0));
-            continue;
-          }
-          const T* __restrict row = dyo + (oy + r) * g.w + M * t0;
-          for (index_t k = 0; k < full; ++k)
-            for (int j = 0; j < M; ++j) e[r][j][k] = row[M * k + j];
-          if (full < nt)
-            for (int j = 0; j < M; ++j) e[r][j][full] = M * full + j < g.w - M * t0 ? row[M * full + j] : T(0);
-        }
-        for (int j = 0; j < M; ++j)
-          for (index_t k = 0; k < nt; ++k) {
+  const index_t o_count = g.o, yw = M * tl.cols, w = g.w;
+  if (g.h % M || w % M) std::fill(et, et + M * tl.rows * yw * o_count, T(0));
+  to_channels_last(o_count, g.h, w, dy, g.h * w, ChannelsLast<T>{et, yw, o_count});
+  alignas(64) T p[A][M][kChannelBlock];  // A·dY: p[a][j][k]
+  for (index_t ty = 0; ty < tl.rows; ++ty)
+    for (index_t tx = 0; tx < tl.cols; ++tx) {
+      const T* e = et + (M * ty * yw + M * tx) * o_count;
+      T* out = dmt + (col0 + ty * tl.cols + tx) * o_count;
+      for (index_t o0 = 0; o0 < o_count; o0 += kChannelBlock) {
+        const index_t ob = std::min(kChannelBlock, o_count - o0);
+        for (int j = 0; j < M; ++j) {
+          const T* __restrict ej = e + j * o_count + o0;
+          STRUCTGAN_VECTORIZE
+          for (index_t k = 0; k < ob; ++k) {
             T col[M], r[A];
-            for (int i = 0; i < M; ++i) col[i] = e[i][j][k];
+            for (int i = 0; i < M; ++i) col[i] = ej[i * yw * o_count + k];
             output_adjoint_1d<M>(col, r);
             for (int a = 0; a < A; ++a) p[a][j][k] = r[a];
           }
-        T* out = dm + o * ld + col0 + ty * tw + t0;
+        }
         for (int a = 0; a < A; ++a) {
-          T* __restrict oa = out + a * A * plane;
-          for (index_t k = 0; k < nt; ++k) {
+          T* __restrict oa = out + a * A * plane + o0;
+          STRUCTGAN_VECTORIZE
+          for (index_t k = 0; k < ob; ++k) {
             T row[M], r[A];
             for (int j = 0; j < M; ++j) row[j] = p[a][j][k];
             output_adjoint_1d<M>(row, r);
@@ -349,7 +376,6 @@ void transform_output_gradient(const ConvGeometry& g, const T* dy, T* dm, index_
         }
       }
     }
-  }
 }
 
 /// dw[i] += (Gᵀ du[·][i] G) for the n = O·C kernels, du with α² rows of n (read a block of each
@@ -398,23 +424,28 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   const index_t per = tl.per_image(), xis = tl.xi(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
   // images [n0, n0 + b) through buffers v and m (sized for b images)
   auto run = [&](index_t n0, index_t b, T* v, T* m, bool single, bool split) {
-    const index_t ld = b * per, vs = xi_plane_stride<T>(g.c, ld), ms = xi_plane_stride<T>(g.o, ld);
+    const index_t ld = b * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
-      T* pad = scratch<T>(3, tl.padded_plane());
-      for (index_t i = j0; i < j1; ++i) transform_input<M>(g, x + (n0 + i) * in, pad, v, ld, vs, i * per);
+      T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
+      for (index_t i = j0; i < j1; ++i) {
+        pad_channels_last<M>(g, x + (n0 + i) * in, pad);
+        transform_input<M>(g, pad, v, vs, i * per);
+      }
     });
+    // Mᵀ[ξ] (tiles×O) = Vᵀ[ξ] (tiles×C) · U[ξ]ᵀ
     for_xi(split, xis, [&](index_t a, index_t e) {
       for (index_t xi = a; xi < e; ++xi)
-        gemm(Cpu{}, false, false, g.o, ld, g.c, T(1), u + xi * g.o * g.c, g.c, v + xi * vs, ld, T(0), m + xi * ms, ld);
+        gemm(Cpu{}, false, true, ld, g.o, g.c, T(1), v + xi * vs, g.c, u + xi * g.o * g.c, g.c, T(0), m + xi * ms, g.o);
     });
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
-      for (index_t i = j0; i < j1; ++i) transform_output<M>(g, m, ld, ms, i * per, y + (n0 + i) * out);
+      T* yt = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
+      for (index_t i = j0; i < j1; ++i) transform_output<M>(g, m, ms, i * per, yt, y + (n0 + i) * out);
     });
   };
   if (split_by_xi(g)) {  // chunks shared by the threads
     const index_t nb = split_chunk(g), ld = nb * per;
-    const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(g.c, ld)));
-    const std::shared_ptr<T> m = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(g.o, ld)));
+    const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.c)));
+    const std::shared_ptr<T> m = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.o)));
     for (index_t n0 = 0; n0 < g.n; n0 += nb) run(n0, std::min(nb, g.n - n0), v.get(), m.get(), false, true);
     return;
   }
@@ -422,8 +453,8 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool single) {
     if (i0 >= i1) return;
     const index_t cap = std::min(nb, i1 - i0);
-    T* v = scratch<T>(0, static_cast<std::size_t>(xis * xi_plane_stride<T>(g.c, cap * per)));
-    T* m = scratch<T>(1, static_cast<std::size_t>(xis * xi_plane_stride<T>(g.o, cap * per)));
+    T* v = scratch<T>(0, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.c)));
+    T* m = scratch<T>(1, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.o)));
     for (index_t n0 = i0; n0 < i1; n0 += cap) run(n0, std::min(cap, i1 - n0), v, m, single, false);
   });
 }
@@ -441,23 +472,26 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
   const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
   // du (α² × O×C) = beta·du + Σ over images [n0, n0 + b) of their tiles' products
   auto run = [&](index_t n0, index_t b, T* v, T* dm, T* du, T beta, bool single, bool split) {
-    const index_t ld = b * per, vs = xi_plane_stride<T>(g.c, ld), ms = xi_plane_stride<T>(g.o, ld);
+    const index_t ld = b * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
-      T* pad = scratch<T>(3, tl.padded_plane());
+      T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
+      T* et = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
       for (index_t i = j0; i < j1; ++i) {
-        transform_input<M>(g, x + (n0 + i) * in, pad, v, ld, vs, i * per);
-        transform_output_gradient<M>(g, dy + (n0 + i) * out, dm, ld, ms, i * per);
+        pad_channels_last<M>(g, x + (n0 + i) * in, pad);
+        transform_input<M>(g, pad, v, vs, i * per);
+        transform_output_gradient<M>(g, dy + (n0 + i) * out, et, dm, ms, i * per);
       }
     });
+    // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
     for_xi(split, xis, [&](index_t a, index_t e) {
       for (index_t xi = a; xi < e; ++xi)
-        gemm(Cpu{}, false, true, g.o, g.c, ld, T(1), dm + xi * ms, ld, v + xi * vs, ld, beta, du + xi * oc, g.c);
+        gemm(Cpu{}, true, false, g.o, g.c, ld, T(1), dm + xi * ms, g.o, v + xi * vs, g.c, beta, du + xi * oc, g.c);
     });
   };
   if (split_by_xi(g)) {  // each thread owns whole ξ-planes of du, so no partial sums
     const index_t nb = split_chunk(g), ld = nb * per;
-    const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(g.c, ld)));
-    const std::shared_ptr<T> dm = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(g.o, ld)));
+    const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.c)));
+    const std::shared_ptr<T> dm = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.o)));
     const std::shared_ptr<T> du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
     for (index_t n0 = 0; n0 < g.n; n0 += nb)
       run(n0, std::min(nb, g.n - n0), v.get(), dm.get(), du.get(), n0 == 0 ? T(0) : T(1), false, true);
@@ -473,8 +507,8 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     std::fill(dut, dut + xis * oc, T(0));
     if (i0 >= i1) return;
     const index_t cap = std::min(nb, i1 - i0);
-    T* v = scratch<T>(0, static_cast<std::size_t>(xis * xi_plane_stride<T>(g.c, cap * per)));
-    T* dm = scratch<T>(1, static_cast<std::size_t>(xis * xi_plane_stride<T>(g.o, cap * per)));
+    T* v = scratch<T>(0, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.c)));
+    T* dm = scratch<T>(1, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.o)));
     for (index_t n0 = i0; n0 < i1; n0 += cap) run(n0, std::min(cap, i1 - n0), v, dm, dut, T(1), single, false);
   });
   T* total = du.get();
