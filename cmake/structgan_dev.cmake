@@ -15,9 +15,13 @@ endif()
 # examples and benchmark binaries only run smoke tests, and -O1 halves their compile time. Empty
 # (the default) keeps the build type's flags, which is what the main job and run_all.py use.
 set(STRUCTGAN_DEV_OPT "" CACHE STRING "Optimization flag of structgan's own examples and benchmarks (empty: the build type's)")
-if(STRUCTGAN_DEV_OPT)
-  target_compile_options(structgan_dev INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${STRUCTGAN_DEV_OPT}>)
-endif()
+# STRUCTGAN_EXAMPLES_OPT (e.g. -O0): the examples' own flag, when set (the test command passes -O0:
+# their smoke tests run for a second, and -O0 halves their compile time again).
+set(STRUCTGAN_EXAMPLES_OPT "" CACHE STRING "Optimization flag of structgan's examples (empty: STRUCTGAN_DEV_OPT)")
+# A target's STRUCTGAN_OPT property, where set (the tests', the examples'), is its optimization
+# flag in place of STRUCTGAN_DEV_OPT; it comes after the build type's flags, so it decides.
+target_compile_options(structgan_dev INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:$<IF:$<BOOL:$<TARGET_PROPERTY:STRUCTGAN_OPT>>,$<TARGET_PROPERTY:STRUCTGAN_OPT>,${STRUCTGAN_DEV_OPT}>>)
 if(STRUCTGAN_ASSERTIONS)
   foreach(_cfg CMAKE_CXX_FLAGS_RELEASE CMAKE_CXX_FLAGS_RELWITHDEBINFO)
     string(REPLACE "-DNDEBUG" "" ${_cfg} "${${_cfg}}")
@@ -35,6 +39,10 @@ find_package(Boost 1.70 COMPONENTS unit_test_framework)
 # (measured: 31 s instead of 56 s of CPU for tests/autodiff/test_conv_norm.cpp) while keeping them
 # fast enough to run. A test that runs long passes OPT -O2 to structgan_add_test.
 set(STRUCTGAN_TEST_OPT "-O1" CACHE STRING "Optimization flag of structgan's test executables")
+# Tests that run for a second or less even unoptimized (the autodiff, objectives, data, eval, io
+# and docs tests) pass OPT ${STRUCTGAN_QUICK_TEST_OPT}: -O0 halves their compile time again
+# (measured on the autodiff group: 111 s → 60 s of CPU), the largest part of the test command.
+set(STRUCTGAN_QUICK_TEST_OPT "-O0" CACHE STRING "Optimization flag of the tests that run quickly")
 
 # structgan_add_test(name SOURCES a.cpp ... [LIBS lib ...] [LABELS l ...] [ARGS ...] [OPT -O2])
 # One small executable per concern (many small TUs compile faster on 2 cores than one giant one).
@@ -44,7 +52,7 @@ function(structgan_add_test name)
   if(NOT T_OPT)
     set(T_OPT ${STRUCTGAN_TEST_OPT})
   endif()
-  target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${T_OPT}>)
+  set_target_properties(${name} PROPERTIES STRUCTGAN_OPT ${T_OPT})
   target_link_libraries(${name} PRIVATE structgan_dev Boost::unit_test_framework ${T_LIBS})
   target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK)
   add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
@@ -94,7 +102,7 @@ function(structgan_add_test_group exe)
   if(NOT G_OPT)
     set(G_OPT ${STRUCTGAN_TEST_OPT})
   endif()
-  target_compile_options(${exe} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${G_OPT}>)
+  set_target_properties(${exe} PROPERTIES STRUCTGAN_OPT ${G_OPT})
   target_include_directories(${exe} PRIVATE ${_dirs} ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${exe} PRIVATE structgan_dev Boost::unit_test_framework ${G_LIBS})
   target_compile_definitions(${exe} PRIVATE BOOST_TEST_DYN_LINK)
