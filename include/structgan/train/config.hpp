@@ -297,9 +297,10 @@ inline TrainConfig preset(const std::string& name) {
     c.d_channels_per_group = 8;
     c.g_ch = 16;
     c.batch_size = 64;
-    // 650 iterations (0.7 epoch): the main job in 12–13 minutes on a 2-core Zen 4 (1.0–1.1 it/s;
-    // 1000 took 19 there); at λ_c = 3 EMA f^b k-means 0.614, SVM 0.857 (1000 on Zen 5: 0.626, 0.861).
-    c.iterations = 650;
+    // 500 iterations (half an epoch): the main job in 11 minutes on a 2-core Zen 3 at 1.0 it/s and
+    // about 14 when that host runs at 0.75 it/s (650 took 17 there); EMA f^b k-means 0.609, SVM
+    // 0.850 (650 on Zen 4: 0.604, 0.853; 1000 on Zen 5 at λ_c = 3: 0.626, 0.861).
+    c.iterations = 500;
     // Under an epoch instead of SPEC §5's 1000, so 5× SPEC's step size: on 2 CPU cores, EMA f^b
     // k-means 0.499 → 0.625 and SVM 0.812 → 0.842 at the same cost (lr sweep in docs/training.md)
     c.lr_d = 1e-3;
