@@ -240,6 +240,37 @@ index_t xi_plane_stride(index_t rows, index_t ld) {
 /// of the CPU presets, where that layout spent a quarter of the training step in the transforms.
 constexpr index_t kChannelBlock = 64;
 
+/// The separable 2-D transform of one tile for n ≤ kChannelBlock channels at once, which every
+/// tile transform here is (Bᵀ d B, Aᵀ m A, A dY Aᵀ): f maps In values to Out (input_1d,
+/// output_1d, output_adjoint_1d), first down each of the In columns, then along each of the Out
+/// rows of the result. Entry (i, j) of the tile's channel k is in[i·in_row + j·in_col + k], entry
+/// (a, b) of the result goes to out[a·out_row + b·out_col + k]; both loops over k vectorize.
+template <int In, int Out, class T, class F>
+void transform_tile(F&& f, const T* in, index_t in_row, index_t in_col, T* out, index_t out_row, index_t out_col,
+                    index_t n) {
+  alignas(64) T t[Out][In][kChannelBlock];  // t[a][j][k]: column j after f
+  for (int j = 0; j < In; ++j) {
+    const T* __restrict ij = in + j * in_col;
+    STRUCTGAN_VECTORIZE
+    for (index_t k = 0; k < n; ++k) {
+      T d[In], r[Out];
+      for (int i = 0; i < In; ++i) d[i] = ij[i * in_row + k];
+      f(d, r);
+      for (int a = 0; a < Out; ++a) t[a][j][k] = r[a];
+    }
+  }
+  for (int a = 0; a < Out; ++a) {
+    T* __restrict oa = out + a * out_row;
+    STRUCTGAN_VECTORIZE
+    for (index_t k = 0; k < n; ++k) {
+      T d[In], r[Out];
+      for (int j = 0; j < In; ++j) d[j] = t[a][j][k];
+      f(d, r);
+      for (int b = 0; b < Out; ++b) oa[b * out_col + k] = r[b];
+    }
+  }
+}
+
 /// One image x (C×H×W) into `pad`, channels innermost and zero padded by one:
 /// pad[((r + 1)·pw + col + 1)·C + c] = x[c][r][col], pw = m·cols + 2, the rows and columns past
 /// the image (up to the last tile's) zero. pad holds Tiling::padded_plane()·C values.
@@ -266,34 +297,13 @@ void transform_input(const ConvGeometry& g, const T* pad, T* vt, index_t plane, 
   constexpr int A = M + 2;
   const Tiling tl(g, M);
   const index_t pw = M * tl.cols + 2, c = g.c;
-  alignas(64) T t[A][A][kChannelBlock];  // t[a][j][k] = (Bᵀ d)[a][j] of channel c0 + k
   for (index_t ty = 0; ty < tl.rows; ++ty)
     for (index_t tx = 0; tx < tl.cols; ++tx) {
       const T* p = pad + (M * ty * pw + M * tx) * c;
       T* out = vt + (col0 + ty * tl.cols + tx) * c;
-      for (index_t c0 = 0; c0 < c; c0 += kChannelBlock) {
-        const index_t cb = std::min(kChannelBlock, c - c0);
-        for (int j = 0; j < A; ++j) {
-          const T* __restrict pj = p + j * c + c0;
-          STRUCTGAN_VECTORIZE
-          for (index_t k = 0; k < cb; ++k) {
-            T d[A], r[A];
-            for (int i = 0; i < A; ++i) d[i] = pj[i * pw * c + k];
-            input_1d<M>(d, r);
-            for (int a = 0; a < A; ++a) t[a][j][k] = r[a];
-          }
-        }
-        for (int a = 0; a < A; ++a) {
-          T* __restrict oa = out + a * A * plane + c0;
-          STRUCTGAN_VECTORIZE
-          for (index_t k = 0; k < cb; ++k) {
-            T d[A], r[A];
-            for (int j = 0; j < A; ++j) d[j] = t[a][j][k];
-            input_1d<M>(d, r);
-            for (int b = 0; b < A; ++b) oa[b * plane + k] = r[b];
-          }
-        }
-      }
+      for (index_t c0 = 0; c0 < c; c0 += kChannelBlock)
+        transform_tile<A, A>([](const T* d, T* r) { input_1d<M>(d, r); }, p + c0, pw * c, c, out + c0, A * plane, plane,
+                             std::min(kChannelBlock, c - c0));
     }
 }
 
@@ -305,34 +315,13 @@ void transform_output(const ConvGeometry& g, const T* mt, index_t plane, index_t
   constexpr int A = M + 2;
   const Tiling tl(g, M);
   const index_t o_count = g.o, yw = M * tl.cols;
-  alignas(64) T s[M][A][kChannelBlock];  // Aᵀ m: s[i][b][k]
   for (index_t ty = 0; ty < tl.rows; ++ty)
     for (index_t tx = 0; tx < tl.cols; ++tx) {
       const T* mk = mt + (col0 + ty * tl.cols + tx) * o_count;
       T* out = yt + (M * ty * yw + M * tx) * o_count;
-      for (index_t o0 = 0; o0 < o_count; o0 += kChannelBlock) {
-        const index_t ob = std::min(kChannelBlock, o_count - o0);
-        for (int b = 0; b < A; ++b) {
-          const T* __restrict mb = mk + b * plane + o0;
-          STRUCTGAN_VECTORIZE
-          for (index_t k = 0; k < ob; ++k) {
-            T col[A], r[M];
-            for (int a = 0; a < A; ++a) col[a] = mb[a * A * plane + k];
-            output_1d<M>(col, r);
-            for (int i = 0; i < M; ++i) s[i][b][k] = r[i];
-          }
-        }
-        for (int i = 0; i < M; ++i) {
-          T* __restrict oi = out + i * yw * o_count + o0;
-          STRUCTGAN_VECTORIZE
-          for (index_t k = 0; k < ob; ++k) {
-            T e[A], r[M];
-            for (int b = 0; b < A; ++b) e[b] = s[i][b][k];
-            output_1d<M>(e, r);
-            for (int j = 0; j < M; ++j) oi[j * o_count + k] = r[j];
-          }
-        }
-      }
+      for (index_t o0 = 0; o0 < o_count; o0 += kChannelBlock)
+        transform_tile<A, M>([](const T* d, T* r) { output_1d<M>(d, r); }, mk + o0, A * plane, plane, out + o0,
+                             yw * o_count, o_count, std::min(kChannelBlock, o_count - o0));
     }
   to_channels_first(o_count, g.h, g.w, ChannelsLast<const T>{yt, yw, o_count}, y, g.h * g.w);
 }
@@ -347,34 +336,13 @@ void transform_output_gradient(const ConvGeometry& g, const T* dy, T* et, T* dmt
   const index_t o_count = g.o, yw = M * tl.cols, w = g.w;
   if (g.h % M || w % M) std::fill(et, et + M * tl.rows * yw * o_count, T(0));
   to_channels_last(o_count, g.h, w, dy, g.h * w, ChannelsLast<T>{et, yw, o_count});
-  alignas(64) T p[A][M][kChannelBlock];  // A·dY: p[a][j][k]
   for (index_t ty = 0; ty < tl.rows; ++ty)
     for (index_t tx = 0; tx < tl.cols; ++tx) {
       const T* e = et + (M * ty * yw + M * tx) * o_count;
       T* out = dmt + (col0 + ty * tl.cols + tx) * o_count;
-      for (index_t o0 = 0; o0 < o_count; o0 += kChannelBlock) {
-        const index_t ob = std::min(kChannelBlock, o_count - o0);
-        for (int j = 0; j < M; ++j) {
-          const T* __restrict ej = e + j * o_count + o0;
-          STRUCTGAN_VECTORIZE
-          for (index_t k = 0; k < ob; ++k) {
-            T col[M], r[A];
-            for (int i = 0; i < M; ++i) col[i] = ej[i * yw * o_count + k];
-            output_adjoint_1d<M>(col, r);
-            for (int a = 0; a < A; ++a) p[a][j][k] = r[a];
-          }
-        }
-        for (int a = 0; a < A; ++a) {
-          T* __restrict oa = out + a * A * plane + o0;
-          STRUCTGAN_VECTORIZE
-          for (index_t k = 0; k < ob; ++k) {
-            T row[M], r[A];
-            for (int j = 0; j < M; ++j) row[j] = p[a][j][k];
-            output_adjoint_1d<M>(row, r);
-            for (int b = 0; b < A; ++b) oa[b * plane + k] = r[b];
-          }
-        }
-      }
+      for (index_t o0 = 0; o0 < o_count; o0 += kChannelBlock)
+        transform_tile<M, A>([](const T* d, T* r) { output_adjoint_1d<M>(d, r); }, e + o0, yw * o_count, o_count,
+                             out + o0, A * plane, plane, std::min(kChannelBlock, o_count - o0));
     }
 }
 
