@@ -108,7 +108,7 @@ using structgan::index_t;
 
 struct CheckpointOptions {
   std::string path, data_dir, dataset, save_features;
-  std::int64_t train_size = 0, test_size = 0, batch = 0;
+  std::int64_t train_size = 0, test_size = 0, batch = 0, image_size = 0;
   bool data_dir_set = false, dataset_set = false;
 };
 
@@ -178,6 +178,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   train::apply_json(c, saved, "checkpoint '" + path + "' config");
   if (co.dataset_set) c.dataset = co.dataset;
   if (co.data_dir_set) c.data_dir = co.data_dir;
+  if (co.image_size > 0) c.eval_image_size = co.image_size;
   structgan::require(c.dataset != "double_spiral", "checkpoint '", path,
                      "': double-spiral runs are evaluated by examples/double_spiral, not from a data set");
   structgan::require(train::detail::contains(train::detail::known_datasets(), c.dataset), "--dataset: unknown data set '", c.dataset,
@@ -299,6 +300,9 @@ int main(int argc, char** argv) {
   app.add_option("--test-size", co.test_size, "with --checkpoint: test images, a seeded subset (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--batch", co.batch, "with --checkpoint: images per forward pass (0 = the run's eval_batch)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--image-size", co.image_size,
+                 "with --checkpoint: size of the evaluated images (0 = the run's eval_image_size, else its image_size)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--save-features", co.save_features,
                  "with --checkpoint: write {train,test}_{fb,ftilde}.npy and {train,test}_labels.npy into this folder");

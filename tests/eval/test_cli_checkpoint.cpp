@@ -135,6 +135,37 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
     for (int k = 0; k < 8; ++k) BOOST_CHECK_MESSAGE(close(tft(i, k), ref_ft.at(i, k)), tft(i, k) << " vs " << ref_ft.at(i, k));
   }
   BOOST_CHECK(ev::read_labels((dir / "features" / "test_labels.npy").string()) == test.labels);
+
+  // --image-size 16: the test images are resized to 16×16 (eval_image_size) before the backbone
+  sg::train::TrainConfig c16 = c;
+  c16.eval_image_size = 16;
+  const sg::data::Transform t16 = sg::train::test_transform_of(c16, 8, 8);
+  BOOST_CHECK_EQUAL(t16.out_h, 16);
+  BOOST_CHECK_EQUAL(sg::train::test_transform_of(c, 8, 8).out_h, 8);
+  BOOST_CHECK_EQUAL(sg::train::train_transform_of(c16, 8, 8).out_h, 8);  // training keeps image_size
+  sg::data::BatchLoader loader16(test, t16, lo);
+  const sg::data::Batch b16 = loader16.next();
+  BOOST_REQUIRE_EQUAL(b16.h, 16);
+  sg::Tensor<float> x16(sg::Shape{b16.n, b16.c, b16.h, b16.w});
+  std::copy(b16.images.begin(), b16.images.end(), x16.data());
+  sg::Tensor<float> ref16;
+  {
+    sg::NoGradGuard no_grad;
+    ref16 = t.ema_discriminator()(x16).f_b;
+  }
+  BOOST_REQUIRE_EQUAL(run("--checkpoint '" + ckpt + "' --image-size 16 --no-svm --no-kmeans --no-knn --save-features '" +
+                              (dir / "features16").string() + "'" + common,
+                          log),
+                      0);
+  const ev::RowMatrixF tfb16 = ev::read_npy_matrix<float>((dir / "features16" / "test_fb.npy").string());
+  BOOST_REQUIRE_EQUAL(tfb16.rows(), 30);
+  bool differs = false;
+  for (int i = 0; i < 5; ++i)
+    for (int k = 0; k < 32; ++k) {
+      BOOST_CHECK_MESSAGE(close(tfb16(i, k), ref16.at(i, k)), tfb16(i, k) << " vs " << ref16.at(i, k));
+      differs = differs || !close(tfb16(i, k), ref_fb.at(i, k));
+    }
+  BOOST_CHECK(differs);  // not the 8×8 features
   BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_fb_labels.png") > 1000);
   BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_ftilde_labels.png") > 1000);
 

@@ -111,6 +111,14 @@ BOOST_AUTO_TEST_CASE(bad_types_and_ranges_are_rejected_by_name) {
   d.image_size = 48;
   BOOST_TEST(has(error_of([&] { train::validate(d); }), "'image_size' = 48"));
   d = train::preset("cifar10");
+  d.eval_image_size = 4;  // 3 halvings leave nothing to pool
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'eval_image_size' = 4 must be 0 (image_size) or at least 8"));
+  d.eval_image_size = 24;
+  BOOST_CHECK_NO_THROW(train::validate(d));
+  d = train::preset("imagenet10");
+  d.eval_image_size = 16;
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "at least 32"));
+  d = train::preset("cifar10");
   d.lr_schedule = "step";
   BOOST_TEST(has(error_of([&] { train::validate(d); }), "'lr_schedule' must be constant or cosine"));
   d = train::preset("cifar10");

@@ -70,6 +70,7 @@ struct TrainConfig {
   // ---- evaluation at the end (examples) ----
   bool eval_at_end = true;
   std::int64_t eval_batch = 500;            ///< images per feature-extraction batch
+  std::int64_t eval_image_size = 0;         ///< size of the evaluated images (0: image_size)
   std::int64_t eval_svm_train_size = 0;     ///< train images for the SVM (0: all)
   std::int64_t eval_kmeans_repeats = 20;    ///< SPEC §6: 20
   std::int64_t eval_tsne_points = 2000;     ///< test points in the t-SNE plot (0: none)
@@ -120,6 +121,7 @@ void visit_config(C& c, F&& f) {
   f("device", c.device, 0, "cpu | cuda");
   f("eval_at_end", c.eval_at_end, 0, "evaluate the EMA discriminator when training ends");
   f("eval_batch", c.eval_batch, 1, "images per feature-extraction batch");
+  f("eval_image_size", c.eval_image_size, 0, "size of the evaluated images (0: image_size)");
   f("eval_svm_train_size", c.eval_svm_train_size, 0, "train images for the linear SVM (0: all)");
   f("eval_kmeans_repeats", c.eval_kmeans_repeats, 1, "repeats of the k-means protocol (SPEC: 20)");
   f("eval_tsne_points", c.eval_tsne_points, 0, "test points in the t-SNE plot (0: no plot)");
@@ -217,6 +219,10 @@ inline void validate(const TrainConfig& c) {
             "generator), got g_bottom_width = ",
             c.g_bottom_width);
     require(c.g_ch >= 1, w, ": 'g_ch' too small");
+    // D halves the image 3 times (5 at 128×128): smaller images leave nothing to pool.
+    const std::int64_t min_eval = r >= 128 ? 32 : 8;
+    require(c.eval_image_size == 0 || c.eval_image_size >= min_eval, w, ": 'eval_image_size' = ", c.eval_image_size,
+            " must be 0 (image_size) or at least ", min_eval, " (the discriminator's total downsampling)");
   }
   (void)objectives::options_from_json(c.objective);  // throws on a bad objective key
 }

@@ -171,9 +171,10 @@ inline data::Transform train_transform_of(const TrainConfig& c, int in_h, int in
 }
 
 /// The test transform (SPEC §5): ImageNet-10 resizes the shorter side to 144 (9/8 of the size)
-/// and crops the center; the others are used as they are, resized when their size differs.
+/// and crops the center; the others are used as they are, resized when their size differs. The
+/// size is eval_image_size when set (a network trained on crops may see test images larger).
 inline data::Transform test_transform_of(const TrainConfig& c, int in_h, int in_w) {
-  const int s = static_cast<int>(c.image_size);
+  const int s = static_cast<int>(c.eval_image_size > 0 ? c.eval_image_size : c.image_size);
   if (c.dataset == "imagenet10") {
     data::Transform t = data::imagenet10_test_transform();
     t.out_h = t.out_w = s;
