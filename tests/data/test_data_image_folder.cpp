@@ -135,6 +135,39 @@ BOOST_AUTO_TEST_CASE(folder_errors) {
   test_util::write_bytes(tmp.path / "a" / "3.jpg", jpg);
   test_util::require_error([&] { load_image_folder(tmp.str()); },
                            {(tmp.path / "a" / "3.jpg").string(), "truncated JPEG", "byte offset " + std::to_string(jpg.size())});
+  // Huffman tables stb_image would misuse: a scan decoding with a table no DHT segment defines
+  // (stb's tables are then uninitialized memory) and a table of more than 256 codes
+  write_jpg(tmp.path / "full.jpg", 40, 40, gradient_hwc(40, 40, 3));
+  const auto good = test_util::read_bytes(tmp.path / "full.jpg");
+  fs::remove(tmp.path / "full.jpg");
+  auto find_marker = [&](std::uint8_t m) {
+    for (std::size_t i = 2; i + 1 < good.size(); ++i)
+      if (good[i] == 0xFF && good[i + 1] == m) return i;
+    BOOST_FAIL("no marker FF " << int(m));
+    return std::size_t(0);
+  };
+  const std::size_t sos = find_marker(0xDA);
+  BOOST_REQUIRE_EQUAL(int(good[sos + 4]), 3);  // three components (baseline: DC and AC tables 0 and 1)
+  auto undefined = good;
+  undefined[sos + 6] = 0x21;  // the first component decodes with DC table 2 (AC 1 stays defined)
+  test_util::write_bytes(tmp.path / "a" / "3.jpg", undefined);
+  test_util::require_error([&] { load_image_folder(tmp.str()); },
+                           {(tmp.path / "a" / "3.jpg").string(), "corrupt JPEG", "byte offset " + std::to_string(sos),
+                            "Huffman table DC 2", "no earlier DHT segment defines"});
+  undefined[sos + 6] = 0x03;  // DC 0, AC 3
+  test_util::write_bytes(tmp.path / "a" / "3.jpg", undefined);
+  test_util::require_error([&] { load_image_folder(tmp.str()); }, {"Huffman table AC 3"});
+  const std::size_t dht = find_marker(0xC4);
+  auto oversized = good;
+  oversized[dht + 5] = 0xFF;  // the first table's count of 1-bit codes: 255 more codes than it had
+  oversized[dht + 6] = 0xFF;
+  test_util::write_bytes(tmp.path / "a" / "3.jpg", oversized);
+  test_util::require_error([&] { load_image_folder(tmp.str()); },
+                           {"corrupt JPEG", "DHT segment at byte offset " + std::to_string(dht), "more than 256 codes"});
+  test_util::write_bytes(tmp.path / "a" / "3.jpg", good);  // the untouched file decodes
+  ImageFolderOptions one_size;
+  one_size.load_size = 8;
+  BOOST_TEST(load_image_folder(tmp.str(), one_size).size() == 2u);
   // with several files bad, the message is about the first one, whatever the thread timing
   test_util::write_bytes(tmp.path / "a" / "4.png", {0x89, 'P', 'N', 'G'});
   ImageFolderOptions many;

@@ -80,13 +80,6 @@ inline bool png_chunks_fit(const std::vector<std::uint8_t>& b) {
   return true;
 }
 
-/// Whether every Huffman table that stb_image would read from the JPEG `b` (starting FF D8)
-/// declares at most 256 codes. stb_image 2.27 (Debian 12's libstb-dev) writes past its 257-entry
-/// code-size and 256-entry value tables when a DHT segment declares more (fixed upstream in 2.28),
-/// so such files are rejected before stb sees them. Segments are walked as stb reads them: by their
-/// lengths, skipping bytes between segments up to the next FF, and after a scan header over the
-/// entropy-coded data up to the next marker that is not stuffing (FF 00) or a restart (FF D0-D7).
-/// Linear in the file size; bytes past the end read as 0, as in stb.
 /// The offset just after the JPEG start-of-image marker of `b`, or 0 if `b` is not what stb_image
 /// takes for a JPEG: FF, any number of FF fill bytes, D8 (stb skips the fill bytes too).
 inline std::size_t jpeg_soi_end(const std::vector<std::uint8_t>& b) {
@@ -96,9 +89,25 @@ inline std::size_t jpeg_soi_end(const std::vector<std::uint8_t>& b) {
   return m < b.size() && b[m] == 0xD8 ? m + 1 : 0;
 }
 
-inline bool jpeg_huffman_tables_fit(const std::vector<std::uint8_t>& b) {
+/// What in the Huffman tables of the JPEG `b` (starting FF D8) stb_image 2.27 (Debian 12's
+/// libstb-dev) would turn into memory errors, or "" when nothing. Two cases, both fixed or
+/// guarded upstream after 2.27:
+/// - a DHT segment declaring more than 256 codes: stb writes past its 257-entry code-size and
+///   256-entry value tables;
+/// - a scan decoding with a table that no earlier DHT segment defined: stb's tables live in
+///   uninitialized heap memory, so it decodes with garbage and indexes its tables out of bounds.
+///   A scan uses its components' DC table unless it is progressive and not a first DC scan, and
+///   their AC table unless it is a progressive DC scan (what stb reads, no more, so that valid
+///   files, whose unused selectors are often 0, pass).
+/// Segments are walked as stb reads them: by their lengths, skipping bytes between segments up to
+/// the next FF, and after a scan header over the entropy-coded data up to the next marker that is
+/// not stuffing (FF 00) or a restart (FF D0-D7). Linear in the file size; bytes past the end read
+/// as 0, as in stb.
+inline std::string jpeg_huffman_problem(const std::vector<std::uint8_t>& b) {
   const std::size_t n = b.size();
   auto at = [&](std::size_t i) -> unsigned { return i < n ? b[i] : 0u; };
+  bool defined[2][4] = {};    // [DC, AC][table id]
+  bool progressive = false;
   std::size_t i = jpeg_soi_end(b);  // after SOI
   bool in_scan = false;       // inside entropy-coded data
   while (i < n) {
@@ -116,6 +125,7 @@ inline bool jpeg_huffman_tables_fit(const std::vector<std::uint8_t>& b) {
     }
     if (marker == 0xD9) break;  // EOI
     const std::size_t len = (at(m + 1) << 8) | at(m + 2);  // includes its own two bytes
+    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) progressive = marker == 0xC2;  // SOF (stb's test)
     if (marker == 0xC4) {       // DHT: tables of 1 + 16 + (sum of the 16 counts) bytes
       long left = static_cast<long>(len) - 2;
       std::size_t q = m + 3;
@@ -124,15 +134,29 @@ inline bool jpeg_huffman_tables_fit(const std::vector<std::uint8_t>& b) {
         if ((tc_th >> 4) > 1 || (tc_th & 15) > 3) break;  // stb rejects the segment here
         unsigned codes = 0;
         for (int k = 0; k < 16; ++k) codes += at(q++);
-        if (codes > 256) return false;
+        if (codes > 256) return "a Huffman table (DHT segment at byte offset " + std::to_string(m - 1) + ") declares more than 256 codes";
+        defined[tc_th >> 4][tc_th & 15] = true;
         q += codes;
         left -= 17 + static_cast<long>(codes);
+      }
+    }
+    if (marker == 0xDA) {       // SOS: Ns, Ns × (component, Td·16 + Ta), Ss, Se, Ah·16 + Al
+      const unsigned ns = at(m + 3);
+      const unsigned ss = at(m + 4 + 2 * ns), ah = at(m + 6 + 2 * ns) >> 4;
+      const bool uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss != 0;
+      for (unsigned k = 0; k < ns && k < 4; ++k) {  // stb rejects more than 4 components
+        const unsigned td = at(m + 5 + 2 * k) >> 4, ta = at(m + 5 + 2 * k) & 15;
+        if (td > 3 || ta > 3) break;  // stb rejects the scan here
+        const char* missing = uses_dc && !defined[0][td] ? "DC" : uses_ac && !defined[1][ta] ? "AC" : nullptr;
+        if (missing)
+          return std::string("the scan at byte offset ") + std::to_string(m - 1) + " decodes with Huffman table " +
+                 missing + " " + std::to_string(missing[0] == 'D' ? td : ta) + ", which no earlier DHT segment defines";
       }
     }
     in_scan = marker == 0xDA;   // SOS: its header, then entropy-coded data
     i = m + 1 + len;
   }
-  return true;
+  return "";
 }
 
 /// Decodes the image file contents `bytes` (JPEG, PNG, BMP, PNM, TGA, GIF's first frame) to
@@ -145,8 +169,10 @@ inline DecodedImage decode_image(const std::vector<std::uint8_t>& bytes, int cha
   require(bytes.size() < (std::size_t(1) << 31), "file '", path, "' is too large to decode (", bytes.size(), " bytes)");
   const int len = static_cast<int>(bytes.size());
   const bool jpeg = jpeg_soi_end(bytes) != 0;
-  require(!jpeg || jpeg_huffman_tables_fit(bytes), "file '",
-          path, "': corrupt JPEG: a Huffman table (DHT segment) declares more than 256 codes");
+  if (jpeg) {
+    const std::string problem = jpeg_huffman_problem(bytes);
+    require(problem.empty(), "file '", path, "': corrupt JPEG: ", problem);
+  }
   require(!(bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0) || png_chunks_fit(bytes),
           "file '", path, "': truncated or corrupt PNG: an IDAT chunk declares more bytes than the file holds (",
           bytes.size(), " bytes)");
