@@ -144,13 +144,15 @@ inline std::string jpeg_huffman_problem(const std::vector<std::uint8_t>& b) {
       const unsigned ns = at(m + 3);
       const unsigned ss = at(m + 4 + 2 * ns), ah = at(m + 6 + 2 * ns) >> 4;
       const bool uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss != 0;
+      auto undefined = [&](const char* kind, unsigned id) {
+        return "the scan at byte offset " + std::to_string(m - 1) + " decodes with Huffman table " + kind + " " +
+               std::to_string(id) + ", which no earlier DHT segment defines";
+      };
       for (unsigned k = 0; k < ns && k < 4; ++k) {  // stb rejects more than 4 components
         const unsigned td = at(m + 5 + 2 * k) >> 4, ta = at(m + 5 + 2 * k) & 15;
         if (td > 3 || ta > 3) break;  // stb rejects the scan here
-        const char* missing = uses_dc && !defined[0][td] ? "DC" : uses_ac && !defined[1][ta] ? "AC" : nullptr;
-        if (missing)
-          return std::string("the scan at byte offset ") + std::to_string(m - 1) + " decodes with Huffman table " +
-                 missing + " " + std::to_string(missing[0] == 'D' ? td : ta) + ", which no earlier DHT segment defines";
+        if (uses_dc && !defined[0][td]) return undefined("DC", td);
+        if (uses_ac && !defined[1][ta]) return undefined("AC", ta);
       }
     }
     in_scan = marker == 0xDA;   // SOS: its header, then entropy-coded data
