@@ -183,6 +183,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
                      "': double-spiral runs are evaluated by examples/double_spiral, not from a data set");
   structgan::require(train::detail::contains(train::detail::known_datasets(), c.dataset), "--dataset: unknown data set '", c.dataset,
                      "' (known: ", train::detail::joined(train::detail::known_datasets()), ")");
+  train::validate(c);  // the overrides above (e.g. --image-size smaller than D's downsampling)
 
   // 2. the EMA discriminator: architecture from the configuration, input channels and probe classes from the file
   const io::EntryInfo* stem = find_entry(entries, "D_ema.backbone.stem.weight");

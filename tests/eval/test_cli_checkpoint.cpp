@@ -166,6 +166,8 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
       differs = differs || !close(tfb16(i, k), ref_fb.at(i, k));
     }
   BOOST_CHECK(differs);  // not the 8×8 features
+  BOOST_CHECK_EQUAL(run("--checkpoint '" + ckpt + "' --image-size 4 --no-svm --no-kmeans --no-knn" + common, log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("'eval_image_size' = 4 must be 0 (image_size) or at least 8") != std::string::npos, slurp(log));
   BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_fb_labels.png") > 1000);
   BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_ftilde_labels.png") > 1000);
 
