@@ -8,7 +8,7 @@
 #include "structgan/autodiff/value.hpp"
 #include "structgan/autodiff/var.hpp"
 #include "structgan/core/tensor.hpp"
-#include "structgan/core/tensor_util.hpp"
+#include "structgan/backend/tensor_util.hpp"
 #include "structgan/ops/composite.hpp"
 #include "structgan/ops/conv_pool.hpp"
 #include "structgan/ops/elementwise.hpp"

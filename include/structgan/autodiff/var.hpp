@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "structgan/autodiff/grad_mode.hpp"
-#include "structgan/core/tensor_util.hpp"
+#include "structgan/backend/tensor_util.hpp"
 
 namespace structgan {
 

@@ -23,3 +23,6 @@
 #include "structgan/backend/cuda/norm.hpp"
 #include "structgan/backend/cuda/pool.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
+
+static_assert(structgan::backend::conforms<structgan::Cuda, float>() && structgan::backend::conforms<structgan::Cuda, double>(),
+              "the CUDA backend implements the backend contract");

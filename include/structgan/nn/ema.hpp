@@ -7,7 +7,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/nn/module.hpp"
 
 namespace structgan::nn {
@@ -53,18 +52,7 @@ class Ema {
     const T m = static_cast<T>(momentum_), w = static_cast<T>(1.0 - momentum_);
     for (std::size_t i = 0; i < pe.size(); ++i) {
       Tensor<T, D>& e = pe[i].param->value;
-      const Tensor<T, D>& p = pl[i].param->value;
-      const index_t n = e.numel();
-      if constexpr (std::is_same_v<D, Cpu>) {
-        T* ed = e.data();
-        const T* pd = p.data();
-        backend::cpu::parallel_for(n, 1 << 15, [&](index_t b, index_t end) {
-          for (index_t j = b; j < end; ++j) ed[j] = ed[j] * m + pd[j] * w;
-        });
-      } else {
-        unary(D{}, UnaryOp::MulScalar, m, n, e.data(), e.data());
-        axpy(D{}, n, w, p.data(), e.data());
-      }
+      map(D{}, e.numel(), Step{m, w}, e.data(), pl[i].param->value.data());
     }
     for (std::size_t i = 0; i < be.size(); ++i) assign(*be[i].buffer, *bl[i].buffer);
   }
@@ -75,6 +63,12 @@ class Ema {
   void train(bool on = true) { model_.train(on); }
 
  private:
+  /// ema ← m·ema + w·param, element by element (a backend `map` functor).
+  struct Step {
+    value_type m, w;
+    STRUCTGAN_HOST_DEVICE void operator()(value_type& e, const value_type& p) const { e = e * m + p * w; }
+  };
+
   Net model_;
   double momentum_ = 0.99;
 };

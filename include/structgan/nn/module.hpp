@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "structgan/autodiff/value.hpp"
-#include "structgan/core/tensor_util.hpp"
+#include "structgan/backend/tensor_util.hpp"
 
 namespace structgan::nn {
 

@@ -15,11 +15,26 @@
 #include <type_traits>
 #include <vector>
 
-#include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/nn/module.hpp"
 #include "structgan/ops/elementwise.hpp"
 
 namespace structgan::nn {
+
+/// One parameter's Adam(W) update, element by element (a backend `map` functor, so the same
+/// arithmetic runs on every device). Scalars are formed in double and rounded once by the caller,
+/// as PyTorch passes them to its kernels.
+template <class T>
+struct AdamStep {
+  bool decoupled;
+  T decay, l2, b1, b2, one_minus_b1, one_minus_b2, step_size, sqrt_bc2, eps;
+  STRUCTGAN_HOST_DEVICE void operator()(T& p, const T& grad, T& m, T& v) const {
+    if (decoupled) p *= decay;
+    const T g = l2 != T(0) ? grad + l2 * p : grad;
+    m = m * b1 + one_minus_b1 * g;
+    v = v * b2 + one_minus_b2 * g * g;
+    p = p + (-step_size) * m / (std::sqrt(v) / sqrt_bc2 + eps);
+  }
+};
 
 /// Hyperparameters of one parameter group.
 struct AdamOptions {
@@ -126,34 +141,8 @@ class Adam {
     const T one_minus_b1 = static_cast<T>(1.0 - o.beta1), one_minus_b2 = static_cast<T>(1.0 - o.beta2);
     const T step_size = static_cast<T>(o.lr / bc1), sqrt_bc2 = static_cast<T>(std::sqrt(bc2));
     const T eps = static_cast<T>(o.eps);
-    const index_t n = s.value.numel();
-    if constexpr (std::is_same_v<D, Cpu>) {
-      T* p = s.value.data();
-      const T* gr = s.grad.data();
-      T* m = s.exp_avg.data();
-      T* v = s.exp_avg_sq.data();
-      backend::cpu::parallel_for(n, 1 << 15, [&](index_t b, index_t e) {
-        for (index_t i = b; i < e; ++i) {
-          if (decoupled_) p[i] *= decay;
-          const T g = l2 != T(0) ? gr[i] + l2 * p[i] : gr[i];
-          m[i] = m[i] * b1 + one_minus_b1 * g;
-          v[i] = v[i] * b2 + one_minus_b2 * g * g;
-          p[i] = p[i] + (-step_size) * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
-        }
-      });
-    } else {
-      // Device-generic path: the same update composed from tensor ops and in-place kernels.
-      if (decoupled_) unary(D{}, UnaryOp::MulScalar, decay, n, s.value.data(), s.value.data());
-      Tensor<T, D> g = l2 != T(0) ? add(s.grad, mul_scalar(s.value, l2)) : s.grad;
-      unary(D{}, UnaryOp::MulScalar, b1, n, s.exp_avg.data(), s.exp_avg.data());
-      axpy(D{}, n, one_minus_b1, g.data(), s.exp_avg.data());
-      unary(D{}, UnaryOp::MulScalar, b2, n, s.exp_avg_sq.data(), s.exp_avg_sq.data());
-      const Tensor<T, D> g2 = square(g);
-      axpy(D{}, n, one_minus_b2, g2.data(), s.exp_avg_sq.data());
-      const Tensor<T, D> denom = add_scalar(mul_scalar(sqrt(s.exp_avg_sq), T(1) / sqrt_bc2), eps);
-      const Tensor<T, D> upd = div(s.exp_avg, denom);
-      axpy(D{}, n, -step_size, upd.data(), s.value.data());
-    }
+    map(D{}, s.value.numel(), AdamStep<T>{decoupled_, decay, l2, b1, b2, one_minus_b1, one_minus_b2, step_size, sqrt_bc2, eps},
+        s.value.data(), s.grad.data(), s.exp_avg.data(), s.exp_avg_sq.data());
   }
 
   std::vector<Group> groups_;

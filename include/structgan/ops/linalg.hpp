@@ -9,26 +9,6 @@
 
 namespace structgan {
 
-/// Host copy of a tensor and back (identity on the CPU; the CUDA backend overloads the kernels).
-template <class T, class D>
-Tensor<T, Cpu> to_host(const Tensor<T, D>& x) {
-  if constexpr (std::is_same_v<D, Cpu>) return x;
-  else {
-    Tensor<T, Cpu> h(x.shape());
-    copy_to_host(D{}, x.numel(), x.data(), h.data());
-    return h;
-  }
-}
-template <class D, class T>
-Tensor<T, D> to_device(const Tensor<T, Cpu>& x) {
-  if constexpr (std::is_same_v<D, Cpu>) return x;
-  else {
-    Tensor<T, D> d(x.shape());
-    copy_from_host(D{}, x.numel(), x.data(), d.data());
-    return d;
-  }
-}
-
 // ---- matmul ---------------------------------------------------------------------------------------
 
 /// op(a)·op(b) for matrices, op = transpose when the flag is set: (m×k)·(k×n) → m×n.

@@ -36,7 +36,7 @@ inline StandardizeLayout batch_layout(const Shape& x) {
 }
 }  // namespace detail
 
-/// Standardizes x per group of `layout` (StandardizeLayout, see backend/cpu/norm.hpp).
+/// Standardizes x per group of `layout` (StandardizeLayout, see backend/contract.hpp).
 template <class T, class D>
 Standardized<Tensor<T, D>> standardize(const Tensor<T, D>& x, const StandardizeLayout& s, T eps,
                                        NormStats<T, D>* stats = nullptr) {

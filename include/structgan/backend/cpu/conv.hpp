@@ -19,7 +19,7 @@
 #include "structgan/backend/cpu/gemm.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/backend/cpu/winograd.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan {
 

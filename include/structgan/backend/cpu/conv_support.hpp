@@ -4,20 +4,11 @@
 #include <algorithm>
 #include <memory>
 
+#include "structgan/backend/contract.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/core/shape.hpp"
 
 namespace structgan {
-
-/// The geometry of a 2-D convolution on NCHW input with OIHW weights (square stride/padding).
-struct ConvGeometry {
-  index_t n, c, h, w;    ///< input
-  index_t o, kh, kw;     ///< output channels, kernel
-  index_t stride, pad;
-  index_t ho() const { return (h + 2 * pad - kh) / stride + 1; }
-  index_t wo() const { return (w + 2 * pad - kw) / stride + 1; }
-  index_t patch() const { return c * kh * kw; }
-};
 
 namespace backend::cpu {
 

@@ -6,10 +6,8 @@
 
 #include <Eigen/Core>
 
+#include "structgan/backend/contract.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
-#include "structgan/core/device.hpp"
-#include "structgan/core/op_kinds.hpp"
-#include "structgan/core/shape.hpp"
 
 namespace structgan::backend {
 
@@ -80,47 +78,16 @@ void copy(Cpu, index_t n, const T* x, T* y) {
   });
 }
 
-namespace cpu {
-/// Merges adjacent dimensions of a broadcast so that runs are as long as possible. Each
-/// dimension is described by (size, a-stride, b-stride, out-stride); stride 0 repeats a value.
-struct BroadcastPlan {
-  int rank = 0;
-  std::array<index_t, 4> size{}, sa{}, sb{}, so{};
-};
-
-inline BroadcastPlan plan_broadcast(const std::array<index_t, 4>& out, const std::array<index_t, 4>& a,
-                                    const std::array<index_t, 4>& b) {
-  // Contiguous strides of each operand, 0 where it repeats.
-  std::array<index_t, 4> sa{}, sb{}, so{};
-  index_t ra = 1, rb = 1, ro = 1;
-  for (int i = 3; i >= 0; --i) {
-    sa[i] = a[i] == 1 && out[i] != 1 ? 0 : ra;
-    sb[i] = b[i] == 1 && out[i] != 1 ? 0 : rb;
-    so[i] = ro;
-    ra *= a[i]; rb *= b[i]; ro *= out[i];
-  }
-  BroadcastPlan p;
-  for (int i = 0; i < 4; ++i) {
-    if (out[i] == 1) continue;
-    if (p.rank > 0) {
-      const int j = p.rank - 1;
-      // dimension i folds into j when each operand steps through both the same way
-      // (p.sa[j]: the stride of the plan's dimension j, i.e. of its innermost original dimension)
-      const bool fa = (p.sa[j] == 0) == (sa[i] == 0) && (sa[i] == 0 || p.sa[j] == sa[i] * out[i]);
-      const bool fb = (p.sb[j] == 0) == (sb[i] == 0) && (sb[i] == 0 || p.sb[j] == sb[i] * out[i]);
-      if (fa && fb) {
-        p.size[j] *= out[i];
-        p.sa[j] = sa[i]; p.sb[j] = sb[i]; p.so[j] = so[i];
-        continue;
-      }
-    }
-    p.size[p.rank] = out[i]; p.sa[p.rank] = sa[i]; p.sb[p.rank] = sb[i]; p.so[p.rank] = so[i];
-    ++p.rank;
-  }
-  if (p.rank == 0) { p.rank = 1; p.size[0] = 1; p.sa[0] = p.sb[0] = p.so[0] = 1; }
-  return p;
+/// f(p₀[i], p₁[i], …) for i < n: a fused element-wise loop (optimizer updates, EMA), split
+/// across threads like the other element-wise kernels.
+template <class F, class... P>
+void map(Cpu, index_t n, F f, P*... p) {
+  cpu::parallel_for(n, cpu::elementwise_grain, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) f(p[i]...);
+  });
 }
 
+namespace cpu {
 template <class T>
 void binary_run(BinaryOp op, index_t n, const T* a, index_t sa, const T* b, index_t sb, T* y) {
   ArrayMap<T> out(y, n);
@@ -173,7 +140,7 @@ void binary_run(BinaryOp op, index_t n, const T* a, index_t sa, const T* b, inde
 template <class T>
 void binary(Cpu, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* a, const std::array<index_t, 4>& a_shape,
             const T* b, const std::array<index_t, 4>& b_shape, T* y) {
-  const cpu::BroadcastPlan p = cpu::plan_broadcast(out_shape, a_shape, b_shape);
+  const BroadcastPlan p = plan_broadcast(out_shape, a_shape, b_shape);
   const int r = p.rank - 1;  // innermost merged dimension runs vectorized
   index_t outer = 1;
   for (int i = 0; i < r; ++i) outer *= p.size[i];
@@ -213,7 +180,7 @@ void binary(Cpu, BinaryOp op, const std::array<index_t, 4>& out_shape, const T* 
 template <class T>
 void reduce_sum(Cpu, const T* x, const std::array<index_t, 4>& x_shape, T* y, const std::array<index_t, 4>& y_shape) {
   // Reuse the broadcast plan: x is the "output" grid, y the operand that repeats.
-  const cpu::BroadcastPlan p = cpu::plan_broadcast(x_shape, x_shape, y_shape);
+  const BroadcastPlan p = plan_broadcast(x_shape, x_shape, y_shape);
   index_t ny = 1;
   for (int i = 0; i < 4; ++i) ny *= y_shape[i];
   std::fill(y, y + ny, T(0));

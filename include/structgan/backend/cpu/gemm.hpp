@@ -2,7 +2,7 @@
 /// \file CPU matrix multiply through Eigen's GEMM (cache-blocked, vectorized, OpenMP-parallel).
 #include <Eigen/Core>
 
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 #include "structgan/core/shape.hpp"
 
 namespace structgan::backend {

@@ -9,7 +9,8 @@
 #include <Eigen/Core>
 
 #include "structgan/backend/cpu/parallel.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/core/error.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan::backend {
 
@@ -83,6 +84,8 @@ std::vector<index_t> topk_rows(Cpu, const T* x, index_t rows, index_t cols, inde
 /// when it is not null. Computed with the log-sum-exp shift for stability.
 template <class T>
 T softmax_cross_entropy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
+  require(static_cast<index_t>(labels.size()) == n, "softmax_cross_entropy: ", labels.size(), " labels for ", n, " rows");
+  for (int y : labels) require(y >= 0 && y < k, "softmax_cross_entropy: label ", y, " outside [0, ", k, ")");
   double loss = 0;
   for (index_t i = 0; i < n; ++i) {
     const T* z = logits + i * k;

@@ -1,23 +1,15 @@
 #pragma once
-/// \file CPU standardization kernels shared by GroupNorm and BatchNorm.
-///
-/// Data are seen as (P, G, L): element (p, g, l) at p·G·L + g·L + l, and statistics are taken per
-/// g over all p and l. GroupNorm over NCHW with groups Gn: P = 1, G = N·Gn, L = (C/Gn)·H·W.
-/// BatchNorm: P = N, G = C, L = H·W.
+/// \file CPU standardization kernels shared by GroupNorm and BatchNorm (StandardizeLayout:
+/// backend/contract.hpp).
 #include <cmath>
 
 #include <Eigen/Core>
 
+#include "structgan/backend/contract.hpp"
 #include "structgan/backend/cpu/elementwise.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
-#include "structgan/core/device.hpp"
 
 namespace structgan {
-
-struct StandardizeLayout {
-  index_t p, g, l;
-  index_t count() const { return p * l; }  ///< elements per statistic
-};
 
 namespace backend {
 

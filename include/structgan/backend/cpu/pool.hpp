@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "structgan/backend/cpu/parallel.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan::backend {
 

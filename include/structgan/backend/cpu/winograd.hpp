@@ -26,9 +26,10 @@
 
 #include "structgan/backend/cpu/conv_support.hpp"
 #include "structgan/backend/cpu/gemm.hpp"
+#include "structgan/backend/cpu/memory.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/backend/cpu/transpose.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 
 // A loop whose iterations are independent (no stores one iteration reads back): vectorize it
 // without the compiler's alias checks, which otherwise keep the tile transforms' loops scalar.

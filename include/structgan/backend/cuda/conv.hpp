@@ -5,7 +5,7 @@
 /// element, no atomics, deterministic).
 #include <algorithm>
 
-#include "structgan/backend/cpu/conv_support.hpp"  // ConvGeometry
+#include "structgan/backend/contract.hpp"
 #include "structgan/backend/cuda/gemm.hpp"
 #include "structgan/backend/cuda/memory.hpp"
 

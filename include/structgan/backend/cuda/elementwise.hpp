@@ -12,7 +12,7 @@
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/plans.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
-#include "structgan/core/op_kinds.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan::backend {
 namespace cuda {
@@ -182,6 +182,21 @@ void binary(Cuda, BinaryOp op, const std::array<index_t, 4>& out_shape, const T*
   const cuda::BroadcastIndex p = cuda::plan_broadcast_index(out_shape, a_shape, b_shape);
   cuda::binary_broadcast_kernel<T><<<cuda::grid_for(n), cuda::block_threads, 0, cuda::stream()>>>(op, n, p, a, b, y);
   STRUCTGAN_CUDA_CHECK_LAUNCH("binary_broadcast_kernel");
+}
+
+namespace cuda {
+template <class F, class... P>
+__global__ void map_kernel(index_t n, F f, P*... p) {
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) f(p[i]...);
+}
+}  // namespace cuda
+
+/// f(p₀[i], p₁[i], …) for i < n, one fused kernel (f: a STRUCTGAN_HOST_DEVICE functor).
+template <class F, class... P>
+void map(Cuda, index_t n, F f, P*... p) {
+  if (n <= 0) return;
+  cuda::map_kernel<<<cuda::grid_for(n), cuda::block_threads, 0, cuda::stream()>>>(n, f, p...);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("map_kernel");
 }
 
 /// y = sum of x over the dimensions where y's (padded) shape is 1 and x's is not.

@@ -6,7 +6,7 @@
 #include <cublas_v2.h>
 
 #include "structgan/backend/cuda/runtime.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan::backend {
 namespace cuda {

@@ -11,7 +11,7 @@
 
 #include "structgan/backend/cuda/caching_pool.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan {
 namespace backend::cuda {
@@ -103,6 +103,15 @@ class DeviceBuffer {
 
 }  // namespace backend::cuda
 
+namespace backend {
+/// The device's allocations and host↔device traffic (backend/contract.hpp), counted by the
+/// allocator and the transfers below.
+inline DeviceCounters& counters(Cuda) {
+  static DeviceCounters c;
+  return c;
+}
+}  // namespace backend
+
 /// Device memory for Tensor<T, Cuda>: a handle whose deleter returns the block to the pool.
 template <>
 struct Allocator<Cuda> {
@@ -110,6 +119,8 @@ struct Allocator<Cuda> {
   static std::shared_ptr<T> allocate(std::size_t n) {
     std::size_t size_class = 0;
     T* p = static_cast<T*>(backend::cuda::device_pool().allocate(backend::cuda::bytes_for<T>(n), &size_class));
+    ++backend::counters(Cuda{}).allocations;
+    backend::counters(Cuda{}).allocated_bytes += backend::cuda::bytes_for<T>(n);
     try {
       return std::shared_ptr<T>(p, [size_class](T* q) { backend::cuda::device_pool().deallocate(q, size_class); });
     } catch (...) {  // the control block could not be allocated
@@ -122,9 +133,16 @@ struct Allocator<Cuda> {
 namespace backend {
 
 /// Copies n values from device memory to host memory; returns when they have arrived.
+inline void synchronize(Cuda) {
+  ++counters(Cuda{}).synchronizations;
+  cuda::synchronize();
+}
+
 template <class T>
 void copy_to_host(Cuda, index_t n, const T* device_src, T* host_dst) {
   if (n <= 0) return;
+  ++counters(Cuda{}).to_host;
+  counters(Cuda{}).to_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
   STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, static_cast<std::size_t>(n) * sizeof(T),
                                        cudaMemcpyDeviceToHost, cuda::stream()));
   STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
@@ -134,6 +152,8 @@ void copy_to_host(Cuda, index_t n, const T* device_src, T* host_dst) {
 template <class T>
 void copy_from_host(Cuda, index_t n, const T* host_src, T* device_dst) {
   if (n <= 0) return;
+  ++counters(Cuda{}).from_host;
+  counters(Cuda{}).from_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
   STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, static_cast<std::size_t>(n) * sizeof(T),
                                        cudaMemcpyHostToDevice, cuda::stream()));
   // Pinned host memory would still be read asynchronously: wait, so the contract holds for any buffer.

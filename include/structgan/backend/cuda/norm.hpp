@@ -1,12 +1,12 @@
 #pragma once
 /// \file CUDA standardization kernels shared by GroupNorm and BatchNorm: one block per group g,
 /// statistics accumulated in double with CUB block reductions (as the CPU backend does).
-/// Layout (P, G, L): element (p, g, l) at p·G·L + g·L + l; see backend/cpu/norm.hpp.
+/// Layout (P, G, L): element (p, g, l) at p·G·L + g·L + l; see StandardizeLayout in backend/contract.hpp.
 #include <algorithm>
 
 #include <cub/block/block_reduce.cuh>
 
-#include "structgan/backend/cpu/norm.hpp"  // StandardizeLayout
+#include "structgan/backend/contract.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 
 namespace structgan::backend {

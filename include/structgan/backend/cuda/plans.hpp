@@ -4,14 +4,7 @@
 /// host and compare with direct indexing, without a GPU.
 #include <array>
 
-#include "structgan/backend/cpu/elementwise.hpp"  // cpu::plan_broadcast
-#include "structgan/core/shape.hpp"
-
-#if defined(__CUDACC__)
-#define STRUCTGAN_HOST_DEVICE __host__ __device__
-#else
-#define STRUCTGAN_HOST_DEVICE
-#endif
+#include "structgan/backend/contract.hpp"  // plan_broadcast, STRUCTGAN_HOST_DEVICE
 
 namespace structgan::backend::cuda {
 
@@ -25,7 +18,7 @@ struct BroadcastIndex {
 /// The plan of y = op(a, b) for shapes padded to rank 4 (the CPU backend's merged plan).
 inline BroadcastIndex plan_broadcast_index(const std::array<index_t, 4>& out, const std::array<index_t, 4>& a,
                                            const std::array<index_t, 4>& b) {
-  const cpu::BroadcastPlan plan = cpu::plan_broadcast(out, a, b);
+  const BroadcastPlan plan = plan_broadcast(out, a, b);
   BroadcastIndex p;
   p.rank = plan.rank;
   for (int i = 0; i < plan.rank; ++i) {

@@ -4,7 +4,7 @@
 #include <cuda/std/limits>
 
 #include "structgan/backend/cuda/runtime.hpp"
-#include "structgan/core/device.hpp"
+#include "structgan/backend/contract.hpp"
 
 namespace structgan::backend {
 namespace cuda {

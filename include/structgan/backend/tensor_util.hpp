@@ -1,5 +1,11 @@
 #pragma once
-/// \file Device-generic helpers on tensors: filled tensors, copies, in-place accumulation.
+/// \file Device-generic helpers on tensors: filled tensors, copies, in-place accumulation, and
+/// the transfers between a device and the host. Written against the backend contract only; the
+/// CPU backend comes with them because `Cpu` is every tensor's default device and the host side
+/// of every transfer.
+#include <type_traits>
+
+#include "structgan/backend/contract.hpp"
 #include "structgan/backend/cpu.hpp"
 #include "structgan/core/tensor.hpp"
 
@@ -37,6 +43,29 @@ template <class T, class D>
 void assign(Tensor<T, D>& y, const Tensor<T, D>& x) {
   require(y.numel() == x.numel(), "assign: ", y.shape(), " vs ", x.shape());
   copy(D{}, x.numel(), x.data(), y.data());
+}
+
+/// The values of x on the host: x itself on the CPU (shared storage), else a copy (one
+/// device→host transfer).
+template <class T, class D>
+Tensor<T, Cpu> to_host(const Tensor<T, D>& x) {
+  if constexpr (std::is_same_v<D, Cpu>) return x;
+  else {
+    Tensor<T, Cpu> h(x.shape());
+    copy_to_host(D{}, x.numel(), x.data(), h.data());
+    return h;
+  }
+}
+
+/// The values of a host tensor on device D: x itself for the CPU, else a copy.
+template <class D, class T>
+Tensor<T, D> to_device(const Tensor<T, Cpu>& x) {
+  if constexpr (std::is_same_v<D, Cpu>) return x;
+  else {
+    Tensor<T, D> d(x.shape());
+    copy_from_host(D{}, x.numel(), x.data(), d.data());
+    return d;
+  }
 }
 
 }  // namespace structgan

@@ -1,0 +1,201 @@
+#pragma once
+/// \file The backend contract: what a device must provide so that every op, layer, objective,
+/// optimizer and the trainer run on it unchanged. Nothing above backend/ knows which device it
+/// runs on; it calls the kernels below unqualified with the device tag first, and argument-
+/// dependent lookup finds the device's overloads in namespace structgan::backend.
+///
+/// Implementations: backend/cpu/ (Eigen, OpenMP), backend/cuda/ (cuBLAS, Thrust, CUB; nvcc) and
+/// backend/ref.hpp (the reference device: plain loops, counters; docs/architecture.md uses it as
+/// the worked example of adding a backend). Each ends with
+/// `static_assert(backend::conforms<Tag, float>() && backend::conforms<Tag, double>())`, so a
+/// kernel missing or declared with another signature fails to compile there, naming the kernel.
+///
+/// ## Memory
+/// | what | statement |
+/// |---|---|
+/// | `Allocator<D>::allocate<T>(n)` | owning `std::shared_ptr<T>` to n values of device memory (n = 0 allowed), uninitialized |
+/// | `copy_to_host(D, n, const T* src, T* host_dst)` | n values device → host; returns when host_dst holds them |
+/// | `copy_from_host(D, n, const T* host_src, T* dst)` | n values host → device; host_src may be reused on return |
+/// | `copy(D, n, const T* x, T* y)` | y[i] = x[i] on the device (x == y allowed) |
+/// | `synchronize(D)` | returns when all work queued on the device has finished |
+///
+/// Devices whose memory is not the host's count their traffic: `counters(D)` returns the
+/// DeviceCounters below (the trainer's host round trips are asserted on the reference device).
+///
+/// ## Kernels (T is float or double; pointers are device memory; shapes are row-major)
+/// | kernel | computes |
+/// |---|---|
+/// | `fill(D, n, T v, T* y)` | y[i] = v |
+/// | `unary(D, UnaryOp op, T α, n, const T* x, T* y)` | y[i] = op(x[i]) (core/op_kinds.hpp; y may alias x) |
+/// | `axpy(D, n, T α, const T* x, T* y)` | y[i] += α·x[i] |
+/// | `binary(D, BinaryOp op, out4, const T* a, a4, const T* b, b4, T* y)` | y = op(a, b) broadcast over shapes padded to rank 4 |
+/// | `reduce_sum(D, const T* x, x4, T* y, y4)` | y = Σ of x over the dimensions where y4 is 1 and x4 is not |
+/// | `map(D, n, F f, P*... p)` | f(p₀[i], p₁[i], …) for every i < n: fused element-wise loops (optimizers, EMA); f is a STRUCTGAN_HOST_DEVICE functor |
+/// | `gemm(D, ta, tb, m, n, k, T α, a, lda, b, ldb, T β, c, ldc)` | row-major C (m×n) = α·op(A)·op(B) + β·C (β = 0 ignores C) |
+/// | `conv2d_forward(D, ConvGeometry g, x, w, y)` | y (N×O×Ho×Wo) = x (N×C×H×W) ⋆ w (O×C×kh×kw), zero padding, no bias |
+/// | `conv2d_backward(D, g, x, w, dy, dx, dw)` | dx = ∂/∂x (overwritten, skipped when null), dw += ∂/∂w (accumulated, skipped when null) |
+/// | `pool2d_forward(D, bool max, planes, h, w, k, s, x, y)` | k×k average or max pooling, stride s, no padding: Ho = (h − k)/s + 1 |
+/// | `pool2d_backward(D, max, planes, h, w, k, s, x, dy, dx)` | dx (overwritten); max sends dy to the first maximal element of each window |
+/// | `max_pool2d_select(D, planes, h, w, k, s, x, t, y)` | y = t at the first maximal element of x in each window (max pooling's tangent) |
+/// | `upsample2x_forward(D, planes, h, w, x, y)` | nearest-neighbour 2× upsampling: y (2h×2w) |
+/// | `upsample2x_backward(D, planes, h, w, dy, dx)` | dx (h×w) = the sum of each 2×2 block of dy |
+/// | `standardize_forward(D, StandardizeLayout s, T eps, x, xhat, mean, rstd)` | xhat = (x − mean_g)·rstd_g, rstd_g = 1/√(biased var_g + eps); writes mean and rstd |
+/// | `standardize_jacobian(D, s, xhat, rstd, t, y)` | y = rstd·(t − mean(t) − xhat·mean(xhat·t)), means per group (JVP = VJP) |
+/// | `standardize_jacobian_backward(D, s, xhat, rstd, t, y, dy, dxhat, drstd)` | dxhat = −rstd·(dy·mean(xhat·t) + t·mean(dy·xhat)) (overwritten), drstd_g = Σ dy·y / rstd_g (each skipped when null) |
+/// | `scale_groups(D, s, x, c, y)` | y(p, g, l) = x(p, g, l)·c[g] |
+/// | `copy_rows(D, rows, len, src, src_stride, dst, dst_stride, bool acc)` | dst[r·dst_stride + i] (+)= src[r·src_stride + i] |
+/// | `gather_rows(D, src, width, host index, out)` | out[i, :] = src[index[i], :] |
+/// | `scatter_add_rows(D, g, width, host index, dst)` | dst[index[i], :] += g[i, :] (repeated indices add up) |
+/// | `topk_rows(D, x, rows, cols, k)` | host vector of each row's k largest columns, largest first, ties to the smaller index |
+/// | `softmax_cross_entropy(D, logits, n, k, host labels, grad)` | mean over rows of −log softmax(logits)[label]; grad = ∂/∂logits when not null; throws on a label outside [0, k) |
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "structgan/core/device.hpp"
+#include "structgan/core/op_kinds.hpp"
+#include "structgan/core/shape.hpp"
+
+#if defined(__CUDACC__)
+#define STRUCTGAN_HOST_DEVICE __host__ __device__
+#else
+#define STRUCTGAN_HOST_DEVICE
+#endif
+
+namespace structgan {
+
+/// The geometry of a 2-D convolution on NCHW input with OIHW weights (square stride/padding).
+struct ConvGeometry {
+  index_t n, c, h, w;    ///< input
+  index_t o, kh, kw;     ///< output channels, kernel
+  index_t stride, pad;
+  STRUCTGAN_HOST_DEVICE index_t ho() const { return (h + 2 * pad - kh) / stride + 1; }
+  STRUCTGAN_HOST_DEVICE index_t wo() const { return (w + 2 * pad - kw) / stride + 1; }
+  STRUCTGAN_HOST_DEVICE index_t patch() const { return c * kh * kw; }
+};
+
+/// The layout of a standardization (GroupNorm, BatchNorm): data seen as (P, G, L), element
+/// (p, g, l) at p·G·L + g·L + l, statistics per g over all p and l. GroupNorm over NCHW with
+/// Gn groups: P = 1, G = N·Gn, L = (C/Gn)·H·W. BatchNorm: P = N, G = C, L = H·W.
+struct StandardizeLayout {
+  index_t p, g, l;
+  STRUCTGAN_HOST_DEVICE index_t count() const { return p * l; }  ///< elements per statistic
+};
+
+namespace backend {
+
+/// Host↔device traffic and allocations of a device whose memory is not the host's, since the
+/// start or the last reset. A training step should read the device at most once (the logged
+/// scalars), so these are what a test asserts to find a host round trip.
+struct DeviceCounters {
+  std::uint64_t allocations = 0, allocated_bytes = 0;
+  std::uint64_t to_host = 0, to_host_bytes = 0;  ///< copy_to_host calls and bytes
+  std::uint64_t from_host = 0, from_host_bytes = 0;
+  std::uint64_t synchronizations = 0;
+  void reset() { *this = DeviceCounters{}; }
+};
+
+/// A broadcast z = op(a, b) over shapes padded to rank 4, with adjacent dimensions merged so
+/// that runs are as long as possible. Dimension i of the plan has `size[i]` elements and strides
+/// sa, sb, so in a, b and the output (0: the operand repeats along it). Shared by the backends
+/// (the CPU walks runs of the innermost dimension, CUDA one output element per thread).
+struct BroadcastPlan {
+  int rank = 0;
+  std::array<index_t, 4> size{}, sa{}, sb{}, so{};
+};
+
+inline BroadcastPlan plan_broadcast(const std::array<index_t, 4>& out, const std::array<index_t, 4>& a,
+                                    const std::array<index_t, 4>& b) {
+  // Contiguous strides of each operand, 0 where it repeats.
+  std::array<index_t, 4> sa{}, sb{}, so{};
+  index_t ra = 1, rb = 1, ro = 1;
+  for (int i = 3; i >= 0; --i) {
+    sa[i] = a[i] == 1 && out[i] != 1 ? 0 : ra;
+    sb[i] = b[i] == 1 && out[i] != 1 ? 0 : rb;
+    so[i] = ro;
+    ra *= a[i]; rb *= b[i]; ro *= out[i];
+  }
+  BroadcastPlan p;
+  for (int i = 0; i < 4; ++i) {
+    if (out[i] == 1) continue;
+    if (p.rank > 0) {
+      const int j = p.rank - 1;
+      // dimension i folds into j when each operand steps through both the same way
+      // (p.sa[j]: the stride of the plan's dimension j, i.e. of its innermost original dimension)
+      const bool fa = (p.sa[j] == 0) == (sa[i] == 0) && (sa[i] == 0 || p.sa[j] == sa[i] * out[i]);
+      const bool fb = (p.sb[j] == 0) == (sb[i] == 0) && (sb[i] == 0 || p.sb[j] == sb[i] * out[i]);
+      if (fa && fb) {
+        p.size[j] *= out[i];
+        p.sa[j] = sa[i]; p.sb[j] = sb[i]; p.so[j] = so[i];
+        continue;
+      }
+    }
+    p.size[p.rank] = out[i]; p.sa[p.rank] = sa[i]; p.sb[p.rank] = sb[i]; p.so[p.rank] = so[i];
+    ++p.rank;
+  }
+  if (p.rank == 0) { p.rank = 1; p.size[0] = 1; p.sa[0] = p.sb[0] = p.so[0] = 1; }
+  return p;
+}
+
+namespace contract_detail {
+/// A map functor of the contract's shape: one output, one input.
+template <class T>
+struct AxpbyFunctor {
+  T a;
+  STRUCTGAN_HOST_DEVICE void operator()(T& y, const T& x) const { y = a * y + x; }
+};
+/// A value of type T in an unevaluated operand (declared only, like std::declval, but usable
+/// for references to const and pointers alike).
+template <class T>
+T& arg();
+template <class R, class Expected>
+constexpr bool returns() { return std::is_same_v<R, Expected>; }
+}  // namespace contract_detail
+
+/// True when device tag D implements every kernel of the contract for scalar T with the stated
+/// signature and result; a missing kernel fails to compile at the line that names it.
+template <class D, class T>
+constexpr bool conforms() {
+  using namespace contract_detail;
+  // Arguments of the stated types (declared, never defined: unevaluated operands only).
+  using A4 = const std::array<index_t, 4>;
+  using Idx = const std::vector<index_t>;
+  using In = const T*;  // device memory read
+  using Out = T*;       // device memory written
+  static_assert(returns<decltype(Allocator<D>::template allocate<T>(std::size_t{})), std::shared_ptr<T>>(), "Allocator<D>::allocate<T>(n)");
+  static_assert(returns<decltype(copy_to_host(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "copy_to_host");
+  static_assert(returns<decltype(copy_from_host(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "copy_from_host");
+  static_assert(returns<decltype(copy(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "copy");
+  static_assert(returns<decltype(synchronize(D{})), void>(), "synchronize");
+  static_assert(returns<decltype(fill(D{}, index_t{}, T{}, arg<Out>())), void>(), "fill");
+  static_assert(returns<decltype(unary(D{}, UnaryOp{}, T{}, index_t{}, arg<In>(), arg<Out>())), void>(), "unary");
+  static_assert(returns<decltype(axpy(D{}, index_t{}, T{}, arg<In>(), arg<Out>())), void>(), "axpy");
+  static_assert(returns<decltype(binary(D{}, BinaryOp{}, arg<A4>(), arg<In>(), arg<A4>(), arg<In>(), arg<A4>(), arg<Out>())), void>(), "binary");
+  static_assert(returns<decltype(reduce_sum(D{}, arg<In>(), arg<A4>(), arg<Out>(), arg<A4>())), void>(), "reduce_sum");
+  static_assert(returns<decltype(map(D{}, index_t{}, AxpbyFunctor<T>{}, arg<Out>(), arg<In>())), void>(), "map");
+  static_assert(returns<decltype(gemm(D{}, false, false, index_t{}, index_t{}, index_t{}, T{}, arg<In>(), index_t{}, arg<In>(), index_t{}, T{}, arg<Out>(), index_t{})), void>(), "gemm");
+  static_assert(returns<decltype(conv2d_forward(D{}, arg<const ConvGeometry>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "conv2d_forward");
+  static_assert(returns<decltype(conv2d_backward(D{}, arg<const ConvGeometry>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>())), void>(), "conv2d_backward");
+  static_assert(returns<decltype(pool2d_forward(D{}, false, index_t{}, index_t{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<Out>())), void>(), "pool2d_forward");
+  static_assert(returns<decltype(pool2d_backward(D{}, false, index_t{}, index_t{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<In>(), arg<Out>())), void>(), "pool2d_backward");
+  static_assert(returns<decltype(max_pool2d_select(D{}, index_t{}, index_t{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<In>(), arg<Out>())), void>(), "max_pool2d_select");
+  static_assert(returns<decltype(upsample2x_forward(D{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<Out>())), void>(), "upsample2x_forward");
+  static_assert(returns<decltype(upsample2x_backward(D{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<Out>())), void>(), "upsample2x_backward");
+  static_assert(returns<decltype(standardize_forward(D{}, arg<const StandardizeLayout>(), T{}, arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "standardize_forward");
+  static_assert(returns<decltype(standardize_jacobian(D{}, arg<const StandardizeLayout>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "standardize_jacobian");
+  static_assert(returns<decltype(standardize_jacobian_backward(D{}, arg<const StandardizeLayout>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>())), void>(), "standardize_jacobian_backward");
+  static_assert(returns<decltype(scale_groups(D{}, arg<const StandardizeLayout>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "scale_groups");
+  static_assert(returns<decltype(copy_rows(D{}, index_t{}, index_t{}, arg<In>(), index_t{}, arg<Out>(), index_t{}, false)), void>(), "copy_rows");
+  static_assert(returns<decltype(gather_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "gather_rows");
+  static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "scatter_add_rows");
+  static_assert(returns<decltype(topk_rows(D{}, arg<In>(), index_t{}, index_t{}, index_t{})), std::vector<index_t>>(), "topk_rows");
+  static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), T>(), "softmax_cross_entropy");
+  return true;
+}
+
+}  // namespace backend
+}  // namespace structgan
