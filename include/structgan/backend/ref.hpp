@@ -1,0 +1,440 @@
+#pragma once
+/// \file The reference device `Ref`: every kernel of the backend contract (backend/contract.hpp)
+/// as the plainest loop that states it, single-threaded, on host memory.
+///
+/// It exists to check the other backends and the code above them, without a GPU:
+/// - the CPU backend's kernels (Winograd, broadcast plans, blocked reductions) are compared with
+///   these on random shapes (tests/backend/test_kernels_vs_ref.cpp);
+/// - the generic code runs on it as it would on CUDA: `Tensor<T, Ref>` has no host element access
+///   (operator[], at(), array() are the CPU's only), so reading a device value on the host must go
+///   through to_host(), which the counters see. A host round trip added anywhere in a training step
+///   raises `counters(Ref{}).to_host`, which a test asserts (tests/train/test_ref_device.cpp);
+/// - fresh memory is filled with NaN, so a kernel or op that reads what nobody wrote poisons its
+///   result instead of reading yesterday's values.
+///
+/// Sums accumulate in double (long double for double data) so that the reference is at least as
+/// accurate as what it checks. It is the worked example of adding a backend (docs/architecture.md).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "structgan/backend/contract.hpp"
+#include "structgan/core/error.hpp"
+
+namespace structgan {
+
+namespace backend {
+/// The reference device's allocations and transfers since the start or the last reset().
+inline DeviceCounters& counters(Ref) {
+  static DeviceCounters c;
+  return c;
+}
+}  // namespace backend
+
+template <>
+struct Allocator<Ref> {
+  template <class T>
+  static std::shared_ptr<T> allocate(std::size_t n) {
+    const std::size_t count = n == 0 ? 1 : n;
+    std::shared_ptr<T> p(new T[count], std::default_delete<T[]>());
+    std::fill(p.get(), p.get() + count, std::numeric_limits<T>::quiet_NaN());
+    ++backend::counters(Ref{}).allocations;
+    backend::counters(Ref{}).allocated_bytes += count * sizeof(T);
+    return p;
+  }
+};
+
+namespace backend {
+
+namespace ref {
+/// The accumulator of sums over T: wider than T, so the reference rounds less than what it checks.
+template <class T>
+using Acc = std::conditional_t<std::is_same_v<T, float>, double, long double>;
+
+/// Row-major offset of index (i0, i1, i2, i3) in a rank-4 shape, 0 along dimensions of size 1
+/// (that is what broadcasting means).
+inline index_t broadcast_offset(const std::array<index_t, 4>& shape, const std::array<index_t, 4>& idx) {
+  index_t off = 0;
+  for (int d = 0; d < 4; ++d) off = off * shape[d] + (shape[d] == 1 ? 0 : idx[d]);
+  return off;
+}
+
+/// Calls f(idx) for every index of a rank-4 shape, in row-major order.
+template <class F>
+void for_each_index(const std::array<index_t, 4>& shape, F&& f) {
+  std::array<index_t, 4> i{};
+  for (i[0] = 0; i[0] < shape[0]; ++i[0])
+    for (i[1] = 0; i[1] < shape[1]; ++i[1])
+      for (i[2] = 0; i[2] < shape[2]; ++i[2])
+        for (i[3] = 0; i[3] < shape[3]; ++i[3]) f(i);
+}
+
+/// The first maximal element of window (oy, ox) of a plane, as an offset into the plane.
+template <class T>
+index_t window_argmax(const T* plane, index_t w, index_t k, index_t s, index_t oy, index_t ox) {
+  index_t best = oy * s * w + ox * s;
+  for (index_t i = 0; i < k; ++i)
+    for (index_t j = 0; j < k; ++j) {
+      const index_t q = (oy * s + i) * w + ox * s + j;
+      if (plane[q] > plane[best]) best = q;
+    }
+  return best;
+}
+}  // namespace ref
+
+// ---- memory ------------------------------------------------------------------------------------
+
+template <class T>
+void copy_to_host(Ref, index_t n, const T* src, T* host_dst) {
+  ++counters(Ref{}).to_host;
+  if (n <= 0) return;
+  counters(Ref{}).to_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
+  std::memcpy(host_dst, src, static_cast<std::size_t>(n) * sizeof(T));
+}
+
+template <class T>
+void copy_from_host(Ref, index_t n, const T* host_src, T* dst) {
+  ++counters(Ref{}).from_host;
+  if (n <= 0) return;
+  counters(Ref{}).from_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
+  std::memcpy(dst, host_src, static_cast<std::size_t>(n) * sizeof(T));
+}
+
+template <class T>
+void copy(Ref, index_t n, const T* x, T* y) {
+  for (index_t i = 0; i < n; ++i) y[i] = x[i];
+}
+
+inline void synchronize(Ref) { ++counters(Ref{}).synchronizations; }
+
+// ---- element-wise ----------------------------------------------------------------------------
+
+template <class T>
+void fill(Ref, index_t n, T value, T* y) {
+  for (index_t i = 0; i < n; ++i) y[i] = value;
+}
+
+template <class T>
+void unary(Ref, UnaryOp op, T a, index_t n, const T* x, T* y) {
+  for (index_t i = 0; i < n; ++i) {
+    const T v = x[i];
+    T r = v;
+    switch (op) {
+      case UnaryOp::Neg: r = -v; break;
+      case UnaryOp::Exp: r = std::exp(v); break;
+      case UnaryOp::Log: r = std::log(v); break;
+      case UnaryOp::Sqrt: r = std::sqrt(v); break;
+      case UnaryOp::Tanh: r = std::tanh(v); break;
+      case UnaryOp::Elu: r = v > 0 ? v : a * (std::exp(v) - 1); break;
+      case UnaryOp::EluDeriv: r = v > 0 ? T(1) : a * std::exp(v); break;
+      case UnaryOp::EluDeriv2: r = v > 0 ? T(0) : a * std::exp(v); break;
+      case UnaryOp::Relu: r = v > 0 ? v : T(0); break;
+      case UnaryOp::Step: r = v > a ? T(1) : T(0); break;
+      case UnaryOp::Abs: r = std::abs(v); break;
+      case UnaryOp::Sign: r = v > 0 ? T(1) : v < 0 ? T(-1) : T(0); break;
+      case UnaryOp::Square: r = v * v; break;
+      case UnaryOp::Pow: r = std::pow(v, a); break;
+      case UnaryOp::AddScalar: r = v + a; break;
+      case UnaryOp::MulScalar: r = v * a; break;
+      case UnaryOp::ClampMin: r = v > a ? v : a; break;
+      case UnaryOp::Reciprocal: r = T(1) / v; break;
+    }
+    y[i] = r;
+  }
+}
+
+template <class T>
+void axpy(Ref, index_t n, T alpha, const T* x, T* y) {
+  for (index_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+template <class T>
+void binary(Ref, BinaryOp op, const std::array<index_t, 4>& out, const T* a, const std::array<index_t, 4>& as,
+            const T* b, const std::array<index_t, 4>& bs, T* y) {
+  ref::for_each_index(out, [&](const std::array<index_t, 4>& i) {
+    const T u = a[ref::broadcast_offset(as, i)], v = b[ref::broadcast_offset(bs, i)];
+    T r = 0;
+    switch (op) {
+      case BinaryOp::Add: r = u + v; break;
+      case BinaryOp::Sub: r = u - v; break;
+      case BinaryOp::Mul: r = u * v; break;
+      case BinaryOp::Div: r = u / v; break;
+      case BinaryOp::EluTangent: r = u > 0 ? v : std::exp(u) * v; break;
+      case BinaryOp::EluCurvature: r = u > 0 ? T(0) : std::exp(u) * v; break;
+    }
+    y[ref::broadcast_offset(out, i)] = r;
+  });
+}
+
+template <class T>
+void reduce_sum(Ref, const T* x, const std::array<index_t, 4>& xs, T* y, const std::array<index_t, 4>& ys) {
+  index_t ny = 1;
+  for (index_t d : ys) ny *= d;
+  std::vector<ref::Acc<T>> acc(static_cast<std::size_t>(ny), 0);
+  ref::for_each_index(xs, [&](const std::array<index_t, 4>& i) {
+    acc[static_cast<std::size_t>(ref::broadcast_offset(ys, i))] += x[ref::broadcast_offset(xs, i)];
+  });
+  for (index_t j = 0; j < ny; ++j) y[j] = static_cast<T>(acc[static_cast<std::size_t>(j)]);
+}
+
+template <class F, class... P>
+void map(Ref, index_t n, F f, P*... p) {
+  for (index_t i = 0; i < n; ++i) f(p[i]...);
+}
+
+// ---- matrix multiply ---------------------------------------------------------------------------
+
+template <class T>
+void gemm(Ref, bool ta, bool tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
+          index_t ldb, T beta, T* c, index_t ldc) {
+  for (index_t i = 0; i < m; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      ref::Acc<T> s = 0;
+      for (index_t l = 0; l < k; ++l) s += ref::Acc<T>(ta ? a[l * lda + i] : a[i * lda + l]) * (tb ? b[j * ldb + l] : b[l * ldb + j]);
+      T& cij = c[i * ldc + j];
+      cij = static_cast<T>(ref::Acc<T>(alpha) * s + (beta == T(0) ? ref::Acc<T>(0) : ref::Acc<T>(beta) * cij));
+    }
+}
+
+// ---- convolution -------------------------------------------------------------------------------
+
+/// The input element read by output (oy, ox) through kernel tap (ki, kj), or -1 in the padding.
+inline index_t conv_input_offset(const ConvGeometry& g, index_t oy, index_t ox, index_t ki, index_t kj) {
+  const index_t iy = oy * g.stride - g.pad + ki, ix = ox * g.stride - g.pad + kj;
+  return iy < 0 || iy >= g.h || ix < 0 || ix >= g.w ? -1 : iy * g.w + ix;
+}
+
+template <class T>
+void conv2d_forward(Ref, const ConvGeometry& g, const T* x, const T* w, T* y) {
+  const index_t ho = g.ho(), wo = g.wo();
+  for (index_t n = 0; n < g.n; ++n)
+    for (index_t o = 0; o < g.o; ++o)
+      for (index_t oy = 0; oy < ho; ++oy)
+        for (index_t ox = 0; ox < wo; ++ox) {
+          ref::Acc<T> s = 0;
+          for (index_t c = 0; c < g.c; ++c)
+            for (index_t ki = 0; ki < g.kh; ++ki)
+              for (index_t kj = 0; kj < g.kw; ++kj) {
+                const index_t q = conv_input_offset(g, oy, ox, ki, kj);
+                if (q >= 0) s += ref::Acc<T>(x[(n * g.c + c) * g.h * g.w + q]) * w[((o * g.c + c) * g.kh + ki) * g.kw + kj];
+              }
+          y[((n * g.o + o) * ho + oy) * wo + ox] = static_cast<T>(s);
+        }
+}
+
+template <class T>
+void conv2d_backward(Ref, const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  const index_t ho = g.ho(), wo = g.wo();
+  std::vector<ref::Acc<T>> gx(dx ? static_cast<std::size_t>(g.n * g.c * g.h * g.w) : 0, 0);
+  std::vector<ref::Acc<T>> gw(dw ? static_cast<std::size_t>(g.o * g.c * g.kh * g.kw) : 0, 0);
+  for (index_t n = 0; n < g.n; ++n)
+    for (index_t o = 0; o < g.o; ++o)
+      for (index_t oy = 0; oy < ho; ++oy)
+        for (index_t ox = 0; ox < wo; ++ox) {
+          const ref::Acc<T> d = dy[((n * g.o + o) * ho + oy) * wo + ox];
+          for (index_t c = 0; c < g.c; ++c)
+            for (index_t ki = 0; ki < g.kh; ++ki)
+              for (index_t kj = 0; kj < g.kw; ++kj) {
+                const index_t q = conv_input_offset(g, oy, ox, ki, kj);
+                if (q < 0) continue;
+                const index_t xi = (n * g.c + c) * g.h * g.w + q, wi = ((o * g.c + c) * g.kh + ki) * g.kw + kj;
+                if (dx) gx[static_cast<std::size_t>(xi)] += d * w[wi];
+                if (dw) gw[static_cast<std::size_t>(wi)] += d * x[xi];
+              }
+        }
+  for (std::size_t i = 0; i < gx.size(); ++i) dx[i] = static_cast<T>(gx[i]);
+  for (std::size_t i = 0; i < gw.size(); ++i) dw[i] = static_cast<T>(ref::Acc<T>(dw[i]) + gw[i]);
+}
+
+// ---- pooling and upsampling ----------------------------------------------------------------------
+
+template <class T>
+void pool2d_forward(Ref, bool max, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, T* y) {
+  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
+  for (index_t p = 0; p < planes; ++p)
+    for (index_t oy = 0; oy < ho; ++oy)
+      for (index_t ox = 0; ox < wo; ++ox) {
+        const T* plane = x + p * h * w;
+        T& out = y[(p * ho + oy) * wo + ox];
+        if (max) {
+          out = plane[ref::window_argmax(plane, w, k, s, oy, ox)];
+          continue;
+        }
+        ref::Acc<T> sum = 0;
+        for (index_t i = 0; i < k; ++i)
+          for (index_t j = 0; j < k; ++j) sum += plane[(oy * s + i) * w + ox * s + j];
+        out = static_cast<T>(sum / ref::Acc<T>(k * k));
+      }
+}
+
+template <class T>
+void pool2d_backward(Ref, bool max, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, const T* dy,
+                     T* dx) {
+  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
+  std::fill(dx, dx + planes * h * w, T(0));
+  for (index_t p = 0; p < planes; ++p)
+    for (index_t oy = 0; oy < ho; ++oy)
+      for (index_t ox = 0; ox < wo; ++ox) {
+        const T g = dy[(p * ho + oy) * wo + ox];
+        T* grad = dx + p * h * w;
+        if (max) {
+          grad[ref::window_argmax(x + p * h * w, w, k, s, oy, ox)] += g;
+          continue;
+        }
+        for (index_t i = 0; i < k; ++i)
+          for (index_t j = 0; j < k; ++j) grad[(oy * s + i) * w + ox * s + j] += g / T(k * k);
+      }
+}
+
+template <class T>
+void max_pool2d_select(Ref, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, const T* t, T* y) {
+  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
+  for (index_t p = 0; p < planes; ++p)
+    for (index_t oy = 0; oy < ho; ++oy)
+      for (index_t ox = 0; ox < wo; ++ox)
+        y[(p * ho + oy) * wo + ox] = t[p * h * w + ref::window_argmax(x + p * h * w, w, k, s, oy, ox)];
+}
+
+template <class T>
+void upsample2x_forward(Ref, index_t planes, index_t h, index_t w, const T* x, T* y) {
+  for (index_t p = 0; p < planes; ++p)
+    for (index_t i = 0; i < 2 * h; ++i)
+      for (index_t j = 0; j < 2 * w; ++j) y[(p * 2 * h + i) * 2 * w + j] = x[(p * h + i / 2) * w + j / 2];
+}
+
+template <class T>
+void upsample2x_backward(Ref, index_t planes, index_t h, index_t w, const T* dy, T* dx) {
+  std::fill(dx, dx + planes * h * w, T(0));
+  for (index_t p = 0; p < planes; ++p)
+    for (index_t i = 0; i < 2 * h; ++i)
+      for (index_t j = 0; j < 2 * w; ++j) dx[(p * h + i / 2) * w + j / 2] += dy[(p * 2 * h + i) * 2 * w + j];
+}
+
+// ---- standardization ------------------------------------------------------------------------------
+
+namespace ref {
+/// Calls f(offset) for every element of group g.
+template <class F>
+void for_group(const StandardizeLayout& s, index_t g, F&& f) {
+  for (index_t p = 0; p < s.p; ++p)
+    for (index_t l = 0; l < s.l; ++l) f((p * s.g + g) * s.l + l);
+}
+/// Σ of f(offset) over group g, accumulated wide.
+template <class T, class F>
+Acc<T> group_sum(const StandardizeLayout& s, index_t g, F&& f) {
+  Acc<T> sum = 0;
+  for_group(s, g, [&](index_t i) { sum += f(i); });
+  return sum;
+}
+}  // namespace ref
+
+template <class T>
+void standardize_forward(Ref, const StandardizeLayout& s, T eps, const T* x, T* xhat, T* mean, T* rstd) {
+  using A = ref::Acc<T>;
+  for (index_t g = 0; g < s.g; ++g) {
+    const A m = ref::group_sum<T>(s, g, [&](index_t i) { return A(x[i]); }) / A(s.count());
+    const A var = ref::group_sum<T>(s, g, [&](index_t i) { return (x[i] - m) * (x[i] - m); }) / A(s.count());
+    const A r = 1 / std::sqrt(var + A(eps));
+    ref::for_group(s, g, [&](index_t i) { xhat[i] = static_cast<T>((x[i] - m) * r); });
+    mean[g] = static_cast<T>(m);
+    rstd[g] = static_cast<T>(r);
+  }
+}
+
+template <class T>
+void standardize_jacobian(Ref, const StandardizeLayout& s, const T* xhat, const T* rstd, const T* t, T* y) {
+  using A = ref::Acc<T>;
+  for (index_t g = 0; g < s.g; ++g) {
+    const A mt = ref::group_sum<T>(s, g, [&](index_t i) { return A(t[i]); }) / A(s.count());
+    const A mxt = ref::group_sum<T>(s, g, [&](index_t i) { return A(xhat[i]) * t[i]; }) / A(s.count());
+    ref::for_group(s, g, [&](index_t i) { y[i] = static_cast<T>(rstd[g] * (t[i] - mt - xhat[i] * mxt)); });
+  }
+}
+
+template <class T>
+void standardize_jacobian_backward(Ref, const StandardizeLayout& s, const T* xhat, const T* rstd, const T* t, const T* y,
+                                   const T* dy, T* dxhat, T* drstd) {
+  using A = ref::Acc<T>;
+  for (index_t g = 0; g < s.g; ++g) {
+    const A mxt = ref::group_sum<T>(s, g, [&](index_t i) { return A(xhat[i]) * t[i]; }) / A(s.count());
+    const A mgx = ref::group_sum<T>(s, g, [&](index_t i) { return A(dy[i]) * xhat[i]; }) / A(s.count());
+    const A sgy = ref::group_sum<T>(s, g, [&](index_t i) { return A(dy[i]) * y[i]; });
+    if (dxhat) ref::for_group(s, g, [&](index_t i) { dxhat[i] = static_cast<T>(-A(rstd[g]) * (dy[i] * mxt + t[i] * mgx)); });
+    if (drstd) drstd[g] = static_cast<T>(sgy / rstd[g]);
+  }
+}
+
+template <class T>
+void scale_groups(Ref, const StandardizeLayout& s, const T* x, const T* c, T* y) {
+  for (index_t p = 0; p < s.p; ++p)
+    for (index_t g = 0; g < s.g; ++g)
+      for (index_t l = 0; l < s.l; ++l) y[(p * s.g + g) * s.l + l] = x[(p * s.g + g) * s.l + l] * c[g];
+}
+
+// ---- rows, selection, cross-entropy ----------------------------------------------------------------
+
+template <class T>
+void copy_rows(Ref, index_t rows, index_t len, const T* src, index_t src_stride, T* dst, index_t dst_stride, bool accumulate) {
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t i = 0; i < len; ++i) {
+      T& d = dst[r * dst_stride + i];
+      d = accumulate ? d + src[r * src_stride + i] : src[r * src_stride + i];
+    }
+}
+
+template <class T>
+void gather_rows(Ref, const T* src, index_t width, const std::vector<index_t>& index, T* out) {
+  for (std::size_t i = 0; i < index.size(); ++i)
+    for (index_t j = 0; j < width; ++j) out[static_cast<index_t>(i) * width + j] = src[index[i] * width + j];
+}
+
+template <class T>
+void scatter_add_rows(Ref, const T* g, index_t width, const std::vector<index_t>& index, T* dst) {
+  for (std::size_t i = 0; i < index.size(); ++i)
+    for (index_t j = 0; j < width; ++j) dst[index[i] * width + j] += g[static_cast<index_t>(i) * width + j];
+}
+
+/// A stable sort of each row by decreasing value: ties keep the smaller index first.
+template <class T>
+std::vector<index_t> topk_rows(Ref, const T* x, index_t rows, index_t cols, index_t k) {
+  std::vector<index_t> out;
+  out.reserve(static_cast<std::size_t>(rows * k));
+  std::vector<index_t> order(static_cast<std::size_t>(cols));
+  for (index_t r = 0; r < rows; ++r) {
+    const T* row = x + r * cols;
+    std::iota(order.begin(), order.end(), index_t(0));
+    std::stable_sort(order.begin(), order.end(), [row](index_t i, index_t j) { return row[i] > row[j]; });
+    out.insert(out.end(), order.begin(), order.begin() + k);
+  }
+  return out;
+}
+
+template <class T>
+T softmax_cross_entropy(Ref, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
+  using A = ref::Acc<T>;
+  require(static_cast<index_t>(labels.size()) == n, "softmax_cross_entropy: ", labels.size(), " labels for ", n, " rows");
+  A loss = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const int y = labels[static_cast<std::size_t>(i)];
+    require(y >= 0 && y < k, "softmax_cross_entropy: label ", y, " outside [0, ", k, ")");
+    const T* z = logits + i * k;
+    const A m = *std::max_element(z, z + k);
+    A sum = 0;
+    for (index_t j = 0; j < k; ++j) sum += std::exp(z[j] - m);
+    const A lse = m + std::log(sum);
+    loss += lse - z[y];
+    if (grad)
+      for (index_t j = 0; j < k; ++j) grad[i * k + j] = static_cast<T>((std::exp(z[j] - lse) - (j == y ? 1 : 0)) / A(n));
+  }
+  return static_cast<T>(loss / A(n));
+}
+
+}  // namespace backend
+}  // namespace structgan
+
+static_assert(structgan::backend::conforms<structgan::Ref, float>() && structgan::backend::conforms<structgan::Ref, double>(),
+              "the reference device implements the backend contract");

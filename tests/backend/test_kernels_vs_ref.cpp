@@ -1,0 +1,324 @@
+// Every kernel of the CPU backend against the reference device (backend/ref.hpp) on random shapes
+// (odd, tiny and empty ones too), in float and double. Both backends work on host memory, so the
+// kernels are called on the same host buffers; the reference accumulates in a wider type, so a
+// difference beyond rounding is the CPU kernel's.
+#define BOOST_TEST_MODULE backend_kernels_vs_ref
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "structgan/backend/cpu.hpp"
+#include "structgan/backend/ref.hpp"
+#include "structgan/backend/tensor_util.hpp"
+#include "structgan/core/random.hpp"
+
+using namespace structgan;
+using A4 = std::array<index_t, 4>;
+
+namespace {
+
+template <class T>
+constexpr double tolerance() { return std::is_same_v<T, float> ? 2e-5 : 1e-12; }
+
+template <class T>
+std::vector<T> random_values(Rng& rng, index_t n, double scale = 1.0) {
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(scale * rng.normal());
+  return v;
+}
+
+/// Values from a small set of integers, so that maxima and top-k have ties.
+template <class T>
+std::vector<T> tied_values(Rng& rng, index_t n) {
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(static_cast<int>(rng.below(5)) - 2);
+  return v;
+}
+
+index_t random_dim(Rng& rng, index_t hi) { return static_cast<index_t>(rng.below(static_cast<std::uint64_t>(hi) + 1)); }
+
+/// max |got − want| ≤ tol · (1 + max |want|), with the worst element named on failure.
+template <class T>
+void check_close(const std::string& what, const std::vector<T>& got, const std::vector<T>& want, double tol) {
+  BOOST_REQUIRE_EQUAL(got.size(), want.size());
+  double scale = 0, worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    scale = std::max(scale, std::abs(double(want[i])));
+    const double d = std::isnan(double(got[i])) != std::isnan(double(want[i])) ? INFINITY : std::abs(double(got[i]) - double(want[i]));
+    if (!(d <= worst)) worst = d, at = i;
+  }
+  BOOST_TEST(worst <= tol * (1 + scale), what << ": element " << at << " cpu " << (got.empty() ? 0 : got[at]) << " ref "
+                                              << (want.empty() ? 0 : want[at]) << " (|diff| " << worst << ", scale " << scale << ")");
+}
+
+const UnaryOp all_unary[] = {UnaryOp::Neg,  UnaryOp::Exp,       UnaryOp::Log,      UnaryOp::Sqrt,      UnaryOp::Tanh,
+                             UnaryOp::Elu,  UnaryOp::EluDeriv,  UnaryOp::EluDeriv2, UnaryOp::Relu,     UnaryOp::Step,
+                             UnaryOp::Abs,  UnaryOp::Sign,      UnaryOp::Square,   UnaryOp::Pow,       UnaryOp::AddScalar,
+                             UnaryOp::MulScalar, UnaryOp::ClampMin, UnaryOp::Reciprocal};
+const BinaryOp all_binary[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::EluTangent,
+                               BinaryOp::EluCurvature};
+
+using Scalars = std::tuple<float, double>;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(memory_and_element_wise, T, Scalars) {
+  Rng rng(1);
+  for (index_t n : {index_t(0), index_t(1), index_t(7), index_t(1000), index_t(70001)}) {
+    const auto x = random_values<T>(rng, n);
+    std::vector<T> a(x.size()), b(x.size());
+    copy_to_host(Cpu{}, n, x.data(), a.data());
+    copy_to_host(Ref{}, n, x.data(), b.data());
+    check_close("copy_to_host n=" + std::to_string(n), a, b, 0);
+    copy_from_host(Cpu{}, n, x.data(), a.data());
+    copy_from_host(Ref{}, n, x.data(), b.data());
+    check_close("copy_from_host", a, b, 0);
+    fill(Cpu{}, n, T(2.5), a.data());
+    fill(Ref{}, n, T(2.5), b.data());
+    check_close("fill", a, b, 0);
+    for (UnaryOp op : all_unary) {
+      // Log, Sqrt and Pow on positive values; Reciprocal away from 0.
+      auto in = x;
+      if (op == UnaryOp::Log || op == UnaryOp::Sqrt || op == UnaryOp::Pow || op == UnaryOp::Reciprocal)
+        for (auto& v : in) v = std::abs(v) + T(0.1);
+      const T alpha = op == UnaryOp::Pow ? T(1.7) : T(0.3);
+      unary(Cpu{}, op, alpha, n, in.data(), a.data());
+      unary(Ref{}, op, alpha, n, in.data(), b.data());
+      check_close("unary " + std::to_string(int(op)) + " n=" + std::to_string(n), a, b, tolerance<T>());
+    }
+    const auto y = random_values<T>(rng, n);
+    a = y, b = y;
+    axpy(Cpu{}, n, T(-0.7), x.data(), a.data());
+    axpy(Ref{}, n, T(-0.7), x.data(), b.data());
+    check_close("axpy", a, b, tolerance<T>());
+    a = y, b = y;
+    std::vector<T> a2 = x, b2 = x;
+    const backend::contract_detail::AxpbyFunctor<T> f{T(0.9)};
+    map(Cpu{}, n, f, a.data(), static_cast<const T*>(x.data()));
+    map(Ref{}, n, f, b.data(), static_cast<const T*>(x.data()));
+    check_close("map", a, b, tolerance<T>());
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(broadcast_and_reduction, T, Scalars) {
+  Rng rng(2);
+  for (int trial = 0; trial < 300; ++trial) {
+    A4 out{}, as{}, bs{}, ys{};
+    for (int d = 0; d < 4; ++d) {
+      out[d] = trial % 37 == 0 ? random_dim(rng, 3) : 1 + random_dim(rng, 6);  // some empty shapes
+      as[d] = rng.below(3) == 0 ? 1 : out[d];
+      bs[d] = rng.below(3) == 0 ? 1 : out[d];
+      ys[d] = rng.below(2) == 0 ? 1 : out[d];
+    }
+    const auto numel = [](const A4& s) { return s[0] * s[1] * s[2] * s[3]; };
+    const auto a = random_values<T>(rng, numel(as)), b = random_values<T>(rng, numel(bs));
+    for (BinaryOp op : all_binary) {
+      std::vector<T> got(static_cast<std::size_t>(numel(out))), want(got.size());
+      binary(Cpu{}, op, out, a.data(), as, b.data(), bs, got.data());
+      binary(Ref{}, op, out, a.data(), as, b.data(), bs, want.data());
+      check_close("binary " + std::to_string(int(op)) + " trial " + std::to_string(trial), got, want, tolerance<T>());
+    }
+    const auto x = random_values<T>(rng, numel(out));
+    std::vector<T> got(static_cast<std::size_t>(numel(ys))), want(got.size());
+    reduce_sum(Cpu{}, x.data(), out, got.data(), ys);
+    reduce_sum(Ref{}, x.data(), out, want.data(), ys);
+    check_close("reduce_sum trial " + std::to_string(trial), got, want, tolerance<T>() * 10);
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(gemm_every_transpose_and_beta, T, Scalars) {
+  Rng rng(3);
+  for (int trial = 0; trial < 120; ++trial) {
+    const index_t m = random_dim(rng, 40), n = random_dim(rng, 40), k = trial % 10 == 0 ? 0 : 1 + random_dim(rng, 70);
+    const bool ta = rng.below(2), tb = rng.below(2);
+    const index_t lda = (ta ? m : k) + random_dim(rng, 2), ldb = (tb ? k : n) + random_dim(rng, 2), ldc = n + random_dim(rng, 2);
+    const auto a = random_values<T>(rng, (ta ? k : m) * lda + 1), b = random_values<T>(rng, (tb ? n : k) * ldb + 1);
+    const T beta = trial % 3 == 0 ? T(0) : trial % 3 == 1 ? T(1) : T(-0.5);
+    const auto c = random_values<T>(rng, m * ldc + 1);
+    auto got = c, want = c;
+    gemm(Cpu{}, ta, tb, m, n, k, T(1.3), a.data(), lda, b.data(), ldb, beta, got.data(), ldc);
+    gemm(Ref{}, ta, tb, m, n, k, T(1.3), a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+    check_close("gemm " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (ta ? " Aᵀ" : "") + (tb ? " Bᵀ" : ""),
+                got, want, tolerance<T>() * std::sqrt(double(k + 1)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(convolution_forward_and_backward, T, Scalars) {
+  Rng rng(4);
+  // The CPU's three paths: Winograd F(4×4) (maps of 4×4 and more), F(2×2), and im2col + GEMM.
+  std::vector<ConvGeometry> geometries = {
+      {3, 16, 8, 8, 16, 3, 3, 1, 1}, {2, 17, 5, 7, 19, 3, 3, 1, 1}, {2, 16, 3, 2, 16, 3, 3, 1, 1},
+      {1, 3, 9, 9, 5, 3, 3, 2, 1},   {2, 4, 6, 5, 3, 1, 1, 1, 0},   {1, 2, 7, 7, 3, 4, 4, 2, 1},
+      {0, 4, 5, 5, 4, 3, 3, 1, 1},   {1, 1, 1, 1, 1, 1, 1, 1, 0},   {2, 5, 6, 6, 7, 3, 3, 1, 0}};
+  for (int trial = 0; trial < 6; ++trial)
+    geometries.push_back({1 + random_dim(rng, 2), 1 + random_dim(rng, 6), 3 + random_dim(rng, 6), 3 + random_dim(rng, 6),
+                          1 + random_dim(rng, 6), 1 + random_dim(rng, 1) * 2, 1 + random_dim(rng, 1) * 2, 1 + random_dim(rng, 1),
+                          random_dim(rng, 1)});
+  for (const ConvGeometry& g : geometries) {
+    const std::string name = "conv " + std::to_string(g.n) + "×" + std::to_string(g.c) + "×" + std::to_string(g.h) + "×" +
+                             std::to_string(g.w) + " → " + std::to_string(g.o) + " k" + std::to_string(g.kh) + "×" +
+                             std::to_string(g.kw) + " s" + std::to_string(g.stride) + " p" + std::to_string(g.pad);
+    const index_t nx = g.n * g.c * g.h * g.w, nw = g.o * g.c * g.kh * g.kw, ny = g.n * g.o * g.ho() * g.wo();
+    const auto x = random_values<T>(rng, nx), w = random_values<T>(rng, nw), dy = random_values<T>(rng, ny);
+    std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
+    conv2d_forward(Cpu{}, g, x.data(), w.data(), got.data());
+    conv2d_forward(Ref{}, g, x.data(), w.data(), want.data());
+    const double tol = tolerance<T>() * std::sqrt(double(g.patch()));
+    check_close(name + " forward", got, want, tol);
+    const auto dw0 = random_values<T>(rng, nw);
+    std::vector<T> dx_got(static_cast<std::size_t>(nx)), dx_want(dx_got.size()), dw_got = dw0, dw_want = dw0;
+    conv2d_backward(Cpu{}, g, x.data(), w.data(), dy.data(), dx_got.data(), dw_got.data());
+    conv2d_backward(Ref{}, g, x.data(), w.data(), dy.data(), dx_want.data(), dw_want.data());
+    check_close(name + " dx", dx_got, dx_want, tol);
+    check_close(name + " dw (accumulated)", dw_got, dw_want, tol * std::sqrt(double(g.n * g.ho() * g.wo() + 1)));
+    // Either output alone.
+    std::vector<T> dx_only(static_cast<std::size_t>(nx)), dw_only = dw0;
+    conv2d_backward(Cpu{}, g, x.data(), w.data(), dy.data(), dx_only.data(), static_cast<T*>(nullptr));
+    check_close(name + " dx alone", dx_only, dx_want, tol);
+    conv2d_backward(Cpu{}, g, x.data(), w.data(), dy.data(), static_cast<T*>(nullptr), dw_only.data());
+    check_close(name + " dw alone", dw_only, dw_want, tol * std::sqrt(double(g.n * g.ho() * g.wo() + 1)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(pooling_and_upsampling, T, Scalars) {
+  Rng rng(5);
+  struct Case {
+    index_t planes, h, w, k, s;
+  };
+  for (const Case& c : {Case{3, 4, 4, 2, 2}, Case{2, 5, 7, 2, 2}, Case{1, 6, 6, 3, 3}, Case{4, 3, 3, 3, 1}, Case{0, 4, 4, 2, 2},
+                        Case{1, 1, 1, 1, 1}, Case{5, 8, 6, 2, 1}}) {
+    const index_t ho = (c.h - c.k) / c.s + 1, wo = (c.w - c.k) / c.s + 1, nx = c.planes * c.h * c.w, ny = c.planes * ho * wo;
+    for (bool tied : {false, true}) {
+      const auto x = tied ? tied_values<T>(rng, nx) : random_values<T>(rng, nx), dy = random_values<T>(rng, ny),
+                 t = random_values<T>(rng, nx);
+      for (bool max : {false, true}) {
+        const std::string name = std::string(max ? "max" : "avg") + " pool " + std::to_string(c.planes) + "×" +
+                                 std::to_string(c.h) + "×" + std::to_string(c.w) + " k" + std::to_string(c.k) + " s" +
+                                 std::to_string(c.s) + (tied ? " (ties)" : "");
+        std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
+        pool2d_forward(Cpu{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), got.data());
+        pool2d_forward(Ref{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), want.data());
+        check_close(name + " forward", got, want, tolerance<T>());
+        std::vector<T> dx_got(static_cast<std::size_t>(nx)), dx_want(dx_got.size());
+        pool2d_backward(Cpu{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), dy.data(), dx_got.data());
+        pool2d_backward(Ref{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), dy.data(), dx_want.data());
+        check_close(name + " backward", dx_got, dx_want, tolerance<T>());
+      }
+      std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
+      max_pool2d_select(Cpu{}, c.planes, c.h, c.w, c.k, c.s, x.data(), t.data(), got.data());
+      max_pool2d_select(Ref{}, c.planes, c.h, c.w, c.k, c.s, x.data(), t.data(), want.data());
+      check_close("max_pool2d_select", got, want, 0);
+    }
+    const auto u = random_values<T>(rng, nx), du = random_values<T>(rng, 4 * nx);
+    std::vector<T> up_got(static_cast<std::size_t>(4 * nx)), up_want(up_got.size());
+    upsample2x_forward(Cpu{}, c.planes, c.h, c.w, u.data(), up_got.data());
+    upsample2x_forward(Ref{}, c.planes, c.h, c.w, u.data(), up_want.data());
+    check_close("upsample2x forward", up_got, up_want, 0);
+    std::vector<T> dn_got(static_cast<std::size_t>(nx)), dn_want(dn_got.size());
+    upsample2x_backward(Cpu{}, c.planes, c.h, c.w, du.data(), dn_got.data());
+    upsample2x_backward(Ref{}, c.planes, c.h, c.w, du.data(), dn_want.data());
+    check_close("upsample2x backward", dn_got, dn_want, tolerance<T>());
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(standardization, T, Scalars) {
+  Rng rng(6);
+  for (const StandardizeLayout& s : {StandardizeLayout{1, 6, 37}, StandardizeLayout{4, 3, 5}, StandardizeLayout{2, 1, 1},
+                                     StandardizeLayout{1, 2, 1000}, StandardizeLayout{3, 0, 4}, StandardizeLayout{7, 5, 16}}) {
+    const std::string name = "standardize (" + std::to_string(s.p) + ", " + std::to_string(s.g) + ", " + std::to_string(s.l) + ")";
+    const index_t n = s.p * s.g * s.l;
+    const auto x = random_values<T>(rng, n, 3.0), t = random_values<T>(rng, n), dy = random_values<T>(rng, n),
+               c = random_values<T>(rng, s.g);
+    std::vector<T> xhat(static_cast<std::size_t>(n)), xhat_ref(xhat.size()), mean(static_cast<std::size_t>(s.g)),
+        mean_ref(mean.size()), rstd(mean.size()), rstd_ref(mean.size());
+    standardize_forward(Cpu{}, s, T(1e-5), x.data(), xhat.data(), mean.data(), rstd.data());
+    standardize_forward(Ref{}, s, T(1e-5), x.data(), xhat_ref.data(), mean_ref.data(), rstd_ref.data());
+    check_close(name + " xhat", xhat, xhat_ref, tolerance<T>());
+    check_close(name + " mean", mean, mean_ref, tolerance<T>());
+    check_close(name + " rstd", rstd, rstd_ref, tolerance<T>());
+    // The Jacobian kernels on the reference's statistics, so that each is checked alone.
+    std::vector<T> y(static_cast<std::size_t>(n)), y_ref(y.size());
+    standardize_jacobian(Cpu{}, s, xhat_ref.data(), rstd_ref.data(), t.data(), y.data());
+    standardize_jacobian(Ref{}, s, xhat_ref.data(), rstd_ref.data(), t.data(), y_ref.data());
+    check_close(name + " jacobian", y, y_ref, tolerance<T>() * 10);
+    std::vector<T> dxhat(static_cast<std::size_t>(n)), dxhat_ref(dxhat.size()), drstd(mean.size()), drstd_ref(mean.size());
+    standardize_jacobian_backward(Cpu{}, s, xhat_ref.data(), rstd_ref.data(), t.data(), y_ref.data(), dy.data(), dxhat.data(),
+                                  drstd.data());
+    standardize_jacobian_backward(Ref{}, s, xhat_ref.data(), rstd_ref.data(), t.data(), y_ref.data(), dy.data(),
+                                  dxhat_ref.data(), drstd_ref.data());
+    check_close(name + " jacobian backward dxhat", dxhat, dxhat_ref, tolerance<T>() * 10);
+    check_close(name + " jacobian backward drstd", drstd, drstd_ref, tolerance<T>() * std::sqrt(double(s.count() + 1)));
+    std::vector<T> sc(static_cast<std::size_t>(n)), sc_ref(sc.size());
+    scale_groups(Cpu{}, s, x.data(), c.data(), sc.data());
+    scale_groups(Ref{}, s, x.data(), c.data(), sc_ref.data());
+    check_close(name + " scale_groups", sc, sc_ref, tolerance<T>());
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(rows_selection_and_cross_entropy, T, Scalars) {
+  Rng rng(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    const index_t rows = random_dim(rng, 9), len = random_dim(rng, 40000 / (rows + 1)), ss = len + random_dim(rng, 3),
+                  ds = len + random_dim(rng, 3);
+    const auto src = random_values<T>(rng, rows * ss + 1), dst = random_values<T>(rng, rows * ds + 1);
+    for (bool acc : {false, true}) {
+      auto got = dst, want = dst;
+      copy_rows(Cpu{}, rows, len, src.data(), ss, got.data(), ds, acc);
+      copy_rows(Ref{}, rows, len, src.data(), ss, want.data(), ds, acc);
+      check_close(std::string("copy_rows") + (acc ? " accumulate" : ""), got, want, tolerance<T>());
+    }
+    const index_t width = 1 + random_dim(rng, 9), table = 1 + random_dim(rng, 12), picks = random_dim(rng, 20);
+    std::vector<index_t> index(static_cast<std::size_t>(picks));
+    for (auto& i : index) i = static_cast<index_t>(rng.below(static_cast<std::uint64_t>(table)));  // repeats too
+    const auto tab = random_values<T>(rng, table * width), g = random_values<T>(rng, picks * width);
+    std::vector<T> out(static_cast<std::size_t>(picks * width)), out_ref(out.size());
+    gather_rows(Cpu{}, tab.data(), width, index, out.data());
+    gather_rows(Ref{}, tab.data(), width, index, out_ref.data());
+    check_close("gather_rows", out, out_ref, 0);
+    auto sc = tab, sc_ref = tab;
+    scatter_add_rows(Cpu{}, g.data(), width, index, sc.data());
+    scatter_add_rows(Ref{}, g.data(), width, index, sc_ref.data());
+    check_close("scatter_add_rows", sc, sc_ref, tolerance<T>());
+    const index_t cols = 1 + random_dim(rng, 60), k = 1 + random_dim(rng, cols - 1);
+    for (bool tied : {false, true}) {
+      const auto x = tied ? tied_values<T>(rng, rows * cols) : random_values<T>(rng, rows * cols);
+      const auto top = topk_rows(Cpu{}, x.data(), rows, cols, k), top_ref = topk_rows(Ref{}, x.data(), rows, cols, k);
+      BOOST_TEST(top == top_ref, "topk_rows " << rows << "×" << cols << " k=" << k << (tied ? " (ties)" : ""));
+    }
+    const index_t classes = 1 + random_dim(rng, 12), n = random_dim(rng, 16) + 1;
+    const auto logits = random_values<T>(rng, n * classes, 4.0);
+    std::vector<int> labels(static_cast<std::size_t>(n));
+    for (auto& y : labels) y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
+    std::vector<T> grad(logits.size()), grad_ref(logits.size());
+    const T loss = softmax_cross_entropy(Cpu{}, logits.data(), n, classes, labels, grad.data());
+    const T loss_ref = softmax_cross_entropy(Ref{}, logits.data(), n, classes, labels, grad_ref.data());
+    check_close("softmax_cross_entropy loss", std::vector<T>{loss}, std::vector<T>{loss_ref}, tolerance<T>());
+    check_close("softmax_cross_entropy grad", grad, grad_ref, tolerance<T>());
+  }
+  // A label outside [0, k) is an error on both.
+  const std::vector<T> z(6, T(0));
+  BOOST_CHECK_THROW(softmax_cross_entropy(Cpu{}, z.data(), 2, 3, std::vector<int>{0, 3}, static_cast<T*>(nullptr)), Error);
+  BOOST_CHECK_THROW(softmax_cross_entropy(Ref{}, z.data(), 2, 3, std::vector<int>{-1, 0}, static_cast<T*>(nullptr)), Error);
+}
+
+BOOST_AUTO_TEST_CASE(reference_memory_starts_as_nan_and_is_counted) {
+  auto& counters = backend::counters(Ref{});
+  counters.reset();
+  Tensor<float, Ref> t(Shape{5});
+  BOOST_TEST(counters.allocations == 1u);
+  BOOST_TEST(counters.allocated_bytes == 5 * sizeof(float));
+  const Tensor<float, Cpu> h = to_host(t);
+  BOOST_TEST(counters.to_host == 1u);
+  BOOST_TEST(counters.to_host_bytes == 5 * sizeof(float));
+  for (index_t i = 0; i < 5; ++i) BOOST_TEST(std::isnan(h[i]));
+  const Tensor<float, Ref> back = to_device<Ref>(from_vector<float>(Shape{2}, {1.f, 2.f}));
+  BOOST_TEST(counters.from_host == 1u);
+  BOOST_TEST(to_host(back)[1] == 2.f);
+  synchronize(Ref{});
+  BOOST_TEST(counters.synchronizations == 1u);
+}
