@@ -2,7 +2,6 @@
 /// \file Tensors, the CPU backend, reverse and forward mode, and every primitive op.
 #include "structgan/autodiff/dual.hpp"
 #include "structgan/autodiff/dual_tensor.hpp"
-#include "structgan/autodiff/functional.hpp"
 #include "structgan/autodiff/grad_mode.hpp"
 #include "structgan/autodiff/primal_tape.hpp"
 #include "structgan/autodiff/value.hpp"
@@ -12,6 +11,7 @@
 #include "structgan/ops/composite.hpp"
 #include "structgan/ops/conv_pool.hpp"
 #include "structgan/ops/elementwise.hpp"
+#include "structgan/ops/functional.hpp"
 #include "structgan/ops/linalg.hpp"
 #include "structgan/ops/norm.hpp"
 #include "structgan/ops/shape_ops.hpp"

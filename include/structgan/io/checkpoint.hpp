@@ -41,10 +41,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "structgan/autodiff/value.hpp"
+#include "structgan/backend/tensor_util.hpp"
 #include "structgan/core/random.hpp"
 #include "structgan/io/detail/file.hpp"
-#include "structgan/ops/linalg.hpp"
 
 namespace structgan::io {
 
@@ -154,8 +153,9 @@ class Checkpoint {
  private:
   struct ModuleVisitor {
     Checkpoint& ck;
-    template <class T, class D>
-    void parameter(const std::string& n, Parameter<T, D>& p) { ck.add_tensor(n, p.value, "parameter"); }
+    /// A module's parameter: anything holding its tensor in `.value` (io sits below autodiff).
+    template <class P>
+    void parameter(const std::string& n, P& p) { ck.add_tensor(n, p.value, "parameter"); }
     template <class T, class D>
     void buffer(const std::string& n, Tensor<T, D>& b) { ck.add_tensor(n, b, "buffer"); }
   };

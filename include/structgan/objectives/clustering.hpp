@@ -20,7 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "structgan/autodiff.hpp"
+#include "structgan/ops/composite.hpp"
+#include "structgan/ops/linalg.hpp"
 
 namespace structgan::objectives {
 

@@ -15,7 +15,8 @@
 #include <limits>
 #include <string>
 
-#include "structgan/autodiff.hpp"
+#include "structgan/ops/composite.hpp"
+#include "structgan/ops/linalg.hpp"
 
 namespace structgan::objectives {
 

@@ -20,7 +20,8 @@
 #include <string>
 #include <type_traits>
 
-#include "structgan/autodiff.hpp"
+#include "structgan/ops/composite.hpp"
+#include "structgan/ops/functional.hpp"
 
 namespace structgan::objectives {
 
