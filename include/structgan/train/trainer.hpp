@@ -26,6 +26,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -57,12 +58,23 @@ struct StepReport {
 
 namespace detail {
 
-/// ‖g‖₂ over every gradient of an optimizer's parameters.
+/// ‖g‖₂ over every gradient of an optimizer's parameters. Each tensor's Σg² is computed on the
+/// device and lands in one vector, read in a single transfer (not one per tensor: on a GPU each
+/// read is a synchronizing round trip), then added in double in parameter order.
 template <class Opt>
 double gradient_norm(const Opt& opt) {
-  double s = 0;
+  using Tn = std::decay_t<decltype(opt.groups().front().slots.front().grad)>;
+  using D = typename Tn::device_type;
+  index_t count = 0;
+  for (const auto& g : opt.groups()) count += static_cast<index_t>(g.slots.size());
+  if (count == 0) return 0;
+  Tn sums(Shape{count});
+  index_t i = 0;
   for (const auto& g : opt.groups())
-    for (const auto& slot : g.slots) s += static_cast<double>(to_host(sum_all(square(slot.grad)))[0]);
+    for (const auto& slot : g.slots) copy(D{}, 1, sum_all(square(slot.grad)).data(), sums.data() + i++);
+  const auto host = to_host(sums);
+  double s = 0;
+  for (index_t j = 0; j < count; ++j) s += static_cast<double>(host[j]);
   return std::sqrt(s);
 }
 
