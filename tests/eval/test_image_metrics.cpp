@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "structgan/eval/image_metrics.hpp"
+#include "error_check.hpp"
 
 // FID, KID and IS against the values numpy/scipy compute for committed features
 // (tests/eval/reference/make_image_metrics_reference.py), plus closed-form cases and the error paths.
@@ -26,17 +27,6 @@ nlohmann::json reference() {
 ev::RowMatrixD features(const std::string& name) { return ev::read_npy_matrix<double>((reference_dir / name).string()); }
 double rel(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
-template <class F>
-void check_error_mentions(const F& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("no structgan::Error thrown; expected one mentioning '" << parts.front() << "'");
-  } catch (const structgan::Error& e) {
-    for (const auto& part : parts)
-      BOOST_CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos,
-                          "message '" << e.what() << "' does not mention '" << part << "'");
-  }
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fid_equals_pytorch_fid_on_well_conditioned_features) {
@@ -93,28 +83,28 @@ BOOST_AUTO_TEST_CASE(fid_closed_form_for_diagonal_covariances) {
 
 BOOST_AUTO_TEST_CASE(fid_errors_name_the_problem) {
   ev::RowMatrixD x = ev::RowMatrixD::Random(20, 4), y = ev::RowMatrixD::Random(20, 5);
-  check_error_mentions([&] { ev::frechet_distance(x, y); }, {"dimension", "4 vs 5"});
-  check_error_mentions([&] { ev::fid_statistics(x.topRows(1)); }, {"fewer than 2 samples"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(x, y); }, {"dimension", "4 vs 5"});
+  evtest::check_error_mentions([&] { ev::fid_statistics(x.topRows(1)); }, {"fewer than 2 samples"});
   ev::RowMatrixD bad = x;
   bad(7, 2) = std::numeric_limits<double>::quiet_NaN();
-  check_error_mentions([&] { ev::frechet_distance(bad, x); }, {"NaN", "row 7, column 2"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(bad, x); }, {"NaN", "row 7, column 2"});
   bad(7, 2) = std::numeric_limits<double>::infinity();
-  check_error_mentions([&] { ev::fid_statistics(bad); }, {"Inf", "row 7"});
-  check_error_mentions([&] { ev::fid_statistics((ev::RowMatrixD(2, 2) << 1e200, 0.0, -1e200, 1.0).finished()); },
+  evtest::check_error_mentions([&] { ev::fid_statistics(bad); }, {"Inf", "row 7"});
+  evtest::check_error_mentions([&] { ev::fid_statistics((ev::RowMatrixD(2, 2) << 1e200, 0.0, -1e200, 1.0).finished()); },
                        {"not finite"});
   ev::FidStatistics s = ev::fid_statistics(x), t = ev::fid_statistics(x);
   t.sigma(1, 1) = std::numeric_limits<double>::infinity();
-  check_error_mentions([&] { ev::frechet_distance(s, t); }, {"covariance", "NaN or Inf"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(s, t); }, {"covariance", "NaN or Inf"});
   t = s;
   t.sigma(0, 1) += 0.5;  // not symmetric
-  check_error_mentions([&] { ev::frechet_distance(s, t); }, {"not symmetric"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(s, t); }, {"not symmetric"});
   t = s;
   t.sigma(0, 0) = -1.0;  // not positive semi-definite
-  check_error_mentions([&] { ev::frechet_distance(t, s); }, {"not positive semi-definite"});
-  check_error_mentions([&] { ev::frechet_distance(s, t); }, {"not positive semi-definite"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(t, s); }, {"not positive semi-definite"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(s, t); }, {"not positive semi-definite"});
   t = s;
   t.mu.conservativeResize(3);
-  check_error_mentions([&] { ev::frechet_distance(s, t); }, {"mu has 3 entries"});
+  evtest::check_error_mentions([&] { ev::frechet_distance(s, t); }, {"mu has 3 entries"});
 }
 
 BOOST_AUTO_TEST_CASE(numpy_random_state_draws) {
@@ -125,7 +115,7 @@ BOOST_AUTO_TEST_CASE(numpy_random_state_draws) {
     const auto want = r.contains("permutation") ? r.at("permutation") : r.at("permutation_head");
     for (std::size_t i = 0; i < want.size(); ++i) BOOST_CHECK_EQUAL(p[i], want[i].get<Eigen::Index>());
   }
-  check_error_mentions([] { ev::detail::NumpyRandomState(1ull << 32); }, {"seed"});
+  evtest::check_error_mentions([] { ev::detail::NumpyRandomState(1ull << 32); }, {"seed"});
 }
 
 BOOST_AUTO_TEST_CASE(kid_equals_torch_fidelity) {
@@ -157,19 +147,19 @@ BOOST_AUTO_TEST_CASE(kid_equals_torch_fidelity) {
 BOOST_AUTO_TEST_CASE(kid_errors_name_the_problem) {
   const ev::RowMatrixD a = ev::RowMatrixD::Random(200, 8), b = ev::RowMatrixD::Random(150, 8);
   // torch-fidelity refuses a subset larger than a set; so do we (the defaults ask for 1000)
-  check_error_mentions([&] { ev::kernel_inception_distance(a, b); },
+  evtest::check_error_mentions([&] { ev::kernel_inception_distance(a, b); },
                        {"subset size 1000", "first: 200", "second: 150"});
   ev::KidOptions o;
   o.subset_size = 1;
-  check_error_mentions([&] { ev::kernel_inception_distance(a, b, o); }, {"at least 2"});
+  evtest::check_error_mentions([&] { ev::kernel_inception_distance(a, b, o); }, {"at least 2"});
   o.subset_size = 10;
   o.subsets = 0;
-  check_error_mentions([&] { ev::kernel_inception_distance(a, b, o); }, {"subsets must be at least 1"});
+  evtest::check_error_mentions([&] { ev::kernel_inception_distance(a, b, o); }, {"subsets must be at least 1"});
   o.subsets = 2;
-  check_error_mentions([&] { ev::kernel_inception_distance(a, ev::RowMatrixD::Random(20, 9), o); }, {"dimension"});
+  evtest::check_error_mentions([&] { ev::kernel_inception_distance(a, ev::RowMatrixD::Random(20, 9), o); }, {"dimension"});
   ev::RowMatrixD bad = b;
   bad(3, 3) = std::numeric_limits<double>::quiet_NaN();
-  check_error_mentions([&] { ev::kernel_inception_distance(a, bad, o); }, {"second features", "NaN", "row 3"});
+  evtest::check_error_mentions([&] { ev::kernel_inception_distance(a, bad, o); }, {"second features", "NaN", "row 3"});
 }
 
 BOOST_AUTO_TEST_CASE(inception_score_equals_numpy) {
@@ -208,12 +198,12 @@ BOOST_AUTO_TEST_CASE(inception_score_closed_forms) {
 }
 
 BOOST_AUTO_TEST_CASE(inception_score_errors_name_the_problem) {
-  check_error_mentions([] { ev::inception_score(ev::RowMatrixD::Random(9, 4)); }, {"9 samples", "10 splits"});
+  evtest::check_error_mentions([] { ev::inception_score(ev::RowMatrixD::Random(9, 4)); }, {"9 samples", "10 splits"});
   ev::InceptionScoreOptions o;
   o.splits = 0;
-  check_error_mentions([&] { ev::inception_score(ev::RowMatrixD::Random(9, 4), o); }, {"splits must be at least 1"});
+  evtest::check_error_mentions([&] { ev::inception_score(ev::RowMatrixD::Random(9, 4), o); }, {"splits must be at least 1"});
   ev::RowMatrixD bad = ev::RowMatrixD::Random(20, 4);
   bad(11, 0) = -std::numeric_limits<double>::infinity();
-  check_error_mentions([&] { ev::inception_score(bad); }, {"logits", "Inf", "row 11"});
-  check_error_mentions([] { ev::inception_score(ev::RowMatrixD(0, 3)); }, {"empty"});
+  evtest::check_error_mentions([&] { ev::inception_score(bad); }, {"logits", "Inf", "row 11"});
+  evtest::check_error_mentions([] { ev::inception_score(ev::RowMatrixD(0, 3)); }, {"empty"});
 }

@@ -7,6 +7,7 @@
 
 #include "structgan/eval/image_metrics.hpp"
 #include "structgan/eval/npz.hpp"
+#include "error_check.hpp"
 
 // .npz archives: files numpy wrote (np.savez: stored members, np.savez_compressed: deflated), our writer read
 // back, and corrupt archives rejected with a message naming the problem.
@@ -16,33 +17,11 @@ namespace fs = std::filesystem;
 namespace {
 const fs::path reference_dir = STRUCTGAN_EVAL_REFERENCE_DIR;
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("structgan_eval_npz_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
-
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 void spit(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
-template <class F>
-void check_error_mentions(const F& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("no structgan::Error thrown; expected one mentioning '" << parts.front() << "'");
-  } catch (const structgan::Error& e) {
-    for (const auto& part : parts)
-      BOOST_CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos,
-                          "message '" << e.what() << "' does not mention '" << part << "'");
-  }
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(reads_numpy_savez_and_savez_compressed) {
@@ -70,7 +49,7 @@ BOOST_AUTO_TEST_CASE(reads_numpy_savez_and_savez_compressed) {
 }
 
 BOOST_AUTO_TEST_CASE(writes_what_it_reads) {
-  TempDir tmp;
+  evtest::TempDir tmp("structgan_eval_npz_");
   const ev::FidStatistics s = ev::fid_statistics(ev::RowMatrixD::Random(50, 6));
   ev::write_fid_statistics(tmp.file("s.npz"), s);
   const ev::FidStatistics back = ev::read_fid_statistics(tmp.file("s.npz"));
@@ -89,14 +68,14 @@ BOOST_AUTO_TEST_CASE(writes_what_it_reads) {
   BOOST_CHECK_EQUAL(ev::npy_bytes_to_array(x.at("scalar"), "scalar").values.at(0), 2.5);
   BOOST_CHECK((ev::npy_bytes_to_array(x.at("cube"), "cube").shape == std::vector<std::uint64_t>{2, 1, 3}));
   BOOST_CHECK_EQUAL(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator{}), 2);
-  check_error_mentions([&] { ev::write_npz(tmp.file("y.npz"), {{"a", {2, 2}, {1, 2, 3}}}); }, {"3 values", "4 elements"});
-  check_error_mentions([&] { ev::write_npz(tmp.file("y.npz"), {{"a", {1}, {1}}, {"a", {1}, {2}}}); }, {"duplicate"});
-  check_error_mentions([&] { ev::write_fid_statistics((tmp.dir / "no" / "such" / "dir.npz").string(), s); },
+  evtest::check_error_mentions([&] { ev::write_npz(tmp.file("y.npz"), {{"a", {2, 2}, {1, 2, 3}}}); }, {"3 values", "4 elements"});
+  evtest::check_error_mentions([&] { ev::write_npz(tmp.file("y.npz"), {{"a", {1}, {1}}, {"a", {1}, {2}}}); }, {"duplicate"});
+  evtest::check_error_mentions([&] { ev::write_fid_statistics((tmp.dir / "no" / "such" / "dir.npz").string(), s); },
                        {"cannot write", "dir.npz"});
 }
 
 BOOST_AUTO_TEST_CASE(rejects_corrupt_archives) {
-  TempDir tmp;
+  evtest::TempDir tmp("structgan_eval_npz_");
   const std::string stored = slurp((reference_dir / "stats_a.npz").string());
   const std::string deflated = slurp((reference_dir / "stats_a_compressed.npz").string());
   auto read_bytes = [&](const std::string& bytes) {
@@ -105,13 +84,13 @@ BOOST_AUTO_TEST_CASE(rejects_corrupt_archives) {
   };
   // truncated anywhere: the end record is gone
   for (std::size_t keep : {std::size_t(0), std::size_t(10), stored.size() / 2, stored.size() - 1})
-    check_error_mentions([&] { read_bytes(stored.substr(0, keep)); }, {"bad.npz", "not a zip archive"});
-  check_error_mentions([&] { read_bytes(deflated.substr(0, deflated.size() - 30)); }, {"truncated"});
+    evtest::check_error_mentions([&] { read_bytes(stored.substr(0, keep)); }, {"bad.npz", "not a zip archive"});
+  evtest::check_error_mentions([&] { read_bytes(deflated.substr(0, deflated.size() - 30)); }, {"truncated"});
   // a flipped byte in a stored member's data: the CRC catches it
   const std::size_t data = stored.find("\x93NUMPY") + 128 + 40;
   std::string flipped = stored;
   flipped[data] = static_cast<char>(flipped[data] ^ 0x10);
-  check_error_mentions([&] { read_bytes(flipped); }, {"member 'mu.npy'", "CRC-32 mismatch"});
+  evtest::check_error_mentions([&] { read_bytes(flipped); }, {"member 'mu.npy'", "CRC-32 mismatch"});
   // flipped bytes in deflated data (members at 56..260 and 319..1734) or a local header's method or name: zlib,
   // the CRC or the local header check catches them
   for (std::size_t at : {std::size_t(80), std::size_t(200), std::size_t(268), std::size_t(292), std::size_t(600),
@@ -132,23 +111,23 @@ BOOST_AUTO_TEST_CASE(rejects_corrupt_archives) {
   std::string bzip = stored;
   const std::size_t cd = bzip.find("PK\x01\x02");
   bzip[cd + 10] = 12;
-  check_error_mentions([&] { read_bytes(bzip); }, {"compression method 12"});
+  evtest::check_error_mentions([&] { read_bytes(bzip); }, {"compression method 12"});
   // not a zip at all
-  check_error_mentions([&] { ev::read_fid_statistics((reference_dir / "fid_a.npy").string()); }, {"not a zip archive"});
-  check_error_mentions([&] { ev::read_fid_statistics(tmp.file("missing.npz")); }, {"cannot open", "missing.npz"});
+  evtest::check_error_mentions([&] { ev::read_fid_statistics((reference_dir / "fid_a.npy").string()); }, {"not a zip archive"});
+  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("missing.npz")); }, {"cannot open", "missing.npz"});
   // a member missing, wrong shapes, non-finite values
   ev::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}});
-  check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"m.npz", "no 'sigma' member"});
+  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"m.npz", "no 'sigma' member"});
   ev::write_npz(tmp.file("m.npz"), {{"mu", {1, 2}, {1, 2}}, {"sigma", {2, 2}, {1, 0, 0, 1}}});
-  check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'mu' must be a non-empty 1-D array"});
+  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'mu' must be a non-empty 1-D array"});
   ev::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}, {"sigma", {3, 3}, std::vector<double>(9, 0.0)}});
-  check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' must be 2x2"});
+  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' must be 2x2"});
   ev::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}, {"sigma", {2, 2}, {1, 0, 0, std::numeric_limits<double>::quiet_NaN()}}});
-  check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' holds NaN or Inf"});
+  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' holds NaN or Inf"});
   // a member whose .npy bytes are wrong (CRC intact): the .npy parser's checks, naming the member
   std::string mu = ev::read_npz_members((reference_dir / "stats_a.npz").string()).at("mu");
-  check_error_mentions([&] { ev::npy_bytes_to_array(mu.substr(0, mu.size() - 8), "s.npz: member 'mu.npy'"); },
+  evtest::check_error_mentions([&] { ev::npy_bytes_to_array(mu.substr(0, mu.size() - 8), "s.npz: member 'mu.npy'"); },
                        {"member 'mu.npy'", "truncated data"});
   mu[mu.find("<f8") + 1] = 'i';
-  check_error_mentions([&] { ev::npy_bytes_to_array(mu, "mu"); }, {"integer dtype"});
+  evtest::check_error_mentions([&] { ev::npy_bytes_to_array(mu, "mu"); }, {"integer dtype"});
 }
