@@ -368,9 +368,9 @@ int main(int argc, char** argv) {
 #endif
   ImageMetricOptions im;
   app.add_option("--fid", im.fid,
-                                 "FID between A and B, each an N×D features .npy or a pytorch-fid statistics .npz "
-                                 "(mu, sigma); prints 'FID: <value>'")
-                      ->expected(2)->check(CLI::ExistingFile);
+                 "FID between A and B, each an N×D features .npy or a pytorch-fid statistics .npz (mu, sigma); "
+                 "prints 'FID: <value>'")
+      ->expected(2)->check(CLI::ExistingFile);
   auto* kid_opt = app.add_option("--kid", im.kid, "KID between two features .npy files; prints 'KID: <mean> ± <std>'")
                       ->expected(2)->check(CLI::ExistingFile);
   app.add_option("--kid-subsets", im.kid_options.subsets, "with --kid: random subsets (torch-fidelity's default)")
@@ -385,8 +385,8 @@ int main(int argc, char** argv) {
   app.add_option("--is-splits", im.is_options.splits, "with --inception-score: consecutive splits")
       ->capture_default_str()->check(CLI::PositiveNumber)->needs(is_opt);
   app.add_option("--save-fid-stats", im.save_fid_stats,
-                                   "FEATURES.npy OUT.npz: write the features' FID statistics as pytorch-fid does")
-                        ->expected(2);
+                 "FEATURES.npy OUT.npz: write the features' FID statistics (mu, sigma) as pytorch-fid does")
+      ->expected(2);
   app.add_option("--json", json_path, "write the row(s), or the image metrics, as JSON here");
   app.add_option("--plots", plots.dir, "write t-SNE PNGs of the test features into this folder");
   app.add_option("--palette-reference", plots.palette_ref, "M×2 .npy: colour the t-SNE points by this 2-D layout (Fig. 2d)")
