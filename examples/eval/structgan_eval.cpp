@@ -1,10 +1,13 @@
 // structgan-eval: the paper's Table 1 protocol (SPEC §6) on feature files, or on a training checkpoint
-// plus its data set.
+// plus its data set; or image-quality metrics (FID, KID, Inception Score) on Inception features and logits.
 //
 //   structgan-eval --train-features a.npy --train-labels a_labels.npy
 //                  --test-features b.npy --test-labels b_labels.npy [--json out.json] [--plots DIR]
 //   structgan-eval --checkpoint runs/fashion_mnist/checkpoint.ckpt [--data-dir DIR] [--dataset NAME]
 //                  [--json out.json] [--plots DIR] [--save-features DIR]
+//   structgan-eval [--fid A B] [--kid A.npy B.npy [--kid-subsets S] [--kid-subset-size M]]
+//                  [--inception-score LOGITS.npy [--is-splits K]] [--save-fid-stats FEATURES.npy OUT.npz]
+//                  [--json out.json]
 //
 // Prints the Table 1 row(s) (SVM accuracy, k-means mean (std) over the repeats, NMI, ARI, weighted kNN accuracy),
 // writes them as JSON, and with --plots writes t-SNE scatter plots of the test features. From a checkpoint it
@@ -14,11 +17,13 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "structgan/eval/eval.hpp"
 
@@ -98,6 +103,58 @@ void write_tsne_plots(const PlotOptions& o, const std::string& base_name, const 
     ev::write_palette_scatter_png(base + "_palette.png", xy, sub_ref, so);
     std::cout << "wrote " << base << "_palette.png\n";
   }
+}
+
+struct ImageMetricOptions {
+  std::vector<std::string> fid, kid, save_fid_stats;  // two paths each when given
+  std::string inception_score;
+  ev::KidOptions kid_options;
+  ev::InceptionScoreOptions is_options;
+  bool any() const { return !fid.empty() || !kid.empty() || !save_fid_stats.empty() || !inception_score.empty(); }
+};
+
+// Shortest text that reads back as the same double (as Python's repr, which pytorch-fid and torch-fidelity print).
+std::string shortest(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// FID, KID and IS on feature and logit files, in that order, each printed as one line and gathered into the JSON.
+int evaluate_image_metrics(const ImageMetricOptions& o, const std::string& json_path) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!o.save_fid_stats.empty()) {
+    const ev::RowMatrixD x = ev::read_npy_matrix<double>(o.save_fid_stats[0]);
+    ev::write_fid_statistics(o.save_fid_stats[1], ev::fid_statistics(x));
+    std::cout << "wrote " << o.save_fid_stats[1] << " (mu and sigma of " << x.rows() << " features of dimension "
+              << x.cols() << ")\n";
+  }
+  if (!o.fid.empty()) {
+    const double fid = ev::frechet_distance(ev::load_fid_statistics(o.fid[0]), ev::load_fid_statistics(o.fid[1]));
+    std::cout << "FID: " << shortest(fid) << "\n";
+    j["fid"] = {{"value", fid}, {"inputs", o.fid}};
+  }
+  if (!o.kid.empty()) {
+    const ev::RowMatrixD a = ev::read_npy_matrix<double>(o.kid[0]), b = ev::read_npy_matrix<double>(o.kid[1]);
+    const ev::MeanStd kid = ev::kernel_inception_distance(a, b, o.kid_options);
+    std::cout << "KID: " << shortest(kid.mean) << " ± " << shortest(kid.std) << "\n";
+    j["kid"] = {{"mean", kid.mean},
+                {"std", kid.std},
+                {"inputs", o.kid},
+                {"subsets", o.kid_options.subsets},
+                {"subset_size", o.kid_options.subset_size},
+                {"seed", o.kid_options.seed}};
+  }
+  if (!o.inception_score.empty()) {
+    const ev::MeanStd is = ev::inception_score(ev::read_npy_matrix<double>(o.inception_score), o.is_options);
+    std::cout << "IS: " << shortest(is.mean) << " ± " << shortest(is.std) << "\n";
+    j["inception_score"] = {{"mean", is.mean}, {"std", is.std}, {"input", o.inception_score}, {"splits", o.is_options.splits}};
+  }
+  if (!json_path.empty()) {
+    write_text_atomically(json_path, j.dump(2) + "\n");
+    std::cout << "wrote " << json_path << "\n";
+  }
+  return 0;
 }
 
 #if STRUCTGAN_EVAL_CHECKPOINTS
@@ -309,7 +366,28 @@ int main(int argc, char** argv) {
                  "with --checkpoint: write {train,test}_{fb,ftilde}.npy and {train,test}_labels.npy into this folder");
   for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels"}) ck_opt->excludes(f);
 #endif
-  app.add_option("--json", json_path, "write the row(s) as JSON here");
+  ImageMetricOptions im;
+  app.add_option("--fid", im.fid,
+                 "FID between A and B, each an N×D features .npy or a pytorch-fid statistics .npz (mu, sigma); "
+                 "prints 'FID: <value>'")
+      ->expected(2)->check(CLI::ExistingFile);
+  auto* kid_opt = app.add_option("--kid", im.kid, "KID between two features .npy files; prints 'KID: <mean> ± <std>'")
+                      ->expected(2)->check(CLI::ExistingFile);
+  app.add_option("--kid-subsets", im.kid_options.subsets, "with --kid: random subsets (torch-fidelity's default)")
+      ->capture_default_str()->check(CLI::PositiveNumber)->needs(kid_opt);
+  app.add_option("--kid-subset-size", im.kid_options.subset_size,
+                 "with --kid: rows per subset; each file needs at least this many")
+      ->capture_default_str()->check(CLI::Range(2, std::numeric_limits<int>::max()))->needs(kid_opt);
+  auto* is_opt = app.add_option("--inception-score", im.inception_score,
+                                "Inception Score of N×C logits .npy (Inception: the 1008 logits without the fc bias); "
+                                "prints 'IS: <mean> ± <std>'")
+                     ->check(CLI::ExistingFile);
+  app.add_option("--is-splits", im.is_options.splits, "with --inception-score: consecutive splits")
+      ->capture_default_str()->check(CLI::PositiveNumber)->needs(is_opt);
+  app.add_option("--save-fid-stats", im.save_fid_stats,
+                 "FEATURES.npy OUT.npz: write the features' FID statistics (mu, sigma) as pytorch-fid does")
+      ->expected(2);
+  app.add_option("--json", json_path, "write the row(s), or the image metrics, as JSON here");
   app.add_option("--plots", plots.dir, "write t-SNE PNGs of the test features into this folder");
   app.add_option("--palette-reference", plots.palette_ref, "M×2 .npy: colour the t-SNE points by this 2-D layout (Fig. 2d)")
       ->check(CLI::ExistingFile);
@@ -336,6 +414,16 @@ int main(int argc, char** argv) {
     o.run_knn = !no_knn;
     o.svm.threads = o.kmeans.kmeans.threads = o.knn.threads = plots.threads;
     o.kmeans.kmeans.seed = plots.seed;
+    if (im.any()) {
+      for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels", "--plots",
+#if STRUCTGAN_EVAL_CHECKPOINTS
+                            "--checkpoint",
+#endif
+                            "--palette-reference"})
+        structgan::require(app.count(f) == 0, f, " cannot be combined with --fid, --kid, --inception-score or "
+                           "--save-fid-stats (image metrics take their own files)");
+      return evaluate_image_metrics(im, json_path);
+    }
 #if STRUCTGAN_EVAL_CHECKPOINTS
     if (!co.path.empty()) {
       co.data_dir_set = dd_opt->count() > 0;
@@ -351,7 +439,7 @@ int main(int argc, char** argv) {
 #else
                       " (this build has no --checkpoint: it was built without structgan::train)",
 #endif
-                      " (see --help)");
+                      ", or image metrics (--fid, --kid, --inception-score, --save-fid-stats) (see --help)");
     if (name.empty()) name = "features";
     const ev::RowMatrixF trx = ev::read_npy_matrix<float>(train_x);
     const std::vector<int> try_ = ev::read_labels(train_y);

@@ -1,9 +1,11 @@
 #define BOOST_TEST_MODULE eval_cli
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -64,5 +66,77 @@ BOOST_AUTO_TEST_CASE(table_json_and_plots_from_files) {
   BOOST_CHECK(slurp(log).find("cut.npy: truncated data") != std::string::npos);
   // missing required option
   BOOST_CHECK_NE(run("--train-features x.npy", log), 0);
+  fs::remove_all(dir);
+}
+
+namespace {
+// The value after "<label>: " on its line of the program's output, and, for "mean ± std" lines, the std.
+std::pair<double, double> printed(const std::string& output, const std::string& label) {
+  const std::string out = "\n" + output, start = "\n" + label + ": ";
+  const std::size_t at = out.find(start);
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no '" << label << ": ' line in:" << out);
+  const std::string line = out.substr(at + start.size(), out.find('\n', at + 1) - at - start.size());
+  const std::size_t pm = line.find(" ± ");
+  return {std::stod(line.substr(0, pm)), pm == std::string::npos ? 0.0 : std::stod(line.substr(pm + 4))};
+}
+double rel(double a, double b) { return std::abs(a - b) / std::abs(b); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(image_metrics_from_files) {
+  const fs::path ref = STRUCTGAN_EVAL_REFERENCE_DIR;
+  const nlohmann::json want = nlohmann::json::parse(slurp(ref / "image_metrics_reference.json"));
+  const fs::path dir = fs::temp_directory_path() / ("structgan_eval_cli_metrics_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path log = dir / "log.txt";
+  auto q = [](const fs::path& p) { return "'" + p.string() + "'"; };
+  const std::string a = q(ref / "fid_a.npy"), b = q(ref / "fid_b.npy");
+  BOOST_REQUIRE_EQUAL(run("--fid " + a + " " + b + " --kid " + a + " " + b + " --kid-subsets 10 --kid-subset-size 50" +
+                              " --inception-score " + q(ref / "logits.npy") + " --save-fid-stats " + b + " " +
+                              q(dir / "b.npz") + " --json " + q(dir / "metrics.json"),
+                          log),
+                      0);
+  const std::string out = slurp(log);
+  BOOST_TEST_MESSAGE(out);
+  const auto fid = printed(out, "FID"), kid = printed(out, "KID"), is = printed(out, "IS");
+  BOOST_CHECK_LT(rel(fid.first, want.at("fid").at("pytorch_fid").get<double>()), 1e-6);
+  BOOST_CHECK_LT(rel(kid.first, want.at("kid")[0].at("mean").get<double>()), 1e-12);
+  BOOST_CHECK_LT(rel(kid.second, want.at("kid")[0].at("std").get<double>()), 1e-10);
+  BOOST_CHECK_LT(rel(is.first, want.at("inception_score")[0].at("mean").get<double>()), 1e-12);
+  BOOST_CHECK_LT(rel(is.second, want.at("inception_score")[0].at("std").get<double>()), 1e-10);
+  // the JSON holds the printed values (printed as the shortest text that reads back exactly)
+  const nlohmann::json j = nlohmann::json::parse(slurp(dir / "metrics.json"));
+  BOOST_CHECK_EQUAL(j.at("fid").at("value").get<double>(), fid.first);
+  BOOST_CHECK_EQUAL(j.at("kid").at("mean").get<double>(), kid.first);
+  BOOST_CHECK_EQUAL(j.at("kid").at("std").get<double>(), kid.second);
+  BOOST_CHECK_EQUAL(j.at("kid").at("subsets").get<int>(), 10);
+  BOOST_CHECK_EQUAL(j.at("kid").at("subset_size").get<int>(), 50);
+  BOOST_CHECK_EQUAL(j.at("inception_score").at("mean").get<double>(), is.first);
+  BOOST_CHECK_EQUAL(j.at("inception_score").at("splits").get<int>(), 10);
+  // statistics files: the saved one and numpy's compressed one give the FID of the features
+  BOOST_CHECK(out.find("wrote " + (dir / "b.npz").string()) != std::string::npos);
+  BOOST_REQUIRE_EQUAL(run("--fid " + q(ref / "stats_a_compressed.npz") + " " + q(dir / "b.npz"), log), 0);
+  BOOST_CHECK_LT(rel(printed(slurp(log), "FID").first, fid.first), 1e-10);
+  // options
+  BOOST_REQUIRE_EQUAL(run("--inception-score " + q(ref / "logits.npy") + " --is-splits 7", log), 0);
+  BOOST_CHECK_LT(rel(printed(slurp(log), "IS").first, want.at("inception_score")[1].at("mean").get<double>()), 1e-12);
+  // errors: non-zero exit and a message naming the problem
+  BOOST_CHECK_EQUAL(run("--kid " + a + " " + b, log), 1);  // default subsets of 1000 rows, files of 200
+  BOOST_CHECK(slurp(log).find("subset size 1000 is larger than the number of samples") != std::string::npos);
+  BOOST_CHECK_EQUAL(run("--fid " + a + " " + q(ref / "singular_a.npy"), log), 1);
+  BOOST_CHECK(slurp(log).find("dimensions differ (16 vs 32)") != std::string::npos);
+  {
+    const std::string bytes = slurp(dir / "b.npz");
+    std::ofstream(dir / "cut.npz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  BOOST_CHECK_EQUAL(run("--fid " + a + " " + q(dir / "cut.npz"), log), 1);
+  BOOST_CHECK(slurp(log).find("cut.npz: not a zip archive or truncated") != std::string::npos);
+  BOOST_CHECK_NE(run("--kid-subsets 3", log), 0);
+  BOOST_CHECK_NE(run("--fid " + a, log), 0);
+  BOOST_CHECK_EQUAL(run("--fid " + a + " " + b + " --train-features " + a, log), 1);
+  BOOST_CHECK(slurp(log).find("cannot be combined") != std::string::npos);
+  // nothing but the outputs left in the folder (the JSON and the .npz were renamed into place)
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+  BOOST_CHECK((names == std::set<std::string>{"b.npz", "cut.npz", "log.txt", "metrics.json"}));
   fs::remove_all(dir);
 }
