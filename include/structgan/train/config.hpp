@@ -180,8 +180,8 @@ inline void validate(const TrainConfig& c) {
   const char* w = "train config";
   fields::validate(c, w);
   require(!c.output_dir.empty(), w, ": 'output_dir' must not be empty");
-  // Each iteration writes the whole real batch into the bank: a smaller bank would hold only part
-  // of the live batch, which the neighbour search already sees.
+  // Each iteration writes its whole real batch into the bank: a smaller bank would hold only part
+  // of the previous batch instead of the memory of many batches that SPEC §3 searches.
   require(c.objective.bank_size >= c.batch_size, w, ": 'objective.bank_size' = ", c.objective.bank_size,
           " must be ≥ 'batch_size' = ", c.batch_size, " (the bank holds whole real batches)");
   if (c.dataset != "double_spiral") {
