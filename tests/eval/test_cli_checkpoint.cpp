@@ -56,7 +56,8 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
   c.z_dim = 8;
   c.embed_dim = 8;
   c.batch_size = 8;
-  c.objective = {{"bank_size", 24}};
+  c.objective = {};  // SPEC §5 options: the preset's λ_c = 6 dropped, as before
+  c.objective.bank_size = 24;
   c.iterations = 2;
   c.seed = 3;
   const std::string ckpt = (dir / "run" / "checkpoint.ckpt").string();

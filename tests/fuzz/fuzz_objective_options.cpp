@@ -34,6 +34,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     STRUCTGAN_FUZZ_CHECK(std::isfinite(o.distance.ridge) && o.distance.ridge >= 0);
     STRUCTGAN_FUZZ_CHECK(std::isfinite(o.lambda_cluster) && std::isfinite(o.lambda_smooth) &&
                          std::isfinite(o.lambda_hinge) && std::isfinite(o.lambda_probe) && std::isfinite(o.jacobian.lip));
+    STRUCTGAN_FUZZ_CHECK(o.lambda_cluster >= 0 && o.lambda_smooth >= 0 && o.lambda_hinge >= 0 && o.lambda_probe >= 0 &&
+                         o.jacobian.lip > 0);
+    bool valid = true;  // what the reader accepted, validation accepts
+    try {
+      objectives::validate(o);
+    } catch (const Error&) {
+      valid = false;
+    }
+    STRUCTGAN_FUZZ_CHECK(valid);
     STRUCTGAN_FUZZ_CHECK(o.cluster.k >= 1 && o.cluster.block_elements >= 1 && o.bank_size >= 1 && o.jacobian.steps >= 1);
     const objectives::StructuralObjective<float> objective(o);  // must accept what the parser accepted
     const nlohmann::json back = objectives::options_to_json(o);

@@ -4,6 +4,9 @@
 // StructuralObjective (SPEC §5) with a tiny discriminator and generator made of ops: every loss
 // term against the component functions, the fused and the separate passes agree, gradients
 // against central differences, G's step leaves D's gradients alone, JSON options.
+#include <string>
+#include <utility>
+
 #include "objectives_test_util.hpp"
 #include "structgan/objectives/options_json.hpp"
 #include "structgan/objectives/structural_objective.hpp"
@@ -311,36 +314,95 @@ BOOST_AUTO_TEST_CASE(json_options) {
       "distance": "jsd", "ridge": 0.001, "logdet_eps": 0.25, "lambda_cluster": 2, "lambda_smooth": 1.5,
       "lambda_hinge": 4, "lambda_probe": 0, "knn_k": 3, "skip_first_fake": false, "knn_block_elements": 4096,
       "bank_size": 2048, "power_steps": 2, "lip": 0.5, "jacobian_penalty": "absolute", "fuse_jacobian_pass": false})"));
-  BOOST_TEST((o.distance.kind == GaussianDistance::Jsd));
-  BOOST_TEST(o.distance.ridge == 1e-3);
-  BOOST_TEST(o.distance.eps == 0.25);
-  BOOST_TEST(o.lambda_cluster == 2.0);
-  BOOST_TEST(o.lambda_smooth == 1.5);
-  BOOST_TEST(o.lambda_hinge == 4.0);
-  BOOST_TEST(o.lambda_probe == 0.0);
-  BOOST_TEST(o.cluster.k == 3);
-  BOOST_TEST(!o.cluster.skip_first_fake);
-  BOOST_TEST(o.cluster.block_elements == 4096);
-  BOOST_TEST(o.bank_size == 2048);
-  BOOST_TEST(o.jacobian.steps == 2);
-  BOOST_TEST(o.jacobian.lip == 0.5);
-  BOOST_TEST((o.jacobian.penalty == JacobianPenalty::Absolute));
-  BOOST_TEST(!o.fuse_jacobian_pass);
-  // Round trip, and an empty object gives the defaults.
-  BOOST_TEST(options_to_json(options_from_json(options_to_json(o))) == options_to_json(o));
-  BOOST_TEST(options_to_json(options_from_json(nlohmann::json::object())) == options_to_json(ObjectiveOptions{}));
-  BOOST_TEST(options_to_json(ObjectiveOptions{}).size() == 15u);
-  // Errors name the key.
-  for (const char* bad : {R"({"lambda_hing": 4})", R"({"knn_k": 0})", R"({"knn_k": 1.5})", R"({"distance": "kl"})",
-                          R"({"skip_first_fake": 1})", R"({"ridge": -1})", R"({"lip": "one"})", R"([1, 2])",
-                          R"({"jacobian_penalty": "cubic"})"}) {
-    BOOST_CHECK_THROW(options_from_json(nlohmann::json::parse(bad)), Error);
+  // The values above, member by member: read from that text, and read back from what o writes.
+  auto check = [](const ObjectiveOptions& x) {
+    BOOST_TEST((x.distance.kind == GaussianDistance::Jsd));
+    BOOST_TEST(x.distance.ridge == 1e-3);
+    BOOST_TEST(x.distance.eps == 0.25);
+    BOOST_TEST(x.lambda_cluster == 2.0);
+    BOOST_TEST(x.lambda_smooth == 1.5);
+    BOOST_TEST(x.lambda_hinge == 4.0);
+    BOOST_TEST(x.lambda_probe == 0.0);
+    BOOST_TEST(x.cluster.k == 3);
+    BOOST_TEST(!x.cluster.skip_first_fake);
+    BOOST_TEST(x.cluster.block_elements == 4096);
+    BOOST_TEST(x.bank_size == 2048);
+    BOOST_TEST(x.jacobian.steps == 2);
+    BOOST_TEST(x.jacobian.lip == 0.5);
+    BOOST_TEST((x.jacobian.penalty == JacobianPenalty::Absolute));
+    BOOST_TEST(!x.fuse_jacobian_pass);
+  };
+  check(o);
+  check(options_from_json(nlohmann::json::parse(options_to_json(o).dump())));
+  BOOST_TEST(options_to_json(o).size() == 15u);
+  BOOST_TEST(options_to_json(o)["distance"] == "jsd");
+  BOOST_TEST(options_to_json(o)["jacobian_penalty"] == "absolute");
+  // An empty object gives the defaults (SPEC §5).
+  const ObjectiveOptions d = options_from_json(nlohmann::json::object());
+  BOOST_TEST((d.distance.kind == GaussianDistance::Logdet));
+  BOOST_TEST(d.lambda_cluster == 3.0);
+  BOOST_TEST(d.lambda_hinge == 20.0);
+  BOOST_TEST(d.bank_size == 10240);
+  BOOST_TEST(d.jacobian.steps == 1);
+  // Every enumerator is written by its to_string name and read back.
+  for (auto k : {GaussianDistance::Logdet, GaussianDistance::Jsd, GaussianDistance::Bhattacharyya}) {
+    ObjectiveOptions x;
+    x.distance.kind = k;
+    BOOST_TEST(options_to_json(x)["distance"] == to_string(k));
+    BOOST_TEST((options_from_json(options_to_json(x)).distance.kind == k));
   }
+  for (auto p : {JacobianPenalty::Squared, JacobianPenalty::Absolute}) {
+    ObjectiveOptions x;
+    x.jacobian.penalty = p;
+    BOOST_TEST(options_to_json(x)["jacobian_penalty"] == to_string(p));
+    BOOST_TEST((options_from_json(options_to_json(x)).jacobian.penalty == p));
+  }
+  // Errors name the key and what it allows.
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"lambda_hing": 4})", "unknown key 'lambda_hing'"},
+      {R"({"knn_k": 0})", "'knn_k' = 0 must be ≥ 1"},
+      {R"({"knn_k": 1.5})", "'knn_k' must be an integer, got 1.5"},
+      {R"({"distance": "kl"})", "'distance' must be one of logdet, jsd, bhattacharyya, got 'kl'"},
+      {R"({"skip_first_fake": 1})", "'skip_first_fake' must be true or false"},
+      {R"({"ridge": -1})", "'ridge' = -1 must be ≥ 0"},
+      {R"({"lip": "one"})", "'lip' must be a number"},
+      {R"({"lip": 0})", "'lip' = 0 must be > 0"},
+      {R"({"logdet_eps": 0})", "'logdet_eps' = 0 must be > 0"},
+      {R"({"lambda_cluster": -3})", "'lambda_cluster' = -3 must be ≥ 0"},
+      {R"({"lambda_smooth": -1})", "'lambda_smooth' = -1 must be ≥ 0"},
+      {R"({"lambda_hinge": -0.5})", "'lambda_hinge' = -0.5 must be ≥ 0"},
+      {R"({"lambda_probe": -1})", "'lambda_probe' = -1 must be ≥ 0"},
+      {R"({"power_steps": 0})", "'power_steps' = 0 must be ≥ 1"},
+      {R"({"power_steps": 4294967297})", "'power_steps' = 4294967297 must be ≤ 2147483647"},
+      {R"({"bank_size": 0})", "'bank_size' = 0 must be ≥ 1"},
+      {R"({"knn_block_elements": -1})", "'knn_block_elements' = -1 must be ≥ 1"},
+      {R"({"jacobian_penalty": "cubic"})", "'jacobian_penalty' must be one of squared, absolute, got 'cubic'"},
+      {R"([1, 2])", "expected a JSON object"},
+  };
+  for (const auto& kase : bad) {
+    try {
+      options_from_json(nlohmann::json::parse(kase.first));
+      BOOST_ERROR("accepted " << kase.first);
+    } catch (const Error& e) {
+      BOOST_TEST(std::string(e.what()).find(kase.second) != std::string::npos, e.what());
+    }
+  }
+  // validate() holds options set in code to the same ranges.
+  ObjectiveOptions negative;
+  negative.lambda_smooth = -5;
+  BOOST_CHECK_NO_THROW(validate(ObjectiveOptions{}));
   try {
-    options_from_json(nlohmann::json::parse(R"({"lambda_hing": 4})"));
+    validate(negative);
+    BOOST_ERROR("validate accepted λ_s = -5");
   } catch (const Error& e) {
-    BOOST_TEST(std::string(e.what()).find("lambda_hing") != std::string::npos);
+    BOOST_TEST(std::string(e.what()).find("'lambda_smooth' = -5 must be ≥ 0") != std::string::npos, e.what());
   }
+  // The table lists every key with its range.
+  const std::string table = describe_options();
+  const nlohmann::json keys = options_to_json(ObjectiveOptions{});
+  for (const auto& item : keys.items())
+    BOOST_TEST(table.find("| " + item.key() + " |") != std::string::npos, item.key());
+  BOOST_TEST(table.find("| lambda_hinge | number | 20.0 | ≥ 0 |") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_inputs_throw) {

@@ -16,7 +16,7 @@ inline train::TrainConfig tiny_run(const std::string& dir, std::int64_t iteratio
   c.mlp_depth = 1;
   c.embed_dim = 8;
   c.z_dim = 4;
-  c.objective = {{"bank_size", 40}};
+  c.objective.bank_size = 40;
   c.output_dir = dir;
   c.iterations = iterations;
   c.sample_every = 0;

@@ -4,9 +4,15 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <limits>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "structgan/train/cli.hpp"
+#include "structgan/objectives/options_json.hpp"
 #include "structgan/train/config.hpp"
 #include "train_test_util.hpp"
 
@@ -120,10 +126,10 @@ BOOST_AUTO_TEST_CASE(bad_types_and_ranges_are_rejected_by_name) {
   BOOST_TEST(has(error_of([&] { train::validate(d); }), "at least 32"));
   d = train::preset("cifar10");
   d.lr_schedule = "step";
-  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'lr_schedule' must be constant or cosine"));
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'lr_schedule' must be one of constant, cosine, got 'step'"));
   d = train::preset("cifar10");
   d.device = "tpu";
-  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'device' must be cpu or cuda"));
+  BOOST_TEST(has(error_of([&] { train::validate(d); }), "'device' must be one of cpu, cuda, got 'tpu'"));
   // A rejected key leaves the configuration as it was.
   TrainConfig e = train::preset("cifar10");
   BOOST_CHECK_THROW(train::apply_json(e, {{"batch_size", "x"}}), Error);
@@ -142,7 +148,7 @@ BOOST_AUTO_TEST_CASE(overrides_parse_values_as_json_then_strings) {
   BOOST_TEST(c.lr_g == 1e-3);
   BOOST_TEST(!c.augment);
   BOOST_TEST(c.output_dir == "/tmp/x y");
-  const auto o = objectives::options_from_json(c.objective);
+  const auto& o = c.objective;
   BOOST_TEST(o.lambda_hinge == 4.0);
   BOOST_TEST((o.distance.kind == objectives::GaussianDistance::Jsd));
   BOOST_TEST(o.bank_size == 4096);  // the preset's objective keys survive the merge
@@ -154,7 +160,7 @@ BOOST_AUTO_TEST_CASE(config_files_name_their_preset_and_errors_name_the_file) {
   const TrainConfig c = train::load_config_file(good);
   BOOST_TEST(c.dataset == "double_spiral");
   BOOST_TEST(c.iterations == 7);
-  BOOST_TEST(objectives::options_from_json(c.objective).cluster.k == 2);
+  BOOST_TEST(c.objective.cluster.k == 2);
   const std::string bad = temp_file("bad.json", R"({"iterations": "seven"})");
   const std::string m = error_of([&] { train::load_config_file(bad); });
   BOOST_TEST(has(m, bad));
@@ -180,7 +186,7 @@ BOOST_AUTO_TEST_CASE(command_line_precedence_preset_file_flags_set) {
   BOOST_TEST(train::parse_command_line(4, argv2, "fashion_mnist", "test", cl2) == -1);
   BOOST_TEST(cl2.resume);
   BOOST_TEST(cl2.config.preset == "fashion_mnist");
-  BOOST_TEST(objectives::options_from_json(cl2.config.objective).lambda_smooth == 0.0);
+  BOOST_TEST(cl2.config.objective.lambda_smooth == 0.0);
 
   // Errors: exit code 2, nothing to train.
   const char* bad[] = {"prog", "--set", "batch_size=abc"};
@@ -196,4 +202,343 @@ BOOST_AUTO_TEST_CASE(key_table_lists_every_key) {
   const std::string t = train::describe_keys();
   for (const auto& k : train::config_keys()) BOOST_TEST(has(t, "| " + k + " |"), k);
   for (const auto& k : train::trajectory_keys()) BOOST_TEST(has(t, "| " + k + " |"), k);
+}
+
+namespace {
+
+/// Every key set to a value other than its default, written out here (not derived from the field
+/// list), so that JSON and --set round trips are checked against known values.
+TrainConfig every_key_changed() {
+  TrainConfig c;
+  c.preset = "fashion_mnist";
+  c.dataset = "cifar100";
+  c.data_dir = "/data/dir with spaces";
+  c.cifar100_labels = "coarse";
+  c.image_size = 64;
+  c.augment = false;
+  c.crop_scale_min = 0.25;
+  c.flip_p = 0.125;
+  c.loader_threads = 3;
+  c.spiral_noise = 0.05;
+  c.d_width = 48;
+  c.d_channels_per_group = 8;
+  c.embed_dim = 64;
+  c.g_ch = 96;
+  c.g_bottom_width = 8;
+  c.z_dim = 100;
+  c.mlp_hidden = 64;
+  c.mlp_depth = 2;
+  c.iterations = 1234;
+  c.batch_size = 256;
+  c.seed = 42;
+  c.lr_d = 1e-3;
+  c.lr_g = 3e-4;
+  c.lr_schedule = "cosine";
+  c.lr_schedule_iterations = 2000;
+  c.beta1 = 0.0;
+  c.beta2 = 0.99;
+  c.adam_eps = 1e-6;
+  c.weight_decay_d = 0.05;
+  c.ema_momentum = 0.999;
+  c.objective.distance.kind = objectives::GaussianDistance::Bhattacharyya;
+  c.objective.distance.eps = 0.25;
+  c.objective.distance.ridge = 1e-3;
+  c.objective.lambda_cluster = 2.5;
+  c.objective.lambda_smooth = 0.0;
+  c.objective.lambda_hinge = 4.0;
+  c.objective.lambda_probe = 0.5;
+  c.objective.cluster.k = 4;
+  c.objective.cluster.skip_first_fake = false;
+  c.objective.cluster.block_elements = 4096;
+  c.objective.bank_size = 512;
+  c.objective.jacobian.steps = 3;
+  c.objective.jacobian.lip = 0.75;
+  c.objective.jacobian.penalty = objectives::JacobianPenalty::Absolute;
+  c.objective.fuse_jacobian_pass = false;
+  c.output_dir = "/tmp/every key";
+  c.log_every = 10;
+  c.sample_every = 50;
+  c.sample_count = 16;
+  c.checkpoint_every = 200;
+  c.device = "cuda";
+  c.eval_at_end = false;
+  c.eval_batch = 250;
+  c.eval_image_size = 48;
+  c.eval_svm_train_size = 1000;
+  c.eval_kmeans_repeats = 5;
+  c.eval_tsne_points = 300;
+  c.eval_random_baseline = false;
+  return c;
+}
+
+/// Checks every member against the values of every_key_changed().
+void check_every_key_changed(const TrainConfig& c) {
+  BOOST_TEST(c.preset == "fashion_mnist");
+  BOOST_TEST(c.dataset == "cifar100");
+  BOOST_TEST(c.data_dir == "/data/dir with spaces");
+  BOOST_TEST(c.cifar100_labels == "coarse");
+  BOOST_TEST(c.image_size == 64);
+  BOOST_TEST(!c.augment);
+  BOOST_TEST(c.crop_scale_min == 0.25);
+  BOOST_TEST(c.flip_p == 0.125);
+  BOOST_TEST(c.loader_threads == 3);
+  BOOST_TEST(c.spiral_noise == 0.05);
+  BOOST_TEST(c.d_width == 48);
+  BOOST_TEST(c.d_channels_per_group == 8);
+  BOOST_TEST(c.embed_dim == 64);
+  BOOST_TEST(c.g_ch == 96);
+  BOOST_TEST(c.g_bottom_width == 8);
+  BOOST_TEST(c.z_dim == 100);
+  BOOST_TEST(c.mlp_hidden == 64);
+  BOOST_TEST(c.mlp_depth == 2);
+  BOOST_TEST(c.iterations == 1234);
+  BOOST_TEST(c.batch_size == 256);
+  BOOST_TEST(c.seed == 42);
+  BOOST_TEST(c.lr_d == 1e-3);
+  BOOST_TEST(c.lr_g == 3e-4);
+  BOOST_TEST(c.lr_schedule == "cosine");
+  BOOST_TEST(c.lr_schedule_iterations == 2000);
+  BOOST_TEST(c.beta1 == 0.0);
+  BOOST_TEST(c.beta2 == 0.99);
+  BOOST_TEST(c.adam_eps == 1e-6);
+  BOOST_TEST(c.weight_decay_d == 0.05);
+  BOOST_TEST(c.ema_momentum == 0.999);
+  BOOST_TEST((c.objective.distance.kind == objectives::GaussianDistance::Bhattacharyya));
+  BOOST_TEST(c.objective.distance.eps == 0.25);
+  BOOST_TEST(c.objective.distance.ridge == 1e-3);
+  BOOST_TEST(c.objective.lambda_cluster == 2.5);
+  BOOST_TEST(c.objective.lambda_smooth == 0.0);
+  BOOST_TEST(c.objective.lambda_hinge == 4.0);
+  BOOST_TEST(c.objective.lambda_probe == 0.5);
+  BOOST_TEST(c.objective.cluster.k == 4);
+  BOOST_TEST(!c.objective.cluster.skip_first_fake);
+  BOOST_TEST(c.objective.cluster.block_elements == 4096);
+  BOOST_TEST(c.objective.bank_size == 512);
+  BOOST_TEST(c.objective.jacobian.steps == 3);
+  BOOST_TEST(c.objective.jacobian.lip == 0.75);
+  BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
+  BOOST_TEST(!c.objective.fuse_jacobian_pass);
+  BOOST_TEST(c.output_dir == "/tmp/every key");
+  BOOST_TEST(c.log_every == 10);
+  BOOST_TEST(c.sample_every == 50);
+  BOOST_TEST(c.sample_count == 16);
+  BOOST_TEST(c.checkpoint_every == 200);
+  BOOST_TEST(c.device == "cuda");
+  BOOST_TEST(!c.eval_at_end);
+  BOOST_TEST(c.eval_batch == 250);
+  BOOST_TEST(c.eval_image_size == 48);
+  BOOST_TEST(c.eval_svm_train_size == 1000);
+  BOOST_TEST(c.eval_kmeans_repeats == 5);
+  BOOST_TEST(c.eval_tsne_points == 300);
+  BOOST_TEST(!c.eval_random_baseline);
+}
+
+/// The `key=value` overrides that set every key of j (objective keys dotted), values as JSON.
+std::vector<std::string> overrides_of(const nlohmann::json& j, const std::string& prefix = "") {
+  std::vector<std::string> out;
+  for (const auto& item : j.items()) {
+    if (item.value().is_object()) {
+      for (const auto& o : overrides_of(item.value(), prefix + item.key() + ".")) out.push_back(o);
+    } else {
+      out.push_back(prefix + item.key() + "=" + item.value().dump());
+    }
+  }
+  return out;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  BOOST_TEST_REQUIRE(static_cast<bool>(in), path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// The first Markdown table after the line `heading` in a file.
+std::string table_after(const std::string& path, const std::string& heading) {
+  std::istringstream in(read_text(path));
+  std::string line, table;
+  bool seen = false;
+  while (std::getline(in, line)) {
+    if (line == heading) seen = true;
+    else if (seen && line.rfind("|", 0) == 0) table += line + "\n";
+    else if (seen && !table.empty()) break;
+  }
+  return table;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_key_round_trips_through_json_and_set) {
+  const TrainConfig c = every_key_changed();
+  BOOST_CHECK_NO_THROW(train::validate(c));
+  const nlohmann::json j = train::to_json(c), defaults = train::to_json(TrainConfig{});
+  // Every key differs from its default, so a key that writing or reading dropped would show.
+  BOOST_TEST(j.size() == train::config_keys().size());
+  BOOST_TEST(j["objective"].size() == 15u);
+  for (const auto& item : j.items()) {
+    if (item.key() == "objective") {
+      for (const auto& o : item.value().items()) BOOST_TEST(o.value() != defaults["objective"][o.key()], o.key());
+    } else {
+      BOOST_TEST(item.value() != defaults[item.key()], item.key());
+    }
+  }
+  // The written format: flat keys, the objective nested, enums by name.
+  BOOST_TEST(j["batch_size"] == 256);
+  BOOST_TEST(j["objective"]["distance"] == "bhattacharyya");
+  BOOST_TEST(j["objective"]["jacobian_penalty"] == "absolute");
+  BOOST_TEST(j["objective"]["power_steps"] == 3);
+  // JSON text back into another preset.
+  TrainConfig from_json = train::preset("double_spiral");
+  train::apply_json(from_json, nlohmann::json::parse(j.dump(2)));
+  check_every_key_changed(from_json);
+  // One --set per key.
+  TrainConfig from_set = train::preset("double_spiral");
+  const std::vector<std::string> sets = overrides_of(j);
+  BOOST_TEST(sets.size() == j.size() - 1 + 15);
+  for (const auto& s : sets) train::apply_override(from_set, s);
+  check_every_key_changed(from_set);
+  // Strings may go unquoted; a string key takes text that reads as other JSON.
+  train::apply_override(from_set, "objective.distance=jsd");
+  train::apply_override(from_set, "output_dir=123");
+  BOOST_TEST((from_set.objective.distance.kind == objectives::GaussianDistance::Jsd));
+  BOOST_TEST(from_set.output_dir == "123");
+}
+
+BOOST_AUTO_TEST_CASE(out_of_range_values_fail_naming_the_key_and_its_range) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"objective.lambda_cluster=-1", "'objective.lambda_cluster' = -1 must be ≥ 0"},
+      {"objective.lambda_smooth=-0.5", "'objective.lambda_smooth' = -0.5 must be ≥ 0"},
+      {"objective.lambda_hinge=-1", "'objective.lambda_hinge' = -1 must be ≥ 0"},
+      {"objective.lambda_probe=-2", "'objective.lambda_probe' = -2 must be ≥ 0"},
+      {"objective.knn_k=0", "'objective.knn_k' = 0 must be ≥ 1"},
+      {"objective.power_steps=0", "'objective.power_steps' = 0 must be ≥ 1"},
+      {"objective.power_steps=2147483648", "'objective.power_steps' = 2147483648 must be ≤ 2147483647"},
+      {"objective.logdet_eps=0", "'objective.logdet_eps' = 0 must be > 0"},
+      {"objective.ridge=-1e-9", "'objective.ridge' = -1e-09 must be ≥ 0"},
+      {"objective.lip=0", "'objective.lip' = 0 must be > 0"},
+      {"objective.knn_block_elements=0", "'objective.knn_block_elements' = 0 must be ≥ 1"},
+      {"objective.bank_size=0", "'objective.bank_size' = 0 must be ≥ 1"},
+      {"objective.distance=kl", "'objective.distance' must be one of logdet, jsd, bhattacharyya, got 'kl'"},
+      {"objective.jacobian_penalty=cubic", "'objective.jacobian_penalty' must be one of squared, absolute, got 'cubic'"},
+      {"crop_scale_min=1.5", "'crop_scale_min' = 1.5 must be in [0.01, 1]"},
+      {"flip_p=-0.1", "'flip_p' = -0.1 must be in [0, 1]"},
+      {"beta1=1", "'beta1' = 1 must be in [0, 1)"},
+      {"beta2=1.5", "'beta2' = 1.5 must be in [0, 1)"},
+      {"ema_momentum=1.01", "'ema_momentum' = 1.01 must be in [0, 1]"},
+      {"batch_size=1", "'batch_size' = 1 must be ≥ 2"},
+      {"seed=18446744073709551615", "'seed' = 18446744073709551615 must be ≤ 9223372036854775807"},
+      {"cifar100_labels=both", "'cifar100_labels' must be one of fine, coarse, got 'both'"},
+  };
+  const nlohmann::json before = train::to_json(train::preset("cifar10"));
+  for (const auto& kase : cases) {
+    TrainConfig c = train::preset("cifar10");
+    BOOST_TEST(has(error_of([&] { train::apply_override(c, kase.first); }), kase.second), kase.first);
+    BOOST_TEST(train::to_json(c) == before, kase.first);  // a refused value changes nothing
+  }
+  // The same ranges hold for values set in code.
+  TrainConfig c = train::preset("cifar10");
+  c.objective.lambda_hinge = -1;
+  BOOST_TEST(has(error_of([&] { train::validate(c); }), "'objective.lambda_hinge' = -1 must be ≥ 0"));
+  c = train::preset("cifar10");
+  c.objective.jacobian.steps = 0;
+  BOOST_TEST(has(error_of([&] { train::validate(c); }), "'objective.power_steps' = 0 must be ≥ 1"));
+  c = train::preset("cifar10");
+  c.objective.distance.eps = std::numeric_limits<double>::infinity();
+  BOOST_TEST(has(error_of([&] { train::validate(c); }), "'objective.logdet_eps' = inf must be a finite number > 0"));
+  c = train::preset("cifar10");
+  c.beta2 = 1.0;
+  BOOST_TEST(has(error_of([&] { train::validate(c); }), "'beta2' = 1 must be in [0, 1)"));
+  // A bank smaller than the batch: checked once every key is set, naming both keys.
+  c = train::preset("fashion_mnist");
+  c.batch_size = 4097;
+  BOOST_TEST(has(error_of([&] { train::validate(c); }), "'objective.bank_size' = 4096 must be ≥ 'batch_size' = 4097"));
+  c.batch_size = 4096;
+  BOOST_CHECK_NO_THROW(train::validate(c));
+}
+
+BOOST_AUTO_TEST_CASE(command_line_flags_come_from_the_field_list) {
+  std::vector<std::string> flags;
+  const TrainConfig defaults;
+  train::visit_fields(defaults, [&](const fields::Key& k, const auto&) {
+    if (k.flag) flags.emplace_back(std::string(k.flag) + "=" + k.name);
+  });
+  const std::vector<std::string> expected{"--dataset=dataset",       "--data-dir=data_dir", "--iterations=iterations",
+                                          "--batch-size=batch_size", "--seed=seed",         "--output=output_dir",
+                                          "--device=device"};
+  BOOST_TEST(flags == expected, boost::test_tools::per_element());
+
+  const char* argv[] = {"prog",         "--dataset", "double_spiral", "--data-dir", "/d", "--iterations", "12",
+                        "--batch-size", "32",        "--seed",        "9",          "--output", "123", "--device", "cuda"};
+  train::CommandLine cl;
+  BOOST_TEST(train::parse_command_line(15, argv, "fashion_mnist", "test", cl) == -1);
+  BOOST_TEST(cl.config.dataset == "double_spiral");
+  BOOST_TEST(cl.config.data_dir == "/d");
+  BOOST_TEST(cl.config.iterations == 12);
+  BOOST_TEST(cl.config.batch_size == 32);
+  BOOST_TEST(cl.config.seed == 9);
+  BOOST_TEST(cl.config.output_dir == "123");
+  BOOST_TEST(cl.config.device == "cuda");
+  BOOST_TEST(cl.config.lr_d == 1e-3);  // the rest is the default preset's
+
+  const char* later_set[] = {"prog", "--seed", "9", "--set", "seed=10"};
+  BOOST_TEST(train::parse_command_line(5, later_set, "fashion_mnist", "test", cl) == -1);
+  BOOST_TEST(cl.config.seed == 10);  // --set applies after the flags
+  for (const char* bad : {"1", "-3", "many"}) {
+    const char* bad_batch[] = {"prog", "--batch-size", bad};
+    BOOST_TEST(train::parse_command_line(3, bad_batch, "fashion_mnist", "test", cl) == 2, bad);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(list_keys_prints_the_table_of_every_key) {
+  std::ostringstream captured;
+  std::streambuf* const old = std::cout.rdbuf(captured.rdbuf());
+  const char* argv[] = {"prog", "--list-keys"};
+  train::CommandLine cl;
+  const int rc = train::parse_command_line(2, argv, "fashion_mnist", "test", cl);
+  std::cout.rdbuf(old);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(captured.str() == train::describe_keys());
+  BOOST_TEST(has(captured.str(), "| objective.lambda_hinge | number | 20.0 | ≥ 0 |"));
+  BOOST_TEST(has(captured.str(), "| beta1 | number | 0.5 | in [0, 1) |"));
+  BOOST_TEST(has(captured.str(), "| device | string | \"cpu\" | cpu \\| cuda |"));
+}
+
+BOOST_AUTO_TEST_CASE(docs_hold_the_generated_key_tables) {
+  const std::string docs = std::string(STRUCTGAN_SOURCE_DIR) + "/docs/";
+  BOOST_TEST(table_after(docs + "training.md", "## Configuration keys") == train::describe_keys());
+  BOOST_TEST(table_after(docs + "objectives.md", "### Options and JSON") == objectives::describe_options());
+}
+
+BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
+  // Written by train::to_json before the objective's options were typed (fashion_mnist and overrides).
+  const std::string path = std::string(STRUCTGAN_SOURCE_DIR) + "/tests/train/data/config_v1.json";
+  const TrainConfig c = train::load_config_file(path);
+  BOOST_TEST(c.preset == "fashion_mnist");
+  BOOST_TEST(c.dataset == "fashion_mnist");
+  BOOST_TEST(c.iterations == 321);
+  BOOST_TEST(c.seed == 7);
+  BOOST_TEST(c.batch_size == 48);
+  BOOST_TEST(c.output_dir == "runs/fixture");
+  BOOST_TEST(c.lr_schedule == "cosine");
+  BOOST_TEST(c.lr_schedule_iterations == 400);
+  BOOST_TEST(!c.augment);
+  BOOST_TEST(c.image_size == 16);
+  BOOST_TEST(c.g_bottom_width == 2);
+  BOOST_TEST(c.d_width == 32);
+  BOOST_TEST(c.lr_d == 1e-3);
+  BOOST_TEST((c.objective.distance.kind == objectives::GaussianDistance::Jsd));
+  BOOST_TEST(c.objective.distance.ridge == 1e-3);
+  BOOST_TEST(c.objective.distance.eps == 0.5);
+  BOOST_TEST(c.objective.cluster.k == 2);
+  BOOST_TEST(!c.objective.cluster.skip_first_fake);
+  BOOST_TEST(c.objective.lambda_hinge == 4.0);
+  BOOST_TEST(c.objective.lambda_cluster == 6.0);
+  BOOST_TEST(c.objective.lambda_smooth == 5.0);
+  BOOST_TEST(c.objective.bank_size == 4096);
+  BOOST_TEST(c.objective.jacobian.steps == 2);
+  BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
+  BOOST_TEST(c.objective.fuse_jacobian_pass);
+  // And it is written back byte for byte as run.hpp writes config.json.
+  BOOST_TEST(train::to_json(c).dump(2) + "\n" == read_text(path));
 }

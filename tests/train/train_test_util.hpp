@@ -25,7 +25,7 @@ inline train::TrainConfig tiny_spiral(const std::string& dir) {
   c.mlp_depth = 1;
   c.embed_dim = 8;
   c.z_dim = 4;
-  c.objective = {{"bank_size", 40}};
+  c.objective.bank_size = 40;
   c.output_dir = dir;
   c.sample_every = 0;
   c.checkpoint_every = 0;
@@ -45,7 +45,8 @@ inline train::TrainConfig tiny_images(const std::string& dir) {
   c.z_dim = 8;
   c.embed_dim = 8;
   c.batch_size = 8;
-  c.objective = {{"bank_size", 24}};
+  c.objective = {};  // SPEC §5 options: the preset's λ_c = 6 dropped, as before
+  c.objective.bank_size = 24;
   c.output_dir = dir;
   c.sample_every = 0;
   c.checkpoint_every = 0;

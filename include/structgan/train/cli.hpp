@@ -7,6 +7,7 @@
 ///   if (int rc = train::parse_command_line(argc, argv, "fashion_mnist", "Fashion-MNIST training", cl); rc >= 0) return rc;
 ///   // cl.config is validated; cl.resume, cl.config.device, ...
 /// \endcode
+#include <deque>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -32,21 +33,27 @@ inline int parse_command_line(int argc, const char* const* argv, const std::stri
                               const std::string& description, CommandLine& out,
                               const std::vector<std::string>& allowed = {}) {
   CLI::App app{description};
-  std::string preset_name, config_file, output, data_dir, device, dataset, progress = "auto";
+  std::string preset_name, config_file, progress = "auto";
   std::vector<std::string> sets;
-  std::int64_t iterations = -1, batch = -1, seed = -1;
   bool print_config = false, list_keys = false;
   app.add_option("--preset", preset_name, "preset: " + detail::joined(preset_names(), ", ") + " (default " + default_preset + ")");
   app.add_option("--config", config_file, "JSON file of configuration keys (may name its own \"preset\")");
   app.add_option("--set", sets, "override one key: key=value (repeatable; objective.<key>=value for the objective)");
   app.add_flag("--resume", out.resume, "continue from OUTPUT/checkpoint.ckpt");
-  app.add_option("--output", output, "output folder (key output_dir)");
-  app.add_option("--data-dir", data_dir, "data folder (key data_dir)");
-  app.add_option("--dataset", dataset, "data set (key dataset)");
-  app.add_option("--device", device, "cpu or cuda (key device)");
-  app.add_option("--iterations", iterations, "iterations in all (key iterations)");
-  app.add_option("--batch-size", batch, "batch size (key batch_size)");
-  app.add_option("--seed", seed, "seed (key seed)");
+  // The keys' own flags (`cli` in the field list): each is a shorthand for --set key=VALUE.
+  struct KeyFlag {
+    const char* flag;
+    std::string key, text;
+  };
+  std::deque<KeyFlag> key_flags;  // a deque: CLI11 keeps a reference to each text as more are added
+  const TrainConfig defaults;
+  visit_fields(defaults, [&](const fields::Key& k, const auto&) {
+    if (!k.flag) return;
+    key_flags.push_back({k.flag, k.name, ""});
+    const std::string range = fields::allowed(k);
+    app.add_option(k.flag, key_flags.back().text,
+                   std::string(k.doc) + " (key " + k.name + (range.empty() ? "" : ": " + range) + ")");
+  });
   app.add_option("--progress", progress, "auto | bar | lines")->check(CLI::IsMember({"auto", "bar", "lines"}));
   app.add_flag("--print-config", print_config, "print the effective configuration as JSON and exit");
   app.add_flag("--list-keys", list_keys, "print every configuration key and exit");
@@ -76,13 +83,8 @@ inline int parse_command_line(int argc, const char* const* argv, const std::stri
     } else {
       c = preset(preset_name.empty() ? default_preset : preset_name);
     }
-    if (!output.empty()) c.output_dir = output;
-    if (!data_dir.empty()) c.data_dir = data_dir;
-    if (!dataset.empty()) apply_json(c, {{"dataset", dataset}}, "--dataset");
-    if (!device.empty()) apply_json(c, {{"device", device}}, "--device");
-    if (iterations >= 0) apply_json(c, {{"iterations", iterations}}, "--iterations");
-    if (batch >= 0) apply_json(c, {{"batch_size", batch}}, "--batch-size");
-    if (seed >= 0) apply_json(c, {{"seed", seed}}, "--seed");
+    for (const auto& kf : key_flags)
+      if (app.count(kf.flag) > 0) fields::set(c, kf.key, kf.text, kf.flag);
     for (const auto& s : sets) apply_override(c, s);
     validate(c);
     require(allowed.empty() || detail::contains(allowed, c.dataset), "this program trains ", detail::joined(allowed, " or "),

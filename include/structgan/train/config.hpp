@@ -1,39 +1,43 @@
 #pragma once
 /// \file The training configuration (SPEC §5): one flat JSON object of named, typed keys, the
 /// presets `cifar10`, `cifar100`, `imagenet10`, `fashion_mnist` and `double_spiral`, and
-/// `key=value` overrides from the command line. Unknown keys and values of the wrong type or out
-/// of range throw structgan::Error naming the key, so a typo never passes silently.
+/// `key=value` overrides from the command line. The objective's options are a typed member
+/// (objectives::ObjectiveOptions, a nested JSON object). Unknown keys and values of the wrong type
+/// or out of range throw structgan::Error naming the key and its range, so neither a typo nor a
+/// negative weight passes silently.
 ///
 /// \code
 ///   train::TrainConfig c = train::preset("fashion_mnist");
 ///   train::apply_json(c, nlohmann::json::parse(R"({"iterations": 200, "objective": {"lambda_hinge": 4}})"));
 ///   train::apply_override(c, "batch_size=64");          // --set batch_size=64
+///   train::apply_override(c, "objective.knn_k=2");      // --set objective.knn_k=2
 ///   std::string text = train::to_json(c).dump(2);       // every key, for the run's folder
 /// \endcode
 ///
-/// docs/training.md lists every key with its meaning; `describe_keys()` prints the same table.
+/// docs/training.md lists every key with its range and meaning; `describe_keys()` prints the same table.
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "structgan/core/error.hpp"
+#include "structgan/objectives/fields.hpp"
 #include "structgan/objectives/options_json.hpp"
 
 namespace structgan::train {
 
 /// Every setting of a training run. Defaults are SPEC §5's (the released code's) CIFAR-10 run;
-/// the presets below change what their data set needs.
+/// the presets below change what their data set needs. visit_fields below gives each key's
+/// range and meaning.
 struct TrainConfig {
   std::string preset = "cifar10";  ///< the preset these values started from (informational)
   // ---- data ----
-  std::string dataset = "cifar10";  ///< cifar10 | cifar100 | imagenet10 | fashion_mnist | double_spiral
+  std::string dataset = "cifar10";
   std::string data_dir;             ///< folder of the data set ("": the reader's default where it has one)
-  std::string cifar100_labels = "fine";  ///< fine (100 classes) | coarse (20 superclasses)
+  std::string cifar100_labels = "fine";
   std::int64_t image_size = 32;     ///< training (and generated) image size: 32 or 128 (16 with g_bottom_width 2)
   bool augment = true;              ///< RandomResizedCrop + horizontal flip on real images (SPEC §5)
   double crop_scale_min = 0.5;      ///< RandomResizedCrop's smallest area fraction
@@ -59,14 +63,14 @@ struct TrainConfig {
   double ema_momentum = 0.99;       ///< EMA of D and G, every iteration
   std::string lr_schedule = "constant";      ///< constant (SPEC §5) | cosine (both rates, to 0 over the schedule)
   std::int64_t lr_schedule_iterations = 0;   ///< the cosine schedule's length (0: `iterations`)
-  nlohmann::json objective = nlohmann::json::object();  ///< objectives::options_from_json keys
+  objectives::ObjectiveOptions objective;    ///< the structural objective's weights and options (JSON: a nested object)
   // ---- output ----
   std::string output_dir = "runs/cifar10";
   std::int64_t log_every = 1;           ///< JSON-lines log every N iterations
   std::int64_t sample_every = 1000;     ///< sample grid every N iterations (0: only at the end)
   std::int64_t sample_count = 64;       ///< images in a grid (points for the double spiral)
   std::int64_t checkpoint_every = 1000; ///< checkpoint every N iterations (0: only at the end)
-  std::string device = "cpu";           ///< cpu | cuda
+  std::string device = "cpu";
   // ---- evaluation at the end (examples) ----
   bool eval_at_end = true;
   std::int64_t eval_batch = 500;            ///< images per feature-extraction batch
@@ -79,55 +83,6 @@ struct TrainConfig {
 
 namespace detail {
 
-/// Calls f(name, field, lower bound, meaning) for every key of the configuration, in order.
-template <class C, class F>
-void visit_config(C& c, F&& f) {
-  f("preset", c.preset, 0, "the preset these values started from (informational)");
-  f("dataset", c.dataset, 0, "cifar10 | cifar100 | imagenet10 | fashion_mnist | double_spiral");
-  f("data_dir", c.data_dir, 0, "folder of the data set (\"\": the reader's default)");
-  f("cifar100_labels", c.cifar100_labels, 0, "fine (100 classes) | coarse (20 superclasses)");
-  f("image_size", c.image_size, 4, "training and generated image size");
-  f("augment", c.augment, 0, "RandomResizedCrop + horizontal flip on real images");
-  f("crop_scale_min", c.crop_scale_min, 0.01, "RandomResizedCrop's smallest area fraction (≤ 1)");
-  f("flip_p", c.flip_p, 0, "probability of a horizontal flip (≤ 1)");
-  f("loader_threads", c.loader_threads, 1, "threads transforming one batch");
-  f("spiral_noise", c.spiral_noise, 0, "double spiral: noise std per coordinate (SPEC: 0.1)");
-  f("d_width", c.d_width, 1, "ResNet-18 base width (SPEC: 64)");
-  f("d_channels_per_group", c.d_channels_per_group, 1, "GroupNorm channels per group (SPEC: 16)");
-  f("embed_dim", c.embed_dim, 2, "p, the embedding width (SPEC: 128)");
-  f("g_ch", c.g_ch, 1, "BigGAN-deep channel multiplier (SPEC: 128)");
-  f("g_bottom_width", c.g_bottom_width, 1, "BigGAN-deep's first feature map size (SPEC: 4)");
-  f("z_dim", c.z_dim, 1, "latent size (SPEC: 128)");
-  f("mlp_hidden", c.mlp_hidden, 2, "double spiral: MLP width");
-  f("mlp_depth", c.mlp_depth, 1, "double spiral: hidden layers per MLP");
-  f("iterations", c.iterations, 0, "D+G iterations in all");
-  f("batch_size", c.batch_size, 2, "real (and generated) images per iteration");
-  f("seed", c.seed, 0, "seed of networks, bank, latents and data order");
-  f("lr_d", c.lr_d, 0, "D's learning rate (AdamW)");
-  f("lr_g", c.lr_g, 0, "G's learning rate (Adam)");
-  f("beta1", c.beta1, 0, "Adam β₁ (< 1)");
-  f("beta2", c.beta2, 0, "Adam β₂ (< 1)");
-  f("adam_eps", c.adam_eps, 0, "Adam ε");
-  f("weight_decay_d", c.weight_decay_d, 0, "D's decoupled weight decay");
-  f("ema_momentum", c.ema_momentum, 0, "EMA momentum of D and G (≤ 1)");
-  f("lr_schedule", c.lr_schedule, 0, "constant (SPEC) | cosine: both rates decay to 0 over the schedule");
-  f("lr_schedule_iterations", c.lr_schedule_iterations, 0, "length of the cosine schedule (0: iterations)");
-  f("objective", c.objective, 0, "options of the structural objective (objectives/options_json.hpp)");
-  f("output_dir", c.output_dir, 0, "folder for the log, samples and checkpoints");
-  f("log_every", c.log_every, 1, "JSON-lines log every N iterations");
-  f("sample_every", c.sample_every, 0, "sample grid every N iterations (0: at the end only)");
-  f("sample_count", c.sample_count, 1, "images per sample grid");
-  f("checkpoint_every", c.checkpoint_every, 0, "checkpoint every N iterations (0: at the end only)");
-  f("device", c.device, 0, "cpu | cuda");
-  f("eval_at_end", c.eval_at_end, 0, "evaluate the EMA discriminator when training ends");
-  f("eval_batch", c.eval_batch, 1, "images per feature-extraction batch");
-  f("eval_image_size", c.eval_image_size, 0, "size of the evaluated images (0: image_size)");
-  f("eval_svm_train_size", c.eval_svm_train_size, 0, "train images for the linear SVM (0: all)");
-  f("eval_kmeans_repeats", c.eval_kmeans_repeats, 1, "repeats of the k-means protocol (SPEC: 20)");
-  f("eval_tsne_points", c.eval_tsne_points, 0, "test points in the t-SNE plot (0: no plot)");
-  f("eval_random_baseline", c.eval_random_baseline, 0, "also evaluate the untrained network");
-}
-
 inline const std::vector<std::string>& known_datasets() {
   static const std::vector<std::string> d{"cifar10", "cifar100", "imagenet10", "fashion_mnist", "double_spiral"};
   return d;
@@ -139,78 +94,96 @@ inline bool contains(const std::vector<std::string>& v, const std::string& s) {
   return false;
 }
 
-inline std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
-}
-
-/// Whether every string in j is valid UTF-8 (JSON text, hence config.json and checkpoints, can
-/// hold nothing else; nlohmann::json::dump throws on anything else).
-inline bool is_utf8(const nlohmann::json& j) {
-  try {
-    (void)j.dump();
-    return true;
-  } catch (const nlohmann::json::exception&) {
-    return false;
-  }
-}
+using fields::detail::joined;
 
 }  // namespace detail
 
-/// Every key name, in order.
-inline std::vector<std::string> config_keys() {
-  std::vector<std::string> k;
-  TrainConfig c;
-  detail::visit_config(c, [&](const char* name, auto&, double, const char*) { k.emplace_back(name); });
-  return k;
+/// The keys of TrainConfig (see objectives/fields.hpp): f(key, member) for each, in order. This
+/// list is the configuration's one description: JSON read and write, validate(), the
+/// command-line flags of train/cli.hpp and describe_keys() (docs/training.md) all derive from it.
+template <class C, class F, class = std::enable_if_t<std::is_same_v<std::remove_const_t<C>, TrainConfig>>>
+void visit_fields(C& c, F&& f) {
+  using fields::Key;
+  // ---- data ----
+  f(Key("preset", "the preset these values started from (informational)"), c.preset);
+  f(Key("dataset", "the data set").one_of(detail::known_datasets()).cli("--dataset"), c.dataset);
+  f(Key("data_dir", "folder of the data set (\"\": the reader's default)").cli("--data-dir"), c.data_dir);
+  f(Key("cifar100_labels", "CIFAR-100: fine (100 classes) or coarse (20 superclasses)").one_of({"fine", "coarse"}),
+    c.cifar100_labels);
+  f(Key("image_size", "training and generated image size (8 × g_bottom_width: 32×32 stages; 32 × g_bottom_width: "
+                      "128×128 stages)").min(4),
+    c.image_size);
+  f(Key("augment", "RandomResizedCrop + horizontal flip on real images"), c.augment);
+  f(Key("crop_scale_min", "RandomResizedCrop's smallest area fraction").min(0.01).max(1), c.crop_scale_min);
+  f(Key("flip_p", "probability of a horizontal flip").min(0).max(1), c.flip_p);
+  f(Key("loader_threads", "threads transforming one batch").min(1), c.loader_threads);
+  f(Key("spiral_noise", "double spiral: noise std per coordinate (SPEC: 0.1)").min(0), c.spiral_noise);
+  // ---- networks ----
+  f(Key("d_width", "ResNet-18 base width (SPEC: 64; stages w, 2w, 4w, 8w; f^b has 8w entries)").min(1), c.d_width);
+  f(Key("d_channels_per_group", "GroupNorm channels per group (SPEC: 16)").min(1), c.d_channels_per_group);
+  f(Key("embed_dim", "p, the embedding width (SPEC: 128)").min(2), c.embed_dim);
+  f(Key("g_ch", "BigGAN-deep channel multiplier (SPEC: 128)").min(1), c.g_ch);
+  f(Key("g_bottom_width", "BigGAN-deep's first feature map size (SPEC: 4)").min(1), c.g_bottom_width);
+  f(Key("z_dim", "latent size (SPEC: 128)").min(1), c.z_dim);
+  f(Key("mlp_hidden", "double spiral: MLP width").min(2), c.mlp_hidden);
+  f(Key("mlp_depth", "double spiral: hidden layers per MLP").min(1), c.mlp_depth);
+  // ---- optimization ----
+  f(Key("iterations", "D+G iterations in all").min(0).cli("--iterations"), c.iterations);
+  f(Key("batch_size", "real (and generated) images per iteration").min(2).cli("--batch-size"), c.batch_size);
+  f(Key("seed", "seed of networks, bank, latents and data order").min(0).cli("--seed"), c.seed);
+  f(Key("lr_d", "D's learning rate (AdamW)").min(0), c.lr_d);
+  f(Key("lr_g", "G's learning rate (Adam)").min(0), c.lr_g);
+  f(Key("lr_schedule", "constant (SPEC §5) or cosine: both rates (and so AdamW's decay) times ½(1 + cos(π·t/T)) at "
+                       "the step after t iterations, 0 from T on (PyTorch's CosineAnnealingLR, η_min = 0)")
+        .one_of({"constant", "cosine"}),
+    c.lr_schedule);
+  f(Key("lr_schedule_iterations", "T of the cosine schedule (0: `iterations`; a resumed run must then keep "
+                                  "`iterations`)").min(0),
+    c.lr_schedule_iterations);
+  f(Key("beta1", "Adam β₁").min(0).below(1), c.beta1);
+  f(Key("beta2", "Adam β₂").min(0).below(1), c.beta2);
+  f(Key("adam_eps", "Adam ε").min(0), c.adam_eps);
+  f(Key("weight_decay_d", "D's decoupled weight decay").min(0), c.weight_decay_d);
+  f(Key("ema_momentum", "EMA momentum of D and G").min(0).max(1), c.ema_momentum);
+  f(Key("objective", "options of the structural objective (docs/objectives.md)"), c.objective);
+  // ---- output ----
+  f(Key("output_dir", "folder for the log, samples and checkpoints (not empty)").cli("--output"), c.output_dir);
+  f(Key("log_every", "JSON-lines log every N iterations").min(1), c.log_every);
+  f(Key("sample_every", "sample grid every N iterations (0: at the end only)").min(0), c.sample_every);
+  f(Key("sample_count", "images per sample grid").min(1), c.sample_count);
+  f(Key("checkpoint_every", "checkpoint every N iterations (0: at the end only)").min(0), c.checkpoint_every);
+  f(Key("device", "where the networks run").one_of({"cpu", "cuda"}).cli("--device"), c.device);
+  // ---- evaluation at the end ----
+  f(Key("eval_at_end", "evaluate the EMA discriminator when training ends"), c.eval_at_end);
+  f(Key("eval_batch", "images per feature-extraction batch").min(1), c.eval_batch);
+  f(Key("eval_image_size", "size of the evaluated images (0: image_size; else at least D's downsampling)").min(0),
+    c.eval_image_size);
+  f(Key("eval_svm_train_size", "train images for the linear SVM (0: all)").min(0), c.eval_svm_train_size);
+  f(Key("eval_kmeans_repeats", "repeats of the k-means protocol (SPEC: 20)").min(1), c.eval_kmeans_repeats);
+  f(Key("eval_tsne_points", "test points in the t-SNE plot (0: no plot)").min(0), c.eval_tsne_points);
+  f(Key("eval_random_baseline", "also evaluate the untrained network"), c.eval_random_baseline);
 }
 
-/// The keys as a Markdown table (key, type, meaning) for --help and docs/training.md.
-inline std::string describe_keys() {
-  std::string s = "| key | type | meaning |\n|---|---|---|\n";
-  TrainConfig c;
-  detail::visit_config(c, [&](const char* name, auto& field, double, const char* doc) {
-    using F = std::decay_t<decltype(field)>;
-    const char* type = std::is_same_v<F, bool>            ? "bool"
-                       : std::is_same_v<F, std::int64_t>  ? "integer"
-                       : std::is_same_v<F, double>        ? "number"
-                       : std::is_same_v<F, std::string>   ? "string"
-                                                          : "object";
-    s += std::string("| ") + name + " | " + type + " | " + doc + " |\n";
-  });
-  return s;
-}
+/// Every top-level key name, in order ("objective" holds the objective.* keys).
+inline std::vector<std::string> config_keys() { return fields::names(TrainConfig{}); }
 
-/// Every key and its value as one JSON object (the objective's options in full).
-inline nlohmann::json to_json(const TrainConfig& config) {
-  nlohmann::json j = nlohmann::json::object();
-  TrainConfig c = config;
-  detail::visit_config(c, [&](const char* name, auto& field, double, const char*) { j[name] = field; });
-  j["objective"] = objectives::options_to_json(objectives::options_from_json(c.objective));
-  return j;
-}
+/// Every key (the objective's as objective.<key>) as a Markdown table of key, type, default (the
+/// cifar10 preset's), allowed values and meaning: --list-keys prints it, docs/training.md holds it.
+inline std::string describe_keys() { return fields::table(TrainConfig{}); }
 
-/// Checks the values that depend on each other (and the choices among strings); throws
-/// structgan::Error naming the key.
+/// Every key and its value as one JSON object (the objective's options as a nested object).
+inline nlohmann::json to_json(const TrainConfig& c) { return fields::write(c); }
+
+/// Checks every key's range and the values that depend on each other; throws structgan::Error
+/// naming the key (both keys for a pair).
 inline void validate(const TrainConfig& c) {
   const char* w = "train config";
-  detail::visit_config(c, [&](const char* name, auto& field, double, const char*) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
-      require(detail::is_utf8(field), w, ": '", name, "' is not valid UTF-8 (the configuration is stored as JSON)");
-  });
-  require(detail::contains(detail::known_datasets(), c.dataset), w, ": 'dataset' must be one of ",
-          detail::joined(detail::known_datasets()), ", got '", c.dataset, "'");
-  require(c.cifar100_labels == "fine" || c.cifar100_labels == "coarse", w,
-          ": 'cifar100_labels' must be fine or coarse, got '", c.cifar100_labels, "'");
-  require(c.device == "cpu" || c.device == "cuda", w, ": 'device' must be cpu or cuda, got '", c.device, "'");
-  require(c.crop_scale_min <= 1.0, w, ": 'crop_scale_min' = ", c.crop_scale_min, " must be ≤ 1");
-  require(c.flip_p <= 1.0, w, ": 'flip_p' = ", c.flip_p, " must be ≤ 1");
-  require(c.beta1 < 1.0 && c.beta2 < 1.0, w, ": 'beta1' and 'beta2' must be < 1");
-  require(c.ema_momentum <= 1.0, w, ": 'ema_momentum' = ", c.ema_momentum, " must be ≤ 1");
-  require(c.lr_schedule == "constant" || c.lr_schedule == "cosine", w,
-          ": 'lr_schedule' must be constant or cosine, got '", c.lr_schedule, "'");
+  fields::validate(c, w);
   require(!c.output_dir.empty(), w, ": 'output_dir' must not be empty");
+  // Each iteration writes its whole real batch into the bank: a smaller bank would hold only part
+  // of the previous batch instead of the memory of many batches that SPEC §3 searches.
+  require(c.objective.bank_size >= c.batch_size, w, ": 'objective.bank_size' = ", c.objective.bank_size,
+          " must be ≥ 'batch_size' = ", c.batch_size, " (the bank holds whole real batches)");
   if (c.dataset != "double_spiral") {
     const std::int64_t r = c.image_size;
     const std::int64_t bw = c.g_bottom_width;  // divided, not multiplied: huge values must not overflow
@@ -218,59 +191,18 @@ inline void validate(const TrainConfig& c) {
             " must be 8 × g_bottom_width (the 32×32 generator's three upsamplings) or 32 × g_bottom_width (128×128 "
             "generator), got g_bottom_width = ",
             c.g_bottom_width);
-    require(c.g_ch >= 1, w, ": 'g_ch' too small");
     // D halves the image 3 times (5 at 128×128): smaller images leave nothing to pool.
     const std::int64_t min_eval = r >= 128 ? 32 : 8;
     require(c.eval_image_size == 0 || c.eval_image_size >= min_eval, w, ": 'eval_image_size' = ", c.eval_image_size,
             " must be 0 (image_size) or at least ", min_eval, " (the discriminator's total downsampling)");
   }
-  (void)objectives::options_from_json(c.objective);  // throws on a bad objective key
 }
 
 /// Applies the keys present in `j` (an object) to `c`: each must be a known key with a value of
-/// its type within range. "objective" merges key by key into the current objective options.
-/// Throws structgan::Error naming the first bad key.
+/// its type within range; "objective" merges key by key into the current objective options.
+/// Throws structgan::Error naming the first bad key (and then leaves `c` unchanged).
 inline void apply_json(TrainConfig& c, const nlohmann::json& j, const std::string& where = "train config") {
-  require(j.is_object(), where, ": expected a JSON object, got ", j.type_name());
-  // Checked first: the messages below quote values, and quoting invalid UTF-8 would throw.
-  require(detail::is_utf8(j), where, ": the keys and strings must be valid UTF-8");
-  for (const auto& [key, v] : j.items()) {
-    bool found = false;
-    detail::visit_config(c, [&, k = key, &v = v](const char* name, auto& field, double lo, const char*) {
-      if (k != name) return;
-      found = true;
-      using F = std::decay_t<decltype(field)>;
-      if constexpr (std::is_same_v<F, bool>) {
-        require(v.is_boolean(), where, ": '", k, "' must be true or false, got ", v.dump());
-        field = v.template get<bool>();
-      } else if constexpr (std::is_same_v<F, std::int64_t>) {
-        require(v.is_number_integer(), where, ": '", k, "' must be an integer, got ", v.dump());
-        const auto x = v.template get<std::int64_t>();
-        require(static_cast<double>(x) >= lo, where, ": '", k, "' = ", x, " must be ≥ ", lo);
-        field = x;
-      } else if constexpr (std::is_same_v<F, double>) {
-        require(v.is_number(), where, ": '", k, "' must be a number, got ", v.dump());
-        const double x = v.template get<double>();
-        require(std::isfinite(x) && x >= lo, where, ": '", k, "' = ", x, " must be finite and ≥ ", lo);
-        field = x;
-      } else if constexpr (std::is_same_v<F, std::string>) {
-        require(v.is_string(), where, ": '", k, "' must be a string, got ", v.dump());
-        field = v.template get<std::string>();
-      } else {
-        require(v.is_object(), where, ": '", k, "' must be a JSON object, got ", v.dump());
-        // Validate the merged objective options now, so the error names the key.
-        nlohmann::json merged = field;
-        for (const auto& [ok, ov] : v.items()) merged[ok] = ov;
-        try {
-          (void)objectives::options_from_json(merged);
-        } catch (const Error& e) {
-          fail(where, ": '", k, "': ", e.what());
-        }
-        field = merged;
-      }
-    });
-    if (!found) fail(where, ": unknown key '", key, "' (known keys: ", detail::joined(config_keys()), ")");
-  }
+  fields::read(c, j, where);
 }
 
 /// The names of the presets.
@@ -314,7 +246,8 @@ inline TrainConfig preset(const std::string& name) {
     c.crop_scale_min = 0.5;
     // λ_c = 6 (SPEC §5: 3): EMA f^b k-means 0.614 / 0.560 → 0.604 / 0.609 for seeds 0 / 1 on Zen 4
     // (chosen on the test split; SVM 0.857 / 0.849 → 0.853 / 0.853): the clusters hold across seeds.
-    c.objective = {{"bank_size", 4096}, {"lambda_cluster", 6}};
+    c.objective.bank_size = 4096;
+    c.objective.lambda_cluster = 6;
     c.sample_every = 100;
     c.checkpoint_every = 100;
     c.output_dir = "runs/fashion_mnist";
@@ -329,7 +262,7 @@ inline TrainConfig preset(const std::string& name) {
     c.embed_dim = 128;
     c.mlp_hidden = 128;
     c.mlp_depth = 3;
-    c.objective = {{"bank_size", 2048}};
+    c.objective.bank_size = 2048;
     c.sample_every = 500;
     c.sample_count = 2000;
     c.checkpoint_every = 500;
@@ -342,22 +275,14 @@ inline TrainConfig preset(const std::string& name) {
 }
 
 /// Applies one `key=value` override (the command line's --set). The value is read as JSON when it
-/// parses (numbers, true/false, "quoted strings", {objects}), else as a plain string; a dotted key
-/// `objective.name=value` sets one option of the objective. Throws structgan::Error.
+/// parses (numbers, true/false, "quoted strings", {objects}), else as a plain string (a string
+/// key takes any text); a dotted key `objective.name=value` sets one option of the objective.
+/// Throws structgan::Error.
 inline void apply_override(TrainConfig& c, const std::string& assignment) {
   const auto eq = assignment.find('=');
   require(eq != std::string::npos && eq > 0, "train config: override '", assignment, "' must be key=value");
-  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded()) value = text;
-  const auto dot = key.find('.');
-  if (dot != std::string::npos) {
-    const std::string head = key.substr(0, dot), tail = key.substr(dot + 1);
-    require(head == "objective", "train config: override '", assignment, "': only objective.<key> may be dotted");
-    apply_json(c, nlohmann::json{{"objective", {{tail, value}}}}, "train config (--set " + key + ")");
-    return;
-  }
-  apply_json(c, nlohmann::json{{key, value}}, "train config (--set " + key + ")");
+  const std::string key = assignment.substr(0, eq);
+  fields::set(c, key, assignment.substr(eq + 1), "train config (--set " + key + ")");
 }
 
 /// The configuration of a JSON file's object: the preset named by its "preset" key (default

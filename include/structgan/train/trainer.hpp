@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "structgan/nn/all.hpp"
-#include "structgan/objectives/options_json.hpp"
+#include "structgan/objectives/structural_objective.hpp"
 #include "structgan/train/config.hpp"
 #include "structgan/train/data_source.hpp"
 #include "structgan/train/models.hpp"
@@ -132,7 +132,7 @@ class Trainer {
         g_(std::move(g)),
         d_ema_(d_, config.ema_momentum),
         g_ema_(g_, config.ema_momentum),
-        objective_(objectives::options_from_json(config.objective)),
+        objective_(config.objective),
         data_(std::move(data)),
         rng_(std::move(rng)) {
     validate(config_);
