@@ -83,8 +83,6 @@ struct GeneratorStep {
 };
 
 namespace detail {
-template <class T, class D>
-double scalar_of(const Tensor<T, D>& t) { return double(to_host(t)[0]); }
 
 /// The probe's accuracy: argmax of each row of the logits against the labels.
 template <class T, class D>
@@ -142,6 +140,7 @@ class StructuralObjective {
     using VT = Var<T, D>;
     VT f_tilde, f, fg, logits, jac_penalty;
     LossTerms t;
+    ScalarReadout<T, D> readout;
     if (jac) {
       const Tensor<T, D> x = concat(std::vector<Tensor<T, D>>{x_real, x_fake}, 0);
       // S − 1 plain steps, then one primal pass shared by the last VJP and σ's recorded dual pass.
@@ -172,8 +171,8 @@ class StructuralObjective {
       }
       const VT sigma = detail::sigma_of_recorded_jv(jv, it.u);
       jac_penalty = jacobian_penalty(sigma, o_.jacobian.lip, o_.jacobian.penalty);
-      t.jacobian = detail::scalar_of(jac_penalty.value());
-      t.sigma_mean = detail::scalar_of(mean_all(sigma.value()));
+      readout.add(&t.jacobian, jac_penalty.value());
+      readout.add(&t.sigma_mean, mean_all(sigma.value()));
     } else {
       auto real = d(VT(x_real));
       auto fake = d(VT(x_fake));
@@ -194,15 +193,16 @@ class StructuralObjective {
     if (!labels.empty() && o_.lambda_probe != 0.0) {
       const VT ce = softmax_cross_entropy(logits, labels);
       loss = add(loss, mul_scalar(ce, T(o_.lambda_probe)));
-      t.probe = detail::scalar_of(ce.value());
+      readout.add(&t.probe, ce.value());
     }
     if (!labels.empty()) t.probe_accuracy = detail::probe_accuracy(logits.value(), labels);
-    t.distance = detail::scalar_of(dist.value());
-    t.s_real = detail::scalar_of(c.s_real.value());
-    t.s_fake = detail::scalar_of(c.s_fake.value());
-    t.hinge = detail::scalar_of(hinge.value());
-    t.embed_norm = detail::scalar_of(mean_all(row_norm(f_tilde.value())));
-    t.total = detail::scalar_of(loss.value());
+    readout.add(&t.distance, dist.value());
+    readout.add(&t.s_real, c.s_real.value());
+    readout.add(&t.s_fake, c.s_fake.value());
+    readout.add(&t.hinge, hinge.value());
+    readout.add(&t.embed_norm, mean_all(row_norm(f_tilde.value())));
+    readout.add(&t.total, loss.value());
+    readout.read();  // the logged terms, in one device→host transfer
     return {loss, t, f.value()};
   }
 
@@ -232,9 +232,11 @@ class StructuralObjective {
     const VT s_fake = fake_cluster_similarity(fg, f, fake_keys, real_keys, bank.keys(), bank.values(), o_.cluster, &nb);
     const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));
     LossTerms t;
-    t.distance = detail::scalar_of(dist.value());
-    t.s_fake = detail::scalar_of(s_fake.value());
-    t.total = detail::scalar_of(loss.value());
+    ScalarReadout<T, D> readout;
+    readout.add(&t.distance, dist.value());
+    readout.add(&t.s_fake, s_fake.value());
+    readout.add(&t.total, loss.value());
+    readout.read();  // the logged terms, in one device→host transfer
     return {loss, t};
   }
 

@@ -59,22 +59,20 @@ struct StepReport {
 namespace detail {
 
 /// ‖g‖₂ over every gradient of an optimizer's parameters. Each tensor's Σg² is computed on the
-/// device and lands in one vector, read in a single transfer (not one per tensor: on a GPU each
-/// read is a synchronizing round trip), then added in double in parameter order.
+/// device and all are read in one transfer (not one per tensor: on a GPU each read is a
+/// synchronizing round trip), then added in double in parameter order.
 template <class Opt>
 double gradient_norm(const Opt& opt) {
   using Tn = std::decay_t<decltype(opt.groups().front().slots.front().grad)>;
-  using D = typename Tn::device_type;
-  index_t count = 0;
-  for (const auto& g : opt.groups()) count += static_cast<index_t>(g.slots.size());
-  if (count == 0) return 0;
-  Tn sums(Shape{count});
-  index_t i = 0;
+  std::vector<double> sums;
+  for (const auto& g : opt.groups()) sums.resize(sums.size() + g.slots.size());
+  ScalarReadout<typename Tn::value_type, typename Tn::device_type> readout;
+  std::size_t i = 0;
   for (const auto& g : opt.groups())
-    for (const auto& slot : g.slots) copy(D{}, 1, sum_all(square(slot.grad)).data(), sums.data() + i++);
-  const auto host = to_host(sums);
+    for (const auto& slot : g.slots) readout.add(&sums[i++], sum_all(square(slot.grad)));
+  readout.read();
   double s = 0;
-  for (index_t j = 0; j < count; ++j) s += static_cast<double>(host[j]);
+  for (double v : sums) s += v;
   return std::sqrt(s);
 }
 
