@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ libeigen3-dev libboost-test-dev nlohmann-json3-dev libstb-dev zlib1g-dev
           libcli11-dev liblinear-dev libbenchmark-dev dataset-fashion-mnist clang
-          libclang-rt-14-dev libomp-14-dev)  # clang-14: the sanitizer stage and libFuzzer
+          libclang-rt-14-dev libomp-14-dev  # clang-14: the sanitizer stage and libFuzzer
+          libopenmpi-dev openmpi-bin)       # multi-process training and its tests (structgan::mpi)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
