@@ -97,6 +97,9 @@ struct DeviceCounters {
   std::uint64_t from_host = 0, from_host_bytes = 0;
   std::uint64_t synchronizations = 0;
   void reset() { *this = DeviceCounters{}; }
+  void allocation(std::uint64_t bytes) { ++allocations, allocated_bytes += bytes; }
+  void copy_to_host(std::uint64_t bytes) { ++to_host, to_host_bytes += bytes; }
+  void copy_from_host(std::uint64_t bytes) { ++from_host, from_host_bytes += bytes; }
 };
 
 /// A broadcast z = op(a, b) over shapes padded to rank 4, with adjacent dimensions merged so

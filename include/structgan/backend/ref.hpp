@@ -42,8 +42,7 @@ struct Allocator<Ref> {
     const std::size_t count = n == 0 ? 1 : n;
     std::shared_ptr<T> p(new T[count], std::default_delete<T[]>());
     std::fill(p.get(), p.get() + count, std::numeric_limits<T>::quiet_NaN());
-    ++backend::counters(Ref{}).allocations;
-    backend::counters(Ref{}).allocated_bytes += count * sizeof(T);
+    backend::counters(Ref{}).allocation(count * sizeof(T));
     return p;
   }
 };
@@ -90,18 +89,14 @@ index_t window_argmax(const T* plane, index_t w, index_t k, index_t s, index_t o
 
 template <class T>
 void copy_to_host(Ref, index_t n, const T* src, T* host_dst) {
-  ++counters(Ref{}).to_host;
-  if (n <= 0) return;
-  counters(Ref{}).to_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
-  std::memcpy(host_dst, src, static_cast<std::size_t>(n) * sizeof(T));
+  counters(Ref{}).copy_to_host(static_cast<std::uint64_t>(std::max<index_t>(n, 0)) * sizeof(T));
+  if (n > 0) std::memcpy(host_dst, src, static_cast<std::size_t>(n) * sizeof(T));
 }
 
 template <class T>
 void copy_from_host(Ref, index_t n, const T* host_src, T* dst) {
-  ++counters(Ref{}).from_host;
-  if (n <= 0) return;
-  counters(Ref{}).from_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
-  std::memcpy(dst, host_src, static_cast<std::size_t>(n) * sizeof(T));
+  counters(Ref{}).copy_from_host(static_cast<std::uint64_t>(std::max<index_t>(n, 0)) * sizeof(T));
+  if (n > 0) std::memcpy(dst, host_src, static_cast<std::size_t>(n) * sizeof(T));
 }
 
 template <class T>

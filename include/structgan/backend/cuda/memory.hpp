@@ -119,8 +119,7 @@ struct Allocator<Cuda> {
   static std::shared_ptr<T> allocate(std::size_t n) {
     std::size_t size_class = 0;
     T* p = static_cast<T*>(backend::cuda::device_pool().allocate(backend::cuda::bytes_for<T>(n), &size_class));
-    ++backend::counters(Cuda{}).allocations;
-    backend::counters(Cuda{}).allocated_bytes += backend::cuda::bytes_for<T>(n);
+    backend::counters(Cuda{}).allocation(backend::cuda::bytes_for<T>(n));
     try {
       return std::shared_ptr<T>(p, [size_class](T* q) { backend::cuda::device_pool().deallocate(q, size_class); });
     } catch (...) {  // the control block could not be allocated
@@ -141,8 +140,7 @@ inline void synchronize(Cuda) {
 template <class T>
 void copy_to_host(Cuda, index_t n, const T* device_src, T* host_dst) {
   if (n <= 0) return;
-  ++counters(Cuda{}).to_host;
-  counters(Cuda{}).to_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
+  counters(Cuda{}).copy_to_host(static_cast<std::uint64_t>(n) * sizeof(T));
   STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, static_cast<std::size_t>(n) * sizeof(T),
                                        cudaMemcpyDeviceToHost, cuda::stream()));
   STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
@@ -152,8 +150,7 @@ void copy_to_host(Cuda, index_t n, const T* device_src, T* host_dst) {
 template <class T>
 void copy_from_host(Cuda, index_t n, const T* host_src, T* device_dst) {
   if (n <= 0) return;
-  ++counters(Cuda{}).from_host;
-  counters(Cuda{}).from_host_bytes += static_cast<std::uint64_t>(n) * sizeof(T);
+  counters(Cuda{}).copy_from_host(static_cast<std::uint64_t>(n) * sizeof(T));
   STRUCTGAN_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, static_cast<std::size_t>(n) * sizeof(T),
                                        cudaMemcpyHostToDevice, cuda::stream()));
   // Pinned host memory would still be read asynchronously: wait, so the contract holds for any buffer.
