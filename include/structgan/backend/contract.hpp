@@ -102,6 +102,14 @@ struct DeviceCounters {
   void copy_from_host(std::uint64_t bytes) { ++from_host, from_host_bytes += bytes; }
 };
 
+/// The counters of device D, one set per device tag. Devices whose memory is not the host's
+/// (Cuda, Ref) record into them; the CPU's stay zero.
+template <class D>
+DeviceCounters& counters(D) {
+  static DeviceCounters c;
+  return c;
+}
+
 /// A broadcast z = op(a, b) over shapes padded to rank 4, with adjacent dimensions merged so
 /// that runs are as long as possible. Dimension i of the plan has `size[i]` elements and strides
 /// sa, sb, so in a, b and the output (0: the operand repeats along it). Shared by the backends

@@ -27,14 +27,6 @@
 
 namespace structgan {
 
-namespace backend {
-/// The reference device's allocations and transfers since the start or the last reset().
-inline DeviceCounters& counters(Ref) {
-  static DeviceCounters c;
-  return c;
-}
-}  // namespace backend
-
 template <>
 struct Allocator<Ref> {
   template <class T>

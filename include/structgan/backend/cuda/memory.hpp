@@ -103,15 +103,6 @@ class DeviceBuffer {
 
 }  // namespace backend::cuda
 
-namespace backend {
-/// The device's allocations and host↔device traffic (backend/contract.hpp), counted by the
-/// allocator and the transfers below.
-inline DeviceCounters& counters(Cuda) {
-  static DeviceCounters c;
-  return c;
-}
-}  // namespace backend
-
 /// Device memory for Tensor<T, Cuda>: a handle whose deleter returns the block to the pool.
 template <>
 struct Allocator<Cuda> {
