@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.hpp"
 #include "structgan/io/atomic_file.hpp"
 #include "structgan/io/png.hpp"
 
@@ -33,15 +34,16 @@ struct SyncRecord {
 std::vector<SyncRecord> g_syncs;
 std::string g_watch;            ///< the destination whose contents each call records
 int g_fail_file_syncs = 0;      ///< > 0: the next file (not folder) fsync fails with EIO
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 }  // namespace
 
 extern "C" int fsync(int fd) {
   struct stat st {};
   const bool dir = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-  if (!g_watch.empty()) {
-    std::ifstream in(g_watch, std::ios::binary);
-    g_syncs.push_back({dir, std::string(std::istreambuf_iterator<char>(in), {})});
-  }
+  if (!g_watch.empty()) g_syncs.push_back({dir, slurp(g_watch)});
   if (!dir && g_fail_file_syncs > 0) {
     --g_fail_file_syncs;
     errno = EIO;
@@ -53,43 +55,34 @@ extern "C" int fsync(int fd) {
 }
 
 namespace {
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("structgan_atomic_file_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
+// A scratch folder that also resets the fsync recorder.
+struct Scratch : structgan::testing::TempDir {
+  using TempDir::TempDir;
+  ~Scratch() {
     g_watch.clear();
     g_syncs.clear();
     g_fail_file_syncs = 0;
   }
 };
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 std::size_t entries(const fs::path& dir) {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_ERROR("no structgan::Error thrown");
-  return {};
+// A predicate for BOOST_CHECK_EXCEPTION: the error's message contains every one of `parts`.
+auto mentions(std::vector<std::string> parts) {
+  return [parts](const Error& e) {
+    for (const auto& p : parts)
+      if (std::string(e.what()).find(p) == std::string::npos) {
+        BOOST_TEST_MESSAGE("'" << e.what() << "' lacks '" << p << "'");
+        return false;
+      }
+    return true;
+  };
 }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fsyncs_the_data_before_the_rename_and_the_folder_after) {
-  TempDir dir("order");
-  const std::string path = (dir.path / "f.txt").string();
+  Scratch dir("order");
+  const std::string path = dir.file("f.txt");
   io::write_file_atomically(path, "old");
   g_watch = path;
   io::write_file_atomically(path, [](io::FileSink& out) {
@@ -107,59 +100,49 @@ BOOST_AUTO_TEST_CASE(fsyncs_the_data_before_the_rename_and_the_folder_after) {
   BOOST_TEST(entries(dir.path) == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_fsync_keeps_the_old_file_and_removes_the_temporary) {
-  TempDir dir("fsync");
-  const std::string path = (dir.path / "f.bin").string();
+// Every way a write can fail leaves the previous file whole and no temporary file behind.
+BOOST_AUTO_TEST_CASE(failed_writes_keep_the_old_file_and_remove_the_temporary) {
+  Scratch dir("fail");
+  const std::string path = dir.file("f.bin");
   io::write_file_atomically(path, "previous");
+  auto unchanged = [&] {
+    BOOST_TEST(slurp(path) == "previous");
+    BOOST_TEST(entries(dir.path) == 1u, "a temporary file was left behind");
+  };
+  // fsync of the data fails (as on a failing disk), for any kind of file.
   g_fail_file_syncs = 1;
-  const std::string msg = error_of([&] { io::write_file_atomically(path, "replacement"); });
-  BOOST_TEST(msg.find(path) != std::string::npos, msg);
-  BOOST_TEST(msg.find("fsync failed") != std::string::npos, msg);
-  BOOST_TEST(msg.find(std::strerror(EIO)) != std::string::npos, msg);
-  BOOST_TEST(slurp(path) == "previous");
-  BOOST_TEST(entries(dir.path) == 1u, "the temporary file was left behind");
-  // PNGs go through the same path.
+  BOOST_CHECK_EXCEPTION(io::write_file_atomically(path, "replacement"), Error,
+                        mentions({path, "fsync failed", std::strerror(EIO)}));
+  unchanged();
   g_fail_file_syncs = 1;
-  BOOST_CHECK_THROW(io::write_png(path, Image(4, 3)), Error);
-  BOOST_TEST(slurp(path) == "previous");
-  BOOST_TEST(entries(dir.path) == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(a_writer_that_throws_midway_keeps_the_old_file) {
-  TempDir dir("throw");
-  const std::string path = (dir.path / "f.bin").string();
-  io::write_file_atomically(path, "previous");
-  BOOST_CHECK_THROW(io::write_file_atomically(path,
-                                              [](io::FileSink& out) {
-                                                out.write(std::string(100000, 'x'));
-                                                throw std::runtime_error("generator failed");
-                                              }),
-                    std::runtime_error);
-  BOOST_TEST(slurp(path) == "previous");
-  BOOST_TEST(entries(dir.path) == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(unwritable_places_fail_by_name_and_leave_nothing) {
-  TempDir dir("place");
-  const std::string path = (dir.path / "f.bin").string();
-  io::write_file_atomically(path, "previous");
+  BOOST_CHECK_EXCEPTION(io::write_png(path, Image(4, 3)), Error, mentions({path}));
+  unchanged();
+  // The writer throws halfway through.
+  auto half_then_throw = [](io::FileSink& out) {
+    out.write(std::string(100000, 'x'));
+    throw std::runtime_error("generator failed");
+  };
+  BOOST_CHECK_THROW(io::write_file_atomically(path, half_then_throw), std::runtime_error);
+  unchanged();
   // The temporary file cannot be created (a folder is in its way).
   fs::create_directory(path + ".tmp");
-  std::string msg = error_of([&] { io::write_file_atomically(path, "new"); });
-  BOOST_TEST(msg.find(path) != std::string::npos, msg);
-  BOOST_TEST(slurp(path) == "previous");
+  BOOST_CHECK_EXCEPTION(io::write_file_atomically(path, "new"), Error, mentions({path, "cannot create"}));
   fs::remove(path + ".tmp");
+  unchanged();
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_places_fail_by_name_and_stale_temporaries_are_replaced) {
+  Scratch dir("place");
   // The rename fails (the destination is a non-empty folder): the temporary file is removed.
   const fs::path folder = dir.path / "taken";
   fs::create_directories(folder / "inside");
-  msg = error_of([&] { io::write_file_atomically(folder.string(), "new"); });
-  BOOST_TEST(msg.find("rename") != std::string::npos, msg);
+  BOOST_CHECK_EXCEPTION(io::write_file_atomically(folder.string(), "new"), Error, mentions({folder.string(), "rename"}));
   BOOST_TEST(!fs::exists(folder.string() + ".tmp"));
   BOOST_TEST(fs::is_directory(folder / "inside"));
   // A folder that does not exist.
-  msg = error_of([&] { io::write_file_atomically((dir.path / "no" / "such.bin").string(), "new"); });
-  BOOST_TEST(msg.find("no/such.bin") != std::string::npos, msg);
+  BOOST_CHECK_EXCEPTION(io::write_file_atomically(dir.file("no/such.bin"), "new"), Error, mentions({"no/such.bin"}));
   // A stale temporary file (a process killed mid-write) is replaced, and the write succeeds.
+  const std::string path = dir.file("f.bin");
   std::ofstream(path + ".tmp") << "half written by a killed process";
   io::write_file_atomically(path, "fresh");
   BOOST_TEST(slurp(path) == "fresh");

@@ -4,22 +4,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/temp_dir.hpp"
 #include "structgan/io/npy.hpp"
 
 namespace sg = structgan;
 namespace io = structgan::io;
 namespace fs = std::filesystem;
 
+using structgan::testing::TempDir;
+
 namespace {
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("structgan_io_npy_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
 
 // A .npy file written byte by byte: magic, version, header length, dict padded to 64, then `data` bytes.
 void write_raw_npy(const std::string& path, const std::string& dict, const std::string& data, int major = 1,
@@ -77,7 +71,7 @@ BOOST_AUTO_TEST_CASE(round_trips_float_double_and_labels) {
   BOOST_CHECK(io::read_labels(tmp.file("l.npy")) == labels);
   // no temporary files left behind
   int files = 0;
-  for (const auto& e : fs::directory_iterator(tmp.dir)) files += e.is_regular_file();
+  for (const auto& e : fs::directory_iterator(tmp.path)) files += e.is_regular_file();
   BOOST_CHECK_EQUAL(files, 3);
 }
 

@@ -83,14 +83,7 @@ class NpyDictParser {
       } else {
         fail(bad("unexpected key '" + key + "'"));
       }
-      skip();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      skip();
-      expect('}');
-      break;
+      if (!comma_or('}')) break;
     }
     skip();
     require(pos_ == s_.size(), bad("trailing characters after the dict"));
@@ -111,6 +104,16 @@ class NpyDictParser {
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  // After an item: true past a ',' (another item may follow), false past the closing `close`.
+  bool comma_or(char close) {
+    skip();
+    if (peek() == ',') {
+      ++pos_;
+      return true;
+    }
+    expect(close);
+    return false;
   }
   void expect(char c) {
     require(peek() == c, bad(std::string("expected '") + c + "' at offset " + std::to_string(pos_)));
@@ -145,14 +148,7 @@ class NpyDictParser {
       if (peek() == 'L') ++pos_;  // Python 2 long suffix
       dims.push_back(v);
       require(dims.size() <= 32, bad("more than 32 dimensions"));
-      skip();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      skip();
-      expect(')');
-      break;
+      if (!comma_or(')')) break;
     }
     return dims;
   }
