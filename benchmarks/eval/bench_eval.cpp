@@ -16,10 +16,11 @@
 
 #include "structgan/eval/kmeans.hpp"
 #include "structgan/eval/metrics.hpp"
-#include "structgan/eval/npy.hpp"
+#include "structgan/io/npy.hpp"
 #include "structgan/eval/svm.hpp"
 
 namespace ev = structgan::eval;
+namespace io = structgan::io;
 
 namespace {
 double now() {
@@ -71,14 +72,14 @@ int generate(const std::string& dir, std::uint64_t seed, float spread, float sig
   ev::RowMatrixF x;
   std::vector<int> y;
   mixture(rng, centers, 10000, sigma, x, y);
-  ev::write_npy(dir + "/kmeans_x.npy", x);
-  ev::write_npy_labels(dir + "/kmeans_y.npy", y);
+  io::write_npy(dir + "/kmeans_x.npy", x);
+  io::write_npy_labels(dir + "/kmeans_y.npy", y);
   mixture(rng, centers, 60000, sigma, x, y);
-  ev::write_npy(dir + "/svm_train_x.npy", x);
-  ev::write_npy_labels(dir + "/svm_train_y.npy", y);
+  io::write_npy(dir + "/svm_train_x.npy", x);
+  io::write_npy_labels(dir + "/svm_train_y.npy", y);
   mixture(rng, centers, 10000, sigma, x, y);
-  ev::write_npy(dir + "/svm_test_x.npy", x);
-  ev::write_npy_labels(dir + "/svm_test_y.npy", y);
+  io::write_npy(dir + "/svm_test_x.npy", x);
+  io::write_npy_labels(dir + "/svm_test_y.npy", y);
   std::cout << "wrote " << dir << "/{kmeans,svm_train,svm_test}_{x,y}.npy\n";
   return 0;
 }
@@ -108,8 +109,8 @@ int main(int argc, char** argv) {
       o.kmeans.threads = threads;
       o.kmeans.seed = std::stoull(option(args, "--seed", "0"));
       if (args.size() != 3) throw std::runtime_error("kmeans needs X.npy Y.npy");
-      const ev::RowMatrixF x = ev::read_npy_matrix<float>(args[1]);
-      const std::vector<int> y = ev::read_labels(args[2]);
+      const ev::RowMatrixF x = io::read_npy_matrix<float>(args[1]);
+      const std::vector<int> y = io::read_labels(args[2]);
       const double c0 = cpu_now(), t0 = now();
       const ev::KMeansProtocolResult r = ev::kmeans_protocol(x, y, o);
       const double t1 = now(), c1 = cpu_now();
@@ -121,10 +122,10 @@ int main(int argc, char** argv) {
     } else if (mode == "svm" || mode == "knn") {
       if (args.size() != 5) throw std::runtime_error(mode + " needs TRAIN_X TRAIN_Y TEST_X TEST_Y");
       const double c = std::stod(option(args, "--c", "1.0"));
-      const ev::RowMatrixF trx = ev::read_npy_matrix<float>(args[1]);
-      const std::vector<int> tr_y = ev::read_labels(args[2]);
-      const ev::RowMatrixF tex = ev::read_npy_matrix<float>(args[3]);
-      const std::vector<int> te_y = ev::read_labels(args[4]);
+      const ev::RowMatrixF trx = io::read_npy_matrix<float>(args[1]);
+      const std::vector<int> tr_y = io::read_labels(args[2]);
+      const ev::RowMatrixF tex = io::read_npy_matrix<float>(args[3]);
+      const std::vector<int> te_y = io::read_labels(args[4]);
       const double c0 = cpu_now(), t0 = now();
       double acc = 0.0;
       if (mode == "svm") {

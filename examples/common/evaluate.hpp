@@ -9,10 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "structgan/eval/detail/files.hpp"
 #include "structgan/eval/plot.hpp"
 #include "structgan/eval/protocol.hpp"
 #include "structgan/eval/tsne.hpp"
+#include "structgan/io/atomic_file.hpp"
+#include "structgan/io/png.hpp"
 #include "structgan/train/all.hpp"
 #include "subsample.hpp"
 
@@ -94,7 +95,7 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
       so.title = "t-SNE of " + name + " (" + std::to_string(n) + " test images)";
       so.class_names = test.class_names;
       const std::string path = (std::filesystem::path(c.output_dir) / "tsne.png").string();
-      eval::write_label_scatter_png(path, xy, ysub, so);
+      io::write_png(path, eval::render_label_scatter(xy, ysub, so));
       report["tsne_png"] = path;
     }
   };
@@ -117,10 +118,8 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
                   r.kmeans_mean.value_or(-1), r.kmeans_std.value_or(-1), r.svm_accuracy.value_or(-1));
     os << line;
   }
-  // Atomically (temporary file, then rename): a crash or a full disk never leaves half an eval.json.
-  const std::string text = report.dump(2) + "\n";
-  eval::detail::write_file_atomically((std::filesystem::path(c.output_dir) / "eval.json").string(),
-                                      [&](std::FILE* f, const std::string& tmp) { eval::detail::fwrite_all(f, text.data(), text.size(), tmp); });
+  // Atomically: a crash or a full disk never leaves half an eval.json.
+  io::write_file_atomically((std::filesystem::path(c.output_dir) / "eval.json").string(), report.dump(2) + "\n");
   return report;
 }
 

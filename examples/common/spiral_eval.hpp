@@ -9,6 +9,7 @@
 #include "structgan/eval/plot.hpp"
 #include "structgan/eval/svm.hpp"
 #include "structgan/eval/tsne.hpp"
+#include "structgan/io/png.hpp"
 #include "structgan/train/all.hpp"
 
 namespace structgan::examples {
@@ -65,18 +66,18 @@ void write_spiral_figures(Tr& trainer, const data::PointSet& p, const eval::RowM
   eval::ScatterOptions so;
   so.class_names = {"spiral 0", "spiral 1"};
   so.title = "double spiral data";
-  eval::write_label_scatter_png((fs::path(dir) / "spiral_data.png").string(), p.points, p.labels, so);
+  io::write_png((fs::path(dir) / "spiral_data.png").string(), eval::render_label_scatter(p.points, p.labels, so));
   Rng rng(static_cast<std::uint64_t>(trainer.config().seed) + 1);
   const Tensor<T, Cpu> z = randn<T>(Shape{static_cast<index_t>(p.size()), trainer.config().z_dim}, rng);
-  eval::write_png((fs::path(dir) / "spiral_samples.png").string(), train::render_points_over(trainer.generate(z), p.points));
+  io::write_png((fs::path(dir) / "spiral_samples.png").string(), train::render_points_over(trainer.generate(z), p.points));
   eval::TsneOptions to;
   to.seed = static_cast<std::uint64_t>(trainer.config().seed);
   const eval::RowMatrixD xy = eval::tsne(features, to);
   so.title = "t-SNE of the EMA D's f^b";
-  eval::write_label_scatter_png((fs::path(dir) / "spiral_tsne_class.png").string(), xy, p.labels, so);
+  io::write_png((fs::path(dir) / "spiral_tsne_class.png").string(), eval::render_label_scatter(xy, p.labels, so));
   eval::ScatterOptions sp;
   sp.title = "t-SNE coloured by position";
-  eval::write_palette_scatter_png((fs::path(dir) / "spiral_tsne_palette.png").string(), xy, p.points, sp);
+  io::write_png((fs::path(dir) / "spiral_tsne_palette.png").string(), eval::render_palette_scatter(xy, p.points, sp));
 }
 
 }  // namespace structgan::examples

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     auto samples = [&reference](Tr& t, const std::string& path) {
       Rng rng(static_cast<std::uint64_t>(t.config().seed) + 1);
       const Tensor<T, Cpu> z = randn<T>(Shape{t.config().sample_count, t.config().z_dim}, rng);
-      eval::write_png(path, train::render_points_over(t.generate(z), reference.points));
+      io::write_png(path, train::render_points_over(t.generate(z), reference.points));
     };
     train::RunOptions ro;
     ro.resume = cl.resume;

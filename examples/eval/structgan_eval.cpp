@@ -26,6 +26,8 @@
 #include <limits>
 
 #include "structgan/eval/eval.hpp"
+#include "structgan/io/npy.hpp"
+#include "structgan/io/png.hpp"
 
 #if STRUCTGAN_EVAL_CHECKPOINTS
 #include "structgan/io/checkpoint.hpp"
@@ -36,6 +38,7 @@
 #endif
 
 namespace ev = structgan::eval;
+namespace io = structgan::io;
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,12 +48,6 @@ struct PlotOptions {
   int threads = 0, points = 10000, iterations = 1000;
   std::uint64_t seed = 0;
 };
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  ev::detail::write_file_atomically(path, [&](std::FILE* f, const std::string& tmp) {
-    ev::detail::fwrite_all(f, text.data(), text.size(), tmp);
-  });
-}
 
 // t-SNE of a seeded subsample of at most o.points L2-normalized test rows: DIR/<base>.npy, DIR/<base>_labels.png
 // and, with a palette reference (M×2, aligned with the test rows), DIR/<base>_palette.png.
@@ -79,7 +76,7 @@ void write_tsne_plots(const PlotOptions& o, const std::string& base_name, const 
   to.perplexity = std::min(30.0, (static_cast<double>(sub.rows()) - 1.0) / 3.0);
   const ev::RowMatrixD xy = ev::tsne(ev::detail::normalized_rows<float>(sub), to);
   const std::string base = (fs::path(o.dir) / base_name).string();
-  ev::write_npy(base + ".npy", xy);
+  io::write_npy(base + ".npy", xy);
   ev::ScatterOptions so;
   so.title = title + " T-SNE";
   so.point_radius = sub.rows() > 3000 ? 1 : 2;
@@ -92,15 +89,15 @@ void write_tsne_plots(const PlotOptions& o, const std::string& base_name, const 
       so.class_names.push_back(y >= 0 && static_cast<std::size_t>(y) < class_names.size() ? class_names[static_cast<std::size_t>(y)]
                                                                                            : std::to_string(y));
   }
-  ev::write_label_scatter_png(base + "_labels.png", xy, sub_y, so);
+  io::write_png(base + "_labels.png", ev::render_label_scatter(xy, sub_y, so));
   std::cout << "wrote " << base << "_labels.png\n";
   if (!o.palette_ref.empty()) {
-    const ev::RowMatrixD ref = ev::read_npy_matrix<double>(o.palette_ref);
+    const ev::RowMatrixD ref = io::read_npy_matrix<double>(o.palette_ref);
     structgan::require(ref.rows() == tex.rows() && ref.cols() == 2, "--palette-reference: expected ", tex.rows(), "x2, got ",
                        ref.rows(), "x", ref.cols());
     ev::RowMatrixD sub_ref(static_cast<Eigen::Index>(idx.size()), 2);
     for (std::size_t i = 0; i < idx.size(); ++i) sub_ref.row(static_cast<Eigen::Index>(i)) = ref.row(idx[i]);
-    ev::write_palette_scatter_png(base + "_palette.png", xy, sub_ref, so);
+    io::write_png(base + "_palette.png", ev::render_palette_scatter(xy, sub_ref, so));
     std::cout << "wrote " << base << "_palette.png\n";
   }
 }
@@ -291,12 +288,12 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
     fs::create_directories(co.save_features, ec);
     structgan::require(!ec, "cannot create feature folder '", co.save_features, "': ", ec.message());
     const fs::path f(co.save_features);
-    ev::write_npy((f / "train_fb.npy").string(), trb);
-    ev::write_npy((f / "train_ftilde.npy").string(), trt);
-    ev::write_npy((f / "test_fb.npy").string(), teb);
-    ev::write_npy((f / "test_ftilde.npy").string(), tet);
-    ev::write_npy_labels((f / "train_labels.npy").string(), ytr);
-    ev::write_npy_labels((f / "test_labels.npy").string(), yte);
+    io::write_npy((f / "train_fb.npy").string(), trb);
+    io::write_npy((f / "train_ftilde.npy").string(), trt);
+    io::write_npy((f / "test_fb.npy").string(), teb);
+    io::write_npy((f / "test_ftilde.npy").string(), tet);
+    io::write_npy_labels((f / "train_labels.npy").string(), ytr);
+    io::write_npy_labels((f / "test_labels.npy").string(), yte);
     std::cout << "wrote the features to " << co.save_features << "\n";
   }
 
@@ -326,7 +323,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
     for (const auto& r : rows) j["rows"].push_back(r.to_json());
     j["rows"][0]["features"] = "f_b";
     j["rows"][1]["features"] = "f_tilde";
-    write_text_atomically(json_path, j.dump(2) + "\n");
+    io::write_file_atomically(json_path, j.dump(2) + "\n");
     std::cout << "wrote " << json_path << "\n";
   }
   return 0;
@@ -441,14 +438,14 @@ int main(int argc, char** argv) {
 #endif
                       ", or image metrics (--fid, --kid, --inception-score, --save-fid-stats) (see --help)");
     if (name.empty()) name = "features";
-    const ev::RowMatrixF trx = ev::read_npy_matrix<float>(train_x);
-    const std::vector<int> try_ = ev::read_labels(train_y);
-    const ev::RowMatrixF tex = ev::read_npy_matrix<float>(test_x);
-    const std::vector<int> tey = ev::read_labels(test_y);
+    const ev::RowMatrixF trx = io::read_npy_matrix<float>(train_x);
+    const std::vector<int> try_ = io::read_labels(train_y);
+    const ev::RowMatrixF tex = io::read_npy_matrix<float>(test_x);
+    const std::vector<int> tey = io::read_labels(test_y);
     const ev::Table1Row row = ev::evaluate_representation(trx, try_, tex, tey, o, name);
     ev::print_table(std::cout, {row});
     if (!json_path.empty()) {
-      write_text_atomically(json_path, row.to_json().dump(2) + "\n");
+      io::write_file_atomically(json_path, row.to_json().dump(2) + "\n");
       std::cout << "wrote " << json_path << "\n";
     }
     if (!plots.dir.empty()) write_tsne_plots(plots, "tsne", name, tex, tey);

@@ -1,7 +1,7 @@
 // A second translation unit including every data header (stb included): linked with
 // test_data_loader.cpp, it shows that the header-only stb wrapper gives no duplicate symbols.
 #include "structgan/data/all.hpp"
-#include "structgan/data/detail/stb_write.hpp"
+#include "structgan/io/detail/stb_write.hpp"
 
 int second_tu_decode_width(const std::vector<std::uint8_t>& png) {
   return structgan::data::detail::decode_image(png, 3, "memory").width;

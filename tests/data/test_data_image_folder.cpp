@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "structgan/data/image_folder.hpp"
-#include "structgan/data/detail/stb_write.hpp"
+#include "structgan/io/detail/stb_write.hpp"
 
 #include <cmath>
 

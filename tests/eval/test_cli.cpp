@@ -10,12 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "structgan/eval/npy.hpp"
+#include "structgan/io/npy.hpp"
 #include "../common/program_test.hpp"
 #include "synthetic.hpp"
 
 // Runs the structgan-eval executable (path in argv[1]) end to end on small generated files.
 namespace ev = structgan::eval;
+namespace io = structgan::io;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,9 +30,9 @@ BOOST_AUTO_TEST_CASE(table_json_and_plots_from_files) {
   const fs::path dir = fs::temp_directory_path() / ("structgan_eval_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const evtest::Clusters all = evtest::sphere_clusters(3, 120, 16, 0.05f, 51);
-  ev::write_npy((dir / "train.npy").string(), all.x.topRows(180));
-  ev::write_npy((dir / "test.npy").string(), all.x.bottomRows(180).cast<double>().eval());
-  ev::write_npy_labels((dir / "train_y.npy").string(), std::vector<int>(all.labels.begin(), all.labels.begin() + 180));
+  io::write_npy((dir / "train.npy").string(), all.x.topRows(180));
+  io::write_npy((dir / "test.npy").string(), all.x.bottomRows(180).cast<double>().eval());
+  io::write_npy_labels((dir / "train_y.npy").string(), std::vector<int>(all.labels.begin(), all.labels.begin() + 180));
   {
     std::ofstream t(dir / "test_y.txt");
     for (std::size_t i = 180; i < all.labels.size(); ++i) t << all.labels[i] << "\n";
@@ -54,7 +55,7 @@ BOOST_AUTO_TEST_CASE(table_json_and_plots_from_files) {
   BOOST_CHECK_EQUAL(j.at("knn_accuracy").get<double>(), 1.0);
   BOOST_CHECK_EQUAL(j.at("kmeans_repeats").get<int>(), 2);
   BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_labels.png") > 1000);
-  BOOST_CHECK_EQUAL(ev::read_npy_matrix<double>((dir / "plots" / "tsne.npy").string()).rows(), 180);
+  BOOST_CHECK_EQUAL(io::read_npy_matrix<double>((dir / "plots" / "tsne.npy").string()).rows(), 180);
   // a truncated feature file: non-zero exit, the message names the file
   {
     const std::string bytes = slurp(dir / "test.npy");

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "structgan/eval/npy.hpp"
+#include "structgan/io/npy.hpp"
 #include "structgan/train/all.hpp"
 #include "../common/program_test.hpp"
 
@@ -19,7 +19,7 @@
 // 8×8 gray images written as Fashion-MNIST IDX files) trains 2 iterations and saves its checkpoint through
 // train::Trainer::save; the CLI rebuilds the EMA discriminator, extracts f^b and f~ and writes the Table 1 rows.
 namespace sg = structgan;
-namespace ev = structgan::eval;
+namespace io = structgan::io;
 namespace fs = std::filesystem;
 
 namespace {
@@ -124,8 +124,8 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
   BOOST_CHECK_GE(fb.at("svm_accuracy").get<double>(), 0.8);
 
   // the features are those of the trainer's EMA discriminator, in test-set order
-  const ev::RowMatrixF tfb = ev::read_npy_matrix<float>((dir / "features" / "test_fb.npy").string());
-  const ev::RowMatrixF tft = ev::read_npy_matrix<float>((dir / "features" / "test_ftilde.npy").string());
+  const sg::RowMatrixF tfb = io::read_npy_matrix<float>((dir / "features" / "test_fb.npy").string());
+  const sg::RowMatrixF tft = io::read_npy_matrix<float>((dir / "features" / "test_ftilde.npy").string());
   BOOST_REQUIRE_EQUAL(tfb.rows(), 30);
   BOOST_REQUIRE_EQUAL(tfb.cols(), 32);
   BOOST_REQUIRE_EQUAL(tft.cols(), 8);
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
     for (int k = 0; k < 32; ++k) BOOST_CHECK_MESSAGE(close(tfb(i, k), ref_fb.at(i, k)), tfb(i, k) << " vs " << ref_fb.at(i, k));
     for (int k = 0; k < 8; ++k) BOOST_CHECK_MESSAGE(close(tft(i, k), ref_ft.at(i, k)), tft(i, k) << " vs " << ref_ft.at(i, k));
   }
-  BOOST_CHECK(ev::read_labels((dir / "features" / "test_labels.npy").string()) == test.labels);
+  BOOST_CHECK(io::read_labels((dir / "features" / "test_labels.npy").string()) == test.labels);
 
   // --image-size 16: the test images are resized to 16×16 (eval_image_size) before the backbone
   sg::train::TrainConfig c16 = c;
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
                               (dir / "features16").string() + "'" + common,
                           log),
                       0);
-  const ev::RowMatrixF tfb16 = ev::read_npy_matrix<float>((dir / "features16" / "test_fb.npy").string());
+  const sg::RowMatrixF tfb16 = io::read_npy_matrix<float>((dir / "features16" / "test_fb.npy").string());
   BOOST_REQUIRE_EQUAL(tfb16.rows(), 30);
   bool differs = false;
   for (int i = 0; i < 5; ++i)

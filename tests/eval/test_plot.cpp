@@ -5,6 +5,7 @@
 #include <set>
 
 #include "structgan/eval/plot.hpp"
+#include "structgan/io/png.hpp"
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -27,7 +28,7 @@ namespace {
 struct Png {
   int w = 0, h = 0;
   std::vector<unsigned char> rgb;
-  ev::Rgb at(int x, int y) const {
+  structgan::Rgb at(int x, int y) const {
     const std::size_t o = (std::size_t(y) * w + x) * 3;
     return {rgb[o], rgb[o + 1], rgb[o + 2]};
   }
@@ -55,8 +56,8 @@ BOOST_AUTO_TEST_CASE(label_scatter_png_reads_back_with_the_right_size_and_colour
   o.point_radius = 3;
   o.title = "t-SNE test";
   const std::string path = (dir / "scatter.png").string();
-  ev::write_label_scatter_png(path, xy, labels, o);
-  const ev::Image img = ev::render_label_scatter(xy, labels, o);
+  const structgan::Image img = ev::render_label_scatter(xy, labels, o);
+  structgan::io::write_png(path, img);
   const Png png = load_png(path);
   BOOST_CHECK_EQUAL(png.w, img.width);
   BOOST_CHECK_EQUAL(png.h, img.height);
@@ -67,16 +68,16 @@ BOOST_AUTO_TEST_CASE(label_scatter_png_reads_back_with_the_right_size_and_colour
   BOOST_CHECK(png.at(24, 238) == ev::label_color(0));
   BOOST_CHECK(png.at(208, 54) == ev::label_color(1));
   BOOST_CHECK(png.at(116, 146) == ev::label_color(0));
-  BOOST_CHECK(png.at(116 + 20, 146) == (ev::Rgb{255, 255, 255}));
+  BOOST_CHECK(png.at(116 + 20, 146) == (structgan::Rgb{255, 255, 255}));
   // legend squares in both class colours, right of the plot
   const int lx = 16 + 200 + 16 + 7;
   BOOST_CHECK(png.at(lx, 46 + 7) == ev::label_color(0));
   BOOST_CHECK(png.at(lx, 46 + 22 + 7) == ev::label_color(1));
   // black legend text "5" next to the first square: glyph '5' row 0 is 0x1F, a full bar (2×2 px per font pixel)
   const int tx = lx - 7 + 14 + 8;
-  for (int col = 0; col < 5; ++col) BOOST_CHECK(png.at(tx + 2 * col, 46) == (ev::Rgb{0, 0, 0}));
-  BOOST_CHECK(png.at(tx + 1, 46 + 2) == (ev::Rgb{0, 0, 0}));   // row 1 of '5' is 0x10: left column only
-  BOOST_CHECK(png.at(tx + 3, 46 + 2) == (ev::Rgb{255, 255, 255}));
+  for (int col = 0; col < 5; ++col) BOOST_CHECK(png.at(tx + 2 * col, 46) == (structgan::Rgb{0, 0, 0}));
+  BOOST_CHECK(png.at(tx + 1, 46 + 2) == (structgan::Rgb{0, 0, 0}));   // row 1 of '5' is 0x10: left column only
+  BOOST_CHECK(png.at(tx + 3, 46 + 2) == (structgan::Rgb{255, 255, 255}));
   // nothing but the file itself is left in the folder
   int files = 0;
   for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file();
@@ -85,9 +86,9 @@ BOOST_AUTO_TEST_CASE(label_scatter_png_reads_back_with_the_right_size_and_colour
   ev::RowMatrixD ref(3, 2);
   ref << 0, 0, 1, 1, 1, 0;  // u,v of the three points: (0,0), (1,1), (1,0)
   const std::string ppath = (dir / "palette.png").string();
-  ev::write_palette_scatter_png(ppath, xy, ref, o);
+  const structgan::Image pimg = ev::render_palette_scatter(xy, ref, o);
+  structgan::io::write_png(ppath, pimg);
   const Png pal = load_png(ppath);
-  const ev::Image pimg = ev::render_palette_scatter(xy, ref, o);
   BOOST_CHECK_EQUAL(pal.w, pimg.width);
   BOOST_CHECK_EQUAL(pal.h, pimg.height);
   BOOST_CHECK(pal.at(24, 238) == ev::palette_color(0, 0));
@@ -100,12 +101,12 @@ BOOST_AUTO_TEST_CASE(colours_and_font) {
   // categorical colours are distinct for 40 classes
   std::set<std::tuple<int, int, int>> seen;
   for (int i = 0; i < 40; ++i) {
-    const ev::Rgb c = ev::label_color(i);
+    const structgan::Rgb c = ev::label_color(i);
     seen.insert({c.r, c.g, c.b});
   }
   BOOST_CHECK_EQUAL(seen.size(), 40u);
   // the palette's corners are its four colours, its centre their mean
-  const ev::Rgb a = ev::palette_color(0, 0), b = ev::palette_color(1, 0), c = ev::palette_color(0, 1),
+  const structgan::Rgb a = ev::palette_color(0, 0), b = ev::palette_color(1, 0), c = ev::palette_color(0, 1),
                 d = ev::palette_color(1, 1), m = ev::palette_color(0.5, 0.5);
   BOOST_CHECK_LE(std::abs(int(m.r) - (int(a.r) + b.r + c.r + d.r) / 4), 1);
   BOOST_CHECK(ev::palette_color(-3, 7) == c);  // clamped
@@ -117,10 +118,10 @@ BOOST_AUTO_TEST_CASE(colours_and_font) {
   // the feature names of structgan-eval's plot titles (f^b, f~) have glyphs of their own
   BOOST_CHECK(ev::detail::glyph5x7('^') != ev::detail::glyph5x7('?'));
   BOOST_CHECK(ev::detail::glyph5x7('~') != ev::detail::glyph5x7('?'));
-  ev::Image img(20, 10);
+  structgan::Image img(20, 10);
   ev::draw_text(img, 0, 0, "1", {0, 0, 0});
-  BOOST_CHECK(img.at(2, 0) == (ev::Rgb{0, 0, 0}));        // '1' row 0 = 0x04: middle column
-  BOOST_CHECK(img.at(0, 0) == (ev::Rgb{255, 255, 255}));
+  BOOST_CHECK(img.at(2, 0) == (structgan::Rgb{0, 0, 0}));        // '1' row 0 = 0x04: middle column
+  BOOST_CHECK(img.at(0, 0) == (structgan::Rgb{255, 255, 255}));
   BOOST_CHECK_EQUAL(ev::text_width("12", 2), 22);
 }
 
@@ -128,7 +129,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_path_and_bad_input) {
   ev::RowMatrixD xy = ev::RowMatrixD::Random(4, 2);
   const std::string path = "/nonexistent_structgan_dir/plot.png";
   try {
-    ev::write_label_scatter_png(path, xy, {0, 1, 0, 1});
+    structgan::io::write_png(path, ev::render_label_scatter(xy, {0, 1, 0, 1}));
     BOOST_ERROR("no error for an unwritable path");
   } catch (const structgan::Error& e) {
     BOOST_CHECK(std::string(e.what()).find(path) != std::string::npos);

@@ -21,8 +21,8 @@ using namespace structgan;
 
 /// The live objects a checkpoint restores, with recognizable initial values.
 struct Live {
-  Tensor<float> w = filled<float, Cpu>(Shape{2, 3}, 0.25f);
-  Tensor<double> m = filled<double, Cpu>(Shape{4}, -1.5);
+  Tensor<float> w = full<float>(Shape{2, 3}, 0.25f);
+  Tensor<double> m = full<double>(Shape{4}, -1.5);
   std::string note = "initial";
   std::int64_t step = 42;
   Rng rng{7};

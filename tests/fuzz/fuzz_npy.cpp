@@ -1,4 +1,4 @@
-// Fuzz target: the .npy and label readers of structgan/eval/npy.hpp (read_npy_matrix<float>,
+// Fuzz target: the .npy and label readers of structgan/io/npy.hpp (read_npy_matrix<float>,
 // read_npy_matrix<double>, read_labels in .npy and text form). Input: a mode byte, then the file.
 // Any input may be rejected with structgan::Error. An accepted matrix is written back with
 // write_npy and must read back bit for bit; accepted labels are checked against a plain parse.
@@ -8,16 +8,16 @@
 #include <cstring>
 
 #include "fuzz_util.hpp"
-#include "structgan/eval/npy.hpp"
+#include "structgan/io/npy.hpp"
 
 namespace {
 template <class Scalar>
 void matrix_round_trip(const std::string& path) {
   using namespace structgan;
-  const eval::RowMatrix<Scalar> x = eval::read_npy_matrix<Scalar>(path);
+  const RowMatrix<Scalar> x = io::read_npy_matrix<Scalar>(path);
   const std::string back = (fuzz::scratch_dir() / "back.npy").string();
-  eval::write_npy(back, x);
-  const eval::RowMatrix<Scalar> y = eval::read_npy_matrix<Scalar>(back);
+  io::write_npy(back, x);
+  const RowMatrix<Scalar> y = io::read_npy_matrix<Scalar>(back);
   STRUCTGAN_FUZZ_CHECK(x.rows() == y.rows() && x.cols() == y.cols());
   STRUCTGAN_FUZZ_CHECK(x.size() == 0 || std::memcmp(x.data(), y.data(), sizeof(Scalar) * std::size_t(x.size())) == 0);
 }
@@ -32,13 +32,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (mode == 0) matrix_round_trip<float>(path);
     if (mode == 1) matrix_round_trip<double>(path);
     if (mode == 2) {
-      const std::vector<int> labels = eval::read_labels(path);
+      const std::vector<int> labels = io::read_labels(path);
       const bool npy = in.size() >= 6 && std::memcmp(in.data(), "\x93NUMPY", 6) == 0;
       if (npy) {
         // Written back as int64 .npy, the labels must read back equal.
         const std::string back = (fuzz::scratch_dir() / "labels.npy").string();
-        eval::write_npy_labels(back, labels);
-        STRUCTGAN_FUZZ_CHECK(eval::read_labels(back) == labels);
+        io::write_npy_labels(back, labels);
+        STRUCTGAN_FUZZ_CHECK(io::read_labels(back) == labels);
       } else {
         // Text: as many labels as non-blank lines.
         std::size_t lines = 0;

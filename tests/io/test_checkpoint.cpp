@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "../common/temp_dir.hpp"
 #include "structgan/autodiff.hpp"
 #include "structgan/io/checkpoint.hpp"
 #include "structgan/nn/biggan.hpp"
@@ -15,25 +16,9 @@
 using namespace structgan;
 namespace fs = std::filesystem;
 
-namespace {
+using structgan::testing::TempDir;
 
-/// A scratch folder removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("structgan_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+namespace {
 
 std::vector<unsigned char> read_file(const std::string& p) {
   std::ifstream in(p, std::ios::binary);

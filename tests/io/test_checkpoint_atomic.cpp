@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "../common/temp_dir.hpp"
 #include "structgan/io/checkpoint.hpp"
 
 // A crash at any moment of a save leaves a whole checkpoint: the previous one or the new one.
@@ -16,18 +17,9 @@
 using namespace structgan;
 namespace fs = std::filesystem;
 
+using structgan::testing::TempDir;
+
 namespace {
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("structgan_atomic_" + tag + "_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// A checkpoint of one large tensor filled with `k` and the integer `k`: consistent iff they agree.
 struct Payload {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "reliability_util.hpp"
-#include "structgan/eval/npy.hpp"
+#include "structgan/io/npy.hpp"
 
 // A full disk (simulated with RLIMIT_FSIZE in a child process, SIGXFSZ ignored, so that writes
 // fail with EFBIG as they do with ENOSPC) while a checkpoint is written: the write fails with
@@ -130,12 +130,12 @@ BOOST_AUTO_TEST_CASE(io_checkpoint_on_a_full_disk_keeps_the_previous_one) {
 
 BOOST_AUTO_TEST_CASE(npy_writer_on_a_full_disk_keeps_the_previous_file) {
   const std::string dir = fresh_dir("full_npy"), path = dir + "/features.npy";
-  eval::RowMatrix<float> x = eval::RowMatrix<float>::Constant(300, 64, 1.5f);
-  eval::write_npy(path, x);
+  RowMatrix<float> x = RowMatrix<float>::Constant(300, 64, 1.5f);
+  io::write_npy(path, x);
   const auto before = bytes_of(path);
   const std::string msg = in_child_with_file_limit(4096, [&] {
-    eval::RowMatrix<float> y = eval::RowMatrix<float>::Constant(300, 64, -2.0f);
-    eval::write_npy(path, y);
+    RowMatrix<float> y = RowMatrix<float>::Constant(300, 64, -2.0f);
+    io::write_npy(path, y);
   });
   BOOST_TEST(msg.find("structgan::Error") == 0, msg);
   BOOST_TEST(msg.find("File too large") != std::string::npos, "the error must say why: " << msg);
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(npy_writer_on_a_full_disk_keeps_the_previous_file) {
   std::size_t leftovers = 0;
   for (const auto& e : fs::directory_iterator(dir)) leftovers += e.path().filename() != "features.npy";
   BOOST_TEST(leftovers == 0u, "temporary files left behind");
-  BOOST_TEST(eval::read_npy_matrix<float>(path)(299, 63) == 1.5f);
+  BOOST_TEST(io::read_npy_matrix<float>(path)(299, 63) == 1.5f);
   fs::remove_all(dir);
 }
 

@@ -1,112 +1,25 @@
 #pragma once
-/// \file PNG scatter plots of 2-D embeddings (t-SNE), coloured by label with a legend, or by a 2-D palette
-/// (the paper's Figure 2d), written with stb_image_write. Needs stb (the structgan::eval target adds it).
-/// stb_image_write's implementation is compiled here with internal linkage (static functions), unless
-/// stb_image_write.h was already included in the translation unit (then that inclusion must provide it), or
-/// STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE is defined (then the program links its own implementation).
+/// \file Scatter plots of 2-D embeddings (t-SNE), coloured by label with a legend, or by a 2-D palette
+/// (the paper's Figure 2d), rendered into an Image (core/image.hpp); io::write_png writes them:
+/// \code
+///   io::write_png("tsne.png", eval::render_label_scatter(eval::tsne(x), labels));
+/// \endcode
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "structgan/core/error.hpp"
+#include "structgan/core/image.hpp"
 #include "structgan/eval/detail/common.hpp"
-#include "structgan/eval/detail/files.hpp"
 #include "structgan/eval/detail/font5x7.hpp"
 
-// stb_image_write with internal linkage, compiled here unless a header of the same translation unit
-// (structgan/data/detail/stb_write.hpp does the same) or the program included it first.
-#ifndef INCLUDE_STB_IMAGE_WRITE_H
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#endif
-#ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#endif
-#if __has_include(<stb_image_write.h>)
-#include <stb_image_write.h>
-#elif __has_include(<stb/stb_image_write.h>)
-#include <stb/stb_image_write.h>
-#else
-#error "structgan/eval/plot.hpp needs stb_image_write.h (Debian: libstb-dev); add its folder to the include path"
-#endif
-#ifndef STRUCTGAN_EVAL_EXTERNAL_STB_IMAGE_WRITE
-#undef STB_IMAGE_WRITE_IMPLEMENTATION
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#endif
-
 namespace structgan::eval {
-
-/// An 8-bit colour.
-struct Rgb {
-  std::uint8_t r = 0, g = 0, b = 0;
-};
-inline bool operator==(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
-
-/// An RGB image, row-major from the top-left corner, 3 bytes per pixel.
-struct Image {
-  int width = 0, height = 0;
-  std::vector<std::uint8_t> pixels;
-
-  Image() = default;
-  /// Requires 1 ≤ w, h ≤ 16384; throws structgan::Error otherwise.
-  Image(int w, int h, Rgb background = {255, 255, 255}) : width(checked(w, h)), height(h), pixels(std::size_t(w) * h * 3) {
-    for (std::size_t i = 0; i < pixels.size(); i += 3) {
-      pixels[i] = background.r;
-      pixels[i + 1] = background.g;
-      pixels[i + 2] = background.b;
-    }
-  }
-  static int checked(int w, int h) {
-    require(w > 0 && h > 0 && w <= 16384 && h <= 16384, "Image: size ", w, "x", h, " out of range");
-    return w;
-  }
-  /// Colour of (x, y); x, y inside.
-  Rgb at(int x, int y) const {
-    const std::size_t o = (std::size_t(y) * width + x) * 3;
-    return {pixels[o], pixels[o + 1], pixels[o + 2]};
-  }
-  /// Sets (x, y); pixels outside the image are ignored.
-  void set(int x, int y, Rgb c) {
-    if (x < 0 || y < 0 || x >= width || y >= height) return;
-    const std::size_t o = (std::size_t(y) * width + x) * 3;
-    pixels[o] = c.r;
-    pixels[o + 1] = c.g;
-    pixels[o + 2] = c.b;
-  }
-  void fill_rect(int x, int y, int w, int h, Rgb c) {
-    for (int j = std::max(0, y); j < std::min(height, y + h); ++j)
-      for (int i = std::max(0, x); i < std::min(width, x + w); ++i) set(i, j, c);
-  }
-  void fill_disc(double cx, double cy, int radius, Rgb c) {
-    const int x0 = static_cast<int>(std::lround(cx)), y0 = static_cast<int>(std::lround(cy));
-    for (int dy = -radius; dy <= radius; ++dy)
-      for (int dx = -radius; dx <= radius; ++dx)
-        if (dx * dx + dy * dy <= radius * radius + radius) set(x0 + dx, y0 + dy, c);
-  }
-  void frame(int x, int y, int w, int h, Rgb c) {
-    fill_rect(x, y, w, 1, c);
-    fill_rect(x, y + h - 1, w, 1, c);
-    fill_rect(x, y, 1, h, c);
-    fill_rect(x + w - 1, y, 1, h, c);
-  }
-};
 
 /// Width in pixels of `text` drawn with draw_text at `scale` (6·scale per character, less the last gap).
 inline int text_width(const std::string& text, int scale = 1) {
@@ -279,41 +192,6 @@ Image render_palette_scatter(const Eigen::MatrixBase<D1>& xy, const Eigen::Matri
   }
   img.frame(px0 - 1, py0 - 1, inset + 2, inset + 2, {160, 160, 160});
   return img;
-}
-
-/// Writes img as a PNG, via a temporary file in the same folder renamed into place. Throws structgan::Error
-/// naming the path when it cannot be written (nothing half-written is left).
-inline void write_png(const std::string& path, const Image& img) {
-  require(img.width > 0 && img.height > 0 && img.pixels.size() == std::size_t(img.width) * img.height * 3,
-          "write_png: ", path, ": malformed image");
-  std::vector<unsigned char> png;
-  auto sink = [](void* ctx, void* data, int size) {
-    auto* out = static_cast<std::vector<unsigned char>*>(ctx);
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    out->insert(out->end(), bytes, bytes + size);
-  };
-  const int ok = stbi_write_png_to_func(sink, &png, img.width, img.height, 3, img.pixels.data(), img.width * 3);
-  require(ok != 0 && !png.empty(), "write_png: ", path, ": PNG encoding failed");
-  detail::write_file_atomically(path, [&](std::FILE* f, const std::string& tmp) {
-    detail::fwrite_all(f, png.data(), png.size(), tmp);
-  });
-}
-
-/// render_label_scatter then write_png (SPEC §6 t-SNE plots coloured by class).
-/// \code
-///   structgan::eval::write_label_scatter_png("tsne.png", structgan::eval::tsne(x), labels);
-/// \endcode
-template <class Derived>
-void write_label_scatter_png(const std::string& path, const Eigen::MatrixBase<Derived>& xy,
-                             const std::vector<int>& labels, const ScatterOptions& options = {}) {
-  write_png(path, render_label_scatter(xy, labels, options));
-}
-
-/// render_palette_scatter then write_png (paper Fig. 2d).
-template <class D1, class D2>
-void write_palette_scatter_png(const std::string& path, const Eigen::MatrixBase<D1>& xy,
-                               const Eigen::MatrixBase<D2>& reference, const ScatterOptions& options = {}) {
-  write_png(path, render_palette_scatter(xy, reference, options));
 }
 
 }  // namespace structgan::eval

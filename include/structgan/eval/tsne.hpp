@@ -260,7 +260,7 @@ inline SparseP tsne_affinities(const RowMatrixD& x, double perplexity, int threa
 /// exaggeration, repulsion approximated on a quadtree with `theta`. Requires: x N×D finite, 4 ≤ N ≤ max_points,
 /// 0 < perplexity < N. Returns N×2. Deterministic for given options (any thread count). Throws structgan::Error.
 /// \code
-///   structgan::eval::RowMatrixD xy = structgan::eval::tsne(features);  // then write_label_scatter_png(...)
+///   structgan::eval::RowMatrixD xy = structgan::eval::tsne(features);  // then io::write_png(path, render_label_scatter(xy, labels))
 /// \endcode
 template <class Derived>
 RowMatrixD tsne(const Eigen::MatrixBase<Derived>& x, const TsneOptions& options = {}) {

@@ -41,8 +41,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "structgan/backend/tensor_util.hpp"
 #include "structgan/core/random.hpp"
+#include "structgan/core/tensor.hpp"
+#include "structgan/io/atomic_file.hpp"
 #include "structgan/io/detail/file.hpp"
 
 namespace structgan::io {
@@ -153,7 +154,7 @@ class Checkpoint {
  private:
   struct ModuleVisitor {
     Checkpoint& ck;
-    /// A module's parameter: anything holding its tensor in `.value` (io sits below autodiff).
+    // Any parameter type with a `value` tensor (autodiff's Parameter): io/ does not depend on autodiff.
     template <class P>
     void parameter(const std::string& n, P& p) { ck.add_tensor(n, p.value, "parameter"); }
     template <class T, class D>
@@ -176,18 +177,26 @@ class Checkpoint {
     e.dtype = std::is_same_v<T, float> ? "float32" : "float64";
     for (int i = 0; i < t.shape().rank(); ++i) e.shape.push_back(t.shape()[i]);
     Tensor<T, D> handle = t;  // shares the storage
+    // Host copies through the backend's copy_to_host / copy_from_host (found by argument-dependent
+    // lookup for a device backend), so that io/ needs core/ only.
     e.read = [handle] {
-      auto host = std::make_shared<Tensor<T, Cpu>>(to_host(handle));
+      std::shared_ptr<Tensor<T, Cpu>> host;
+      if constexpr (std::is_same_v<D, Cpu>) {
+        host = std::make_shared<Tensor<T, Cpu>>(handle);
+      } else {
+        host = std::make_shared<Tensor<T, Cpu>>(handle.shape());
+        copy_to_host(D{}, handle.numel(), handle.data(), host->data());
+      }
       return Blob{reinterpret_cast<const unsigned char*>(host->data()), static_cast<std::size_t>(host->numel()) * sizeof(T), host};
     };
     e.assign = [handle](const std::vector<unsigned char>& b) mutable {
-      Tensor<T, Cpu> host(handle.shape());
-      if (!b.empty()) std::memcpy(host.data(), b.data(), b.size());
+      if (b.empty()) return;
       if constexpr (std::is_same_v<D, Cpu>) {
-        copy(Cpu{}, host.numel(), host.data(), handle.data());
+        std::memcpy(handle.data(), b.data(), b.size());
       } else {
-        const Tensor<T, D> dev = to_device<D>(host);
-        copy(D{}, dev.numel(), dev.data(), handle.data());
+        Tensor<T, Cpu> host(handle.shape());
+        std::memcpy(host.data(), b.data(), b.size());
+        copy_from_host(D{}, host.numel(), host.data(), handle.data());
       }
     };
     add(std::move(e));
@@ -225,10 +234,7 @@ class Checkpoint {
 namespace detail {
 
 inline void check_little_endian() {
-  const std::uint16_t one = 1;
-  unsigned char b;
-  std::memcpy(&b, &one, 1);
-  require(b == 1, "checkpoint: big-endian hosts are not supported (the format is little-endian)");
+  require(host_is_little_endian(), "checkpoint: big-endian hosts are not supported (the format is little-endian)");
 }
 inline void put_u32(unsigned char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
@@ -382,11 +388,10 @@ inline std::vector<EntryInfo> read_checkpoint_info(const std::string& path) {
   return detail::open_checkpoint(path, "read_checkpoint_info(" + path + ")").entries;
 }
 
-/// Writes every entry of `ck` to `path` atomically (see the file comment): a temporary file in
-/// the same folder, fsync, rename, fsync of the folder. Throws structgan::Error on any failure,
+/// Writes every entry of `ck` to `path` with io::write_file_atomically (a temporary file in the
+/// same folder, fsync, rename, fsync of the folder). Throws structgan::Error on any failure,
 /// leaving the previous file at `path` untouched.
 inline void save_checkpoint(const std::string& path, const Checkpoint& ck) {
-  const std::string what = "save_checkpoint(" + path + ")";
   detail::check_little_endian();
   using nlohmann::json;
   std::vector<Checkpoint::Blob> blobs;
@@ -425,21 +430,11 @@ inline void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   detail::put_u64(h + 24, detail::fnv1a64(text.data(), text.size()));
   detail::put_u64(h + 32, offset);
 
-  const std::string tmp = path + ".tmp";
-  detail::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.get() < 0) fail(what, ": cannot create ", tmp, ": ", detail::errno_text());
-  try {
-    detail::write_all(fd.get(), h, sizeof h, what);
-    detail::write_all(fd.get(), text.data(), text.size(), what);
-    for (const auto& b : blobs) detail::write_all(fd.get(), b.data, b.size, what);
-    if (::fsync(fd.get()) != 0) fail(what, ": fsync failed: ", detail::errno_text());
-    fd.close_checked(what);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) fail(what, ": cannot rename ", tmp, " to ", path, ": ", detail::errno_text());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  detail::fsync_folder(detail::parent_folder(path), what);
+  write_file_atomically(path, [&](FileSink& out) {
+    out.write(h, sizeof h);
+    out.write(text);
+    for (const auto& b : blobs) out.write(b.data, b.size);
+  });
 }
 
 /// Restores every entry of `ck` from `path`, all or nothing: the file's structure, the names

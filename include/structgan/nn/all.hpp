@@ -2,6 +2,7 @@
 /// \file Every module, network, optimizer and the EMA of structgan::nn (docs/networks.md).
 #include "structgan/nn/attention.hpp"
 #include "structgan/nn/biggan.hpp"
+#include "structgan/nn/discriminator.hpp"
 #include "structgan/nn/ema.hpp"
 #include "structgan/nn/init.hpp"
 #include "structgan/nn/layers.hpp"

@@ -36,13 +36,12 @@ struct SelfAttentionOptions {
 /// o: C/2 → C, a 2×2 max-pool on φ and g, and a learned gain γ initialized to 0.
 /// x: N×C×H×W with even H and W; per sample θ is C/8 × HW, φ is C/8 × HW/4, g is C/2 × HW/4.
 template <class T, class D = Cpu>
-struct SelfAttention {
+struct SelfAttention : Module<SelfAttention<T, D>> {
   using value_type = T;
   using device_type = D;
 
   Conv2d<T, D> theta, phi, g, o;
   Parameter<T, D> gamma;
-  bool training = true;
 
   SelfAttention() = default;
   SelfAttention(const SelfAttentionOptions& opt, Rng& rng) {
@@ -85,20 +84,13 @@ struct SelfAttention {
     V att = n == 1 ? outs[0] : concat(outs, 0);
     return add(mul(o(att), lift<V>(gamma)), x);
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    theta.visit(v, join_name(prefix, "theta"));
-    phi.visit(v, join_name(prefix, "phi"));
-    g.visit(v, join_name(prefix, "g"));
-    o.visit(v, join_name(prefix, "o"));
-    v.parameter(join_name(prefix, "gamma"), gamma);
-  }
-  void train(bool on = true) {
-    training = on;
-    theta.train(on);
-    phi.train(on);
-    g.train(on);
-    o.train(on);
+  template <class F>
+  void members(F&& f) {
+    f("theta", theta);
+    f("phi", phi);
+    f("g", g);
+    f("o", o);
+    f("gamma", gamma);
   }
 };
 

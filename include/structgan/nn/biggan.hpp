@@ -26,7 +26,7 @@ struct GeneratorOptions {
 /// h = conv3×3(h); h = conv3×3(ReLU(cbn3(h, y))); h = conv1×1(ReLU(cbn4(h, y))) to out; h + skip.
 /// Every convolution spectrally normalized, with bias.
 template <class T, class D = Cpu>
-struct GBlock {
+struct GBlock : Module<GBlock<T, D>> {
   using value_type = T;
   using device_type = D;
 
@@ -34,7 +34,6 @@ struct GBlock {
   bool upsample = false;
   ConditionalBatchNorm<T, D> bn1, bn2, bn3, bn4;
   Conv2d<T, D> conv1, conv2, conv3, conv4;
-  bool training = true;
 
   GBlock() = default;
   GBlock(index_t in_, index_t out_, bool up, index_t cond_dim, const GeneratorOptions& o, Rng& rng)
@@ -77,21 +76,16 @@ struct GBlock {
     h = conv4(relu(bn4(h, y)));
     return add(h, skip);
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    conv1.visit(v, join_name(prefix, "conv1"));
-    conv2.visit(v, join_name(prefix, "conv2"));
-    conv3.visit(v, join_name(prefix, "conv3"));
-    conv4.visit(v, join_name(prefix, "conv4"));
-    bn1.visit(v, join_name(prefix, "bn1"));
-    bn2.visit(v, join_name(prefix, "bn2"));
-    bn3.visit(v, join_name(prefix, "bn3"));
-    bn4.visit(v, join_name(prefix, "bn4"));
-  }
-  void train(bool on = true) {
-    training = on;
-    for (auto* b : {&bn1, &bn2, &bn3, &bn4}) b->train(on);
-    for (auto* c : {&conv1, &conv2, &conv3, &conv4}) c->train(on);
+  template <class F>
+  void members(F&& f) {
+    f("conv1", conv1);
+    f("conv2", conv2);
+    f("conv3", conv3);
+    f("conv4", conv4);
+    f("bn1", bn1);
+    f("bn2", bn2);
+    f("bn3", bn3);
+    f("bn4", bn4);
   }
 };
 
@@ -109,7 +103,7 @@ struct GBlock {
 ///   Var<float> images = g(Var<float>(z));   // 64×3×32×32, training mode: BN batch statistics
 /// \endcode
 template <class T, class D = Cpu>
-struct BigGANDeepGenerator {
+struct BigGANDeepGenerator : Module<BigGANDeepGenerator<T, D>> {
   using value_type = T;
   using device_type = D;
 
@@ -121,7 +115,6 @@ struct BigGANDeepGenerator {
   std::vector<SelfAttention<T, D>> attention;
   BatchNorm2d<T, D> output_bn;
   Conv2d<T, D> output_conv;
-  bool training = true;
 
   BigGANDeepGenerator() = default;
   BigGANDeepGenerator(const GeneratorOptions& o, Rng& rng) : options(o) {
@@ -182,26 +175,17 @@ struct BigGANDeepGenerator {
     }
     return tanh(output_conv(relu(output_bn(h))));
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    first_linear.visit(v, join_name(prefix, "first_linear"));
-    linear.visit(v, join_name(prefix, "linear"));
+  template <class F>
+  void members(F&& f) {
+    f("first_linear", first_linear);
+    f("linear", linear);
     std::size_t a = 0;
     for (std::size_t i = 0; i < blocks.size(); ++i) {
-      blocks[i].visit(v, join_name(prefix, "blocks." + std::to_string(i)));
-      if (a < attention.size() && attention_after[a] == i) attention[a++].visit(v, join_name(prefix, "attention." + std::to_string(i)));
+      f("blocks." + std::to_string(i), blocks[i]);
+      if (a < attention.size() && attention_after[a] == i) f("attention." + std::to_string(i), attention[a++]);
     }
-    output_bn.visit(v, join_name(prefix, "output_bn"));
-    output_conv.visit(v, join_name(prefix, "output_conv"));
-  }
-  void train(bool on = true) {
-    training = on;
-    first_linear.train(on);
-    linear.train(on);
-    for (auto& b : blocks) b.train(on);
-    for (auto& at : attention) at.train(on);
-    output_bn.train(on);
-    output_conv.train(on);
+    f("output_bn", output_bn);
+    f("output_conv", output_conv);
   }
 };
 

@@ -20,7 +20,7 @@ namespace structgan::nn {
 ///   { NoGradGuard ng; keys = d_ema.model().backbone(images); }
 /// \endcode
 template <class Net>
-class Ema {
+class Ema : public Module<Ema<Net>> {
  public:
   using value_type = typename Net::value_type;
   using device_type = typename Net::device_type;
@@ -58,9 +58,9 @@ class Ema {
   }
 
   /// The EMA network's parameters and buffers (for checkpoints).
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) { model_.visit(v, prefix); }
-  void train(bool on = true) { model_.train(on); }
+  /// The averaged network's names, unprefixed: an Ema checkpoints as the network it averages.
+  template <class F>
+  void members(F&& f) { f("", model_); }
 
  private:
   /// ema ← m·ema + w·param, element by element (a backend `map` functor).

@@ -31,13 +31,12 @@ struct LinearOptions {
 ///   Var<float> yv = fc(Var<float>(x));   // recorded: backward fills fc.weight.grad
 /// \endcode
 template <class T, class D = Cpu>
-struct Linear {
+struct Linear : Module<Linear<T, D>> {
   using value_type = T;
   using device_type = D;
 
   Parameter<T, D> weight, bias;
   SpectralNorm<T, D> sn;
-  bool training = true;
 
   Linear() = default;
   Linear(const LinearOptions& o, Rng& rng) {
@@ -52,7 +51,7 @@ struct Linear {
   /// The weight as the forward pass uses it (W, or W/σ with spectral norm).
   template <class V>
   V effective_weight() {
-    return sn.enabled() ? sn.template apply<V>(weight, training) : lift<V>(weight);
+    return sn.enabled() ? sn.template apply<V>(weight, this->training) : lift<V>(weight);
   }
   /// x (N × in) → N × out.
   template <class V>
@@ -61,13 +60,12 @@ struct Linear {
             " → ", out_features());
     return linear(x, effective_weight<V>(), bias.value.defined() ? lift<V>(bias) : V());
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    v.parameter(join_name(prefix, "weight"), weight);
-    if (bias.value.defined()) v.parameter(join_name(prefix, "bias"), bias);
-    sn.visit(v, join_name(prefix, "sn"));
+  template <class F>
+  void members(F&& f) {
+    f("weight", weight);
+    if (bias.value.defined()) f("bias", bias);
+    f("sn", sn);
   }
-  void train(bool on = true) { training = on; }
 };
 
 /// Options of Conv2d: square kernel, square stride, zero padding (default kernel/2: "same" for odd kernels).
@@ -93,14 +91,13 @@ struct Conv2dOptions {
 ///   auto y = conv(x);  // N×3×32×32 → N×64×32×32
 /// \endcode
 template <class T, class D = Cpu>
-struct Conv2d {
+struct Conv2d : Module<Conv2d<T, D>> {
   using value_type = T;
   using device_type = D;
 
   Parameter<T, D> weight, bias;
   SpectralNorm<T, D> sn;
   index_t stride = 1, padding = 0;
-  bool training = true;
 
   Conv2d() = default;
   Conv2d(const Conv2dOptions& o, Rng& rng) : stride(o.stride), padding(o.padding < 0 ? o.kernel / 2 : o.padding) {
@@ -115,7 +112,7 @@ struct Conv2d {
 
   template <class V>
   V effective_weight() {
-    return sn.enabled() ? sn.template apply<V>(weight, training) : lift<V>(weight);
+    return sn.enabled() ? sn.template apply<V>(weight, this->training) : lift<V>(weight);
   }
   template <class V>
   V operator()(const V& x) {
@@ -123,24 +120,21 @@ struct Conv2d {
     if (bias.value.defined()) y = add(y, reshape(lift<V>(bias), Shape{1, out_channels(), 1, 1}));
     return y;
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    v.parameter(join_name(prefix, "weight"), weight);
-    if (bias.value.defined()) v.parameter(join_name(prefix, "bias"), bias);
-    sn.visit(v, join_name(prefix, "sn"));
+  template <class F>
+  void members(F&& f) {
+    f("weight", weight);
+    if (bias.value.defined()) f("bias", bias);
+    f("sn", sn);
   }
-  void train(bool on = true) { training = on; }
 };
 
 /// A module without parameters applying f; the activations, pooling and upsampling below.
 #define STRUCTGAN_NN_STATELESS(Name, expr)                \
-  struct Name {                                           \
-    bool training = true;                                 \
+  struct Name : Module<Name> {                            \
     template <class V>                                    \
     V operator()(const V& x) const { return expr; }       \
-    template <class Vis>                                  \
-    void visit(Vis&&, const std::string&) {}              \
-    void train(bool on = true) { training = on; }         \
+    template <class F>                                    \
+    void members(F&&) {}                                  \
   };
 
 /// ELU (α = 1): x > 0 ? x : eˣ − 1 (D's activation, SPEC §1).
@@ -154,24 +148,22 @@ STRUCTGAN_NN_STATELESS(UpsampleNearest2x, upsample_nearest2x(x))
 #undef STRUCTGAN_NN_STATELESS
 
 /// Average pooling with a k×k window and stride k (AvgPool2d(k)); identity for k = 1.
-struct AvgPool2d {
+struct AvgPool2d : Module<AvgPool2d> {
   index_t kernel = 2;
-  bool training = true;
+  explicit AvgPool2d(index_t k = 2) : kernel(k) {}
   template <class V>
   V operator()(const V& x) const { return kernel == 1 ? x : avg_pool2d(x, kernel); }
-  template <class Vis>
-  void visit(Vis&&, const std::string&) {}
-  void train(bool on = true) { training = on; }
+  template <class F>
+  void members(F&&) {}
 };
 /// Max pooling with a k×k window and stride k (MaxPool2d(k)).
-struct MaxPool2d {
+struct MaxPool2d : Module<MaxPool2d> {
   index_t kernel = 2;
-  bool training = true;
+  explicit MaxPool2d(index_t k = 2) : kernel(k) {}
   template <class V>
   V operator()(const V& x) const { return kernel == 1 ? x : max_pool2d(x, kernel); }
-  template <class Vis>
-  void visit(Vis&&, const std::string&) {}
-  void train(bool on = true) { training = on; }
+  template <class F>
+  void members(F&&) {}
 };
 
 }  // namespace structgan::nn

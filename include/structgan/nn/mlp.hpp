@@ -5,21 +5,20 @@
 #include <string>
 #include <vector>
 
+#include "structgan/nn/discriminator.hpp"
 #include "structgan/nn/norm.hpp"
-#include "structgan/nn/resnet.hpp"
 
 namespace structgan::nn {
 
 /// Linear → [GroupNorm if ≥ 16 units] → ELU: one hidden layer of the MLPs.
 template <class T, class D = Cpu>
-struct MlpLayer {
+struct MlpLayer : Module<MlpLayer<T, D>> {
   using value_type = T;
   using device_type = D;
 
   Linear<T, D> fc;
   bool has_norm = false;
   GroupNorm<T, D> norm;
-  bool training = true;
 
   MlpLayer() = default;
   MlpLayer(index_t in, index_t out, index_t channels_per_group, Rng& rng) : fc(LinearOptions(in, out), rng) {
@@ -31,41 +30,37 @@ struct MlpLayer {
     V h = fc(x);
     return elu(has_norm ? norm(h) : h);
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    fc.visit(v, join_name(prefix, "fc"));
-    if (has_norm) norm.visit(v, join_name(prefix, "norm"));
+  template <class F>
+  void members(F&& f) {
+    f("fc", fc);
+    if (has_norm) f("norm", norm);
   }
-  void train(bool on = true) { training = on; }
 };
 
 /// A stack of MlpLayers (in → hidden → … → hidden).
 template <class T, class D = Cpu>
-struct MlpStack {
+struct MlpStack : Module<MlpStack<T, D>> {
   using value_type = T;
   using device_type = D;
 
   std::vector<MlpLayer<T, D>> layers;
-  bool training = true;
 
   MlpStack() = default;
   MlpStack(index_t in, index_t hidden, index_t depth, index_t channels_per_group, Rng& rng) {
     require(in >= 1 && hidden >= 1 && depth >= 1, "MlpStack: in ", in, ", hidden ", hidden, ", depth ", depth);
     for (index_t i = 0; i < depth; ++i) layers.emplace_back(i == 0 ? in : hidden, hidden, channels_per_group, rng);
   }
+  /// The width of the output (hidden).
+  index_t out_features() const { return layers.back().fc.out_features(); }
   template <class V>
   V operator()(const V& x) {
     V h = x;
     for (auto& l : layers) h = l(h);
     return h;
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    for (std::size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, join_name(prefix, std::to_string(i)));
-  }
-  void train(bool on = true) {
-    training = on;
-    for (auto& l : layers) l.train(on);
+  template <class F>
+  void members(F&& f) {
+    for (std::size_t i = 0; i < layers.size(); ++i) f(std::to_string(i), layers[i]);
   }
 };
 
@@ -79,48 +74,17 @@ struct MlpDiscriminatorOptions {
   index_t channels_per_group = 16;
 };
 
-/// The discriminator for 2-D data: backbone MlpStack(in → hidden, depth layers) gives f^b;
-/// head Linear → ELU → Linear to p; probe Linear on sg(f^b). Same interface as ResNet18Discriminator.
+/// D's backbone for 2-D data: MlpStack(in → hidden, depth layers), whose output is f^b.
 template <class T, class D = Cpu>
-struct MlpDiscriminator {
-  using value_type = T;
-  using device_type = D;
-
-  MlpStack<T, D> backbone;
-  ProjectionHead<T, D> head;
-  Linear<T, D> probe;
-  bool training = true;
-
-  MlpDiscriminator() = default;
-  MlpDiscriminator(const MlpDiscriminatorOptions& o, Rng& rng)
-      : backbone(o.in_dim, o.hidden, o.depth, o.channels_per_group, rng),
-        head(o.hidden, o.hidden, o.embed_dim, rng),
-        probe(LinearOptions(o.hidden, o.classes), rng) {}
-
-  template <class V>
-  V embed(const V& x) { return head(backbone(x)); }
-  template <class V>
-  DiscriminatorOutput<V> operator()(const V& x) {
-    DiscriminatorOutput<V> out;
-    out.f_b = backbone(x);
-    out.f_tilde = head(out.f_b);
-    out.f = row_normalize(out.f_tilde);
-    out.logits = probe(constant<V>(value_of(out.f_b)));
-    return out;
-  }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    backbone.visit(v, join_name(prefix, "backbone"));
-    head.visit(v, join_name(prefix, "head"));
-    probe.visit(v, join_name(prefix, "probe"));
-  }
-  void train(bool on = true) {
-    training = on;
-    backbone.train(on);
-    head.train(on);
-    probe.train(on);
-  }
+struct MlpBackbone : MlpStack<T, D> {
+  MlpBackbone() = default;
+  MlpBackbone(const MlpDiscriminatorOptions& o, Rng& rng) : MlpStack<T, D>(o.in_dim, o.hidden, o.depth, o.channels_per_group, rng) {}
 };
+
+/// The discriminator for 2-D data: MlpBackbone gives f^b; head Linear → ELU → Linear to p; probe
+/// Linear on sg(f^b). The same template as ResNet18Discriminator.
+template <class T, class D = Cpu>
+using MlpDiscriminator = Discriminator<MlpBackbone<T, D>>;
 
 /// Options of the 2-D MLP generator.
 struct MlpGeneratorOptions {
@@ -133,14 +97,13 @@ struct MlpGeneratorOptions {
 
 /// The generator for 2-D data: MlpStack(z → hidden, depth layers) → Linear(hidden, out_dim).
 template <class T, class D = Cpu>
-struct MlpGenerator {
+struct MlpGenerator : Module<MlpGenerator<T, D>> {
   using value_type = T;
   using device_type = D;
 
   MlpGeneratorOptions options;
   MlpStack<T, D> body;
   Linear<T, D> out;
-  bool training = true;
 
   MlpGenerator() = default;
   MlpGenerator(const MlpGeneratorOptions& o, Rng& rng)
@@ -150,15 +113,10 @@ struct MlpGenerator {
   Tensor<T, D> sample_latent(index_t n, Rng& rng) const { return to_device<D>(randn<T>(Shape{n, options.z_dim}, rng)); }
   template <class V>
   V operator()(const V& z) { return out(body(z)); }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    body.visit(v, join_name(prefix, "body"));
-    out.visit(v, join_name(prefix, "out"));
-  }
-  void train(bool on = true) {
-    training = on;
-    body.train(on);
-    out.train(on);
+  template <class F>
+  void members(F&& f) {
+    f("body", body);
+    f("out", out);
   }
 };
 

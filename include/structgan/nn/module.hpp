@@ -4,14 +4,16 @@
 /// gradients, deep copies, lists of named parameters).
 ///
 /// A module is a plain value type (a struct, not a shared pointer) templated over the scalar T
-/// and the device D. It provides
+/// and the device D, deriving from Module<itself>. It provides
 ///   - `template <class V> V operator()(const V& x)`: the forward pass, written once for every
 ///     value type V (Tensor, Var, DualTensor<Tensor>, DualTensor<Var>; autodiff/value.hpp);
-///   - `template <class Vis> void visit(Vis&& v, const std::string& prefix)`, calling
-///     `v.parameter(name, Parameter<T, D>&)` for each trainable tensor and
-///     `v.buffer(name, Tensor<T, D>&)` for each persistent non-trainable one (BatchNorm's running
-///     statistics, spectral norm's vectors), with dotted names (`"layer2.0.conv1.weight"`);
-///   - `bool training` and `void train(bool on)`, which sets the flag on the module and its children
+///   - `template <class F> void members(F&& f)`: its one list of what it holds, in order, as
+///     `f(name, x)` for each trainable Parameter<T, D>, persistent non-trainable Tensor<T, D> (a
+///     buffer: BatchNorm's running statistics, spectral norm's vectors) and child module.
+/// From that list Module derives
+///   - `visit(v, prefix)`, calling `v.parameter(name, Parameter&)` and `v.buffer(name, Tensor&)`
+///     with dotted names (`"layer2.0.conv1.weight"`), depth first in list order;
+///   - `bool training` and `train(on)`, which sets the flag on the module and every child module
 ///     (BatchNorm and spectral normalization behave differently in evaluation).
 ///
 /// Copying a module is shallow, like copying a Tensor: the copy shares the storage of every
@@ -29,6 +31,44 @@ namespace structgan::nn {
 inline std::string join_name(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
+
+namespace detail {
+// How Module treats each entry of a members() list: parameters and buffers are reported to the
+// visitor; child modules visit (and switch mode) themselves.
+template <class Vis, class T, class D>
+void visit_member(Vis& v, const std::string& name, Parameter<T, D>& p) { v.parameter(name, p); }
+template <class Vis, class T, class D>
+void visit_member(Vis& v, const std::string& name, Tensor<T, D>& b) { v.buffer(name, b); }
+template <class Vis, class M>
+void visit_member(Vis& v, const std::string& name, M& child) { child.visit(v, name); }
+template <class T, class D>
+void train_member(Parameter<T, D>&, bool) {}
+template <class T, class D>
+void train_member(Tensor<T, D>&, bool) {}
+template <class M>
+void train_member(M& child, bool on) { child.train(on); }
+}  // namespace detail
+
+/// The base of every module (CRTP): visit and train derived from Derived::members (see the file
+/// comment). An entry with an empty name puts a child's names directly under the module's prefix.
+template <class Derived>
+struct Module {
+  bool training = true;
+
+  template <class Vis>
+  void visit(Vis&& v, const std::string& prefix) {
+    self().members([&](const std::string& name, auto& m) {
+      detail::visit_member(v, name.empty() ? prefix : join_name(prefix, name), m);
+    });
+  }
+  void train(bool on = true) {
+    training = on;
+    self().members([&](const std::string&, auto& m) { detail::train_member(m, on); });
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
 
 /// A visitor made of two callables: on_parameter(name, Parameter&) and on_buffer(name, Tensor&).
 template <class OnParameter, class OnBuffer>

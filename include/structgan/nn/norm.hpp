@@ -22,14 +22,13 @@ struct GroupNormOptions {
 /// channels and all positions), then per-channel `weight` (1) and `bias` (0). Keeps samples
 /// independent, so D's Jacobian is block-diagonal per sample (SPEC §4).
 template <class T, class D = Cpu>
-struct GroupNorm {
+struct GroupNorm : Module<GroupNorm<T, D>> {
   using value_type = T;
   using device_type = D;
 
   Parameter<T, D> weight, bias;
   index_t groups = 1;
   T eps = T(1e-5);
-  bool training = true;
 
   GroupNorm() = default;
   explicit GroupNorm(const GroupNormOptions& o) : eps(static_cast<T>(o.eps)) {
@@ -47,13 +46,12 @@ struct GroupNorm {
     const bool affine = weight.value.defined();
     return group_norm(x, groups, affine ? lift<V>(weight) : V(), affine ? lift<V>(bias) : V(), eps);
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
+  template <class F>
+  void members(F&& f) {
     if (!weight.value.defined()) return;
-    v.parameter(join_name(prefix, "weight"), weight);
-    v.parameter(join_name(prefix, "bias"), bias);
+    f("weight", weight);
+    f("bias", bias);
   }
-  void train(bool on = true) { training = on; }
 };
 
 /// Options of BatchNorm2d.
@@ -71,14 +69,13 @@ struct BatchNormOptions {
 /// variance; evaluation: use the running statistics. Buffers `running_mean` (0) and
 /// `running_var` (1); parameters `weight` (1) and `bias` (0) when affine.
 template <class T, class D = Cpu>
-struct BatchNorm2d {
+struct BatchNorm2d : Module<BatchNorm2d<T, D>> {
   using value_type = T;
   using device_type = D;
 
   Parameter<T, D> weight, bias;
   Tensor<T, D> running_mean, running_var;
   T eps = T(1e-5), momentum = T(0.1);
-  bool training = true;
 
   BatchNorm2d() = default;
   explicit BatchNorm2d(const BatchNormOptions& o) : eps(static_cast<T>(o.eps)), momentum(static_cast<T>(o.momentum)) {
@@ -97,7 +94,7 @@ struct BatchNorm2d {
   V normalize(const V& x) {
     require(x.shape().rank() >= 2 && x.shape()[1] == channels(), "BatchNorm2d: input ", x.shape(), " for ", channels(),
             " channels");
-    if (!training) return batch_norm_eval(x, running_mean, running_var, V(), V(), eps);
+    if (!this->training) return batch_norm_eval(x, running_mean, running_var, V(), V(), eps);
     const index_t count = x.numel() / channels();
     require(count > 1, "BatchNorm2d: training needs more than one value per channel, got input ", x.shape());
     NormStats<T, D> st;
@@ -113,16 +110,15 @@ struct BatchNorm2d {
     cs[1] = channels();
     return add(mul(y, reshape(lift<V>(weight), cs)), reshape(lift<V>(bias), cs));
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
+  template <class F>
+  void members(F&& f) {
     if (weight.value.defined()) {
-      v.parameter(join_name(prefix, "weight"), weight);
-      v.parameter(join_name(prefix, "bias"), bias);
+      f("weight", weight);
+      f("bias", bias);
     }
-    v.buffer(join_name(prefix, "running_mean"), running_mean);
-    v.buffer(join_name(prefix, "running_var"), running_var);
+    f("running_mean", running_mean);
+    f("running_var", running_var);
   }
-  void train(bool on = true) { training = on; }
 
  private:
   /// running ← (1 − m)·running + m·batch, with the unbiased batch variance (× n/(n − 1)), as
@@ -152,13 +148,12 @@ struct ConditionalBatchNormOptions {
 /// cond_dim → C without bias (spectrally normalized), applied per sample (SPEC §1, BigGAN's ccbn).
 /// x: N×C×H×W, y: N×cond_dim.
 template <class T, class D = Cpu>
-struct ConditionalBatchNorm {
+struct ConditionalBatchNorm : Module<ConditionalBatchNorm<T, D>> {
   using value_type = T;
   using device_type = D;
 
   BatchNorm2d<T, D> bn;
   Linear<T, D> gain, bias;
-  bool training = true;
 
   ConditionalBatchNorm() = default;
   ConditionalBatchNorm(const ConditionalBatchNormOptions& o, Rng& rng) {
@@ -183,17 +178,11 @@ struct ConditionalBatchNorm {
     V g = add_scalar(reshape(gain(y), ps), typename ValueTraits<V>::scalar(1));
     return add(mul(h, g), reshape(bias(y), ps));
   }
-  template <class Vis>
-  void visit(Vis&& v, const std::string& prefix) {
-    gain.visit(v, join_name(prefix, "gain"));
-    bias.visit(v, join_name(prefix, "bias"));
-    bn.visit(v, prefix);
-  }
-  void train(bool on = true) {
-    training = on;
-    bn.train(on);
-    gain.train(on);
-    bias.train(on);
+  template <class F>
+  void members(F&& f) {
+    f("gain", gain);
+    f("bias", bias);
+    f("", bn);  // the running statistics directly under the module's name
   }
 };
 

@@ -16,7 +16,7 @@
 namespace structgan::nn {
 
 template <class T, class D = Cpu>
-struct SpectralNorm {
+struct SpectralNorm : Module<SpectralNorm<T, D>> {
   using value_type = T;
   using device_type = D;
 
@@ -63,11 +63,11 @@ struct SpectralNorm {
     return div(wv, reshape(sig, Shape{1}));
   }
 
-  template <class Vis>
-  void visit(Vis&& vis, const std::string& prefix) {
+  template <class F>
+  void members(F&& f) {
     if (!enabled()) return;
-    vis.buffer(join_name(prefix, "u"), u);
-    vis.buffer(join_name(prefix, "v"), v);
+    f("u", u);
+    f("v", v);
   }
 
  private:

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "structgan/io/atomic_file.hpp"
 #include "structgan/train/progress.hpp"
 #include "structgan/train/samples.hpp"
 #include "structgan/train/trainer.hpp"
@@ -115,18 +116,9 @@ inline void truncate_log(const std::string& path, std::int64_t upto) {
       kept += line + "\n";
   }
   in.close();
-  // Written aside and renamed over the log, so that a process killed here keeps the old log
-  // (truncating in place lost every record when a kill landed between truncation and write).
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kept;
-    out.flush();
-    require(static_cast<bool>(out), "cannot write ", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  require(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+  // Atomically, so that a process killed here keeps the old log (truncating in place lost every
+  // record when a kill landed between truncation and write).
+  io::write_file_atomically(path, kept);
 }
 }  // namespace detail
 
@@ -171,11 +163,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
   } else if (fs::exists(ckpt)) {
     fs::remove(ckpt);  // a fresh run never leaves an older run's state behind
   }
-  {
-    std::ofstream cfg((fs::path(c.output_dir) / "config.json").string());
-    cfg << to_json(c).dump(2) << "\n";
-    require(static_cast<bool>(cfg), "output folder '", c.output_dir, "': cannot write config.json");
-  }
+  io::write_file_atomically((fs::path(c.output_dir) / "config.json").string(), to_json(c).dump(2) + "\n");
   std::ofstream log(log_path, options.resume ? std::ios::app : std::ios::trunc);
   require(static_cast<bool>(log), "output folder '", c.output_dir, "': cannot write log.jsonl");
 

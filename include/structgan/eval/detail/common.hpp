@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "structgan/core/error.hpp"
+#include "structgan/core/row_matrix.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -18,11 +19,10 @@
 
 namespace structgan::eval {
 
-/// N×D row-major matrix, one sample per row (the feature layout of every evaluation function).
-template <class Scalar>
-using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowMatrixF = RowMatrix<float>;
-using RowMatrixD = RowMatrix<double>;
+// The feature layout of every evaluation function (core/row_matrix.hpp), also as eval::RowMatrix.
+using structgan::RowMatrix;
+using structgan::RowMatrixD;
+using structgan::RowMatrixF;
 
 namespace detail {
 

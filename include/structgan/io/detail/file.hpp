@@ -1,6 +1,6 @@
 #pragma once
-/// \file Internal: POSIX file helpers for checkpoints (checked writes and reads, fsync, atomic
-/// rename) and the FNV-1a 64 checksum. Not meant to be included directly.
+/// \file Internal: POSIX file helpers of io/ (checked writes and reads, fsync of a folder) and
+/// the FNV-1a 64 checksum of checkpoints. Not meant to be included directly.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +23,14 @@ inline std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t h = 
     h *= 1099511628211ull;
   }
   return h;
+}
+
+/// Whether this host stores integers little-endian (the byte order of every format io/ writes).
+inline bool host_is_little_endian() {
+  const std::uint16_t one = 1;
+  unsigned char b;
+  std::memcpy(&b, &one, 1);
+  return b == 1;
 }
 
 inline std::string errno_text() { return std::strerror(errno); }

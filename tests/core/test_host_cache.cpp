@@ -1,4 +1,4 @@
-#define BOOST_TEST_MODULE bench_host_cache
+#define BOOST_TEST_MODULE core_host_cache
 #include <boost/test/unit_test.hpp>
 // Allocator<Cpu>'s cache of freed large blocks (core/device.hpp), which the benchmarks showed
 // to matter: reuse of a freed block for the same size class, no sharing between live tensors,

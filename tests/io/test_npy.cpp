@@ -1,24 +1,19 @@
-#define BOOST_TEST_MODULE eval_npy
+#define BOOST_TEST_MODULE io_npy
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
 #include <fstream>
 
-#include "structgan/eval/npy.hpp"
+#include "../common/temp_dir.hpp"
+#include "structgan/io/npy.hpp"
 
-namespace ev = structgan::eval;
+namespace sg = structgan;
+namespace io = structgan::io;
 namespace fs = std::filesystem;
 
+using structgan::testing::TempDir;
+
 namespace {
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("structgan_eval_npy_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
 
 // A .npy file written byte by byte: magic, version, header length, dict padded to 64, then `data` bytes.
 void write_raw_npy(const std::string& path, const std::string& dict, const std::string& data, int major = 1,
@@ -53,14 +48,14 @@ void check_error_mentions(const F& f, const std::string& part) {
 
 BOOST_AUTO_TEST_CASE(round_trips_float_double_and_labels) {
   TempDir tmp;
-  ev::RowMatrixF a(3, 4);
+  sg::RowMatrixF a(3, 4);
   for (Eigen::Index i = 0; i < a.size(); ++i) a.data()[i] = 0.5f * static_cast<float>(i) - 1.25f;
-  ev::write_npy(tmp.file("a.npy"), a);
-  BOOST_CHECK(ev::read_npy_matrix<float>(tmp.file("a.npy")) == a);
-  BOOST_CHECK(ev::read_npy_matrix<double>(tmp.file("a.npy")) == a.cast<double>());
-  ev::RowMatrixD b = ev::RowMatrixD::Random(7, 2);
-  ev::write_npy(tmp.file("b.npy"), b);
-  BOOST_CHECK(ev::read_npy_matrix<double>(tmp.file("b.npy")) == b);
+  io::write_npy(tmp.file("a.npy"), a);
+  BOOST_CHECK(io::read_npy_matrix<float>(tmp.file("a.npy")) == a);
+  BOOST_CHECK(io::read_npy_matrix<double>(tmp.file("a.npy")) == a.cast<double>());
+  sg::RowMatrixD b = sg::RowMatrixD::Random(7, 2);
+  io::write_npy(tmp.file("b.npy"), b);
+  BOOST_CHECK(io::read_npy_matrix<double>(tmp.file("b.npy")) == b);
   // header: magic, version 1.0, total header a multiple of 64
   std::ifstream f(tmp.file("b.npy"), std::ios::binary);
   std::string head(10, '\0');
@@ -72,11 +67,11 @@ BOOST_AUTO_TEST_CASE(round_trips_float_double_and_labels) {
   BOOST_CHECK_EQUAL(fs::file_size(tmp.file("b.npy")), 10 + hlen + 7 * 2 * 8);
   // labels, npy int64
   const std::vector<int> labels{3, -1, 0, 2147483647, 9};
-  ev::write_npy_labels(tmp.file("l.npy"), labels);
-  BOOST_CHECK(ev::read_labels(tmp.file("l.npy")) == labels);
+  io::write_npy_labels(tmp.file("l.npy"), labels);
+  BOOST_CHECK(io::read_labels(tmp.file("l.npy")) == labels);
   // no temporary files left behind
   int files = 0;
-  for (const auto& e : fs::directory_iterator(tmp.dir)) files += e.is_regular_file();
+  for (const auto& e : fs::directory_iterator(tmp.path)) files += e.is_regular_file();
   BOOST_CHECK_EQUAL(files, 3);
 }
 
@@ -84,27 +79,27 @@ BOOST_AUTO_TEST_CASE(reads_handwritten_files_version_2_int32_and_text_labels) {
   TempDir tmp;
   write_raw_npy(tmp.file("v2.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
                 float_bytes({1, 2, 3, 4, 5, 6}), 2);
-  const ev::RowMatrixD m = ev::read_npy_matrix<double>(tmp.file("v2.npy"));
+  const sg::RowMatrixD m = io::read_npy_matrix<double>(tmp.file("v2.npy"));
   BOOST_REQUIRE_EQUAL(m.rows(), 2);
   BOOST_REQUIRE_EQUAL(m.cols(), 3);
   BOOST_CHECK_EQUAL(m(1, 0), 4.0);
   // 1-D reads as a column; double quotes and no trailing comma are valid Python too
   write_raw_npy(tmp.file("v1.npy"), "{\"shape\": (3,), \"fortran_order\": False, \"descr\": \"<f4\"}",
                 float_bytes({7, 8, 9}));
-  BOOST_CHECK_EQUAL(ev::read_npy_matrix<float>(tmp.file("v1.npy"))(2, 0), 9.0f);
+  BOOST_CHECK_EQUAL(io::read_npy_matrix<float>(tmp.file("v1.npy"))(2, 0), 9.0f);
   const std::int32_t ints[4] = {5, -7, 0, 1};
   write_raw_npy(tmp.file("i4.npy"), "{'descr': '<i4', 'fortran_order': False, 'shape': (4,), }",
                 std::string(reinterpret_cast<const char*>(ints), sizeof ints));
-  BOOST_CHECK((ev::read_labels(tmp.file("i4.npy")) == std::vector<int>{5, -7, 0, 1}));
+  BOOST_CHECK((io::read_labels(tmp.file("i4.npy")) == std::vector<int>{5, -7, 0, 1}));
   std::ofstream(tmp.file("l.txt")) << "3\n 4 \n\n-2\r\n";
-  BOOST_CHECK((ev::read_labels(tmp.file("l.txt")) == std::vector<int>{3, 4, -2}));
+  BOOST_CHECK((io::read_labels(tmp.file("l.txt")) == std::vector<int>{3, 4, -2}));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_bad_files_with_clear_errors) {
   TempDir tmp;
   const std::string six = float_bytes({1, 2, 3, 4, 5, 6});
   const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-  auto read = [&](const std::string& name) { return [&tmp, name] { ev::read_npy_matrix<float>(tmp.file(name)); }; };
+  auto read = [&](const std::string& name) { return [&tmp, name] { io::read_npy_matrix<float>(tmp.file(name)); }; };
 
   check_error_mentions(read("missing.npy"), "cannot open");
   write_raw_npy(tmp.file("magic.npy"), ok, six, 1, "\x93NUMPZ");
@@ -150,16 +145,45 @@ BOOST_AUTO_TEST_CASE(rejects_bad_files_with_clear_errors) {
   check_error_mentions(read("tiny.npy"), "too short");
   // labels: float dtype, not an integer, out of range
   write_raw_npy(tmp.file("flabels.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", six);
-  check_error_mentions([&] { ev::read_labels(tmp.file("flabels.npy")); }, "float dtype");
+  check_error_mentions([&] { io::read_labels(tmp.file("flabels.npy")); }, "float dtype");
   std::ofstream(tmp.file("bad.txt")) << "1\n2\nthree\n";
-  check_error_mentions([&] { ev::read_labels(tmp.file("bad.txt")); }, "line 3");
+  check_error_mentions([&] { io::read_labels(tmp.file("bad.txt")); }, "line 3");
   std::ofstream(tmp.file("big.txt")) << "99999999999\n";
-  check_error_mentions([&] { ev::read_labels(tmp.file("big.txt")); }, "not an integer label");
+  check_error_mentions([&] { io::read_labels(tmp.file("big.txt")); }, "not an integer label");
   write_raw_npy(tmp.file("shortlabels.npy"), "{'descr': '<i8', 'fortran_order': False, 'shape': (6,), }", six);
-  check_error_mentions([&] { ev::read_labels(tmp.file("shortlabels.npy")); }, "truncated data");
+  check_error_mentions([&] { io::read_labels(tmp.file("shortlabels.npy")); }, "truncated data");
 }
 
 BOOST_AUTO_TEST_CASE(unwritable_path_names_the_path) {
   const std::string path = "/nonexistent_structgan_dir/x.npy";
-  check_error_mentions([&] { ev::write_npy(path, ev::RowMatrixF::Ones(2, 2)); }, path);
+  check_error_mentions([&] { io::write_npy(path, sg::RowMatrixF::Ones(2, 2)); }, path);
+}
+
+BOOST_AUTO_TEST_CASE(overwrites_whole_files_and_round_trips_empty_and_wide_matrices) {
+  TempDir tmp;
+  const std::string path = tmp.file("x.npy");
+  // A smaller matrix written over a larger one: the file is replaced, not overwritten in place
+  // (an in-place write would leave the old tail behind and fail the size check below).
+  io::write_npy(path, sg::RowMatrixD::Constant(50, 40, 2.0));
+  const sg::RowMatrixF small = sg::RowMatrixF::Constant(2, 3, -1.5f);
+  io::write_npy(path, small);
+  BOOST_CHECK(io::read_npy_matrix<float>(path) == small);
+  std::ifstream f(path, std::ios::binary);
+  std::string head(10, '\0');
+  f.read(head.data(), 10);
+  const std::size_t hlen = static_cast<unsigned char>(head[8]) | (static_cast<unsigned char>(head[9]) << 8);
+  BOOST_CHECK_EQUAL(fs::file_size(path), 10 + hlen + 2 * 3 * 4);
+  // no rows, and one row of many columns
+  const sg::RowMatrixF empty(0, 3);
+  io::write_npy(tmp.file("empty.npy"), empty);
+  const sg::RowMatrixF back = io::read_npy_matrix<float>(tmp.file("empty.npy"));
+  BOOST_CHECK_EQUAL(back.rows(), 0);
+  BOOST_CHECK_EQUAL(back.cols(), 3);
+  sg::RowMatrixD wide(1, 5000);
+  for (Eigen::Index j = 0; j < wide.cols(); ++j) wide(0, j) = 1.0 / static_cast<double>(j + 1);
+  io::write_npy(tmp.file("wide.npy"), wide);
+  BOOST_CHECK(io::read_npy_matrix<double>(tmp.file("wide.npy")) == wide);
+  // empty labels
+  io::write_npy_labels(tmp.file("none.npy"), {});
+  BOOST_CHECK(io::read_labels(tmp.file("none.npy")).empty());
 }

@@ -1,6 +1,8 @@
 #pragma once
-/// \file Internal: stb_image_write with internal linkage (STB_IMAGE_WRITE_STATIC), for writing
-/// test images and sample grids. See detail/stb.hpp for the linkage rules.
+/// \file Internal: stb_image_write with internal linkage (STB_IMAGE_WRITE_STATIC: every
+/// translation unit gets its own static copy, so that several units of one program link without
+/// duplicate symbols), for io/png.hpp and the tests that write image files. A unit that included
+/// stb_image_write.h itself before this header must provide the implementation.
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -19,7 +21,7 @@
 #elif __has_include(<stb/stb_image_write.h>)
 #include <stb/stb_image_write.h>
 #else
-#error "structgan::data needs stb_image_write.h (Debian: libstb-dev); add its folder to the include path"
+#error "structgan/io/png.hpp needs stb_image_write.h (Debian: libstb-dev); add its folder to the include path"
 #endif
 #undef STB_IMAGE_WRITE_IMPLEMENTATION
 #endif
