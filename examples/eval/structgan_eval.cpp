@@ -27,6 +27,7 @@
 
 #include "structgan/eval/eval.hpp"
 #include "structgan/io/npy.hpp"
+#include "structgan/io/npz.hpp"
 #include "structgan/io/png.hpp"
 
 #if STRUCTGAN_EVAL_CHECKPOINTS
@@ -117,22 +118,38 @@ std::string shortest(double v) {
   return std::string(buf, r.ptr);
 }
 
+// Statistics from a file: a pytorch-fid .npz (io::read_fid_statistics) or an N×D features .npy (the
+// statistics of its rows), told apart by their first bytes.
+structgan::FidStatistics load_fid_statistics(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  structgan::require(static_cast<bool>(in), "load_fid_statistics: cannot open '", path, "'");
+  char magic[4] = {0, 0, 0, 0};
+  in.read(magic, 4);
+  if (std::memcmp(magic, "PK\x03\x04", 4) == 0 || std::memcmp(magic, "PK\x05\x06", 4) == 0)
+    return io::read_fid_statistics(path);
+  try {
+    return ev::fid_statistics(io::read_npy_matrix<double>(path));
+  } catch (const structgan::Error& e) {
+    structgan::fail(e.what(), " (", path, ": expected an N×D features .npy or a statistics .npz)");
+  }
+}
+
 // FID, KID and IS on feature and logit files, in that order, each printed as one line and gathered into the JSON.
 int evaluate_image_metrics(const ImageMetricOptions& o, const std::string& json_path) {
   nlohmann::json j = nlohmann::json::object();
   if (!o.save_fid_stats.empty()) {
-    const ev::RowMatrixD x = ev::read_npy_matrix<double>(o.save_fid_stats[0]);
-    ev::write_fid_statistics(o.save_fid_stats[1], ev::fid_statistics(x));
+    const ev::RowMatrixD x = io::read_npy_matrix<double>(o.save_fid_stats[0]);
+    io::write_fid_statistics(o.save_fid_stats[1], ev::fid_statistics(x));
     std::cout << "wrote " << o.save_fid_stats[1] << " (mu and sigma of " << x.rows() << " features of dimension "
               << x.cols() << ")\n";
   }
   if (!o.fid.empty()) {
-    const double fid = ev::frechet_distance(ev::load_fid_statistics(o.fid[0]), ev::load_fid_statistics(o.fid[1]));
+    const double fid = ev::frechet_distance(load_fid_statistics(o.fid[0]), load_fid_statistics(o.fid[1]));
     std::cout << "FID: " << shortest(fid) << "\n";
     j["fid"] = {{"value", fid}, {"inputs", o.fid}};
   }
   if (!o.kid.empty()) {
-    const ev::RowMatrixD a = ev::read_npy_matrix<double>(o.kid[0]), b = ev::read_npy_matrix<double>(o.kid[1]);
+    const ev::RowMatrixD a = io::read_npy_matrix<double>(o.kid[0]), b = io::read_npy_matrix<double>(o.kid[1]);
     const ev::MeanStd kid = ev::kernel_inception_distance(a, b, o.kid_options);
     std::cout << "KID: " << shortest(kid.mean) << " ± " << shortest(kid.std) << "\n";
     j["kid"] = {{"mean", kid.mean},
@@ -143,12 +160,12 @@ int evaluate_image_metrics(const ImageMetricOptions& o, const std::string& json_
                 {"seed", o.kid_options.seed}};
   }
   if (!o.inception_score.empty()) {
-    const ev::MeanStd is = ev::inception_score(ev::read_npy_matrix<double>(o.inception_score), o.is_options);
+    const ev::MeanStd is = ev::inception_score(io::read_npy_matrix<double>(o.inception_score), o.is_options);
     std::cout << "IS: " << shortest(is.mean) << " ± " << shortest(is.std) << "\n";
     j["inception_score"] = {{"mean", is.mean}, {"std", is.std}, {"input", o.inception_score}, {"splits", o.is_options.splits}};
   }
   if (!json_path.empty()) {
-    write_text_atomically(json_path, j.dump(2) + "\n");
+    io::write_file_atomically(json_path, j.dump(2) + "\n");
     std::cout << "wrote " << json_path << "\n";
   }
   return 0;

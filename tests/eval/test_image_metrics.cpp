@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "structgan/eval/image_metrics.hpp"
+#include "structgan/io/npy.hpp"
 #include "error_check.hpp"
 
 // FID, KID and IS against the values numpy/scipy compute for committed features
@@ -24,7 +25,7 @@ nlohmann::json reference() {
   BOOST_REQUIRE_MESSAGE(f, "cannot read " << (reference_dir / "image_metrics_reference.json"));
   return nlohmann::json::parse(f);
 }
-ev::RowMatrixD features(const std::string& name) { return ev::read_npy_matrix<double>((reference_dir / name).string()); }
+ev::RowMatrixD features(const std::string& name) { return structgan::io::read_npy_matrix<double>((reference_dir / name).string()); }
 double rel(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
 }  // namespace

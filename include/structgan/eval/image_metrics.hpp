@@ -1,7 +1,7 @@
 #pragma once
 /// \file Image-quality metrics on network features (issue #23): Fréchet Inception Distance (FID) as
 /// pytorch-fid computes it, Kernel Inception Distance (KID) and Inception Score (IS) as torch-fidelity computes
-/// them, and pytorch-fid's statistics files (.npz with `mu` and `sigma`). Everything is computed in double.
+/// them, in double. pytorch-fid's statistics files (.npz with `mu` and `sigma`) are io/npz.hpp's.
 /// The Inception network that produces the features is not part of this header.
 #include <Eigen/Core>
 #include <Eigen/Eigenvalues>
@@ -19,8 +19,7 @@
 
 #include "structgan/core/error.hpp"
 #include "structgan/eval/detail/common.hpp"
-#include "structgan/eval/npy.hpp"
-#include "structgan/eval/npz.hpp"
+#include "structgan/core/fid_statistics.hpp"
 
 namespace structgan::eval {
 
@@ -30,11 +29,8 @@ struct MeanStd {
   double std = 0.0;
 };
 
-/// The statistics FID compares: the mean (D) and the covariance (D×D, normalized by N − 1 as np.cov).
-struct FidStatistics {
-  Eigen::VectorXd mu;
-  Eigen::MatrixXd sigma;
-};
+/// The statistics FID compares (core/fid_statistics.hpp; io/npz.hpp reads and writes pytorch-fid's files).
+using structgan::FidStatistics;
 
 /// KID settings; the defaults are torch-fidelity's (kid_subsets 100, kid_subset_size 1000, rng_seed 2020).
 struct KidOptions {
@@ -202,57 +198,6 @@ double frechet_distance(const Eigen::MatrixBase<DA>& features_a, const Eigen::Ma
   require(features_a.cols() == features_b.cols(), "frechet_distance: the feature sets differ in dimension (",
           features_a.cols(), " vs ", features_b.cols(), ")");
   return frechet_distance(fid_statistics(features_a), fid_statistics(features_b));
-}
-
-/// Reads pytorch-fid statistics: a .npz with `mu` (D, 1-D) and `sigma` (D×D), float64 (float32 accepted), as
-/// np.savez or np.savez_compressed write them. Other members are ignored. Throws structgan::Error naming the
-/// file for corrupt archives (see read_npz_members), a missing `mu` or `sigma`, wrong shapes and NaN/Inf.
-inline FidStatistics read_fid_statistics(const std::string& path) {
-  const auto members = read_npz_members(path);
-  auto get = [&](const char* key) {
-    const auto it = members.find(key);
-    require(it != members.end(), "read_fid_statistics: ", path, ": no '", key,
-            "' member (pytorch-fid statistics hold 'mu' and 'sigma')");
-    return npy_bytes_to_array(it->second, path + ": member '" + key + ".npy'");
-  };
-  const NpzArray mu = get("mu"), sigma = get("sigma");
-  require(mu.shape.size() == 1 && mu.shape[0] > 0, "read_fid_statistics: ", path,
-          ": 'mu' must be a non-empty 1-D array, got ", mu.shape.size(), " dimensions");
-  const std::uint64_t d = mu.shape[0];
-  require(sigma.shape.size() == 2 && sigma.shape[0] == d && sigma.shape[1] == d, "read_fid_statistics: ", path,
-          ": 'sigma' must be ", d, "x", d, " for a ", d, "-entry 'mu'");
-  FidStatistics s;
-  s.mu = Eigen::Map<const Eigen::VectorXd>(mu.values.data(), static_cast<Eigen::Index>(d));
-  s.sigma = Eigen::Map<const RowMatrixD>(sigma.values.data(), static_cast<Eigen::Index>(d), static_cast<Eigen::Index>(d));
-  require(s.mu.allFinite(), "read_fid_statistics: ", path, ": 'mu' holds NaN or Inf");
-  require(s.sigma.allFinite(), "read_fid_statistics: ", path, ": 'sigma' holds NaN or Inf (non-finite covariance)");
-  return s;
-}
-
-/// Writes statistics as pytorch-fid does (np.savez(path, mu=mu, sigma=sigma): float64, uncompressed).
-inline void write_fid_statistics(const std::string& path, const FidStatistics& s) {
-  require(s.sigma.rows() == s.mu.size() && s.sigma.cols() == s.mu.size(), "write_fid_statistics: ", path,
-          ": sigma is ", s.sigma.rows(), "x", s.sigma.cols(), " for a ", s.mu.size(), "-entry mu");
-  const auto d = static_cast<std::uint64_t>(s.mu.size());
-  const RowMatrixD sigma = s.sigma;
-  write_npz(path, {{"mu", {d}, std::vector<double>(s.mu.data(), s.mu.data() + s.mu.size())},
-                   {"sigma", {d, d}, std::vector<double>(sigma.data(), sigma.data() + sigma.size())}});
-}
-
-/// Statistics from a file: a pytorch-fid .npz (read_fid_statistics) or an N×D features .npy (fid_statistics of
-/// its rows), told apart by their first bytes.
-inline FidStatistics load_fid_statistics(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "load_fid_statistics: cannot open '", path, "'");
-  char magic[4] = {0, 0, 0, 0};
-  in.read(magic, 4);
-  if (std::memcmp(magic, "PK\x03\x04", 4) == 0 || std::memcmp(magic, "PK\x05\x06", 4) == 0)
-    return read_fid_statistics(path);
-  try {
-    return fid_statistics(read_npy_matrix<double>(path));
-  } catch (const Error& e) {
-    fail(e.what(), " (", path, ": expected an N×D features .npy or a statistics .npz)");
-  }
 }
 
 /// KID: the mean and std (ddof 0) over `subsets` of the unbiased MMD² estimate with the polynomial kernel

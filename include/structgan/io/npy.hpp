@@ -158,8 +158,10 @@ class NpyDictParser {
 };
 
 /// Writes a .npy header (version 1.0, or 2.0 when the header needs it) and the `shape`'s elements
-/// of `item_size` little-endian bytes each (the host must be little endian).
-inline void write_npy_stream(FileSink& out, const std::string& descr, const std::vector<std::uint64_t>& shape,
+/// of `item_size` little-endian bytes each (the host must be little endian) to `out`: a FileSink,
+/// or any sink with write(const void*, n) and write(std::string_view) (.npz members in memory).
+template <class Sink>
+void write_npy_stream(Sink& out, const std::string& descr, const std::vector<std::uint64_t>& shape,
                              const void* data, std::size_t item_size) {
   require(host_is_little_endian(), "write_npy: big-endian hosts are not supported");
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";

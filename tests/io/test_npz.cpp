@@ -1,4 +1,4 @@
-#define BOOST_TEST_MODULE eval_npz
+#define BOOST_TEST_MODULE io_npz
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -6,12 +6,13 @@
 #include <limits>
 
 #include "structgan/eval/image_metrics.hpp"
-#include "structgan/eval/npz.hpp"
-#include "error_check.hpp"
+#include "structgan/io/npz.hpp"
+#include "../eval/error_check.hpp"
 
 // .npz archives: files numpy wrote (np.savez: stored members, np.savez_compressed: deflated), our writer read
 // back, and corrupt archives rejected with a message naming the problem.
 namespace ev = structgan::eval;
+namespace io = structgan::io;
 namespace fs = std::filesystem;
 
 namespace {
@@ -26,9 +27,9 @@ void spit(const std::string& path, const std::string& bytes) { std::ofstream(pat
 
 BOOST_AUTO_TEST_CASE(reads_numpy_savez_and_savez_compressed) {
   // stats_a*.npz hold numpy's np.mean / np.cov of fid_a.npy: equal to ours up to summation order
-  const ev::FidStatistics ours = ev::fid_statistics(ev::read_npy_matrix<double>((reference_dir / "fid_a.npy").string()));
-  const ev::FidStatistics stored = ev::read_fid_statistics((reference_dir / "stats_a.npz").string());
-  const ev::FidStatistics deflated = ev::read_fid_statistics((reference_dir / "stats_a_compressed.npz").string());
+  const ev::FidStatistics ours = ev::fid_statistics(io::read_npy_matrix<double>((reference_dir / "fid_a.npy").string()));
+  const ev::FidStatistics stored = io::read_fid_statistics((reference_dir / "stats_a.npz").string());
+  const ev::FidStatistics deflated = io::read_fid_statistics((reference_dir / "stats_a_compressed.npz").string());
   BOOST_REQUIRE_EQUAL(stored.mu.size(), 16);
   BOOST_REQUIRE_EQUAL(stored.sigma.rows(), 16);
   BOOST_CHECK(stored.mu == deflated.mu);
@@ -36,41 +37,39 @@ BOOST_AUTO_TEST_CASE(reads_numpy_savez_and_savez_compressed) {
   BOOST_CHECK_LT((stored.mu - ours.mu).cwiseAbs().maxCoeff(), 1e-14 * ours.mu.cwiseAbs().maxCoeff());
   BOOST_CHECK_LT((stored.sigma - ours.sigma).cwiseAbs().maxCoeff(), 1e-14 * ours.sigma.cwiseAbs().maxCoeff());
   // the members as numpy named them, with their .npy headers
-  const auto members = ev::read_npz_members((reference_dir / "stats_a_compressed.npz").string());
+  const auto members = io::read_npz_members((reference_dir / "stats_a_compressed.npz").string());
   BOOST_REQUIRE_EQUAL(members.size(), 2u);
-  const ev::NpzArray mu = ev::npy_bytes_to_array(members.at("mu"), "mu");
+  const io::NpzArray mu = io::npy_bytes_to_array(members.at("mu"), "mu");
   BOOST_CHECK(mu.shape == std::vector<std::uint64_t>{16});
   // a statistics file and the features it came from give the same FID
-  const ev::RowMatrixD b = ev::read_npy_matrix<double>((reference_dir / "fid_b.npy").string());
+  const ev::RowMatrixD b = io::read_npy_matrix<double>((reference_dir / "fid_b.npy").string());
   BOOST_CHECK_CLOSE(ev::frechet_distance(stored, ev::fid_statistics(b)), ev::frechet_distance(ours, ev::fid_statistics(b)),
                     1e-10);
-  BOOST_CHECK(ev::load_fid_statistics((reference_dir / "stats_a.npz").string()).sigma == stored.sigma);
-  BOOST_CHECK(ev::load_fid_statistics((reference_dir / "fid_a.npy").string()).sigma == ours.sigma);
 }
 
 BOOST_AUTO_TEST_CASE(writes_what_it_reads) {
   evtest::TempDir tmp("structgan_eval_npz_");
   const ev::FidStatistics s = ev::fid_statistics(ev::RowMatrixD::Random(50, 6));
-  ev::write_fid_statistics(tmp.file("s.npz"), s);
-  const ev::FidStatistics back = ev::read_fid_statistics(tmp.file("s.npz"));
+  io::write_fid_statistics(tmp.file("s.npz"), s);
+  const ev::FidStatistics back = io::read_fid_statistics(tmp.file("s.npz"));
   BOOST_CHECK(back.mu == s.mu);
   BOOST_CHECK(back.sigma == s.sigma);
   // the members are plain stored .npy files, mu 1-D and sigma 2-D, as np.savez writes them
-  const auto members = ev::read_npz_members(tmp.file("s.npz"));
-  BOOST_CHECK(ev::npy_bytes_to_array(members.at("mu"), "mu").shape == std::vector<std::uint64_t>{6});
-  BOOST_CHECK((ev::npy_bytes_to_array(members.at("sigma"), "sigma").shape == std::vector<std::uint64_t>{6, 6}));
+  const auto members = io::read_npz_members(tmp.file("s.npz"));
+  BOOST_CHECK(io::npy_bytes_to_array(members.at("mu"), "mu").shape == std::vector<std::uint64_t>{6});
+  BOOST_CHECK((io::npy_bytes_to_array(members.at("sigma"), "sigma").shape == std::vector<std::uint64_t>{6, 6}));
   const std::string bytes = slurp(tmp.file("s.npz"));
   BOOST_CHECK_EQUAL(bytes.substr(0, 4), std::string("PK\x03\x04"));
   BOOST_CHECK(bytes.find("\x93NUMPY") != std::string::npos);
   // other shapes and a scalar; no temporary file left behind
-  ev::write_npz(tmp.file("x.npz"), {{"scalar", {}, {2.5}}, {"cube", {2, 1, 3}, {1, 2, 3, 4, 5, 6}}});
-  const auto x = ev::read_npz_members(tmp.file("x.npz"));
-  BOOST_CHECK_EQUAL(ev::npy_bytes_to_array(x.at("scalar"), "scalar").values.at(0), 2.5);
-  BOOST_CHECK((ev::npy_bytes_to_array(x.at("cube"), "cube").shape == std::vector<std::uint64_t>{2, 1, 3}));
+  io::write_npz(tmp.file("x.npz"), {{"scalar", {}, {2.5}}, {"cube", {2, 1, 3}, {1, 2, 3, 4, 5, 6}}});
+  const auto x = io::read_npz_members(tmp.file("x.npz"));
+  BOOST_CHECK_EQUAL(io::npy_bytes_to_array(x.at("scalar"), "scalar").values.at(0), 2.5);
+  BOOST_CHECK((io::npy_bytes_to_array(x.at("cube"), "cube").shape == std::vector<std::uint64_t>{2, 1, 3}));
   BOOST_CHECK_EQUAL(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator{}), 2);
-  evtest::check_error_mentions([&] { ev::write_npz(tmp.file("y.npz"), {{"a", {2, 2}, {1, 2, 3}}}); }, {"3 values", "4 elements"});
-  evtest::check_error_mentions([&] { ev::write_npz(tmp.file("y.npz"), {{"a", {1}, {1}}, {"a", {1}, {2}}}); }, {"duplicate"});
-  evtest::check_error_mentions([&] { ev::write_fid_statistics((tmp.dir / "no" / "such" / "dir.npz").string(), s); },
+  evtest::check_error_mentions([&] { io::write_npz(tmp.file("y.npz"), {{"a", {2, 2}, {1, 2, 3}}}); }, {"3 values", "4 elements"});
+  evtest::check_error_mentions([&] { io::write_npz(tmp.file("y.npz"), {{"a", {1}, {1}}, {"a", {1}, {2}}}); }, {"duplicate"});
+  evtest::check_error_mentions([&] { io::write_fid_statistics((tmp.dir / "no" / "such" / "dir.npz").string(), s); },
                        {"cannot write", "dir.npz"});
 }
 
@@ -80,7 +79,7 @@ BOOST_AUTO_TEST_CASE(rejects_corrupt_archives) {
   const std::string deflated = slurp((reference_dir / "stats_a_compressed.npz").string());
   auto read_bytes = [&](const std::string& bytes) {
     spit(tmp.file("bad.npz"), bytes);
-    return ev::read_fid_statistics(tmp.file("bad.npz"));
+    return io::read_fid_statistics(tmp.file("bad.npz"));
   };
   // truncated anywhere: the end record is gone
   for (std::size_t keep : {std::size_t(0), std::size_t(10), stored.size() / 2, stored.size() - 1})
@@ -113,21 +112,21 @@ BOOST_AUTO_TEST_CASE(rejects_corrupt_archives) {
   bzip[cd + 10] = 12;
   evtest::check_error_mentions([&] { read_bytes(bzip); }, {"compression method 12"});
   // not a zip at all
-  evtest::check_error_mentions([&] { ev::read_fid_statistics((reference_dir / "fid_a.npy").string()); }, {"not a zip archive"});
-  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("missing.npz")); }, {"cannot open", "missing.npz"});
+  evtest::check_error_mentions([&] { io::read_fid_statistics((reference_dir / "fid_a.npy").string()); }, {"not a zip archive"});
+  evtest::check_error_mentions([&] { io::read_fid_statistics(tmp.file("missing.npz")); }, {"cannot open", "missing.npz"});
   // a member missing, wrong shapes, non-finite values
-  ev::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}});
-  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"m.npz", "no 'sigma' member"});
-  ev::write_npz(tmp.file("m.npz"), {{"mu", {1, 2}, {1, 2}}, {"sigma", {2, 2}, {1, 0, 0, 1}}});
-  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'mu' must be a non-empty 1-D array"});
-  ev::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}, {"sigma", {3, 3}, std::vector<double>(9, 0.0)}});
-  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' must be 2x2"});
-  ev::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}, {"sigma", {2, 2}, {1, 0, 0, std::numeric_limits<double>::quiet_NaN()}}});
-  evtest::check_error_mentions([&] { ev::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' holds NaN or Inf"});
+  io::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}});
+  evtest::check_error_mentions([&] { io::read_fid_statistics(tmp.file("m.npz")); }, {"m.npz", "no 'sigma' member"});
+  io::write_npz(tmp.file("m.npz"), {{"mu", {1, 2}, {1, 2}}, {"sigma", {2, 2}, {1, 0, 0, 1}}});
+  evtest::check_error_mentions([&] { io::read_fid_statistics(tmp.file("m.npz")); }, {"'mu' must be a non-empty 1-D array"});
+  io::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}, {"sigma", {3, 3}, std::vector<double>(9, 0.0)}});
+  evtest::check_error_mentions([&] { io::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' must be 2x2"});
+  io::write_npz(tmp.file("m.npz"), {{"mu", {2}, {1, 2}}, {"sigma", {2, 2}, {1, 0, 0, std::numeric_limits<double>::quiet_NaN()}}});
+  evtest::check_error_mentions([&] { io::read_fid_statistics(tmp.file("m.npz")); }, {"'sigma' holds NaN or Inf"});
   // a member whose .npy bytes are wrong (CRC intact): the .npy parser's checks, naming the member
-  std::string mu = ev::read_npz_members((reference_dir / "stats_a.npz").string()).at("mu");
-  evtest::check_error_mentions([&] { ev::npy_bytes_to_array(mu.substr(0, mu.size() - 8), "s.npz: member 'mu.npy'"); },
+  std::string mu = io::read_npz_members((reference_dir / "stats_a.npz").string()).at("mu");
+  evtest::check_error_mentions([&] { io::npy_bytes_to_array(mu.substr(0, mu.size() - 8), "s.npz: member 'mu.npy'"); },
                        {"member 'mu.npy'", "truncated data"});
   mu[mu.find("<f8") + 1] = 'i';
-  evtest::check_error_mentions([&] { ev::npy_bytes_to_array(mu, "mu"); }, {"integer dtype"});
+  evtest::check_error_mentions([&] { io::npy_bytes_to_array(mu, "mu"); }, {"integer dtype"});
 }

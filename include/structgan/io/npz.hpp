@@ -16,14 +16,16 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "structgan/core/error.hpp"
-#include "structgan/eval/detail/common.hpp"
-#include "structgan/eval/detail/files.hpp"
-#include "structgan/eval/npy.hpp"
+#include "structgan/core/fid_statistics.hpp"
+#include "structgan/core/row_matrix.hpp"
+#include "structgan/io/atomic_file.hpp"
+#include "structgan/io/npy.hpp"
 
-namespace structgan::eval {
+namespace structgan::io {
 
 /// A float64 array for write_npz: its key (the member is `<name>.npy`), shape (C order) and elements.
 struct NpzArray {
@@ -33,6 +35,13 @@ struct NpzArray {
 };
 
 namespace detail {
+
+/// Appends what write_npy_stream writes to a string (a .npz member built in memory).
+struct StringSink {
+  std::string& bytes;
+  void write(const void* data, std::size_t n) { bytes.append(static_cast<const char*>(data), n); }
+  void write(std::string_view b) { bytes.append(b); }
+};
 
 inline std::uint32_t zip_u16(const std::string& b, std::size_t at) {
   return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at]) | (static_cast<unsigned char>(b[at + 1]) << 8));
@@ -207,20 +216,9 @@ inline void write_npz(const std::string& path, const std::vector<NpzArray>& arra
     for (std::size_t j = 0; j < k; ++j)
       require(arrays[j].name != a.name, "write_npz: ", path, ": duplicate array name '", a.name, "'");
     // the member's .npy bytes, through the same writer as write_npy
-    char* buffer = nullptr;
-    std::size_t length = 0;
-    std::FILE* mem = ::open_memstream(&buffer, &length);
-    require(mem != nullptr, "write_npz: ", path, ": open_memstream failed");
-    try {
-      detail::write_npy_stream(mem, path, "<f8", a.shape, a.values.data(), 8);
-    } catch (...) {
-      std::fclose(mem);
-      std::free(buffer);
-      throw;
-    }
-    std::fclose(mem);
-    const std::string npy(buffer, length);
-    std::free(buffer);
+    std::string npy;
+    detail::StringSink sink{npy};
+    detail::write_npy_stream(sink, "<f8", a.shape, a.values.data(), 8);
     require(zip.size() + npy.size() < 0xffffffffu, "write_npz: ", path, ": archives over 4 GiB are not supported");
     const std::string name = a.name + ".npy";
     const std::uint32_t crc = detail::crc32_of(npy), size = static_cast<std::uint32_t>(npy.size());
@@ -259,9 +257,44 @@ inline void write_npz(const std::string& path, const std::vector<NpzArray>& arra
   detail::put_u32(zip, static_cast<std::uint32_t>(directory.size()));
   detail::put_u32(zip, cd_offset);
   detail::put_u16(zip, 0);  // comment length
-  detail::write_file_atomically(path, [&](std::FILE* f, const std::string& tmp) {
-    detail::fwrite_all(f, zip.data(), zip.size(), tmp);
-  });
+  write_file_atomically(path, zip);
 }
 
-}  // namespace structgan::eval
+// ---- pytorch-fid's statistics files --------------------------------------------------------------
+
+/// Reads pytorch-fid statistics: a .npz with `mu` (D, 1-D) and `sigma` (D×D), float64 (float32 accepted), as
+/// np.savez or np.savez_compressed write them. Other members are ignored. Throws structgan::Error naming the
+/// file for corrupt archives (see read_npz_members), a missing `mu` or `sigma`, wrong shapes and NaN/Inf.
+inline FidStatistics read_fid_statistics(const std::string& path) {
+  const auto members = read_npz_members(path);
+  auto get = [&](const char* key) {
+    const auto it = members.find(key);
+    require(it != members.end(), "read_fid_statistics: ", path, ": no '", key,
+            "' member (pytorch-fid statistics hold 'mu' and 'sigma')");
+    return npy_bytes_to_array(it->second, path + ": member '" + key + ".npy'");
+  };
+  const NpzArray mu = get("mu"), sigma = get("sigma");
+  require(mu.shape.size() == 1 && mu.shape[0] > 0, "read_fid_statistics: ", path,
+          ": 'mu' must be a non-empty 1-D array, got ", mu.shape.size(), " dimensions");
+  const std::uint64_t d = mu.shape[0];
+  require(sigma.shape.size() == 2 && sigma.shape[0] == d && sigma.shape[1] == d, "read_fid_statistics: ", path,
+          ": 'sigma' must be ", d, "x", d, " for a ", d, "-entry 'mu'");
+  FidStatistics s;
+  s.mu = Eigen::Map<const Eigen::VectorXd>(mu.values.data(), static_cast<Eigen::Index>(d));
+  s.sigma = Eigen::Map<const RowMatrixD>(sigma.values.data(), static_cast<Eigen::Index>(d), static_cast<Eigen::Index>(d));
+  require(s.mu.allFinite(), "read_fid_statistics: ", path, ": 'mu' holds NaN or Inf");
+  require(s.sigma.allFinite(), "read_fid_statistics: ", path, ": 'sigma' holds NaN or Inf (non-finite covariance)");
+  return s;
+}
+
+/// Writes statistics as pytorch-fid does (np.savez(path, mu=mu, sigma=sigma): float64, uncompressed).
+inline void write_fid_statistics(const std::string& path, const FidStatistics& s) {
+  require(s.sigma.rows() == s.mu.size() && s.sigma.cols() == s.mu.size(), "write_fid_statistics: ", path,
+          ": sigma is ", s.sigma.rows(), "x", s.sigma.cols(), " for a ", s.mu.size(), "-entry mu");
+  const auto d = static_cast<std::uint64_t>(s.mu.size());
+  const RowMatrixD sigma = s.sigma;
+  write_npz(path, {{"mu", {d}, std::vector<double>(s.mu.data(), s.mu.data() + s.mu.size())},
+                   {"sigma", {d, d}, std::vector<double>(sigma.data(), sigma.data() + sigma.size())}});
+}
+
+}  // namespace structgan::io
