@@ -121,3 +121,9 @@ with open(os.path.join(OUT, "rrc_stats.txt"), "w") as f:
         f.write(f"size {H} {W} | {area.mean():.9f} {' '.join(f'{q:.9f}' for q in quant(area))} | "
                 f"{logr.mean():.9f} {' '.join(f'{q:.9f}' for q in quant(logr))}\n")
 print("wrote", OUT)
+
+# Files load_image_folder must read although they are unusual: a CMYK JPEG (Adobe, inverted, as
+# PIL and Photoshop write it) and what PIL decodes it to, for test_data_image_folder.
+cmyk_src = natural(24, 32, 3, 77)
+cmyk_src.convert("CMYK").save(os.path.join(OUT, "cmyk.jpg"), quality=95)
+Image.open(os.path.join(OUT, "cmyk.jpg")).convert("RGB").save(os.path.join(OUT, "cmyk_as_rgb.png"))
