@@ -2,7 +2,7 @@
 """Writes tests/data/pil_reference/: what torchvision 0.14 on PIL images (the released code's
 pipeline) makes of a few deterministic, natural-looking images, for test_data_pil_reference.
 
-  /usr/bin/python3 scripts/make_pil_references.py [OUT_DIR]   # Debian: apt-get install python3-torchvision
+  /usr/bin/python3 scripts/make_pil_references.py [--no-stats] [OUT_DIR]   # Debian: apt-get install python3-torchvision
 
 Outputs (all small, committed, so that the C++ test needs no Python):
   src_*.png       the inputs (gradients + edges + noise; RGB and gray; CIFAR and ImageNet sizes)
@@ -26,7 +26,8 @@ from PIL import Image
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "data", "pil_reference")
+args = [a for a in sys.argv[1:] if a != "--no-stats"]  # --no-stats: the images only (a quick check)
+OUT = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "tests", "data", "pil_reference")
 os.makedirs(OUT, exist_ok=True)
 
 
@@ -99,7 +100,16 @@ with open(os.path.join(OUT, "manifest.txt"), "w") as m:
         iname = "bicubic" if interp == BIC else "bilinear"
         m.write(f"{name} src_{src}.png {op} {iname} {top} {left} {h} {w} {oh} {ow} {flip} out_{name}.png\n")
 
+# Files load_image_folder must read although they are unusual: a CMYK JPEG (Adobe, inverted, as
+# PIL and Photoshop write it) and what PIL decodes it to, for test_data_image_folder.
+cmyk_src = natural(24, 32, 3, 77)
+cmyk_src.convert("CMYK").save(os.path.join(OUT, "cmyk.jpg"), quality=95)
+Image.open(os.path.join(OUT, "cmyk.jpg")).convert("RGB").save(os.path.join(OUT, "cmyk_as_rgb.png"))
+
 # RandomResizedCrop.get_params: torchvision's own sampler, seeded.
+if "--no-stats" in sys.argv:
+    print("wrote", OUT, "(no rrc_stats.txt)")
+    sys.exit(0)
 N = 100_000
 QS = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
 torch.manual_seed(0)
@@ -122,8 +132,3 @@ with open(os.path.join(OUT, "rrc_stats.txt"), "w") as f:
                 f"{logr.mean():.9f} {' '.join(f'{q:.9f}' for q in quant(logr))}\n")
 print("wrote", OUT)
 
-# Files load_image_folder must read although they are unusual: a CMYK JPEG (Adobe, inverted, as
-# PIL and Photoshop write it) and what PIL decodes it to, for test_data_image_folder.
-cmyk_src = natural(24, 32, 3, 77)
-cmyk_src.convert("CMYK").save(os.path.join(OUT, "cmyk.jpg"), quality=95)
-Image.open(os.path.join(OUT, "cmyk.jpg")).convert("RGB").save(os.path.join(OUT, "cmyk_as_rgb.png"))

@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(other_resamplers_do_not_match) {
 // of 100,000 draws (sd·√(2/N)); each reference quantile x_q must bracket q between our empirical
 // P(v < x_q) and P(v ≤ x_q) within 5·√(2q(1−q)/N) (the binomial sd of both samples' CDFs; the
 // bracket copes with the discrete areas of a 32×32 image). A uniform (not log-uniform) ratio
-// moves the log-ratio mean by 0.028, 38 of these tolerances.
+// moves the log-ratio mean by about 0.023, 7 of these tolerances.
 BOOST_AUTO_TEST_CASE(crop_box_statistics_match_torchvision_get_params) {
   std::ifstream in(kDir + "/rrc_stats.txt");
   BOOST_REQUIRE(in.good());
