@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "structgan/data/detail/stb.hpp"
+#include "structgan/data/image_folder.hpp"
 #include "structgan/data/resize.hpp"
 #include "structgan/data/transform.hpp"
 
@@ -209,4 +210,46 @@ BOOST_AUTO_TEST_CASE(crop_box_statistics_match_torchvision_get_params) {
     ++sizes;
   }
   BOOST_TEST(sizes == 5);
+}
+
+// End to end through load_imagenet10: the committed RGB sources (PNG: decoded exactly) as every
+// synset's files. The test split (stored as the 144×144 centre) through the test transform, and
+// crops of the train split (kept whole), equal torchvision's results on the original images.
+BOOST_AUTO_TEST_CASE(imagenet10_splits_as_loaded_match_torchvision) {
+  test_util::TempDir tmp("pil_in10");
+  const std::vector<std::string> rgb{"in_rgb_tall", "in_rgb_wide"};  // file-name order in a class
+  for (const auto& syn : imagenet10_synsets())
+    for (const auto& src : rgb)
+      for (const char* split : {"train", "val"}) {
+        std::filesystem::create_directories(tmp.path / split / syn);
+        std::filesystem::copy_file(kDir + "/src_" + src + ".png", tmp.path / split / syn / (src + ".png"));
+      }
+  ImageNet10Options o;
+  o.threads = 2;
+  const ImageSet test = load_imagenet10(tmp.str(), Split::test, o);
+  const ImageSet train = load_imagenet10(tmp.str(), Split::train, o);
+  BOOST_REQUIRE(test.size() == 20u && train.size() == 20u && train.variable_size());
+  int checked = 0;
+  for (const Case& k : read_manifest()) {
+    const auto it = std::find(rgb.begin(), rgb.end(), k.src.substr(4, k.src.size() - 8));  // src_<name>.png
+    if (it == rgb.end()) continue;
+    const std::size_t i = std::size_t(it - rgb.begin()) + 2 * 7;  // any synset: the 8th
+    const Chw ref = read_png(k.out);
+    std::vector<std::uint8_t> got(ref.px.size());
+    if (k.op == "resize_center") {
+      std::vector<float> f(got.size());
+      std::mt19937_64 g(1);
+      transform_image(imagenet10_test_transform(), test.image(i), 3, test.height, test.width, f.data(), g);
+      for (std::size_t n = 0; n < f.size(); ++n) got[n] = static_cast<std::uint8_t>(std::lround((f[n] + 1.0f) * 127.5f));
+    } else {
+      ResampleOptions ro = train_transform(k.out_h).resample;
+      if (k.interp == "bilinear") ro.interpolation = Interpolation::bilinear;
+      resized_crop(train.image(i), 3, train.image_height(i), train.image_width(i),
+                   CropBox{k.top, k.left, k.height, k.width}, k.out_h, k.out_w, got.data(), ro);
+      if (k.flip) flip_rows(got, 3, k.out_h, k.out_w);
+    }
+    BOOST_TEST(max_diff(got, ref.px) == 0, k.name);
+    ++checked;
+  }
+  BOOST_TEST(checked == 8);
 }
