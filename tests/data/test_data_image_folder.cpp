@@ -340,6 +340,12 @@ BOOST_AUTO_TEST_CASE(bad_files_fail_or_are_skipped_by_name) {
   png.resize(png.size() - 30);  // cut inside the image data
   test_util::write_bytes(tmp.path / "b" / "4_truncated.png", png);
   write_png(tmp.path / "b" / "5.png", 12, 10, gradient_hwc(12, 10, 5));
+  auto huge = test_util::read_bytes(tmp.path / "b" / "5.png");  // IHDR: 8000×8000 (stb skips CRCs)
+  for (int k : {16, 20}) {
+    huge[std::size_t(k) + 2] = 0x1F;
+    huge[std::size_t(k) + 3] = 0x40;
+  }
+  test_util::write_bytes(tmp.path / "b" / "6_huge.png", huge);
   for (bool whole : {false, true}) {
     ImageFolderOptions o;
     o.whole_images = whole;
@@ -358,7 +364,8 @@ BOOST_AUTO_TEST_CASE(bad_files_fail_or_are_skipped_by_name) {
     const auto g5 = gradient_hwc(12, 10, 5);
     for (int p = 0; p < 120; ++p) BOOST_REQUIRE(s.image(2)[p] == g5[std::size_t(p) * 3]);
     const std::string text = log.str();
-    BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 3);
+    BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 4);
+    BOOST_TEST(text.find("6_huge.png': the header declares a 8000x8000 image") != std::string::npos, text);
     for (const char* name : {"2_truncated.jpg", "3_text.jpg", "4_truncated.png"})
       BOOST_TEST(text.find(name) != std::string::npos, name << " not named in: " << text);
   }

@@ -87,13 +87,16 @@ inline std::pair<int, int> stored_size(int h, int w, int max_shorter_side) {
   return shorter_side_size(h, w, max_shorter_side);
 }
 
-/// The width and height a file's header declares (no decoding). Throws structgan::Error naming it.
-inline std::pair<int, int> image_file_size(const std::filesystem::path& file) {
+/// The height and width a file's header declares (no decoding), refused when implausibly large
+/// for the file, so that whole_images never allocates for a corrupt header. Throws
+/// structgan::Error naming the file.
+inline std::pair<int, int> image_file_size(const std::filesystem::path& file, int channels) {
   const auto bytes = read_raw(file);
   int w = 0, h = 0, comp = 0;
   require(!bytes.empty() && bytes.size() < (std::size_t(1) << 31), "file '", file.string(), "' is empty or too large");
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &comp))
     fail("file '", file.string(), "': cannot decode the image header (stb_image: ", stbi_failure_reason(), ")");
+  check_declared_size(w, h, channels, bytes.size(), file.string());
   return {h, w};
 }
 
@@ -217,7 +220,7 @@ inline ImageSet load_image_folder(const std::string& dir, const ImageFolderOptio
     set.sizes.resize(files.size());
     detail::handle_bad_files(detail::for_each_file(files.size(), options.threads,
                                                    [&](std::size_t i) {
-                                                     const auto [h, w] = detail::image_file_size(files[i]);
+                                                     const auto [h, w] = detail::image_file_size(files[i], options.channels);
                                                      set.sizes[i] = detail::stored_size(h, w, options.max_shorter_side);
                                                    }),
                              options, bad);
