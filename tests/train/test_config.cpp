@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 
 #include "structgan/train/cli.hpp"
 #include "structgan/train/config.hpp"
@@ -196,4 +197,27 @@ BOOST_AUTO_TEST_CASE(key_table_lists_every_key) {
   const std::string t = train::describe_keys();
   for (const auto& k : train::config_keys()) BOOST_TEST(has(t, "| " + k + " |"), k);
   for (const auto& k : train::trajectory_keys()) BOOST_TEST(has(t, "| " + k + " |"), k);
+}
+
+// bad_files reaches the ImageNet-10 reader: skip leaves an unreadable file out, fail (the default)
+// names it; other values are refused by name.
+BOOST_AUTO_TEST_CASE(bad_files_key) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("structgan_bad_files_" + std::to_string(::getpid()));
+  const std::vector<std::uint8_t> pgm{'P', '5', ' ', '2', ' ', '2', ' ', '2', '5', '5', '\n', 1, 2, 3, 4};
+  for (const auto& syn : data::imagenet10_synsets()) {
+    fs::create_directories(dir / "val" / syn);
+    std::ofstream(dir / "val" / syn / "a.pgm", std::ios::binary).write(reinterpret_cast<const char*>(pgm.data()), 15);
+  }
+  std::ofstream(dir / "val" / data::imagenet10_synsets()[4] / "b.jpg") << "not an image";
+  TrainConfig c = train::preset("imagenet10");
+  c.data_dir = dir.string();
+  BOOST_CHECK_EXCEPTION(train::load_split(c, data::Split::test), Error,
+                        [](const Error& e) { return std::string(e.what()).find("b.jpg") != std::string::npos; });
+  train::apply_json(c, nlohmann::json{{"bad_files", "skip"}}, "test");
+  BOOST_TEST(train::load_split(c, data::Split::test).size() == 10u);
+  c.bad_files = "ignore";
+  BOOST_CHECK_EXCEPTION(train::load_split(c, data::Split::test), Error,
+                        [](const Error& e) { return std::string(e.what()).find("'bad_files'") != std::string::npos; });
+  fs::remove_all(dir);
 }

@@ -39,6 +39,7 @@ struct TrainConfig {
   double crop_scale_min = 0.5;      ///< RandomResizedCrop's smallest area fraction
   double flip_p = 0.5;              ///< probability of a horizontal flip
   std::int64_t loader_threads = 1;  ///< threads transforming a batch (besides the loader's own worker)
+  std::string bad_files = "fail";   ///< image folders: fail | skip (naming each) unreadable files
   double spiral_noise = 0.1;        ///< double spiral: noise std per coordinate (SPEC §7)
   // ---- networks ----
   std::int64_t d_width = 64;              ///< ResNet-18 base width (64: widths 64/128/256/512, SPEC §1)
@@ -91,6 +92,7 @@ void visit_config(C& c, F&& f) {
   f("crop_scale_min", c.crop_scale_min, 0.01, "RandomResizedCrop's smallest area fraction (≤ 1)");
   f("flip_p", c.flip_p, 0, "probability of a horizontal flip (≤ 1)");
   f("loader_threads", c.loader_threads, 1, "threads transforming one batch");
+  f("bad_files", c.bad_files, 0, "image folders (imagenet10): fail | skip unreadable files, naming each");
   f("spiral_noise", c.spiral_noise, 0, "double spiral: noise std per coordinate (SPEC: 0.1)");
   f("d_width", c.d_width, 1, "ResNet-18 base width (SPEC: 64)");
   f("d_channels_per_group", c.d_channels_per_group, 1, "GroupNorm channels per group (SPEC: 16)");
