@@ -5,6 +5,10 @@ packages=(cmake ninja-build g++ libeigen3-dev libboost-test-dev nlohmann-json3-d
           libcli11-dev liblinear-dev libbenchmark-dev dataset-fashion-mnist clang
           libclang-rt-14-dev libomp-14-dev  # clang-14: the sanitizer stage and libFuzzer
           libopenmpi-dev openmpi-bin)       # multi-process training and its tests (structgan::mpi)
+# Optional peers, only with STRUCTGAN_INSTALL_PEERS=1: python3-torchvision (0.14, Pillow 9.4)
+# regenerates tests/data/pil_reference/ (scripts/make_pil_references.py); the tests read the
+# committed files and report test_pil_reference_script SKIPPED without it.
+if [ "${STRUCTGAN_INSTALL_PEERS:-0}" = 1 ]; then packages+=(python3-torchvision); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

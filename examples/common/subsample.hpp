@@ -28,10 +28,14 @@ inline data::ImageSet subsample(const data::ImageSet& set, std::size_t n, std::u
   out.height = set.height;
   out.width = set.width;
   out.class_names = set.class_names;
-  out.pixels.resize(n * set.image_bytes());
   out.labels.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::copy(set.image(idx[i]), set.image(idx[i]) + set.image_bytes(), out.image(i));
+  if (set.variable_size()) out.offsets.push_back(0);
+  for (std::size_t i = 0; i < n; ++i) {  // whole-image (variable-size) sets carry their sizes along
+    out.pixels.insert(out.pixels.end(), set.image(idx[i]), set.image(idx[i]) + set.image_bytes(idx[i]));
+    if (set.variable_size()) {
+      out.sizes.push_back(set.sizes[idx[i]]);
+      out.offsets.push_back(out.pixels.size());
+    }
     out.labels[i] = set.labels[idx[i]];
   }
   return out;

@@ -170,3 +170,39 @@ BOOST_AUTO_TEST_CASE(stb_from_two_translation_units) {
   BOOST_TEST(second_tu_decode_width(png) == 5);
   BOOST_TEST(detail::decode_image(png, 3, "memory").height == 3);
 }
+
+// A whole-image (variable-size) set: each image is cropped from its own size, as transform_image
+// does it with the loader's per-sample generator; a transform whose output depends on the input
+// size is refused.
+BOOST_AUTO_TEST_CASE(variable_size_sets) {
+  ImageSet s;
+  s.channels = 3;
+  s.class_names = {"a", "b"};
+  s.offsets = {0};
+  const std::vector<std::pair<int, int>> sizes{{20, 30}, {31, 17}, {12, 12}, {40, 25}};
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const auto bytes = test_util::random_bytes(std::size_t(3) * sizes[i].first * sizes[i].second, 10 + i);
+    s.pixels.insert(s.pixels.end(), bytes.begin(), bytes.end());
+    s.offsets.push_back(s.pixels.size());
+    s.sizes.push_back(sizes[i]);
+    s.labels.push_back(int(i % 2));
+  }
+  check(s);
+  const Transform t = train_transform(8);
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.shuffle = false;
+  o.seed = 5;
+  o.threads = 2;
+  BatchLoader loader(s, t, o);
+  const Batch b = loader.next();
+  BOOST_REQUIRE(b.n == 4 && b.c == 3 && b.h == 8 && b.w == 8);
+  for (std::size_t j = 0; j < 4; ++j) {
+    std::vector<float> want(3 * 8 * 8);
+    std::mt19937_64 g(detail::mix_seed(o.seed, 0, j));
+    transform_image(t, s.image(j), 3, sizes[j].first, sizes[j].second, want.data(), g);
+    BOOST_TEST(std::equal(want.begin(), want.end(), b.images.begin() + std::ptrdiff_t(j * want.size())), "image " << j);
+  }
+  Transform as_is;  // no output size: each image would keep its own
+  test_util::require_error([&] { BatchLoader bad(s, as_is, o); }, {"image 1", "31x17", "out_h"});
+}

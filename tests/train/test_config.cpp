@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <unistd.h>
 
 #include "structgan/train/cli.hpp"
 #include "structgan/objectives/options_json.hpp"
@@ -219,6 +220,7 @@ TrainConfig every_key_changed() {
   c.crop_scale_min = 0.25;
   c.flip_p = 0.125;
   c.loader_threads = 3;
+  c.bad_files = "skip";
   c.spiral_noise = 0.05;
   c.d_width = 48;
   c.d_channels_per_group = 8;
@@ -282,6 +284,7 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.crop_scale_min == 0.25);
   BOOST_TEST(c.flip_p == 0.125);
   BOOST_TEST(c.loader_threads == 3);
+  BOOST_TEST(c.bad_files == "skip");
   BOOST_TEST(c.spiral_noise == 0.05);
   BOOST_TEST(c.d_width == 48);
   BOOST_TEST(c.d_channels_per_group == 8);
@@ -539,6 +542,30 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.objective.jacobian.steps == 2);
   BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
   BOOST_TEST(c.objective.fuse_jacobian_pass);
-  // And it is written back byte for byte as run.hpp writes config.json.
-  BOOST_TEST(train::to_json(c).dump(2) + "\n" == read_text(path));
+  BOOST_TEST(c.bad_files == "fail");  // a key added since takes its default
+  // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
+  nlohmann::json written = train::to_json(c);
+  for (const char* added : {"bad_files"}) written.erase(added);
+  BOOST_TEST(written.dump(2) + "\n" == read_text(path));
+// bad_files reaches the ImageNet-10 reader: skip leaves an unreadable file out, fail (the default)
+// names it; other values are refused by name.
+BOOST_AUTO_TEST_CASE(bad_files_key) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("structgan_bad_files_" + std::to_string(::getpid()));
+  const std::vector<std::uint8_t> pgm{'P', '5', ' ', '2', ' ', '2', ' ', '2', '5', '5', '\n', 1, 2, 3, 4};
+  for (const auto& syn : data::imagenet10_synsets()) {
+    fs::create_directories(dir / "val" / syn);
+    std::ofstream(dir / "val" / syn / "a.pgm", std::ios::binary).write(reinterpret_cast<const char*>(pgm.data()), 15);
+  }
+  std::ofstream(dir / "val" / data::imagenet10_synsets()[4] / "b.jpg") << "not an image";
+  TrainConfig c = train::preset("imagenet10");
+  c.data_dir = dir.string();
+  BOOST_CHECK_EXCEPTION(train::load_split(c, data::Split::test), Error,
+                        [](const Error& e) { return std::string(e.what()).find("b.jpg") != std::string::npos; });
+  train::apply_json(c, nlohmann::json{{"bad_files", "skip"}}, "test");
+  BOOST_TEST(train::load_split(c, data::Split::test).size() == 10u);
+  c.bad_files = "ignore";
+  BOOST_CHECK_EXCEPTION(train::load_split(c, data::Split::test), Error,
+                        [](const Error& e) { return std::string(e.what()).find("'bad_files'") != std::string::npos; });
+  fs::remove_all(dir);
 }

@@ -14,7 +14,8 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
-#include <limits>
+#include <functional>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,16 +29,29 @@
 
 namespace structgan::data {
 
+/// What load_image_folder does with a file that cannot be decoded (truncated, not an image, ...).
+enum class BadFiles {
+  fail,  ///< throw structgan::Error naming the first such file
+  skip   ///< leave it out and write one line naming it and the reason to ImageFolderOptions::log
+};
+
 /// Options of load_image_folder.
 struct ImageFolderOptions {
   int channels = 3;  ///< 3: RGB, 1: gray (every file is converted)
   /// > 0: each image's shorter side is resized to load_size (antialiased, `resample`) and the
   /// center load_size×load_size square kept; 0: every image must already have one common size.
   int load_size = 0;
-  ResampleOptions resample{Interpolation::bilinear, -0.75};  ///< torchvision Resize's default filter
+  /// true (with load_size 0): a variable-size set keeping each image's whole field of view, its
+  /// shorter side brought down to max_shorter_side when longer (antialiased, `resample`; never
+  /// enlarged; 0: as decoded).
+  bool whole_images = false;
+  int max_shorter_side = 0;
+  ResampleOptions resample{Interpolation::bilinear, -0.5};  ///< torchvision Resize's default filter
   /// Non-empty: exactly these subfolders, label k = classes[k]; empty: every subfolder, sorted by name.
   std::vector<std::string> classes;
   int threads = 0;  ///< decoding threads; 0: std::thread::hardware_concurrency()
+  BadFiles bad_files = BadFiles::fail;
+  std::ostream* log = &std::cerr;  ///< where BadFiles::skip names the files it leaves out
 };
 
 /// The file name extensions load_image_folder reads (compared case-insensitively).
@@ -67,7 +81,27 @@ inline std::vector<std::filesystem::path> list_images(const std::filesystem::pat
   return files;
 }
 
-/// Decodes `file` and writes it as C×out×out (or C×H×W when size == 0) into dst.
+/// The size whole_images stores an h×w image at: the shorter side at most max_shorter_side.
+inline std::pair<int, int> stored_size(int h, int w, int max_shorter_side) {
+  if (max_shorter_side <= 0 || std::min(h, w) <= max_shorter_side) return {h, w};
+  return shorter_side_size(h, w, max_shorter_side);
+}
+
+/// The height and width a file's header declares (no decoding), refused when implausibly large
+/// for the file, so that whole_images never allocates for a corrupt header. Throws
+/// structgan::Error naming the file.
+inline std::pair<int, int> image_file_size(const std::filesystem::path& file, int channels) {
+  const auto bytes = read_raw(file);
+  int w = 0, h = 0, comp = 0;
+  require(!bytes.empty() && bytes.size() < (std::size_t(1) << 31), "file '", file.string(), "' is empty or too large");
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &comp))
+    fail("file '", file.string(), "': cannot decode the image header (stb_image: ", stbi_failure_reason(), ")");
+  check_declared_size(w, h, channels, bytes.size(), file.string());
+  return {h, w};
+}
+
+/// Decodes `file` and writes it as C×out×out (or C×H×W when size == 0, or whole at out_h×out_w)
+/// into dst.
 inline void load_one_image(const std::filesystem::path& file, const ImageFolderOptions& o, int out_h, int out_w,
                            std::uint8_t* dst) {
   const DecodedImage img = decode_image(read_raw(file), o.channels, file.string());
@@ -78,11 +112,64 @@ inline void load_one_image(const std::filesystem::path& file, const ImageFolderO
     for (int k = 0; k < c; ++k) chw[std::size_t(k) * plane + p] = img.hwc[p * std::size_t(c) + std::size_t(k)];
   if (o.load_size > 0) {
     resize_center_crop(chw.data(), c, img.height, img.width, o.load_size, o.load_size, o.load_size, dst, o.resample);
+  } else if (o.whole_images) {
+    require(stored_size(img.height, img.width, o.max_shorter_side) == std::pair{out_h, out_w}, "file '", file.string(),
+            "': decodes to ", img.width, "x", img.height, ", not the size its header declares");
+    if (out_h == img.height && out_w == img.width)
+      std::copy(chw.begin(), chw.end(), dst);
+    else
+      resize_center_crop(chw.data(), c, img.height, img.width, o.max_shorter_side, out_h, out_w, dst, o.resample);
   } else {
     require(img.height == out_h && img.width == out_w, "file '", file.string(), "': image is ", img.width, "x",
             img.height, " but the first image is ", out_w, "x", out_h,
             "; set ImageFolderOptions::load_size to bring every image to one size");
     std::copy(chw.begin(), chw.end(), dst);
+  }
+}
+
+/// Runs f(i) for i in [0, n) on up to `threads` threads; returns what each i threw (null if nothing).
+inline std::vector<std::exception_ptr> for_each_file(std::size_t n, int threads,
+                                                     const std::function<void(std::size_t)>& f) {
+  std::vector<std::exception_ptr> errors(n);
+  unsigned t = threads > 0 ? unsigned(threads) : std::max(1u, std::thread::hardware_concurrency());
+  t = static_cast<unsigned>(std::min<std::size_t>(t, n));
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < n;) {
+      try {
+        f(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  if (t <= 1) {
+    work();
+  } else {
+    std::vector<std::thread> pool;
+    for (unsigned k = 0; k < t; ++k) pool.emplace_back(work);
+    for (auto& th : pool) th.join();
+  }
+  return errors;
+}
+
+/// BadFiles::fail: rethrows the first file's error (whatever the thread timing). skip: writes one
+/// line per failed file and marks it in `bad`.
+inline void handle_bad_files(const std::vector<std::exception_ptr>& errors, const ImageFolderOptions& o,
+                             std::vector<char>& bad) {
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (!errors[i] || bad[i]) continue;
+    if (o.bad_files == BadFiles::fail) std::rethrow_exception(errors[i]);
+    std::string why = "unknown error";
+    try {
+      std::rethrow_exception(errors[i]);
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+    }
+    std::replace(why.begin(), why.end(), '\n', ' ');  // one line per file
+    if (o.log) *o.log << "structgan: skipping an image: " << why << "\n";
+    bad[i] = 1;
   }
 }
 
@@ -127,43 +214,65 @@ inline ImageSet load_image_folder(const std::string& dir, const ImageFolderOptio
     set.labels.insert(set.labels.end(), in_class.size(), static_cast<int>(k));
   }
   set.channels = options.channels;
-  if (options.load_size > 0) {
+  std::vector<char> bad(files.size(), 0);
+  if (options.whole_images) {  // sizes from the headers first, so that one buffer holds all
+    require(options.load_size == 0, "load_image_folder: whole_images needs load_size 0");
+    set.sizes.resize(files.size());
+    detail::handle_bad_files(detail::for_each_file(files.size(), options.threads,
+                                                   [&](std::size_t i) {
+                                                     const auto [h, w] = detail::image_file_size(files[i], options.channels);
+                                                     set.sizes[i] = detail::stored_size(h, w, options.max_shorter_side);
+                                                   }),
+                             options, bad);
+    set.offsets.assign(files.size() + 1, 0);
+    for (std::size_t i = 0; i < files.size(); ++i)
+      set.offsets[i + 1] = set.offsets[i] + (bad[i] ? 0
+                                                     : std::size_t(set.channels) * std::size_t(set.sizes[i].first) *
+                                                           std::size_t(set.sizes[i].second));
+  } else if (options.load_size > 0) {
     set.height = set.width = options.load_size;
-  } else {  // the first image sets the size
-    const auto first = detail::decode_image(detail::read_raw(files[0]), options.channels, files[0].string());
-    set.height = first.height;
-    set.width = first.width;
-  }
-  set.pixels.resize(files.size() * set.image_bytes());
-
-  unsigned threads = options.threads > 0 ? unsigned(options.threads) : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<std::size_t>(threads, files.size()));
-  std::vector<std::size_t> error_at(threads, std::numeric_limits<std::size_t>::max());
-  std::vector<std::exception_ptr> errors(threads);
-  std::atomic<std::size_t> next{0};
-  auto work = [&](unsigned t) {
-    for (std::size_t i; (i = next.fetch_add(1)) < files.size();) {
+  } else {  // the first image that decodes sets the size
+    for (std::size_t i = 0; i < files.size() && set.height == 0; ++i) {
       try {
-        detail::load_one_image(files[i], options, set.height, set.width, set.image(i));
+        const auto first = detail::decode_image(detail::read_raw(files[i]), options.channels, files[i].string());
+        set.height = first.height;
+        set.width = first.width;
       } catch (...) {
-        if (i < error_at[t]) {
-          error_at[t] = i;
-          errors[t] = std::current_exception();
-        }
+        std::vector<std::exception_ptr> e(files.size());
+        e[i] = std::current_exception();
+        detail::handle_bad_files(e, options, bad);
       }
     }
-  };
-  if (threads <= 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work, t);
-    for (auto& th : pool) th.join();
   }
-  std::size_t worst = 0;  // report the error of the first bad file, whatever the thread timing
-  for (unsigned t = 1; t < threads; ++t)
-    if (error_at[t] < error_at[worst]) worst = t;
-  if (errors[worst]) std::rethrow_exception(errors[worst]);
+  set.pixels.resize(set.variable_size() ? set.offsets.back() : files.size() * set.image_bytes());
+  detail::handle_bad_files(detail::for_each_file(files.size(), options.threads,
+                                                 [&](std::size_t i) {
+                                                   if (!bad[i])
+                                                     detail::load_one_image(files[i], options, set.image_height(i),
+                                                                            set.image_width(i), set.image(i));
+                                                 }),
+                           options, bad);
+  // Leave the skipped files out: move the kept images down in place (they only move earlier).
+  std::size_t kept = 0, end = 0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (bad[i]) continue;
+    const std::size_t bytes = set.image_bytes(i);
+    std::copy(set.image(i), set.image(i) + bytes, set.pixels.data() + end);
+    if (set.variable_size()) {
+      set.sizes[kept] = set.sizes[i];
+      set.offsets[kept] = end;
+    }
+    set.labels[kept++] = set.labels[i];
+    end += bytes;
+  }
+  require(kept > 0, "image folder '", dir, "': none of its ", files.size(), " image files could be read");
+  set.labels.resize(kept);
+  set.pixels.resize(end);
+  if (set.variable_size()) {
+    set.sizes.resize(kept);
+    set.offsets.resize(kept + 1);
+    set.offsets[kept] = end;
+  }
   return set;
 }
 
@@ -181,18 +290,31 @@ inline std::vector<std::string> imagenet10_class_names() {
 
 /// Options of load_imagenet10.
 struct ImageNet10Options {
-  /// Each image is stored as its load_size×load_size center after resizing the shorter side to
-  /// load_size (bilinear, antialiased). 144 keeps what the test transform needs (shorter side
-  /// 144, center 128) and leaves RandomResizedCrop to 128 a 144×144 view.
+  /// The test split (and the train split with whole_train false): each image stored as its
+  /// load_size×load_size center after resizing the shorter side to load_size (bilinear,
+  /// antialiased). 144 is what the test transform reads (shorter side 144, center 128), so its
+  /// output equals torchvision's on the original image.
   int load_size = 144;
+  /// The train split keeps each image's whole field of view (a variable-size set), as
+  /// torchvision's RandomResizedCrop sees it, with the shorter side brought down to
+  /// train_shorter_side when longer (PIL bicubic, antialiased). The smallest crop of scale 0.5 and
+  /// ratio 3/4 or 4/3 has a side of √(0.5·3/4) = 0.612 of the shorter side, so 210 keeps every
+  /// crop to 128 a downscale (0.612·210 = 128.6): no crop is enlarged beyond the stored pixels.
+  /// 0: store the images as decoded (torchvision's exact input; about 3× the memory).
+  bool whole_train = true;
+  int train_shorter_side = 210;
   int threads = 0;  ///< decoding threads; 0: hardware concurrency
+  BadFiles bad_files = BadFiles::fail;  ///< see ImageFolderOptions
+  std::ostream* log = &std::cerr;
 };
 
 /// Reads ImageNet-10 (SPEC §7: 13,000 train, 500 val images, 10 classes) from
 /// `root`/train/<synset>/*.JPEG and `root`/val/<synset>/*.JPEG (the test split reads "val", or
-/// "test" when there is no "val"). Labels follow imagenet10_synsets(); class_names are the synset ids.
-/// Returns 3×load_size×load_size RGB images. Throws structgan::Error when folders are missing
-/// (listing what was expected) or a file cannot be decoded (naming it).
+/// "test" when there is no "val"; scripts/make_imagenet10.sh builds the train folder from an
+/// ImageNet-1k copy). Labels follow imagenet10_synsets(); class_names are the synset ids.
+/// Returns RGB images: the train split whole (variable size, see ImageNet10Options), the test
+/// split 3×load_size×load_size. Throws structgan::Error when folders are missing (listing what
+/// was expected) or a file cannot be decoded (naming it; unless bad_files is skip).
 inline ImageSet load_imagenet10(const std::string& root, Split split, const ImageNet10Options& options = {}) {
   namespace fs = std::filesystem;
   const std::vector<std::string> subdirs =
@@ -206,13 +328,24 @@ inline ImageSet load_imagenet10(const std::string& root, Split split, const Imag
   if (dir.empty())
     fail("ImageNet-10 (", split_name(split), " split): no folder ", detail::join(subdirs, " or "), " in '", root,
          "'. Expected ", root, "/{train,val}/<synset>/*.JPEG for the synsets ", detail::join(imagenet10_synsets(), " "),
-         " (Chang et al. 2017: 13,000 train and 500 val images, taken from ImageNet ILSVRC-2012).");
+         " (Chang et al. 2017: 13,000 train and 500 val images, taken from ImageNet ILSVRC-2012; "
+         "scripts/make_imagenet10.sh IMAGENET1K_TRAIN ",
+         root, "/train builds the train folder).");
+  require(options.load_size > 0 && options.train_shorter_side >= 0,
+          "load_imagenet10: load_size must be > 0 and train_shorter_side >= 0");
   ImageFolderOptions o;
   o.channels = 3;
-  o.load_size = options.load_size;
   o.classes = imagenet10_synsets();
   o.threads = options.threads;
-  require(options.load_size > 0, "load_imagenet10: load_size must be > 0");
+  o.bad_files = options.bad_files;
+  o.log = options.log;
+  if (split == Split::train && options.whole_train) {
+    o.whole_images = true;
+    o.max_shorter_side = options.train_shorter_side;
+    o.resample = ResampleOptions{Interpolation::bicubic, -0.5};
+  } else {
+    o.load_size = options.load_size;
+  }
   return load_image_folder(dir.string(), o);
 }
 

@@ -119,7 +119,12 @@ class BatchLoader {
     require(!options_.drop_last || n >= b, "BatchLoader: drop_last with ", n, " images and batch_size ", b,
             " leaves no batch");
     batches_per_epoch_ = options_.drop_last ? n / b : (n + b - 1) / b;
-    std::tie(out_h_, out_w_) = output_size(transform_, data_->height, data_->width);
+    // Every image must give the batch's one output size (variable-size sets: a fixed-size crop).
+    std::tie(out_h_, out_w_) = output_size(transform_, data_->image_height(0), data_->image_width(0));
+    for (std::size_t i = 1; data_->variable_size() && i < n; ++i)
+      require(output_size(transform_, data_->image_height(i), data_->image_width(i)) == std::pair{out_h_, out_w_},
+              "BatchLoader: image ", i, " (", data_->image_height(i), "x", data_->image_width(i),
+              ") gives another output size than image 0; set the transform's out_h and out_w");
     worker_ = std::thread([this] { run(); });
   }
 
@@ -180,7 +185,8 @@ class BatchLoader {
     auto one = [&](std::size_t j) {
       const std::size_t i = b.indices[j];
       std::mt19937_64 g(detail::mix_seed(options_.seed, epoch, begin + j));
-      transform_image(transform_, d.image(i), d.channels, d.height, d.width, b.images.data() + j * per, g);
+      transform_image(transform_, d.image(i), d.channels, d.image_height(i), d.image_width(i), b.images.data() + j * per,
+                      g);
       b.labels[j] = d.labels[i];
     };
     const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(options_.threads), n);

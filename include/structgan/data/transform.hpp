@@ -35,11 +35,12 @@ struct Transform {
   int max_tries = 10;                                   ///< then the center-crop fallback
   double flip_p = 0.0;                                  ///< probability of a horizontal flip
   int resize_shorter = 0;                               ///< test: shorter side to this (0: no resize)
-  ResampleOptions resample{Interpolation::bicubic, -0.75};
+  ResampleOptions resample{Interpolation::bicubic, -0.5};  ///< PIL's bicubic, as the released code
 };
 
 /// The training augmentation of SPEC §5 for size×size outputs: RandomResizedCrop(size, scale
-/// 0.5–1, ratio 3/4–4/3, bicubic a = −0.75), horizontal flip p = 0.5, map to [−1, 1].
+/// 0.5–1, ratio 3/4–4/3, bicubic as PIL: a = −0.5, antialiased), horizontal flip p = 0.5, map to
+/// [−1, 1]. The crop is torchvision's F.resized_crop on a PIL image, byte for byte.
 inline Transform train_transform(int size) {
   Transform t;
   t.out_h = t.out_w = size;
@@ -60,11 +61,6 @@ inline Transform imagenet10_test_transform() {
   t.resample.interpolation = Interpolation::bilinear;
   return t;
 }
-
-/// A crop rectangle in pixels.
-struct CropBox {
-  int top = 0, left = 0, height = 0, width = 0;
-};
 
 /// torchvision's RandomResizedCrop.get_params for an h×w image: up to max_tries draws of an area
 /// fraction U(scale_min, scale_max) and an aspect ratio exp(U(log ratio_min, log ratio_max)),
@@ -150,8 +146,7 @@ inline void transform_image(const Transform& t, const std::uint8_t* src, int c, 
   if (t.random_resized_crop) {
     const CropBox b = random_resized_crop_box(h, w, t, g);
     tmp.resize(n);
-    resample(src, c, h, w, Box{double(b.left), double(b.top), double(b.width), double(b.height)}, oh, ow, tmp.data(),
-             t.resample);
+    resized_crop(src, c, h, w, b, oh, ow, tmp.data(), t.resample);
     img = tmp.data();
   } else if (t.resize_shorter > 0 || oh != h || ow != w) {
     tmp.resize(n);

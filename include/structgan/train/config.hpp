@@ -43,6 +43,7 @@ struct TrainConfig {
   double crop_scale_min = 0.5;      ///< RandomResizedCrop's smallest area fraction
   double flip_p = 0.5;              ///< probability of a horizontal flip
   std::int64_t loader_threads = 1;  ///< threads transforming a batch (besides the loader's own worker)
+  std::string bad_files = "fail";   ///< image folders: fail | skip (naming each) unreadable files
   double spiral_noise = 0.1;        ///< double spiral: noise std per coordinate (SPEC §7)
   // ---- networks ----
   std::int64_t d_width = 64;              ///< ResNet-18 base width (64: widths 64/128/256/512, SPEC §1)
@@ -117,6 +118,9 @@ void visit_fields(C& c, F&& f) {
   f(Key("crop_scale_min", "RandomResizedCrop's smallest area fraction").min(0.01).max(1), c.crop_scale_min);
   f(Key("flip_p", "probability of a horizontal flip").min(0).max(1), c.flip_p);
   f(Key("loader_threads", "threads transforming one batch").min(1), c.loader_threads);
+  f(Key("bad_files", "image folders (imagenet10): fail on an unreadable file, or skip it, naming each on stderr")
+        .one_of({"fail", "skip"}),
+    c.bad_files);
   f(Key("spiral_noise", "double spiral: noise std per coordinate (SPEC: 0.1)").min(0), c.spiral_noise);
   // ---- networks ----
   f(Key("d_width", "ResNet-18 base width (SPEC: 64; stages w, 2w, 4w, 8w; f^b has 8w entries)").min(1), c.d_width);

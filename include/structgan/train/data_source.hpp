@@ -150,7 +150,13 @@ inline data::ImageSet load_split(const TrainConfig& c, data::Split split) {
     o.coarse_labels = c.cifar100_labels == "coarse";
     return data::load_cifar100(dir, split, o);
   }
-  if (c.dataset == "imagenet10") return data::load_imagenet10(dir, split);
+  if (c.dataset == "imagenet10") {
+    require(c.bad_files == "fail" || c.bad_files == "skip", "train config: 'bad_files' must be fail or skip, got '",
+            c.bad_files, "'");
+    data::ImageNet10Options o;
+    o.bad_files = c.bad_files == "skip" ? data::BadFiles::skip : data::BadFiles::fail;
+    return data::load_imagenet10(dir, split, o);
+  }
   fail("load_split: dataset '", c.dataset, "' holds no images");
 }
 

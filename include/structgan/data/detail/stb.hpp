@@ -161,6 +161,14 @@ inline std::string jpeg_huffman_problem(const std::vector<std::uint8_t>& b) {
   return "";
 }
 
+/// Refuses a header's w×h before anything of that size is allocated: at most 2048 decoded bytes
+/// per file byte, plus 16 MiB (deflate and JPEG cannot compress more than that).
+inline void check_declared_size(int w, int h, int channels, std::size_t file_bytes, const std::string& path) {
+  const std::uint64_t want = std::uint64_t(w) * std::uint64_t(h) * std::uint64_t(channels);
+  require(w > 0 && h > 0 && want <= std::uint64_t(file_bytes) * 2048u + (std::uint64_t(1) << 24), "file '", path,
+          "': the header declares a ", w, "x", h, " image, too large for a file of ", file_bytes, " bytes (corrupt?)");
+}
+
 /// Decodes the image file contents `bytes` (JPEG, PNG, BMP, PNM, TGA, GIF's first frame) to
 /// `channels` channels (1: gray, 3: RGB). The declared size is checked against the file size
 /// before stb allocates (at most 2048 decoded bytes per file byte, plus 16 MiB), and a JPEG
@@ -184,9 +192,7 @@ inline DecodedImage decode_image(const std::vector<std::uint8_t>& bytes, int cha
   // stb_image 2.27 converts a 16-bit PNM's channels as if it were 8-bit, then reads past that buffer.
   require(!(bytes[0] == 'P' && comp != channels && stbi_is_16_bit_from_memory(bytes.data(), len)), "file '", path,
           "': 16-bit PNM with ", comp, " channel(s) cannot be read as ", channels, " channel(s) (stb_image limitation)");
-  const std::uint64_t want = std::uint64_t(w) * std::uint64_t(h) * std::uint64_t(channels);
-  require(w > 0 && h > 0 && want <= std::uint64_t(bytes.size()) * 2048u + (std::uint64_t(1) << 24), "file '", path,
-          "': the header declares a ", w, "x", h, " image, too large for a file of ", bytes.size(), " bytes (corrupt?)");
+  check_declared_size(w, h, channels, bytes.size(), path);
   if (jpeg) {  // JPEG: look for the EOI marker FF D9
     bool eoi = false;
     for (std::size_t i = bytes.size() - 1; i >= 2 && !eoi; --i) eoi = bytes[i - 1] == 0xFF && bytes[i] == 0xD9;
