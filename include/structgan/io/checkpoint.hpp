@@ -41,6 +41,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "structgan/backend/cpu/memory.hpp"  // host tensors and the host side of transfers
 #include "structgan/core/random.hpp"
 #include "structgan/core/tensor.hpp"
 #include "structgan/io/atomic_file.hpp"
