@@ -3,9 +3,12 @@
 
 // The memory bank of SPEC §3: random unit initialization, wrap-around with batch sizes that do
 // not divide L (and batches longer than L), snapshots, checkpoint state, errors.
+#include <cmath>
 #include <deque>
+#include <limits>
 
 #include "objectives_test_util.hpp"
+#include "structgan/backend/ref.hpp"
 #include "structgan/objectives/clustering.hpp"
 
 using namespace structgan;
@@ -141,4 +144,46 @@ BOOST_AUTO_TEST_CASE(bad_inputs_throw) {
   auto named = bank.named_tensors();
   named.emplace_back("extra", TD());
   BOOST_CHECK_THROW(bank.load_named(named), Error);
+}
+
+// A bank holds finite rows only (a search relies on it): a state with NaN is refused on load.
+BOOST_AUTO_TEST_CASE(a_state_with_nan_rows_is_refused) {
+  Rng rng(8);
+  MemoryBank<double> bank(4, 3, 2, rng);
+  MemoryBankState<double> s = bank.state();
+  s.keys[5] = std::nan("");
+  const std::string what = [&] {
+    try {
+      bank.load_state(s);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  }();
+  BOOST_TEST(what.find("NaN or Inf") != std::string::npos, what);
+  s = bank.state();
+  s.values[0] = std::numeric_limits<double>::infinity();
+  BOOST_CHECK_THROW(bank.load_state(s), Error);
+}
+
+// The searches against a MemoryBank check the batch once and never read the bank's rows back
+// (on a GPU every such check copies the whole bank to the host): counted on the reference device.
+BOOST_AUTO_TEST_CASE(searches_against_a_bank_do_not_read_it_back) {
+  Rng rng(9);
+  const index_t L = 2048, q = 64, p = 16, n = 6;
+  MemoryBank<double, Ref> bank(L, q, p, rng);
+  const auto keys = to_device<Ref>(unit_rows(n, q, rng)), fake_keys = to_device<Ref>(unit_rows(n, q, rng));
+  const auto f = to_device<Ref>(unit_rows(n, p, rng)), fg = to_device<Ref>(unit_rows(n, p, rng));
+  auto& counters = backend::counters(Ref{});
+  counters.reset();
+  const auto c = cluster_similarities(f, fg, keys, fake_keys, bank);
+  const std::uint64_t bank_bytes = static_cast<std::uint64_t>(L * q) * sizeof(double);
+  BOOST_TEST(counters.to_host_bytes < bank_bytes / 2, counters.to_host_bytes << " bytes read for a bank of " << bank_bytes);
+  // The raw-tensor form cannot know the keys are finite: it reads them once.
+  counters.reset();
+  const auto raw = cluster_similarities(f, fg, keys, fake_keys, bank.keys(), bank.values());
+  BOOST_TEST(counters.to_host_bytes >= bank_bytes);
+  BOOST_TEST(to_host(raw.s_real)[0] == to_host(c.s_real)[0]);
+  BOOST_TEST(to_host(raw.s_fake)[0] == to_host(c.s_fake)[0]);
+  BOOST_TEST(raw.real_neighbours == c.real_neighbours);
 }

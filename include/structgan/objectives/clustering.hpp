@@ -40,6 +40,10 @@ struct MemoryBankState {
 /// Starts as random unit vectors; `enqueue` writes a batch at the pointer and advances it, wrapping
 /// around (any batch size, also one that does not divide L; a batch larger than L leaves its last
 /// L rows). Copies of keys()/values() taken before an enqueue keep their contents.
+///
+/// A bank holds finite keys and values only: its random start is, and `enqueue` and `load_state`
+/// refuse anything else. The searches against a MemoryBank rely on that and do not read its L
+/// rows back to check them (on a GPU each such check copies the whole bank to the host).
 template <class T, class D = Cpu>
 class MemoryBank {
  public:
@@ -93,6 +97,8 @@ class MemoryBank {
             "MemoryBank::load_state: keys ", s.keys.shape(), " and values ", s.values.shape(), " must be L×q and L×p");
     require(s.pointer >= 0 && s.pointer < s.keys.dim(0), "MemoryBank::load_state: pointer ", s.pointer, " outside [0, ",
             s.keys.dim(0), ")");
+    require(to_host(s.keys).array().allFinite() && to_host(s.values).array().allFinite(),
+            "MemoryBank::load_state: NaN or Inf in the keys or values");
     keys_ = clone(s.keys);
     values_ = clone(s.values);
     pointer_ = s.pointer;
@@ -135,11 +141,18 @@ struct ClusterOptions {
 };
 
 namespace detail {
+/// Keys must be a matrix of the given width (−1: any): a check of the shape only, on the host.
 template <class T, class D>
-void check_keys(const char* op, const char* what, const Tensor<T, D>& k, index_t width) {
+void check_key_shape(const char* op, const char* what, const Tensor<T, D>& k, index_t width) {
   require(k.defined() && k.rank() == 2, op, ": ", what, " must be a matrix, got ", k.shape());
   require(width < 0 || k.dim(1) == width, op, ": ", what, " ", k.shape(), " have width ", k.dim(1), " but ", width,
           " was expected");
+}
+/// The shape, and that every entry is finite (one device→host read: done once per tensor at the
+/// public entry points, not again inside).
+template <class T, class D>
+void check_keys(const char* op, const char* what, const Tensor<T, D>& k, index_t width) {
+  check_key_shape(op, what, k, width);
   require(to_host(k).array().allFinite(), op, ": ", what, " of shape ", k.shape(), " have NaN or Inf entries");
 }
 
@@ -160,22 +173,17 @@ void merge_best(index_t kk, index_t& have, index_t* best_i, T* best_v, index_t j
 }
 }  // namespace detail
 
-/// The k nearest neighbours of each query key among the candidates [batch_keys; bank_keys]
-/// (SPEC §3): similarity = dot product of unit keys; the top k + 1 are taken and the first
-/// (the sample itself, for the real branch) dropped when drop_first, else the top k.
-/// Returns row-major m×k indices into [batch; bank] (j < n: batch row; j ≥ n: bank row j − n).
-/// Blocked: queries × ≤ block_elements candidates at a time through GEMM, then a partial
-/// selection (topk_indices) per block merged into the running best; memory O(block_elements).
-/// Throws when widths differ, keys are not finite, or k (+1) exceeds the n + L candidates.
+namespace detail {
+/// knn_search on keys whose entries the caller has checked to be finite (shapes are checked here).
 template <class T, class D>
-std::vector<index_t> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys, const Tensor<T, D>& bank_keys,
-                                index_t k, bool drop_first, index_t block_elements = index_t(1) << 21) {
+std::vector<index_t> knn_search_finite(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys,
+                                       const Tensor<T, D>& bank_keys, index_t k, bool drop_first, index_t block_elements) {
   const char* op = "knn_search";
-  detail::check_keys(op, "query keys", queries, -1);
+  detail::check_key_shape(op, "query keys", queries, -1);
   const index_t q = queries.dim(1), m = queries.dim(0);
-  detail::check_keys(op, "batch keys", batch_keys, q);
+  detail::check_key_shape(op, "batch keys", batch_keys, q);
   const bool has_bank = bank_keys.defined() && bank_keys.numel() > 0;
-  if (has_bank) detail::check_keys(op, "bank keys", bank_keys, q);
+  if (has_bank) detail::check_key_shape(op, "bank keys", bank_keys, q);
   const index_t n = batch_keys.dim(0), L = has_bank ? bank_keys.dim(0) : 0;
   require(k >= 1, op, ": k must be ≥ 1, got ", k);
   const index_t kk = k + (drop_first ? 1 : 0);
@@ -218,6 +226,24 @@ std::vector<index_t> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>&
   for (index_t r = 0; r < m; ++r)
     for (index_t t = 0; t < k; ++t) out[static_cast<std::size_t>(r * k + t)] = best_i[static_cast<std::size_t>(r * kk + skip + t)];
   return out;
+}
+}  // namespace detail
+
+/// The k nearest neighbours of each query key among the candidates [batch_keys; bank_keys]
+/// (SPEC §3): similarity = dot product of unit keys; the top k + 1 are taken and the first
+/// (the sample itself, for the real branch) dropped when drop_first, else the top k.
+/// Returns row-major m×k indices into [batch; bank] (j < n: batch row; j ≥ n: bank row j − n).
+/// Blocked: queries × ≤ block_elements candidates at a time through GEMM, then a partial
+/// selection (topk_indices) per block merged into the running best; memory O(block_elements).
+/// Throws when widths differ, keys are not finite, or k (+1) exceeds the n + L candidates.
+template <class T, class D>
+std::vector<index_t> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys, const Tensor<T, D>& bank_keys,
+                                index_t k, bool drop_first, index_t block_elements = index_t(1) << 21) {
+  const char* op = "knn_search";
+  detail::check_keys(op, "query keys", queries, -1);
+  if (batch_keys.data() != queries.data()) detail::check_keys(op, "batch keys", batch_keys, queries.dim(1));
+  if (bank_keys.defined() && bank_keys.numel() > 0) detail::check_keys(op, "bank keys", bank_keys, queries.dim(1));
+  return detail::knn_search_finite(queries, batch_keys, bank_keys, k, drop_first, block_elements);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,12 +296,59 @@ struct ClusterSimilarities {
 };
 
 namespace detail {
+/// A batch's values: a matrix with a row per key (a check of the shape only, on the host).
 template <class V, class T, class D>
-void check_values(const char* op, const char* what, const V& x, const Tensor<T, D>& keys) {
+void check_value_shape(const char* op, const char* what, const V& x, const Tensor<T, D>& keys) {
   const auto& t = value_of(x);
   require(t.defined() && t.rank() == 2, op, ": ", what, " must be a matrix, got ", t.shape());
   require(t.dim(0) == keys.dim(0), op, ": ", what, " ", t.shape(), " and their keys ", keys.shape(), " differ in rows");
-  require(to_host(t).array().allFinite(), op, ": ", what, " of shape ", t.shape(), " have NaN or Inf entries");
+}
+/// The shape, and that every entry is finite (one device→host read).
+template <class V, class T, class D>
+void check_values(const char* op, const char* what, const V& x, const Tensor<T, D>& keys) {
+  check_value_shape(op, what, x, keys);
+  require(to_host(value_of(x)).array().allFinite(), op, ": ", what, " of shape ", value_of(x).shape(),
+          " have NaN or Inf entries");
+}
+/// Raw bank keys: the shape, and finite entries (a MemoryBank's are finite by construction).
+template <class T, class D>
+void check_bank_keys(const char* op, const Tensor<T, D>& bank_keys, index_t width) {
+  if (bank_keys.defined() && bank_keys.numel() > 0) check_keys(op, "bank keys", bank_keys, width);
+}
+
+// The similarities on inputs whose entries the public functions below have checked once.
+template <class V, class T, class D>
+V real_similarity_finite(const V& f, const Tensor<T, D>& real_keys, const Tensor<T, D>& bank_keys,
+                         const Tensor<T, D>& bank_values, const ClusterOptions& o, std::vector<index_t>* neighbours) {
+  check_value_shape("real_cluster_similarity", "real values f", f, real_keys);
+  std::vector<index_t> nb = knn_search_finite(real_keys, real_keys, bank_keys, o.k, true, o.block_elements);
+  V s = neighbour_similarity(f, f, bank_values, nb, o.k);
+  if (neighbours) *neighbours = std::move(nb);
+  return s;
+}
+template <class V, class T, class D>
+V fake_similarity_finite(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
+                         const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values, const ClusterOptions& o,
+                         std::vector<index_t>* neighbours) {
+  const char* op = "fake_cluster_similarity";
+  check_key_shape(op, "real keys", real_keys, fake_keys.dim(1));
+  check_value_shape(op, "generated values f^g", fg, fake_keys);
+  check_value_shape(op, "real values f", f, real_keys);
+  std::vector<index_t> nb = knn_search_finite(fake_keys, real_keys, bank_keys, o.k, o.skip_first_fake, o.block_elements);
+  V s = neighbour_similarity(fg, f, bank_values, nb, o.k);
+  if (neighbours) *neighbours = std::move(nb);
+  return s;
+}
+/// The real batch's keys and values, checked once for both branches.
+template <class V, class T, class D>
+void check_real_batch(const char* op, const V& f, const Tensor<T, D>& real_keys) {
+  check_keys(op, "real keys", real_keys, -1);
+  check_values(op, "real values f", f, real_keys);
+}
+template <class V, class T, class D>
+void check_fake_batch(const char* op, const V& fg, const Tensor<T, D>& fake_keys, index_t width) {
+  check_keys(op, "generated keys", fake_keys, width);
+  check_values(op, "generated values f^g", fg, fake_keys);
 }
 }  // namespace detail
 
@@ -285,12 +358,10 @@ template <class V, class T, class D>
 V real_cluster_similarity(const V& f, const Tensor<T, D>& real_keys, const Tensor<T, D>& bank_keys,
                           const Tensor<T, D>& bank_values, const ClusterOptions& o = {},
                           std::vector<index_t>* neighbours = nullptr) {
-  detail::check_keys("real_cluster_similarity", "real keys", real_keys, -1);
-  detail::check_values("real_cluster_similarity", "real values f", f, real_keys);
-  std::vector<index_t> nb = knn_search(real_keys, real_keys, bank_keys, o.k, true, o.block_elements);
-  V s = neighbour_similarity(f, f, bank_values, nb, o.k);
-  if (neighbours) *neighbours = std::move(nb);
-  return s;
+  const char* op = "real_cluster_similarity";
+  detail::check_real_batch(op, f, real_keys);
+  detail::check_bank_keys(op, bank_keys, real_keys.dim(1));
+  return detail::real_similarity_finite(f, real_keys, bank_keys, bank_values, o, neighbours);
 }
 
 /// s_fake (SPEC §3): generated keys against [real keys; bank keys], top-(K+1) minus the first
@@ -300,31 +371,50 @@ template <class V, class T, class D>
 V fake_cluster_similarity(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
                           const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values, const ClusterOptions& o = {},
                           std::vector<index_t>* neighbours = nullptr) {
-  detail::check_keys("fake_cluster_similarity", "generated keys", fake_keys, -1);
-  detail::check_keys("fake_cluster_similarity", "real keys", real_keys, fake_keys.dim(1));
-  detail::check_values("fake_cluster_similarity", "generated values f^g", fg, fake_keys);
-  detail::check_values("fake_cluster_similarity", "real values f", f, real_keys);
-  std::vector<index_t> nb = knn_search(fake_keys, real_keys, bank_keys, o.k, o.skip_first_fake, o.block_elements);
-  V s = neighbour_similarity(fg, f, bank_values, nb, o.k);
-  if (neighbours) *neighbours = std::move(nb);
-  return s;
+  const char* op = "fake_cluster_similarity";
+  detail::check_fake_batch(op, fg, fake_keys, -1);
+  detail::check_real_batch(op, f, real_keys);
+  detail::check_bank_keys(op, bank_keys, fake_keys.dim(1));
+  return detail::fake_similarity_finite(fg, f, fake_keys, real_keys, bank_keys, bank_values, o, neighbours);
+}
+/// s_fake against a MemoryBank (whose rows are finite by construction: not read back to check).
+template <class V, class T, class D>
+V fake_cluster_similarity(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
+                          const MemoryBank<T, D>& bank, const ClusterOptions& o = {},
+                          std::vector<index_t>* neighbours = nullptr) {
+  const char* op = "fake_cluster_similarity";
+  detail::check_fake_batch(op, fg, fake_keys, -1);
+  detail::check_real_batch(op, f, real_keys);
+  return detail::fake_similarity_finite(fg, f, fake_keys, real_keys, bank.keys(), bank.values(), o, neighbours);
 }
 
-/// Both similarities of SPEC §3 with raw bank tensors (keys L×q unit rows, values L×p).
+/// Both similarities of SPEC §3 with raw bank tensors (keys L×q unit rows, values L×p); each
+/// input is checked once.
 template <class V, class T, class D>
 ClusterSimilarities<V> cluster_similarities(const V& f, const V& fg, const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
                                             const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values,
                                             const ClusterOptions& o = {}) {
+  const char* op = "cluster_similarities";
+  detail::check_real_batch(op, f, real_keys);
+  detail::check_fake_batch(op, fg, fake_keys, real_keys.dim(1));
+  detail::check_bank_keys(op, bank_keys, real_keys.dim(1));
   ClusterSimilarities<V> r;
-  r.s_real = real_cluster_similarity(f, real_keys, bank_keys, bank_values, o, &r.real_neighbours);
-  r.s_fake = fake_cluster_similarity(fg, f, fake_keys, real_keys, bank_keys, bank_values, o, &r.fake_neighbours);
+  r.s_real = detail::real_similarity_finite(f, real_keys, bank_keys, bank_values, o, &r.real_neighbours);
+  r.s_fake = detail::fake_similarity_finite(fg, f, fake_keys, real_keys, bank_keys, bank_values, o, &r.fake_neighbours);
   return r;
 }
-/// Both similarities of SPEC §3 against a MemoryBank.
+/// Both similarities of SPEC §3 against a MemoryBank (its rows are finite by construction: not
+/// read back to check).
 template <class V, class T, class D>
 ClusterSimilarities<V> cluster_similarities(const V& f, const V& fg, const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
                                             const MemoryBank<T, D>& bank, const ClusterOptions& o = {}) {
-  return cluster_similarities(f, fg, real_keys, fake_keys, bank.keys(), bank.values(), o);
+  const char* op = "cluster_similarities";
+  detail::check_real_batch(op, f, real_keys);
+  detail::check_fake_batch(op, fg, fake_keys, real_keys.dim(1));
+  ClusterSimilarities<V> r;
+  r.s_real = detail::real_similarity_finite(f, real_keys, bank.keys(), bank.values(), o, &r.real_neighbours);
+  r.s_fake = detail::fake_similarity_finite(fg, f, fake_keys, real_keys, bank.keys(), bank.values(), o, &r.fake_neighbours);
+  return r;
 }
 
 }  // namespace structgan::objectives
