@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 
 #include "structgan/objectives/clustering.hpp"
+#include "structgan/ops/conv_pool.hpp"
+#include "structgan/ops/norm.hpp"
 #include "structgan/objectives/gaussian.hpp"
 #include "structgan/objectives/jacobian.hpp"
 
