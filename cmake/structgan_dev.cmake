@@ -23,10 +23,9 @@ set(STRUCTGAN_EXAMPLES_OPT "" CACHE STRING "Optimization flag of structgan's exa
 target_compile_options(structgan_dev INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:$<IF:$<BOOL:$<TARGET_PROPERTY:STRUCTGAN_OPT>>,$<TARGET_PROPERTY:STRUCTGAN_OPT>,${STRUCTGAN_DEV_OPT}>>)
 if(STRUCTGAN_ASSERTIONS)
-  foreach(_cfg CMAKE_CXX_FLAGS_RELEASE CMAKE_CXX_FLAGS_RELWITHDEBINFO)
-    string(REPLACE "-DNDEBUG" "" ${_cfg} "${${_cfg}}")
-    set(${_cfg} "${${_cfg}}" CACHE STRING "" FORCE)
-  endforeach()
+  # -UNDEBUG comes after the build type's -DNDEBUG on the command line, so it wins; the cached
+  # flags stay as they are (a parent project's too).
+  target_compile_options(structgan_dev INTERFACE -UNDEBUG)
 endif()
 if(STRUCTGAN_SANITIZE)
   target_compile_options(structgan_dev INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
