@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "structgan/core/build_info.hpp"
 #include "structgan/eval/eval.hpp"
 
 #if STRUCTGAN_EVAL_CHECKPOINTS
@@ -256,6 +257,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   }
   if (!json_path.empty()) {
     nlohmann::json j;
+    j["build"] = structgan::build_info();
     j["checkpoint"] = path;
     j["iteration"] = iteration;
     j["dataset"] = c.dataset;
@@ -328,7 +330,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-svm", no_svm, "skip the SVM");
   app.add_flag("--no-kmeans", no_kmeans, "skip k-means (and NMI/ARI)");
   app.add_flag("--no-knn", no_knn, "skip kNN");
+  bool version = false;
+  app.add_flag("--version", version, "print the build (version, commit, compiler, flags, backends, threads) and exit");
   CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::cout << structgan::build_info() << "\n";
+    return 0;
+  }
 
   try {
     o.run_svm = !no_svm;
@@ -360,7 +368,9 @@ int main(int argc, char** argv) {
     const ev::Table1Row row = ev::evaluate_representation(trx, try_, tex, tey, o, name);
     ev::print_table(std::cout, {row});
     if (!json_path.empty()) {
-      write_text_atomically(json_path, row.to_json().dump(2) + "\n");
+      nlohmann::json j = row.to_json();
+      j["build"] = structgan::build_info();
+      write_text_atomically(json_path, j.dump(2) + "\n");
       std::cout << "wrote " << json_path << "\n";
     }
     if (!plots.dir.empty()) write_tsne_plots(plots, "tsne", name, tex, tey);
