@@ -86,8 +86,13 @@ if(NOT release_flags MATCHES "-DNDEBUG")
   message(FATAL_ERROR "STRUCTGAN_ASSERTIONS=ON edited the parent's cached CMAKE_CXX_FLAGS_RELEASE: '${release_flags}'")
 endif()
 
-# 5. With nvcc: a parent project that chose no CUDA architectures does not get structgan's 80;90.
+# 5. With nvcc: the cuda component from an installed package, and a parent project that chose no
+# CUDA architectures does not get structgan's 80;90.
 if(CUDA_COMPILER)
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/lib_cuda -G ${GENERATOR} ${lib_args} -DSTRUCTGAN_CUDA=ON
+      -DCMAKE_CUDA_COMPILER=${CUDA_COMPILER})
+  run(${CMAKE_COMMAND} --install ${WORK_DIR}/lib_cuda --prefix ${WORK_DIR}/prefix_cuda)
+  consumer(debug_cuda "cuda" -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix_cuda -DCMAKE_BUILD_TYPE=Debug)
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/subdir_cuda -G ${GENERATOR}
       -DSTRUCTGAN_SOURCE_DIR=${SOURCE_DIR} -DSTRUCTGAN_CUDA=ON -DCMAKE_CUDA_COMPILER=${CUDA_COMPILER})
   cached_value(${WORK_DIR}/subdir_cuda CMAKE_CUDA_ARCHITECTURES archs)
