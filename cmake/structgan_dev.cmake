@@ -20,18 +20,54 @@ set(STRUCTGAN_DEV_OPT "" CACHE STRING "Optimization flag of structgan's own exam
 set(STRUCTGAN_EXAMPLES_OPT "" CACHE STRING "Optimization flag of structgan's examples (empty: STRUCTGAN_DEV_OPT)")
 # A target's STRUCTGAN_OPT property, where set (the tests', the examples'), is its optimization
 # flag in place of STRUCTGAN_DEV_OPT; it comes after the build type's flags, so it decides.
-target_compile_options(structgan_dev INTERFACE
-  $<$<COMPILE_LANGUAGE:CXX>:$<IF:$<BOOL:$<TARGET_PROPERTY:STRUCTGAN_OPT>>,$<TARGET_PROPERTY:STRUCTGAN_OPT>,${STRUCTGAN_DEV_OPT}>>)
+set(_structgan_opt "$<IF:$<BOOL:$<TARGET_PROPERTY:STRUCTGAN_OPT>>,$<TARGET_PROPERTY:STRUCTGAN_OPT>,${STRUCTGAN_DEV_OPT}>")
+target_compile_options(structgan_dev INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${_structgan_opt}>)
 if(STRUCTGAN_ASSERTIONS)
-  foreach(_cfg CMAKE_CXX_FLAGS_RELEASE CMAKE_CXX_FLAGS_RELWITHDEBINFO)
-    string(REPLACE "-DNDEBUG" "" ${_cfg} "${${_cfg}}")
-    set(${_cfg} "${${_cfg}}" CACHE STRING "" FORCE)
-  endforeach()
+  # -UNDEBUG comes after the build type's -DNDEBUG on the command line, so it wins; the cached
+  # flags stay as they are (a parent project's too).
+  target_compile_options(structgan_dev INTERFACE -UNDEBUG)
 endif()
 if(STRUCTGAN_SANITIZE)
   target_compile_options(structgan_dev INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(structgan_dev INTERFACE -fsanitize=address,undefined)
 endif()
+
+# build_info() (structgan/core/build_info.hpp) in our own programs: the commit (at configure time)
+# and the flags in a generated header, rewritten only when they change, so that a new commit
+# recompiles only the files that print it; the target's own optimization flag as a definition.
+set(_structgan_commit unknown)
+find_package(Git QUIET)
+if(GIT_FOUND)
+  execute_process(COMMAND ${GIT_EXECUTABLE} rev-parse --short=12 HEAD WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                  OUTPUT_VARIABLE _out RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(_rc EQUAL 0)
+    set(_structgan_commit ${_out})
+  endif()
+endif()
+string(TOUPPER "${CMAKE_BUILD_TYPE}" _bt)
+set(_structgan_flags "(${CMAKE_BUILD_TYPE}) ${CMAKE_CXX_FLAGS} ${CMAKE_CXX_FLAGS_${_bt}}")
+if(STRUCTGAN_NATIVE)
+  string(APPEND _structgan_flags " -march=native")
+endif()
+if(STRUCTGAN_ASSERTIONS)
+  string(APPEND _structgan_flags " -UNDEBUG")
+endif()
+if(STRUCTGAN_SANITIZE)
+  string(APPEND _structgan_flags " -fsanitize=address,undefined")
+endif()
+string(REGEX REPLACE " +" " " _structgan_flags "${_structgan_flags}")
+string(STRIP "${_structgan_flags}" _structgan_flags)
+file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/generated/structgan_build_config.h CONTENT
+  "#define STRUCTGAN_VERSION_STRING \"${PROJECT_VERSION}\"\n#define STRUCTGAN_GIT_COMMIT \"${_structgan_commit}\"\n#define STRUCTGAN_BUILD_FLAGS \"${_structgan_flags}\"\n")
+target_include_directories(structgan_dev INTERFACE ${PROJECT_BINARY_DIR}/generated)
+target_compile_definitions(structgan_dev INTERFACE "STRUCTGAN_OPT_FLAG=\"${_structgan_opt}\"")
+
+# structgan_add_version_test(<program>): `<program> --version` prints build_info()'s line.
+function(structgan_add_version_test program)
+  add_test(NAME version_${program} COMMAND ${program} --version)
+  set_tests_properties(version_${program} PROPERTIES LABELS "version" PASS_REGULAR_EXPRESSION
+    "^structgan ${PROJECT_VERSION} \\(commit ([0-9a-f]+|unknown)\\); [a-z]+ [0-9][^;]*; flags \\(${CMAKE_BUILD_TYPE}\\)[^;]*; backends cpu[^;]*; (OpenMP [0-9]+ threads|no OpenMP \\(1 thread\\))\n$")
+endfunction()
 
 find_package(Boost 1.70 COMPONENTS unit_test_framework)
 

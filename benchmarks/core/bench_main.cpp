@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "structgan/core/build_info.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
   // STRUCTGAN_HOST_CACHE_MB: the host allocator's cache of freed blocks (default 2048; 0 = off)
   if (const char* e = std::getenv("STRUCTGAN_HOST_CACHE_MB"))
     structgan::Allocator<structgan::Cpu>::set_cache_limit(static_cast<std::size_t>(std::atoll(e)) << 20);
+  if (structgan::version_requested(argc, argv)) {
+    std::puts(structgan::build_info().c_str());
+    return 0;
+  }
   bool json = false;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
 #endif
   benchmark::AddCustomContext("structgan_threads", std::to_string(threads));
   benchmark::AddCustomContext("structgan_shapes", g_quick ? "quick" : "full");
+  benchmark::AddCustomContext("structgan_build", structgan::build_info());
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   if (benchmark::ReportUnrecognizedArguments(n, rest.data())) return 1;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "structgan/core/build_info.hpp"
 #include "structgan/structgan.hpp"
 
 using namespace structgan;
@@ -37,7 +38,11 @@ Tensor<double> double_spiral(index_t n, Rng& rng) {
 double dot(const Tensor<double>& a, const Tensor<double>& b) { return (a.array() * b.array()).sum(); }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (version_requested(argc, argv)) {
+    std::puts(build_info().c_str());
+    return 0;
+  }
   Rng rng(2024);
   Mlp net(rng);
   auto f = [&](const auto& x) { return net(x); };

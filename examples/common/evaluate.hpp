@@ -109,6 +109,7 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
   report["test_images"] = test.size();
   report["iterations"] = trainer.iteration();
   report["seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
+  report["build"] = build_info();  // which build produced these figures
   os << "\nEvaluation on the " << c.dataset << " test split (" << test.size() << " images; linear SVM trained on "
      << train_set.size() << (train_set.size() < train_all.size() ? " images subsampled from" : " images of") << " the train split):\n";
   eval::print_table(os, rows);

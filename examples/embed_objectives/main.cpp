@@ -12,6 +12,7 @@
 
 #include <Eigen/Dense>
 
+#include "structgan/core/build_info.hpp"
 #include "structgan/objectives/embedding.hpp"
 
 namespace emb = structgan::embedding;
@@ -49,7 +50,11 @@ bool check(const char* what, double got, double want, double tol) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (structgan::version_requested(argc, argv)) {
+    std::cout << structgan::build_info() << "\n";
+    return 0;
+  }
   bool ok = true;
   structgan::Rng rng(2024);
   auto gaussian = [&](Eigen::Index r, Eigen::Index c, double s) {

@@ -25,6 +25,7 @@
 #include <iostream>
 #include <limits>
 
+#include "structgan/core/build_info.hpp"
 #include "structgan/eval/eval.hpp"
 #include "structgan/io/npy.hpp"
 #include "structgan/io/npz.hpp"
@@ -165,6 +166,7 @@ int evaluate_image_metrics(const ImageMetricOptions& o, const std::string& json_
     j["inception_score"] = {{"mean", is.mean}, {"std", is.std}, {"input", o.inception_score}, {"splits", o.is_options.splits}};
   }
   if (!json_path.empty()) {
+    j["build"] = structgan::build_info();
     io::write_file_atomically(json_path, j.dump(2) + "\n");
     std::cout << "wrote " << json_path << "\n";
   }
@@ -327,6 +329,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   }
   if (!json_path.empty()) {
     nlohmann::json j;
+    j["build"] = structgan::build_info();
     j["checkpoint"] = path;
     j["iteration"] = iteration;
     j["dataset"] = c.dataset;
@@ -420,7 +423,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-svm", no_svm, "skip the SVM");
   app.add_flag("--no-kmeans", no_kmeans, "skip k-means (and NMI/ARI)");
   app.add_flag("--no-knn", no_knn, "skip kNN");
+  bool version = false;
+  app.add_flag("--version", version, "print the build (version, commit, compiler, flags, backends, threads) and exit");
   CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::cout << structgan::build_info() << "\n";
+    return 0;
+  }
 
   try {
     o.run_svm = !no_svm;
@@ -462,7 +471,9 @@ int main(int argc, char** argv) {
     const ev::Table1Row row = ev::evaluate_representation(trx, try_, tex, tey, o, name);
     ev::print_table(std::cout, {row});
     if (!json_path.empty()) {
-      io::write_file_atomically(json_path, row.to_json().dump(2) + "\n");
+      nlohmann::json j = row.to_json();
+      j["build"] = structgan::build_info();
+      io::write_file_atomically(json_path, j.dump(2) + "\n");
       std::cout << "wrote " << json_path << "\n";
     }
     if (!plots.dir.empty()) write_tsne_plots(plots, "tsne", name, tex, tey);

@@ -96,6 +96,15 @@ BOOST_AUTO_TEST_CASE(trains_resumes_and_evaluates) {
   BOOST_CHECK_EQUAL(cfg.at("preset").get<std::string>(), "fashion_mnist");
   BOOST_CHECK_EQUAL(cfg.at("d_width").get<int>(), 4);
 
+  // The run's first line and eval.json name the build, as --version prints it.
+  const std::string first_line = out.substr(0, out.find('\n'));
+  std::string version;
+  BOOST_REQUIRE_EQUAL(run("--version", version, s.dir), 0);
+  BOOST_CHECK(version.rfind("structgan ", 0) == 0);
+  BOOST_CHECK(version.find("backends cpu") != std::string::npos);
+  BOOST_CHECK_EQUAL(version, first_line + "\n");
+  BOOST_CHECK_EQUAL(e.at("build").get<std::string>(), first_line);
+
   // --resume continues from the checkpoint to the new iteration count and appends to the log.
   BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 5 --resume --set eval_at_end=false", out, s.dir), 0);
   BOOST_CHECK(out.find("iterations 3 → 5") != std::string::npos);

@@ -1,6 +1,7 @@
 # cmake -P script: compile each public header of one group alone (-fsyntax-only). GROUP is a folder
 # of include/structgan/ or "top" (the headers directly in include/structgan/). detail/ headers are
-# internal and CUDA headers need nvcc, so both are skipped.
+# internal and CUDA headers (NCCL's too) need nvcc, so both are skipped; distributed/mpi.hpp is
+# compiled with MPI_INCLUDES (|-separated folders) and skipped where MPI is not found.
 if(GROUP STREQUAL "top")
   file(GLOB headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/structgan/*.hpp)
 else()
@@ -10,13 +11,23 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 set(failed "")
 set(count 0)
 foreach(h ${headers})
-  if(h MATCHES "/detail/" OR h MATCHES "/cuda")
+  if(h MATCHES "/detail/" OR h MATCHES "/cuda" OR h MATCHES "/nccl")
     continue()
+  endif()
+  set(extra "")
+  if(h MATCHES "/mpi\\.hpp$")
+    if(NOT MPI_INCLUDES)
+      continue()
+    endif()
+    string(REPLACE "|" ";" dirs "${MPI_INCLUDES}")
+    foreach(d ${dirs})
+      list(APPEND extra -I${d})
+    endforeach()
   endif()
   string(MAKE_C_IDENTIFIER ${h} id)
   file(WRITE ${WORK_DIR}/${id}.cpp "#include \"${h}\"\n#include \"${h}\"\n")
   execute_process(COMMAND ${CXX} -std=c++17 -fsyntax-only -fopenmp -I${SOURCE_DIR}/include -I/usr/include/eigen3
-                          -I/usr/include/stb ${WORK_DIR}/${id}.cpp
+                          -I/usr/include/stb ${extra} ${WORK_DIR}/${id}.cpp
                   RESULT_VARIABLE rc ERROR_VARIABLE err)
   math(EXPR count "${count} + 1")
   if(NOT rc EQUAL 0)

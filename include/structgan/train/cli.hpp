@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "structgan/core/build_info.hpp"
 #include "structgan/train/config.hpp"
 
 namespace structgan::train {
@@ -26,8 +27,8 @@ struct CommandLine {
 };
 
 /// Parses argv into `out` (see the file comment for the order of precedence). Returns −1 when
-/// training should go on, else the exit code to return at once (0 after --help, --print-config or
-/// --list-keys; 2 after a usage or configuration error, printed on stderr).
+/// training should go on (build_info() printed), else the exit code to return at once (0 after
+/// --help, --print-config, --list-keys or --version; 2 after a usage or configuration error, printed on stderr).
 /// `allowed` restricts the datasets this program accepts (empty: any).
 inline int parse_command_line(int argc, const char* const* argv, const std::string& default_preset,
                               const std::string& description, CommandLine& out,
@@ -35,7 +36,7 @@ inline int parse_command_line(int argc, const char* const* argv, const std::stri
   CLI::App app{description};
   std::string preset_name, config_file, progress = "auto";
   std::vector<std::string> sets;
-  bool print_config = false, list_keys = false;
+  bool print_config = false, list_keys = false, version = false;
   app.add_option("--preset", preset_name, "preset: " + detail::joined(preset_names(), ", ") + " (default " + default_preset + ")");
   app.add_option("--config", config_file, "JSON file of configuration keys (may name its own \"preset\")");
   app.add_option("--set", sets, "override one key: key=value (repeatable; objective.<key>=value for the objective)");
@@ -57,11 +58,16 @@ inline int parse_command_line(int argc, const char* const* argv, const std::stri
   app.add_option("--progress", progress, "auto | bar | lines")->check(CLI::IsMember({"auto", "bar", "lines"}));
   app.add_flag("--print-config", print_config, "print the effective configuration as JSON and exit");
   app.add_flag("--list-keys", list_keys, "print every configuration key and exit");
+  app.add_flag("--version", version, "print the build (version, commit, compiler, flags, backends, threads) and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  if (version) {
+    std::cout << build_info() << "\n";
+    return 0;
   }
   if (list_keys) {
     std::cout << describe_keys();
@@ -99,6 +105,7 @@ inline int parse_command_line(int argc, const char* const* argv, const std::stri
     std::cout << to_json(out.config).dump(2) << "\n";
     return 0;
   }
+  std::cout << build_info() << std::endl;  // flushed: the first line of the run's output says which build ran
   return -1;
 }
 

@@ -1,0 +1,3 @@
+#pragma once
+/// \file structgan::nn (docs/networks.md): modules, networks, optimizers, the EMA. Link structgan::nn.
+#include "structgan/nn/all.hpp"
