@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(trains_resumes_and_evaluates) {
   const fs::path r = s.dir / "run";
   for (const char* f : {"config.json", "log.jsonl", "checkpoint.ckpt", "eval.json", "tsne.png", "samples/latest.png"})
     BOOST_CHECK_MESSAGE(fs::exists(r / f), "missing " << f);
-  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 3u);
+  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 1u + 3u);  // the build record, then one per iteration
   BOOST_CHECK(out.find("k-means acc") != std::string::npos);
   BOOST_CHECK(out.find("linear SVM acc") != std::string::npos);
 
@@ -104,11 +104,15 @@ BOOST_AUTO_TEST_CASE(trains_resumes_and_evaluates) {
   BOOST_CHECK(version.find("backends cpu") != std::string::npos);
   BOOST_CHECK_EQUAL(version, first_line + "\n");
   BOOST_CHECK_EQUAL(e.at("build").get<std::string>(), first_line);
+  const std::string log_text = slurp(r / "log.jsonl");
+  const nlohmann::json head = nlohmann::json::parse(log_text.substr(0, log_text.find('\n')));
+  BOOST_CHECK_EQUAL(head.at("build").get<std::string>(), first_line);
+  BOOST_CHECK_EQUAL(head.at("start_iteration").get<int>(), 0);
 
   // --resume continues from the checkpoint to the new iteration count and appends to the log.
   BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 5 --resume --set eval_at_end=false", out, s.dir), 0);
   BOOST_CHECK(out.find("iterations 3 → 5") != std::string::npos);
-  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 5u);
+  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 2u + 5u);  // a build record at each start
   for (const auto& p : fs::directory_iterator(r))  // atomic writes leave no temporary file behind
     BOOST_CHECK_MESSAGE(p.path().string().find(".tmp") == std::string::npos, "left behind: " << p.path());
 }

@@ -62,7 +62,7 @@ std::vector<nlohmann::json> log_records(const std::string& dir) {
   std::string line;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;  // a line cut by the kill
+    if (j.is_discarded() || j.contains("build")) continue;  // a line cut by the kill; a start's build record
     j.erase("time");
     j.erase("iter_seconds");
     out.push_back(std::move(j));

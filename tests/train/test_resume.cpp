@@ -123,12 +123,20 @@ BOOST_AUTO_TEST_CASE(images_run_equals_run_then_resume_through_the_output_folder
   }
   check_same_state(train::checkpoint_path(da), train::checkpoint_path(db));
   BOOST_TEST(states_differ(train::checkpoint_path(db), db + "/half.ckpt"));
-  // One log line per iteration, none repeated after the resume.
+  // One log line per iteration, none repeated after the resume; a build record heads each start.
   std::ifstream log(db + "/log.jsonl");
   std::string line;
-  int n = 0;
-  while (std::getline(log, line)) BOOST_TEST(nlohmann::json::parse(line)["iteration"].get<int>() == ++n);
+  int n = 0, starts = 0;
+  while (std::getline(log, line)) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("build")) {
+      BOOST_TEST(j["start_iteration"].get<int>() == (starts++ == 0 ? 0 : k / 2));
+      continue;
+    }
+    BOOST_TEST(j["iteration"].get<int>() == ++n);
+  }
   BOOST_TEST(n == k);
+  BOOST_TEST(starts == 2);
 }
 
 BOOST_AUTO_TEST_CASE(sigint_saves_and_resume_continues_exactly) {

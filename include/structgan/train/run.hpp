@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "structgan/core/build_info.hpp"
 #include "structgan/io/atomic_file.hpp"
 #include "structgan/train/progress.hpp"
 #include "structgan/train/samples.hpp"
@@ -104,15 +105,18 @@ class SigintGuard {
   bool installed_ = false;
 };
 
-/// Keeps the lines of log.jsonl whose iteration is ≤ `upto` (a resumed run rewrites the rest).
+/// Keeps the lines of log.jsonl whose iteration is ≤ `upto` (a resumed run rewrites the rest), and
+/// the build records that head each (re)start.
 inline void truncate_log(const std::string& path, std::int64_t upto) {
   std::ifstream in(path);
   if (!in) return;
   std::string line, kept;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("iteration") && j["iteration"].is_number_integer() &&
-        j["iteration"].get<std::int64_t>() <= upto)
+    const bool build_record = j.is_object() && j.contains("build") && j.contains("start_iteration") &&
+                              j["start_iteration"].is_number_integer() && j["start_iteration"].get<std::int64_t>() <= upto;
+    if (build_record || (j.is_object() && j.contains("iteration") && j["iteration"].is_number_integer() &&
+                         j["iteration"].get<std::int64_t>() <= upto))
       kept += line + "\n";
   }
   in.close();
@@ -166,6 +170,9 @@ RunResult run(Tr& trainer, const RunOptions& options,
   io::write_file_atomically((fs::path(c.output_dir) / "config.json").string(), to_json(c).dump(2) + "\n");
   std::ofstream log(log_path, options.resume ? std::ios::app : std::ios::trunc);
   require(static_cast<bool>(log), "output folder '", c.output_dir, "': cannot write log.jsonl");
+  // Each start (and resumption) of a run heads its records with the build that ran them, as
+  // --version prints it, so that a log says what produced it.
+  log << nlohmann::json{{"build", build_info()}, {"start_iteration", trainer.iteration()}}.dump() << "\n" << std::flush;
 
   result.start_iteration = result.iteration = trainer.iteration();
   const std::int64_t total = c.iterations;
