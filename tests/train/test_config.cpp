@@ -547,6 +547,8 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files"}) written.erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));
+}
+
 // bad_files reaches the ImageNet-10 reader: skip leaves an unreadable file out, fail (the default)
 // names it; other values are refused by name.
 BOOST_AUTO_TEST_CASE(bad_files_key) {
