@@ -38,9 +38,13 @@ san_cc=()
 if command -v clang++-14 >/dev/null; then san_cc=(-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14); fi
 cmake -S . -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_ASSERTIONS=ON -DSTRUCTGAN_SANITIZE=ON "${san_cc[@]}" \
   -DSTRUCTGAN_BUILD_EXAMPLES=OFF -DSTRUCTGAN_BUILD_BENCHMARKS=OFF -DSTRUCTGAN_CUDA=OFF ${STRUCTGAN_CMAKE_ARGS:-}
-# Build only the executables of the selected tests (each test is named after its executable).
-mapfile -t targets < <(cd "$san" && { ctest -N -L "$labels"; ctest -N -R "$extra"; } |
-                       sed -n 's/^ *Test *#[0-9]*: *//p' | sort -u)
+# Build only the executables of the selected tests (a compiled test is named after its executable;
+# script tests, and tests that run another test's executable, have no target of their name and are
+# left to the first stage).
+mapfile -t tests < <(cd "$san" && { ctest -N -L "$labels"; ctest -N -R "$extra"; } |
+                     sed -n 's/^ *Test *#[0-9]*: *//p' | sort -u)
+mapfile -t known < <(ninja -C "$san" -t targets all | sed -n 's/^\([^:/]*\): phony$/\1/p' | sort -u)
+mapfile -t targets < <(comm -12 <(printf '%s\n' "${tests[@]}") <(printf '%s\n' "${known[@]}"))
 if ((${#targets[@]} == 0)); then
   echo "structgan: no test matches the labels $labels or the names $extra" >&2
   exit 1
