@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "structgan/data/all.hpp"
-#include "structgan/data/detail/stb_write.hpp"
+#include "structgan/io/detail/stb_write.hpp"  // synthetic JPEGs to decode
 
 namespace sd = structgan::data;
 namespace fs = std::filesystem;
