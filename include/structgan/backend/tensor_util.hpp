@@ -1,13 +1,12 @@
 #pragma once
-/// \file Device-generic helpers on tensors: filled tensors, copies, in-place accumulation, and
-/// the transfers between a device and the host. Written against the backend contract only; the
-/// CPU backend comes with them because `Cpu` is every tensor's default device and the host side
-/// of every transfer.
-#include <type_traits>
+/// \file Device-generic helpers on tensors: filled tensors, copies, in-place accumulation, scalars
+/// read together, and the transfers (backend/transfer.hpp). Written against the backend contract
+/// only; the CPU backend comes with them because `Cpu` is every tensor's default device.
 #include <vector>
 
 #include "structgan/backend/contract.hpp"
 #include "structgan/backend/cpu.hpp"
+#include "structgan/backend/transfer.hpp"
 #include "structgan/core/tensor.hpp"
 
 namespace structgan {
@@ -64,29 +63,6 @@ class ScalarReadout {
   std::vector<double*> targets_;
   std::vector<Tensor<T, D>> scalars_;
 };
-
-/// The values of x on the host: x itself on the CPU (shared storage), else a copy (one
-/// device→host transfer).
-template <class T, class D>
-Tensor<T, Cpu> to_host(const Tensor<T, D>& x) {
-  if constexpr (std::is_same_v<D, Cpu>) return x;
-  else {
-    Tensor<T, Cpu> h(x.shape());
-    copy_to_host(D{}, x.numel(), x.data(), h.data());
-    return h;
-  }
-}
-
-/// The values of a host tensor on device D: x itself for the CPU, else a copy.
-template <class D, class T>
-Tensor<T, D> to_device(const Tensor<T, Cpu>& x) {
-  if constexpr (std::is_same_v<D, Cpu>) return x;
-  else {
-    Tensor<T, D> d(x.shape());
-    copy_from_host(D{}, x.numel(), x.data(), d.data());
-    return d;
-  }
-}
 
 template <class T, class D>
 void ScalarReadout<T, D>::read() {

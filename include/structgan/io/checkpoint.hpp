@@ -41,7 +41,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "structgan/backend/cpu/memory.hpp"  // host tensors and the host side of transfers
+#include "structgan/backend/transfer.hpp"
 #include "structgan/core/random.hpp"
 #include "structgan/core/tensor.hpp"
 #include "structgan/io/atomic_file.hpp"
@@ -178,27 +178,15 @@ class Checkpoint {
     e.dtype = std::is_same_v<T, float> ? "float32" : "float64";
     for (int i = 0; i < t.shape().rank(); ++i) e.shape.push_back(t.shape()[i]);
     Tensor<T, D> handle = t;  // shares the storage
-    // Host copies through the backend's copy_to_host / copy_from_host (found by argument-dependent
-    // lookup for a device backend), so that io/ needs core/ only.
+    // The host's values (the tensor itself on the CPU) and back, through the device's transfers.
     e.read = [handle] {
-      std::shared_ptr<Tensor<T, Cpu>> host;
-      if constexpr (std::is_same_v<D, Cpu>) {
-        host = std::make_shared<Tensor<T, Cpu>>(handle);
-      } else {
-        host = std::make_shared<Tensor<T, Cpu>>(handle.shape());
-        copy_to_host(D{}, handle.numel(), handle.data(), host->data());
-      }
+      const auto host = std::make_shared<Tensor<T, Cpu>>(to_host(handle));
       return Blob{reinterpret_cast<const unsigned char*>(host->data()), static_cast<std::size_t>(host->numel()) * sizeof(T), host};
     };
     e.assign = [handle](const std::vector<unsigned char>& b) mutable {
       if (b.empty()) return;
-      if constexpr (std::is_same_v<D, Cpu>) {
-        std::memcpy(handle.data(), b.data(), b.size());
-      } else {
-        Tensor<T, Cpu> host(handle.shape());
-        std::memcpy(host.data(), b.data(), b.size());
-        copy_from_host(D{}, host.numel(), host.data(), handle.data());
-      }
+      // the staged bytes come from new[], aligned for any scalar
+      copy_from_host(D{}, static_cast<index_t>(b.size() / sizeof(T)), reinterpret_cast<const T*>(b.data()), handle.data());
     };
     add(std::move(e));
   }
