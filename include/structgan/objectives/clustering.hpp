@@ -350,6 +350,19 @@ void check_fake_batch(const char* op, const V& fg, const Tensor<T, D>& fake_keys
   check_keys(op, "generated keys", fake_keys, width);
   check_values(op, "generated values f^g", fg, fake_keys);
 }
+/// Both similarities against a bank whose keys are known finite: the batch checked once.
+template <class V, class T, class D>
+ClusterSimilarities<V> similarities_with_finite_bank(const V& f, const V& fg, const Tensor<T, D>& real_keys,
+                                                     const Tensor<T, D>& fake_keys, const Tensor<T, D>& bank_keys,
+                                                     const Tensor<T, D>& bank_values, const ClusterOptions& o) {
+  const char* op = "cluster_similarities";
+  check_real_batch(op, f, real_keys);
+  check_fake_batch(op, fg, fake_keys, real_keys.dim(1));
+  ClusterSimilarities<V> r;
+  r.s_real = real_similarity_finite(f, real_keys, bank_keys, bank_values, o, &r.real_neighbours);
+  r.s_fake = fake_similarity_finite(fg, f, fake_keys, real_keys, bank_keys, bank_values, o, &r.fake_neighbours);
+  return r;
+}
 }  // namespace detail
 
 /// s_real (SPEC §3): real keys against [real keys; bank keys], top-(K+1) minus the first;
@@ -394,27 +407,15 @@ template <class V, class T, class D>
 ClusterSimilarities<V> cluster_similarities(const V& f, const V& fg, const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
                                             const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values,
                                             const ClusterOptions& o = {}) {
-  const char* op = "cluster_similarities";
-  detail::check_real_batch(op, f, real_keys);
-  detail::check_fake_batch(op, fg, fake_keys, real_keys.dim(1));
-  detail::check_bank_keys(op, bank_keys, real_keys.dim(1));
-  ClusterSimilarities<V> r;
-  r.s_real = detail::real_similarity_finite(f, real_keys, bank_keys, bank_values, o, &r.real_neighbours);
-  r.s_fake = detail::fake_similarity_finite(fg, f, fake_keys, real_keys, bank_keys, bank_values, o, &r.fake_neighbours);
-  return r;
+  detail::check_bank_keys("cluster_similarities", bank_keys, real_keys.dim(1));
+  return detail::similarities_with_finite_bank(f, fg, real_keys, fake_keys, bank_keys, bank_values, o);
 }
 /// Both similarities of SPEC §3 against a MemoryBank (its rows are finite by construction: not
 /// read back to check).
 template <class V, class T, class D>
 ClusterSimilarities<V> cluster_similarities(const V& f, const V& fg, const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
                                             const MemoryBank<T, D>& bank, const ClusterOptions& o = {}) {
-  const char* op = "cluster_similarities";
-  detail::check_real_batch(op, f, real_keys);
-  detail::check_fake_batch(op, fg, fake_keys, real_keys.dim(1));
-  ClusterSimilarities<V> r;
-  r.s_real = detail::real_similarity_finite(f, real_keys, bank.keys(), bank.values(), o, &r.real_neighbours);
-  r.s_fake = detail::fake_similarity_finite(fg, f, fake_keys, real_keys, bank.keys(), bank.values(), o, &r.fake_neighbours);
-  return r;
+  return detail::similarities_with_finite_bank(f, fg, real_keys, fake_keys, bank.keys(), bank.values(), o);
 }
 
 }  // namespace structgan::objectives
