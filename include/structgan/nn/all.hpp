@@ -4,6 +4,7 @@
 #include "structgan/nn/biggan.hpp"
 #include "structgan/nn/discriminator.hpp"
 #include "structgan/nn/ema.hpp"
+#include "structgan/nn/inception.hpp"
 #include "structgan/nn/init.hpp"
 #include "structgan/nn/layers.hpp"
 #include "structgan/nn/mlp.hpp"

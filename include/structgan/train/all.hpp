@@ -6,6 +6,7 @@
 #include "structgan/train/cli.hpp"
 #include "structgan/train/config.hpp"
 #include "structgan/train/data_source.hpp"
+#include "structgan/train/inception.hpp"
 #include "structgan/train/models.hpp"
 #include "structgan/train/progress.hpp"
 #include "structgan/train/run.hpp"
