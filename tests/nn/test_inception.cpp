@@ -310,8 +310,12 @@ BOOST_AUTO_TEST_CASE(wrong_inputs_get_clear_errors) {
   check_error_mentions([&] { nn::inception_input(Tensor<float>(Shape{3, 32, 32})); }, {"inception_input", "N×3×H×W"});
   check_error_mentions([&] { nn::inception_input(Tensor<float>(Shape{2, 4, 32, 32})); }, {"inception_input", "N×3×H×W"});
   check_error_mentions([&] { nn::InceptionV3<float>(3); }, {"width divisor"});
-  nn::InceptionV3<float> empty(16);
+  nn::InceptionV3<float> empty(16), placeholder;
+  BOOST_CHECK(!empty.ready() && !placeholder.ready() && net.ready());
   check_error_mentions([&] { empty(Tensor<float>(Shape{1, 3, 299, 299})); }, {"no weights"});
+  check_error_mentions([&] { placeholder(Tensor<float>(Shape{1, 3, 299, 299})); }, {"no weights"});
+  placeholder = net;  // shares the loaded storage
+  BOOST_CHECK(placeholder.ready());
   check_error_mentions(
       [&] {
         train::extract_inception_features<float>(net, 3, [&](index_t, index_t) { return Tensor<float>(Shape{1, 3, 8, 8}); }, 2);

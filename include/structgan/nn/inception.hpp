@@ -291,9 +291,11 @@ struct InceptionV3 : Module<InceptionV3<T, D>> {
   /// The width divisors every channel count of the network is divisible by.
   static bool valid_width_divisor(index_t div) { return div == 1 || div == 2 || div == 4 || div == 8 || div == 16; }
 
+  /// An empty network (no tensors; not ready): a placeholder to assign a loaded one to.
+  InceptionV3() = default;
   /// The architecture with every channel count divided by `width_divisor` (1, 2, 4, 8 or 16), zero
   /// weights, identity BatchNorms, not yet folded (from_arrays fills and folds it).
-  explicit InceptionV3(index_t width_divisor = 1) : div_(width_divisor) {
+  explicit InceptionV3(index_t width_divisor) : div_(width_divisor) {
     require(valid_width_divisor(width_divisor), "InceptionV3: width divisor must be 1, 2, 4, 8 or 16, got ", width_divisor);
     const index_t d = width_divisor;
     Conv2d_1a_3x3 = C(3, 32 / d, 3, 3, 2);
