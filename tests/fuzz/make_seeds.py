@@ -109,6 +109,7 @@ put("fuzz_objective_options", "all_keys", json.dumps({
     "distance": "jsd", "logdet_eps": 0.25, "ridge": 1e-3, "lambda_cluster": 3, "lambda_smooth": 5,
     "lambda_hinge": 4, "lambda_probe": 1, "knn_k": 2, "skip_first_fake": False, "knn_block_elements": 1024,
     "bank_size": 512, "power_steps": 2, "lip": 1, "jacobian_penalty": "absolute", "fuse_jacobian_pass": False,
+    "gaussian_stats": "per_rank",
 }).encode())
 put("fuzz_objective_options", "empty_object", b"{}")
 put("fuzz_objective_options", "wrong_type", b'{"knn_k": "one"}')

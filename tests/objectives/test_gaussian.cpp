@@ -1,11 +1,14 @@
 #define BOOST_TEST_MODULE objectives_gaussian
 #include <boost/test/unit_test.hpp>
 
-// The Gaussian distances of SPEC §2: values against an independent Eigen computation,
-// gradients and JVPs against central differences in double, float against double, errors.
+// The Gaussian distances of SPEC §2: values against an independent Eigen computation and against
+// the row formulas written with the ops (the form before the sufficient statistics), gradients and
+// JVPs against central differences in double, the sufficient statistics (additivity, shift,
+// union, cancellation in float, the one-rank global path), float against double, errors.
 #include <Eigen/Dense>
 
 #include "objectives_test_util.hpp"
+#include "structgan/distributed/communicator.hpp"
 #include "structgan/objectives/gaussian.hpp"
 
 using namespace structgan;
@@ -49,6 +52,56 @@ double ref_bhattacharyya(const Mat& a, const Mat& b, double ridge) {
   const Eigen::VectorXd dm = ma - mb;
   return 0.125 * dm.dot(s.ldlt().solve(dm)) + 0.5 * (logdet(s) - 0.5 * (logdet(sa) + logdet(sb)));
 }
+
+// The distances written directly on the rows with the ops (stacking [f; f^g], centring each set
+// by its mean): the form the sufficient statistics replaced, kept here to compare values and
+// gradients.
+template <class V>
+V rows_logdet_term(const V& x, double eps) {
+  const index_t n = x.shape()[0], p = x.shape()[1];
+  V c = sub(x, row_normalize(mean(x, {0}, true)));
+  Tensor<double> eye = zeros<double>(Shape{p, p});
+  for (index_t i = 0; i < p; ++i) eye.at(i, i) = 1;
+  return logdet_spd(add(constant<V>(eye), mul_scalar(matmul(c, c, true, false), double(p) / (eps * (double(n) + 1e-5)))));
+}
+template <class V>
+V rows_covariance(const V& x, double ridge, V* m = nullptr) {
+  const index_t n = x.shape()[0], p = x.shape()[1];
+  V mu = mean(x, {0}, true);
+  V c = sub(x, mu);
+  Tensor<double> eye = zeros<double>(Shape{p, p});
+  for (index_t i = 0; i < p; ++i) eye.at(i, i) = ridge;
+  if (m) *m = mu;
+  return add(mul_scalar(matmul(c, c, true, false), 1.0 / double(n)), constant<V>(eye));
+}
+template <class V>
+V rows_distance(const V& f, const V& g, const GaussianOptions& o) {
+  const V joint = concat(std::vector<V>{f, g}, 0);
+  if (o.kind == GaussianDistance::Logdet)
+    return mul_scalar(sub(rows_logdet_term(joint, o.eps), mul_scalar(add(rows_logdet_term(f, o.eps), rows_logdet_term(g, o.eps)), 0.5)), 0.5);
+  if (o.kind == GaussianDistance::Jsd)
+    return sub(logdet_spd(rows_covariance(joint, o.ridge)),
+               mul_scalar(add(logdet_spd(rows_covariance(f, o.ridge)), logdet_spd(rows_covariance(g, o.ridge))), 0.5));
+  V mf, mg;
+  V sf = rows_covariance(f, o.ridge, &mf), sg = rows_covariance(g, o.ridge, &mg), sc = mul_scalar(add(sf, sg), 0.5);
+  V dm = reshape(sub(mf, mg), Shape{f.shape()[1], 1});
+  return add(mul_scalar(sum_all(mul(dm, solve(sc, dm))), 0.125),
+             mul_scalar(sub(logdet_spd(sc), mul_scalar(add(logdet_spd(sf), logdet_spd(sg)), 0.5)), 0.5));
+}
+
+std::vector<GaussianOptions> every_distance(double ridge) {
+  std::vector<GaussianOptions> out;
+  for (auto kind : {GaussianDistance::Logdet, GaussianDistance::Jsd, GaussianDistance::Bhattacharyya}) {
+    GaussianOptions o;
+    o.kind = kind;
+    o.ridge = ridge;
+    out.push_back(o);
+  }
+  return out;
+}
+
+double max_abs_diff(const TD& a, const TD& b) { return (a.array() - b.array()).abs().maxCoeff(); }
+double max_abs(const TD& a) { return a.array().abs().maxCoeff(); }
 
 auto logdet_fn(double eps) {
   return [eps](const auto& v) { return logdet_distance(v[0], v[1], eps); };
@@ -206,4 +259,97 @@ BOOST_AUTO_TEST_CASE(bad_inputs_throw) {
   xf.array() = x.array().cast<float>();
   yf.array() = y.array().cast<float>();
   BOOST_CHECK_THROW(jsd_distance(xf, yf, 1e-12), Error);
+}
+
+BOOST_AUTO_TEST_CASE(sufficient_statistics_equal_the_row_formulas_in_value_and_gradient) {
+  Rng rng(9);
+  for (auto [n, m, p] : {std::array<index_t, 3>{9, 7, 4}, {30, 25, 8}, {4, 5, 10}, {1, 2, 3}}) {
+    const TD a = unit_rows(n, p, rng), b = unit_rows(m, p, rng);
+    for (const GaussianOptions& o : every_distance(1e-2)) {
+      BOOST_TEST_CONTEXT(to_string(o.kind) << " n " << n << " m " << m << " p " << p) {
+        VD va(a, true), vb(b, true), ra(a, true), rb(b, true);
+        VD d = gaussian_distance(va, vb, o), want = rows_distance(ra, rb, o);
+        backward(d);
+        backward(want);
+        BOOST_TEST(close(d.value()[0], want.value()[0], 1e-12, 1e-14));
+        BOOST_TEST(max_abs_diff(va.grad(), ra.grad()) <= 1e-10 * max_abs(ra.grad()));
+        BOOST_TEST(max_abs_diff(vb.grad(), rb.grad()) <= 1e-10 * max_abs(rb.grad()));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sums_add_over_disjoint_sets_and_moments_ignore_the_shift) {
+  Rng rng(10);
+  const TD x = unit_rows(11, 5, rng), y = unit_rows(6, 5, rng);
+  const TD shift = randn<double>(Shape{1, 5}, rng);
+  // The statistics of the first 4 and the last 7 rows about one shift add up to the whole's.
+  const GaussianSums<TD> whole = gaussian_sums(x, shift), head = gaussian_sums(slice(x, 0, 0, 4), shift),
+                         tail = gaussian_sums(slice(x, 0, 4, 7), shift);
+  BOOST_TEST(head.count + tail.count == whole.count);
+  BOOST_TEST(max_abs_diff(add(head.sum, tail.sum), whole.sum) < 1e-13);
+  BOOST_TEST(max_abs_diff(add(head.scatter, tail.scatter), whole.scatter) < 1e-13);
+  // Moments about any shift are the mean and the centred scatter.
+  const GaussianMoments<TD> about_shift = gaussian_moments(whole), about_mean = gaussian_moments(x);
+  const Eigen::RowVectorXd mean = to_mat(x).colwise().mean();
+  const Mat centred = to_mat(x).rowwise() - mean;
+  const Mat scatter = centred.transpose() * centred;
+  BOOST_TEST(about_shift.count == 11.0);
+  BOOST_TEST((to_mat(about_shift.mean) - Mat(mean)).cwiseAbs().maxCoeff() < 1e-14);
+  BOOST_TEST((to_mat(about_mean.mean) - Mat(mean)).cwiseAbs().maxCoeff() < 1e-15);
+  BOOST_TEST((to_mat(about_shift.scatter) - scatter).cwiseAbs().maxCoeff() < 1e-13);
+  BOOST_TEST((to_mat(about_mean.scatter) - scatter).cwiseAbs().maxCoeff() < 1e-14);
+  // The union's moments from the two sets' equal those of the stacked rows.
+  const GaussianMoments<TD> joint = joint_moments(gaussian_moments(x), gaussian_moments(y)),
+                            stacked = gaussian_moments(concat(std::vector<TD>{x, y}, 0));
+  BOOST_TEST(joint.count == 17.0);
+  BOOST_TEST(max_abs_diff(joint.mean, stacked.mean) < 1e-15);
+  BOOST_TEST(max_abs_diff(joint.scatter, stacked.scatter) < 1e-13);
+  BOOST_CHECK_THROW(gaussian_sums(x, TD(Shape{1, 4})), Error);
+}
+
+BOOST_AUTO_TEST_CASE(the_shift_keeps_a_collapsed_set_accurate_in_float) {
+  // Unit rows within ~1e-3 of one direction: the mean has norm ≈ 1, the covariance entries are
+  // ≈ 1e-6. About a zero shift, S/n − mᵀm cancels almost every float digit; about the mean it
+  // keeps them (the double covariance is the reference).
+  Rng rng(11);
+  TD x = randn<double>(Shape{64, 8}, rng, 0.0, 1e-3);
+  for (index_t i = 0; i < 64; ++i) x.at(i, 0) += 1.0;
+  x = row_normalize(x);
+  Tensor<float> xf(x.shape());
+  xf.array() = x.array().cast<float>();
+  const Mat want = to_mat(gaussian_moments(x).scatter) / 64.0;
+  auto error_of = [&](const GaussianMoments<Tensor<float>>& m) {
+    const Mat got = m.scatter.matrix().cast<double>() / 64.0;
+    return (got - want).cwiseAbs().maxCoeff() / want.cwiseAbs().maxCoeff();
+  };
+  const double shifted = error_of(gaussian_moments(xf));
+  const double unshifted = error_of(gaussian_moments(gaussian_sums(xf, zeros<float>(Shape{1, 8}))));
+  BOOST_TEST_MESSAGE("relative error of the float covariance: about the mean " << shifted << ", about 0 " << unshifted);
+  BOOST_TEST(shifted < 1e-4);
+  BOOST_TEST(unshifted > 100 * shifted);  // the case is one where the shift matters
+}
+
+BOOST_AUTO_TEST_CASE(the_global_path_on_one_rank_equals_the_local_one_with_its_derivatives) {
+  distributed::SingleProcess one;
+  Rng rng(12);
+  const TD a = unit_rows(9, 4, rng), b = unit_rows(7, 4, rng);
+  for (const GaussianOptions& o : every_distance(1e-3)) {
+    BOOST_TEST_CONTEXT(to_string(o.kind)) {
+      auto global = [o, &one](const auto& v) {
+        const auto m = global_moments(one, v[0], v[1]);
+        return gaussian_distance(m.first, m.second, o);
+      };
+      const std::vector<TD> xs = {a, b};
+      BOOST_TEST(close(global(xs)[0], gaussian_distance(a, b, o)[0], 1e-13, 1e-15));
+      check_gradient(std::string("global ") + to_string(o.kind), global, xs);
+      check_jvp(std::string("global ") + to_string(o.kind), global, xs);
+      // The communicator of one rank: gaussian_distance takes the local path, bit for bit.
+      BOOST_TEST(gaussian_distance(a, b, o, &one)[0] == gaussian_distance(a, b, o)[0]);
+    }
+  }
+  BOOST_TEST(one.stats().calls == 0u);  // one rank: no collective was counted
+  for (auto k : {GaussianStats::Global, GaussianStats::PerRank})
+    BOOST_TEST(static_cast<int>(gaussian_stats_from_string(to_string(k))) == static_cast<int>(k));
+  BOOST_CHECK_THROW(gaussian_stats_from_string("per-rank"), Error);
 }

@@ -313,7 +313,8 @@ BOOST_AUTO_TEST_CASE(json_options) {
   const auto o = options_from_json(nlohmann::json::parse(R"({
       "distance": "jsd", "ridge": 0.001, "logdet_eps": 0.25, "lambda_cluster": 2, "lambda_smooth": 1.5,
       "lambda_hinge": 4, "lambda_probe": 0, "knn_k": 3, "skip_first_fake": false, "knn_block_elements": 4096,
-      "bank_size": 2048, "power_steps": 2, "lip": 0.5, "jacobian_penalty": "absolute", "fuse_jacobian_pass": false})"));
+      "bank_size": 2048, "power_steps": 2, "lip": 0.5, "jacobian_penalty": "absolute", "fuse_jacobian_pass": false,
+      "gaussian_stats": "per_rank"})"));
   // The values above, member by member: read from that text, and read back from what o writes.
   auto check = [](const ObjectiveOptions& x) {
     BOOST_TEST((x.distance.kind == GaussianDistance::Jsd));
@@ -331,10 +332,13 @@ BOOST_AUTO_TEST_CASE(json_options) {
     BOOST_TEST(x.jacobian.lip == 0.5);
     BOOST_TEST((x.jacobian.penalty == JacobianPenalty::Absolute));
     BOOST_TEST(!x.fuse_jacobian_pass);
+    BOOST_TEST((x.distance.stats == GaussianStats::PerRank));
   };
   check(o);
   check(options_from_json(nlohmann::json::parse(options_to_json(o).dump())));
-  BOOST_TEST(options_to_json(o).size() == 15u);
+  BOOST_TEST(options_to_json(o).size() == 16u);
+  BOOST_TEST(options_to_json(ObjectiveOptions{})["gaussian_stats"] == "global");
+  BOOST_CHECK_THROW(options_from_json(nlohmann::json::parse(R"({"gaussian_stats": "per-rank"})")), Error);
   BOOST_TEST(options_to_json(o)["distance"] == "jsd");
   BOOST_TEST(options_to_json(o)["jacobian_penalty"] == "absolute");
   // An empty object gives the defaults (SPEC §5).
@@ -417,4 +421,25 @@ BOOST_AUTO_TEST_CASE(bad_inputs_throw) {
   ObjectiveOptions o;
   o.jacobian.steps = 0;
   BOOST_CHECK_THROW(StructuralObjective<double>{o}, Error);
+}
+
+BOOST_AUTO_TEST_CASE(a_communicator_of_one_rank_changes_nothing) {
+  // The communicator a trainer hands over on one process: the same losses and gradients, bit for
+  // bit, for either gaussian_stats mode (tests/distributed/test_global_stats.cpp covers 2 ranks).
+  distributed::SingleProcess one;
+  for (auto stats : {GaussianStats::Global, GaussianStats::PerRank}) {
+    ObjectiveOptions o;
+    o.distance.stats = stats;
+    Setup s;
+    Rng r1(5), r2(5);
+    const auto alone = StructuralObjective<double>(o).discriminator_loss(s.d, s.x_real, s.x_fake, s.kr, s.kf, s.bank, r1, s.labels);
+    backward(alone.loss);
+    const TD g_alone = clone(s.d.w2.grad);
+    s.d.zero();
+    const auto with = StructuralObjective<double>(o, &one).discriminator_loss(s.d, s.x_real, s.x_fake, s.kr, s.kf, s.bank, r2, s.labels);
+    backward(with.loss);
+    BOOST_TEST(with.terms.total == alone.terms.total);
+    BOOST_TEST(with.terms.distance == alone.terms.distance);
+    BOOST_TEST((s.d.w2.grad.array() == g_alone.array()).all());
+  }
 }

@@ -257,6 +257,7 @@ TrainConfig every_key_changed() {
   c.objective.jacobian.lip = 0.75;
   c.objective.jacobian.penalty = objectives::JacobianPenalty::Absolute;
   c.objective.fuse_jacobian_pass = false;
+  c.objective.distance.stats = objectives::GaussianStats::PerRank;
   c.output_dir = "/tmp/every key";
   c.log_every = 10;
   c.sample_every = 50;
@@ -321,6 +322,7 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.objective.jacobian.lip == 0.75);
   BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
   BOOST_TEST(!c.objective.fuse_jacobian_pass);
+  BOOST_TEST((c.objective.distance.stats == objectives::GaussianStats::PerRank));
   BOOST_TEST(c.output_dir == "/tmp/every key");
   BOOST_TEST(c.log_every == 10);
   BOOST_TEST(c.sample_every == 50);
@@ -378,7 +380,7 @@ BOOST_AUTO_TEST_CASE(every_key_round_trips_through_json_and_set) {
   const nlohmann::json j = train::to_json(c), defaults = train::to_json(TrainConfig{});
   // Every key differs from its default, so a key that writing or reading dropped would show.
   BOOST_TEST(j.size() == train::config_keys().size());
-  BOOST_TEST(j["objective"].size() == 15u);
+  BOOST_TEST(j["objective"].size() == 16u);
   for (const auto& item : j.items()) {
     if (item.key() == "objective") {
       for (const auto& o : item.value().items()) BOOST_TEST(o.value() != defaults["objective"][o.key()], o.key());
@@ -398,7 +400,7 @@ BOOST_AUTO_TEST_CASE(every_key_round_trips_through_json_and_set) {
   // One --set per key.
   TrainConfig from_set = train::preset("double_spiral");
   const std::vector<std::string> sets = overrides_of(j);
-  BOOST_TEST(sets.size() == j.size() - 1 + 15);
+  BOOST_TEST(sets.size() == j.size() - 1 + 16);
   for (const auto& s : sets) train::apply_override(from_set, s);
   check_every_key_changed(from_set);
   // Strings may go unquoted; a string key takes text that reads as other JSON.
@@ -543,9 +545,11 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
   BOOST_TEST(c.objective.fuse_jacobian_pass);
   BOOST_TEST(c.bad_files == "fail");  // a key added since takes its default
+  BOOST_TEST((c.objective.distance.stats == objectives::GaussianStats::Global));
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files"}) written.erase(added);
+  for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));
 }
 

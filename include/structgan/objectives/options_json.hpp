@@ -35,6 +35,9 @@ void visit_fields(O& o, F&& f) {
     o.distance.kind);
   f(Key("logdet_eps", "eps of the logdet form (`distance.eps`)").above(0), o.distance.eps);
   f(Key("ridge", "ridge of JSD and Bhattacharyya (`distance.ridge`)").min(0), o.distance.ridge);
+  f(Key("gaussian_stats", "on several processes: the global batch's statistics, or each rank's own (`distance.stats`)")
+        .one_of({to_string(GaussianStats::Global), to_string(GaussianStats::PerRank)}),
+    o.distance.stats);
   f(Key("lambda_cluster", "λ_c, weight of the clustering terms").min(0), o.lambda_cluster);
   f(Key("lambda_smooth", "λ_s, weight of the Jacobian penalty (0: no Jacobian pass)").min(0), o.lambda_smooth);
   f(Key("lambda_hinge", "λ_h, weight of the norm hinge (paper: 4)").min(0), o.lambda_hinge);

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "structgan/distributed/communicator.hpp"
 #include "structgan/objectives/clustering.hpp"
 #include "structgan/objectives/gaussian.hpp"
 #include "structgan/objectives/jacobian.hpp"
@@ -35,7 +36,7 @@ namespace structgan::objectives {
 /// Every weight and option of the objective; defaults are the released code's (SPEC §5).
 /// objectives/options_json.hpp reads and writes them as JSON.
 struct ObjectiveOptions {
-  GaussianOptions distance;        ///< the coarse scale: kind (logdet), eps 0.5, ridge 1e-4
+  GaussianOptions distance;        ///< the coarse scale: kind (logdet), eps 0.5, ridge 1e-4, stats global
   ClusterOptions cluster;          ///< the fine scale: k = 1, skip_first_fake, block size
   JacobianOptions jacobian;        ///< S = 1 step, Lip = 1, squared penalty
   double lambda_cluster = 3.0;     ///< λ_c
@@ -103,12 +104,17 @@ double probe_accuracy(const Tensor<T, D>& logits, const std::vector<int>& labels
 template <class T, class D = Cpu>
 class StructuralObjective {
  public:
-  explicit StructuralObjective(ObjectiveOptions o = {}) : o_(std::move(o)) {
+  /// `comm`: the processes training together (not owned; null: this process alone). With more
+  /// than one rank and `distance.stats == GaussianStats::Global`, the Gaussian distance is that of
+  /// the global batch (docs/distributed.md); every rank must then compute its losses in step.
+  explicit StructuralObjective(ObjectiveOptions o = {}, distributed::Communicator* comm = nullptr)
+      : o_(std::move(o)), comm_(comm) {
     require(o_.jacobian.steps >= 1, "StructuralObjective: jacobian.steps must be ≥ 1, got ", o_.jacobian.steps);
     require(o_.cluster.k >= 1, "StructuralObjective: cluster.k must be ≥ 1, got ", o_.cluster.k);
     require(o_.bank_size >= 1, "StructuralObjective: bank_size must be ≥ 1, got ", o_.bank_size);
   }
   const ObjectiveOptions& options() const { return o_; }
+  distributed::Communicator* communicator() const { return comm_; }
 
   /// A memory bank of options().bank_size random unit pairs (key width q, value width p).
   MemoryBank<T, D> make_bank(index_t key_dim, index_t value_dim, Rng& rng) const {
@@ -183,7 +189,7 @@ class StructuralObjective {
     }
     check_outputs(op, value_of(f), value_of(fg), b, m);
 
-    const VT dist = gaussian_distance(f, fg, o_.distance);
+    const VT dist = gaussian_distance(f, fg, o_.distance, comm_);
     const ClusterSimilarities<VT> c = cluster_similarities(f, fg, real_keys, fake_keys, bank, o_.cluster);
     const VT hinge = norm_hinge(f_tilde);
     // −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge (+ λ_probe·CE)
@@ -227,7 +233,7 @@ class StructuralObjective {
       fg = d(x_fake).f;
     }
     check_outputs(op, f.value(), fg.value(), x_real.dim(0), x_fake.dim(0));
-    const VT dist = gaussian_distance(f, fg, o_.distance);
+    const VT dist = gaussian_distance(f, fg, o_.distance, comm_);
     std::vector<index_t> nb;
     const VT s_fake = fake_cluster_similarity(fg, f, fake_keys, real_keys, bank, o_.cluster, &nb);
     const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));
@@ -255,6 +261,7 @@ class StructuralObjective {
   }
 
   ObjectiveOptions o_;
+  distributed::Communicator* comm_ = nullptr;
 };
 
 }  // namespace structgan::objectives
