@@ -39,7 +39,7 @@ void conv2d_fwd(benchmark::State& st) {
     y = conv2d(x, w, 1, 1);
     benchmark::DoNotOptimize(y.data());
   }
-  bench::set_flops(st, bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1}));
+  bench::set_flops(st, bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1, 1}));
   bench::check_finite(st, y);
 }
 BENCHMARK(conv2d_fwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
@@ -63,7 +63,7 @@ void conv2d_fwd_bwd(benchmark::State& st) {
     benchmark::DoNotOptimize(dw.data());
   }
   // forward, dx and dw: three products of the same size
-  bench::set_flops(st, 3.0 * bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1}));
+  bench::set_flops(st, 3.0 * bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1, 1}));
   bench::check_finite(st, dx);
   bench::check_finite(st, dw);
 }
@@ -119,7 +119,7 @@ void conv_block_jvp(benchmark::State& st) {
     benchmark::DoNotOptimize(r.jvp.data());
   }
   // two convolutions, each on the primal and on the tangent
-  bench::set_flops(st, 4.0 * bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1}));
+  bench::set_flops(st, 4.0 * bench::conv_flop(ConvGeometry{k.n, k.c, k.hw, k.hw, k.c, 3, 3, 1, 1, 1}));
   bench::check_finite(st, r.jvp);
 }
 BENCHMARK(conv_block_jvp)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();

@@ -21,6 +21,12 @@ BOOST_AUTO_TEST_CASE(shape_errors_name_the_op_and_shapes) {
   BOOST_CHECK_EXCEPTION(matmul(a, a), Error, [](const Error& e) { return mentions(e, {"matmul", "[2, 3]"}); });
   BOOST_CHECK_EXCEPTION(conv2d(img, w, 1, 1), Error, [](const Error& e) { return mentions(e, {"conv2d", "channels"}); });
   BOOST_CHECK_EXCEPTION(conv2d(a, w, 1, 1), Error, [](const Error& e) { return mentions(e, {"conv2d", "N×C×H×W"}); });
+  const TD w17(Shape{2, 3, 1, 7});
+  BOOST_CHECK_EXCEPTION(conv2d(img, w17, 1, 0, 1), Error, [](const Error& e) { return mentions(e, {"conv2d", "larger than input", "(0, 1)"}); });
+  BOOST_CHECK_EXCEPTION(conv2d(img, w17, 1, -1, 3), Error, [](const Error& e) { return mentions(e, {"conv2d", "padding (-1, 3)"}); });
+  BOOST_CHECK_EXCEPTION(avg_pool2d(img, 3, 1, 2), Error, [](const Error& e) { return mentions(e, {"avg_pool2d", "pad should be at most half of kernel size"}); });
+  BOOST_CHECK_EXCEPTION(max_pool2d(img, 2, 2, 3), Error, [](const Error& e) { return mentions(e, {"max_pool2d", "pad should be at most half of kernel size"}); });
+  BOOST_CHECK_EXCEPTION(max_pool2d(img, 7, 1, 1), Error, [](const Error& e) { return mentions(e, {"max_pool2d", "does not fit", "[1, 3, 4, 4]"}); });
   BOOST_CHECK_EXCEPTION(group_norm(img, 2, TD(), TD()), Error, [](const Error& e) { return mentions(e, {"group_norm", "3 channels"}); });
   BOOST_CHECK_EXCEPTION(slice(a, 1, 2, 2), Error, [](const Error& e) { return mentions(e, {"slice", "[2, 3]"}); });
   BOOST_CHECK_EXCEPTION(reshape(a, Shape{4, 2}), Error, [](const Error& e) { return mentions(e, {"reshape"}); });

@@ -34,7 +34,7 @@ Ref reference(const ConvGeometry& g, const Tensor<T>& x, const Tensor<T>& w, con
           for (index_t c = 0; c < g.c; ++c)
             for (index_t i = 0; i < g.kh; ++i)
               for (index_t j = 0; j < g.kw; ++j) {
-                const index_t iy = oy * g.stride - g.pad + i, ix = ox * g.stride - g.pad + j;
+                const index_t iy = oy * g.stride - g.pad_h + i, ix = ox * g.stride - g.pad_w + j;
                 if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
                 const index_t xi = ((n * g.c + c) * g.h + iy) * g.w + ix, wi = ((o * g.c + c) * g.kh + i) * g.kw + j;
                 acc += static_cast<long double>(x[xi]) * w[wi];
@@ -90,24 +90,28 @@ void for_threads(void (*f)()) {
 
 BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
   for_threads([] {
-    // n, c, h, w, o, kh, kw, stride, pad
-    for (const ConvGeometry& g : {ConvGeometry{1, 3, 7, 6, 4, 3, 3, 1, 1},     // fewer images than threads
-                                 ConvGeometry{5, 4, 9, 9, 6, 3, 3, 1, 1},     // uneven split
-                                 ConvGeometry{4, 5, 8, 8, 3, 3, 3, 2, 1},     // stride 2
-                                 ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0},     // 1×1
-                                 ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2},     // non-square kernel, pad 2
-                                 ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2},     // kernel wider than the image
-                                 ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1},   // F(4×4), 2×2 tiles per image
-                                 ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1},   // F(4×4), both sides cut the last tiles
-                                 ConvGeometry{2, 16, 10, 9, 16, 3, 3, 1, 1},  // F(4×4), 2 and 1 columns left over
-                                 ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1},   // F(2×2), one image, tiny map
-                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1},   // F(4×4), one tile per image
-                                 ConvGeometry{3, 20, 3, 3, 16, 3, 3, 1, 1},   // F(2×2), odd size
-                                 ConvGeometry{2, 75, 6, 7, 70, 3, 3, 1, 1},   // F(4×4), two channel blocks, 75 and 70 not multiples of 8
-                                 ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1},     // F(2×2), GEMMs split by ξ, odd sizes
-                                 ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1}}) {  // F(4×4), GEMMs split by ξ, odd sizes
+    // n, c, h, w, o, kh, kw, stride, pad_h, pad_w
+    for (const ConvGeometry& g : {ConvGeometry{1, 3, 7, 6, 4, 3, 3, 1, 1, 1},     // fewer images than threads
+                                 ConvGeometry{5, 4, 9, 9, 6, 3, 3, 1, 1, 1},     // uneven split
+                                 ConvGeometry{4, 5, 8, 8, 3, 3, 3, 2, 1, 1},     // stride 2
+                                 ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0, 0},     // 1×1
+                                 ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2, 2},     // non-square kernel, pad 2
+                                 ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2, 2},     // kernel wider than the image
+                                 ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1, 1},   // F(4×4), 2×2 tiles per image
+                                 ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1, 1},   // F(4×4), both sides cut the last tiles
+                                 ConvGeometry{2, 16, 10, 9, 16, 3, 3, 1, 1, 1},  // F(4×4), 2 and 1 columns left over
+                                 ConvGeometry{1, 16, 2, 3, 24, 3, 3, 1, 1, 1},   // F(2×2), one image, tiny map
+                                 ConvGeometry{4, 32, 4, 4, 16, 3, 3, 1, 1, 1},   // F(4×4), one tile per image
+                                 ConvGeometry{3, 20, 3, 3, 16, 3, 3, 1, 1, 1},   // F(2×2), odd size
+                                 ConvGeometry{2, 75, 6, 7, 70, 3, 3, 1, 1, 1},   // F(4×4), two channel blocks, 75 and 70 not multiples of 8
+                                 ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1, 1},     // F(2×2), GEMMs split by ξ, odd sizes
+                                 ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1, 1},   // F(4×4), GEMMs split by ξ, odd sizes
+                                 ConvGeometry{3, 5, 6, 9, 4, 1, 7, 1, 0, 3},     // 1×7, pad (0, 3)
+                                 ConvGeometry{3, 5, 9, 6, 4, 7, 1, 1, 3, 0},     // 7×1, pad (3, 0)
+                                 ConvGeometry{3, 16, 6, 6, 16, 3, 3, 1, 1, 0},   // 3×3 not "same": im2col, not Winograd
+                                 ConvGeometry{3, 6, 9, 8, 5, 3, 1, 2, 1, 0}}) {  // 3×1, stride 2, pad (1, 0)
       BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " k" << g.kh << "x" << g.kw
-                             << " s" << g.stride << " p" << g.pad) {
+                             << " s" << g.stride << " p" << g.pad_h << "," << g.pad_w) {
         check<double>(g, 1e-12);
         check<float>(g, 2e-5);
       }
@@ -118,14 +122,14 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
 BOOST_AUTO_TEST_CASE(several_chunks_per_thread) {
   // 24 images of 64×24×24 with a 3×3 kernel: 3 images per 1M-value im2col chunk, so each thread
   // loops; with 16 output channels the same on the Winograd path (3 images per chunk).
-  const ConvGeometry g{24, 64, 24, 24, 8, 3, 3, 1, 1};
+  const ConvGeometry g{24, 64, 24, 24, 8, 3, 3, 1, 1, 1};
   BOOST_TEST_REQUIRE(!backend::cpu::winograd::applies(g));
   BOOST_TEST_REQUIRE(backend::cpu::conv_chunk(g) < g.n / 3);
-  for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 8, 3, 3, 1, 1}, 2e-5); });
-  const ConvGeometry gw{24, 64, 24, 24, 16, 3, 3, 1, 1};
+  for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 8, 3, 3, 1, 1, 1}, 2e-5); });
+  const ConvGeometry gw{24, 64, 24, 24, 16, 3, 3, 1, 1, 1};
   BOOST_TEST_REQUIRE(backend::cpu::winograd::applies(gw));
   BOOST_TEST_REQUIRE(backend::cpu::winograd::chunk(gw) < gw.n / 3);
-  for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 16, 3, 3, 1, 1}, 2e-5); });
+  for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 16, 3, 3, 1, 1, 1}, 2e-5); });
 }
 
 // The split by ξ happens only with two threads or more: a build without OpenMP reports this case
@@ -146,7 +150,7 @@ BOOST_AUTO_TEST_CASE(gemms_split_by_xi_over_several_chunks, *boost::unit_test::p
 #ifdef _OPENMP
   omp_set_num_threads(2);
 #endif
-  const ConvGeometry g{300, 256, 4, 4, 256, 3, 3, 1, 1};
+  const ConvGeometry g{300, 256, 4, 4, 256, 3, 3, 1, 1, 1};
   BOOST_TEST_REQUIRE(backend::cpu::num_threads() == 2);
   BOOST_TEST_REQUIRE(backend::cpu::winograd::split_by_xi(g));
   BOOST_TEST_REQUIRE(backend::cpu::winograd::split_chunk(g) == 150);
@@ -174,29 +178,32 @@ BOOST_AUTO_TEST_CASE(gemms_split_by_xi_over_several_chunks, *boost::unit_test::p
 
 BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
   using backend::cpu::winograd::applies;
-  BOOST_TEST(applies(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1}));    // ResNet-18 layer 1
-  BOOST_TEST(applies(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}));    // layer 4
-  BOOST_TEST(!applies(ConvGeometry{32, 3, 32, 32, 64, 3, 3, 1, 1}));    // the RGB stem
-  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 3, 3, 2, 1}));  // stride 2
-  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 1, 1, 1, 0}));  // 1×1
+  BOOST_TEST(applies(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1, 1}));    // ResNet-18 layer 1
+  BOOST_TEST(applies(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1, 1}));    // layer 4
+  BOOST_TEST(!applies(ConvGeometry{32, 3, 32, 32, 64, 3, 3, 1, 1, 1}));    // the RGB stem
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 3, 3, 2, 1, 1}));  // stride 2
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 128, 1, 1, 1, 0, 0}));  // 1×1
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1, 0}));   // padding (1, 0)
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 0, 1}));   // padding (0, 1)
+  BOOST_TEST(!applies(ConvGeometry{32, 64, 32, 32, 64, 1, 3, 1, 0, 1}));   // 1×3
   // F(4×4) wherever a 4×4 tile fits, F(2×2) below (the 16×16 preset's last stage is 2×2)
   using backend::cpu::winograd::tile_size;
-  BOOST_TEST(tile_size(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}) == 4);
-  BOOST_TEST(tile_size(ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1}) == 4);
-  BOOST_TEST(tile_size(ConvGeometry{64, 128, 2, 2, 128, 3, 3, 1, 1}) == 2);
-  BOOST_TEST(tile_size(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}) == 2);
+  BOOST_TEST(tile_size(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1, 1}) == 4);
+  BOOST_TEST(tile_size(ConvGeometry{2, 17, 7, 5, 19, 3, 3, 1, 1, 1}) == 4);
+  BOOST_TEST(tile_size(ConvGeometry{64, 128, 2, 2, 128, 3, 3, 1, 1, 1}) == 2);
+  BOOST_TEST(tile_size(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1, 1}) == 2);
   // with several threads, weight-heavy layers split the GEMMs, the rest the batch
   using backend::cpu::winograd::split_by_xi;
 #ifdef _OPENMP
   omp_set_num_threads(2);
 #endif
   if (backend::cpu::num_threads() > 1) {  // a build without OpenMP has one thread
-    BOOST_TEST(split_by_xi(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1}));
-    BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1}));
-    BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1}));
-    BOOST_TEST(split_by_xi(ConvGeometry{32, 256, 8, 8, 256, 3, 3, 1, 1}));
-    BOOST_TEST(backend::cpu::winograd::split_chunk(ConvGeometry{64, 256, 8, 8, 256, 3, 3, 1, 1}) == 32);
-    BOOST_TEST(!split_by_xi(ConvGeometry{32, 128, 16, 16, 128, 3, 3, 1, 1}));
-    BOOST_TEST(!split_by_xi(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 5, 3, 24, 3, 3, 1, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{3, 40, 6, 5, 24, 3, 3, 1, 1, 1}));
+    BOOST_TEST(split_by_xi(ConvGeometry{32, 256, 8, 8, 256, 3, 3, 1, 1, 1}));
+    BOOST_TEST(backend::cpu::winograd::split_chunk(ConvGeometry{64, 256, 8, 8, 256, 3, 3, 1, 1, 1}) == 32);
+    BOOST_TEST(!split_by_xi(ConvGeometry{32, 128, 16, 16, 128, 3, 3, 1, 1, 1}));
+    BOOST_TEST(!split_by_xi(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1, 1}));
   }
 }

@@ -150,19 +150,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(gemm_every_transpose_and_beta, T, Scalars) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(convolution_forward_and_backward, T, Scalars) {
   Rng rng(4);
-  // The CPU's three paths: Winograd F(4×4) (maps of 4×4 and more), F(2×2), and im2col + GEMM.
+  // The CPU's three paths: Winograd F(4×4) (maps of 4×4 and more), F(2×2), and im2col + GEMM;
+  // then rectangular kernels and padding (Inception-v3's 1×7, 7×1, 1×3, 3×1), which im2col takes.
   std::vector<ConvGeometry> geometries = {
-      {3, 16, 8, 8, 16, 3, 3, 1, 1}, {2, 17, 5, 7, 19, 3, 3, 1, 1}, {2, 16, 3, 2, 16, 3, 3, 1, 1},
-      {1, 3, 9, 9, 5, 3, 3, 2, 1},   {2, 4, 6, 5, 3, 1, 1, 1, 0},   {1, 2, 7, 7, 3, 4, 4, 2, 1},
-      {0, 4, 5, 5, 4, 3, 3, 1, 1},   {1, 1, 1, 1, 1, 1, 1, 1, 0},   {2, 5, 6, 6, 7, 3, 3, 1, 0}};
-  for (int trial = 0; trial < 6; ++trial)
+      {3, 16, 8, 8, 16, 3, 3, 1, 1, 1}, {2, 17, 5, 7, 19, 3, 3, 1, 1, 1}, {2, 16, 3, 2, 16, 3, 3, 1, 1, 1},
+      {1, 3, 9, 9, 5, 3, 3, 2, 1, 1},   {2, 4, 6, 5, 3, 1, 1, 1, 0, 0},   {1, 2, 7, 7, 3, 4, 4, 2, 1, 1},
+      {0, 4, 5, 5, 4, 3, 3, 1, 1, 1},   {1, 1, 1, 1, 1, 1, 1, 1, 0, 0},   {2, 5, 6, 6, 7, 3, 3, 1, 0, 0},
+      {2, 5, 9, 7, 4, 1, 7, 1, 0, 3},   {2, 5, 7, 9, 4, 7, 1, 1, 3, 0},   {2, 3, 5, 5, 4, 1, 7, 1, 0, 3},
+      {3, 4, 7, 9, 5, 1, 3, 1, 0, 1},   {3, 4, 9, 7, 5, 3, 1, 1, 1, 0},   {2, 3, 9, 11, 4, 3, 3, 2, 0, 0},
+      {2, 3, 8, 10, 4, 3, 3, 2, 0, 0},  {2, 3, 7, 6, 4, 1, 7, 2, 0, 3},   {2, 3, 6, 7, 4, 7, 1, 2, 3, 0},
+      {2, 16, 6, 6, 16, 3, 3, 1, 1, 0}, {2, 16, 6, 6, 16, 3, 3, 1, 0, 1}, {1, 2, 5, 6, 3, 3, 5, 1, 2, 1}};
+  for (int trial = 0; trial < 8; ++trial)
     geometries.push_back({1 + random_dim(rng, 2), 1 + random_dim(rng, 6), 3 + random_dim(rng, 6), 3 + random_dim(rng, 6),
                           1 + random_dim(rng, 6), 1 + random_dim(rng, 1) * 2, 1 + random_dim(rng, 1) * 2, 1 + random_dim(rng, 1),
-                          random_dim(rng, 1)});
+                          random_dim(rng, 1), random_dim(rng, 1)});
   for (const ConvGeometry& g : geometries) {
     const std::string name = "conv " + std::to_string(g.n) + "×" + std::to_string(g.c) + "×" + std::to_string(g.h) + "×" +
                              std::to_string(g.w) + " → " + std::to_string(g.o) + " k" + std::to_string(g.kh) + "×" +
-                             std::to_string(g.kw) + " s" + std::to_string(g.stride) + " p" + std::to_string(g.pad);
+                             std::to_string(g.kw) + " s" + std::to_string(g.stride) + " p(" + std::to_string(g.pad_h) + ", " +
+                             std::to_string(g.pad_w) + ")";
     const index_t nx = g.n * g.c * g.h * g.w, nw = g.o * g.c * g.kh * g.kw, ny = g.n * g.o * g.ho() * g.wo();
     const auto x = random_values<T>(rng, nx), w = random_values<T>(rng, nw), dy = random_values<T>(rng, ny);
     std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
@@ -188,42 +194,79 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(convolution_forward_and_backward, T, Scalars) {
 BOOST_AUTO_TEST_CASE_TEMPLATE(pooling_and_upsampling, T, Scalars) {
   Rng rng(5);
   struct Case {
-    index_t planes, h, w, k, s;
+    index_t n, c, h, w, k, s, pad;
   };
-  for (const Case& c : {Case{3, 4, 4, 2, 2}, Case{2, 5, 7, 2, 2}, Case{1, 6, 6, 3, 3}, Case{4, 3, 3, 3, 1}, Case{0, 4, 4, 2, 2},
-                        Case{1, 1, 1, 1, 1}, Case{5, 8, 6, 2, 1}}) {
-    const index_t ho = (c.h - c.k) / c.s + 1, wo = (c.w - c.k) / c.s + 1, nx = c.planes * c.h * c.w, ny = c.planes * ho * wo;
-    for (bool tied : {false, true}) {
-      const auto x = tied ? tied_values<T>(rng, nx) : random_values<T>(rng, nx), dy = random_values<T>(rng, ny),
-                 t = random_values<T>(rng, nx);
-      for (bool max : {false, true}) {
-        const std::string name = std::string(max ? "max" : "avg") + " pool " + std::to_string(c.planes) + "×" +
-                                 std::to_string(c.h) + "×" + std::to_string(c.w) + " k" + std::to_string(c.k) + " s" +
-                                 std::to_string(c.s) + (tied ? " (ties)" : "");
+  // Unpadded windows, then padded ones (Inception-v3: k3 s1 p1 average pooling, k3 s2 max pooling).
+  for (const Case& c : {Case{1, 3, 4, 4, 2, 2, 0}, Case{2, 1, 5, 7, 2, 2, 0}, Case{1, 1, 6, 6, 3, 3, 0},
+                        Case{2, 2, 3, 3, 3, 1, 0}, Case{0, 3, 4, 4, 2, 2, 0}, Case{1, 1, 1, 1, 1, 1, 0},
+                        Case{5, 1, 8, 6, 2, 1, 0}, Case{2, 3, 5, 7, 3, 1, 1}, Case{2, 3, 6, 5, 3, 2, 1},
+                        Case{1, 2, 7, 8, 3, 2, 0}, Case{2, 2, 1, 1, 3, 1, 1}, Case{1, 2, 2, 3, 3, 2, 1},
+                        Case{1, 3, 9, 8, 5, 2, 2}, Case{3, 1, 4, 4, 2, 1, 1}}) {
+    for (bool count_padding : {true, false}) {
+      const PoolGeometry g{c.n, c.c, c.h, c.w, c.k, c.s, c.pad, count_padding};
+      const index_t nx = g.planes() * c.h * c.w, ny = g.planes() * g.ho() * g.wo();
+      for (bool tied : {false, true}) {
+        const auto x = tied ? tied_values<T>(rng, nx) : random_values<T>(rng, nx), dy = random_values<T>(rng, ny),
+                   t = random_values<T>(rng, nx);
+        const std::string where = std::to_string(g.planes()) + "×" + std::to_string(c.h) + "×" + std::to_string(c.w) + " k" +
+                                  std::to_string(c.k) + " s" + std::to_string(c.s) + " p" + std::to_string(c.pad) +
+                                  (tied ? " (ties)" : "");
+        for (bool max : {false, true}) {
+          const std::string name = std::string(max ? "max" : count_padding ? "avg (padding counted)" : "avg (padding not counted)") +
+                                   " pool " + where;
+          std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
+          pool2d_forward(Cpu{}, max, g, x.data(), got.data());
+          pool2d_forward(Ref{}, max, g, x.data(), want.data());
+          check_close(name + " forward", got, want, tolerance<T>());
+          std::vector<T> dx_got(static_cast<std::size_t>(nx)), dx_want(dx_got.size());
+          pool2d_backward(Cpu{}, max, g, x.data(), dy.data(), dx_got.data());
+          pool2d_backward(Ref{}, max, g, x.data(), dy.data(), dx_want.data());
+          check_close(name + " backward", dx_got, dx_want, tolerance<T>());
+        }
         std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
-        pool2d_forward(Cpu{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), got.data());
-        pool2d_forward(Ref{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), want.data());
-        check_close(name + " forward", got, want, tolerance<T>());
-        std::vector<T> dx_got(static_cast<std::size_t>(nx)), dx_want(dx_got.size());
-        pool2d_backward(Cpu{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), dy.data(), dx_got.data());
-        pool2d_backward(Ref{}, max, c.planes, c.h, c.w, c.k, c.s, x.data(), dy.data(), dx_want.data());
-        check_close(name + " backward", dx_got, dx_want, tolerance<T>());
+        max_pool2d_select(Cpu{}, g, x.data(), t.data(), got.data());
+        max_pool2d_select(Ref{}, g, x.data(), t.data(), want.data());
+        check_close("max_pool2d_select " + where, got, want, 0);
       }
-      std::vector<T> got(static_cast<std::size_t>(ny)), want(got.size());
-      max_pool2d_select(Cpu{}, c.planes, c.h, c.w, c.k, c.s, x.data(), t.data(), got.data());
-      max_pool2d_select(Ref{}, c.planes, c.h, c.w, c.k, c.s, x.data(), t.data(), want.data());
-      check_close("max_pool2d_select", got, want, 0);
     }
+    const index_t planes = c.n * c.c, nx = planes * c.h * c.w;
     const auto u = random_values<T>(rng, nx), du = random_values<T>(rng, 4 * nx);
     std::vector<T> up_got(static_cast<std::size_t>(4 * nx)), up_want(up_got.size());
-    upsample2x_forward(Cpu{}, c.planes, c.h, c.w, u.data(), up_got.data());
-    upsample2x_forward(Ref{}, c.planes, c.h, c.w, u.data(), up_want.data());
+    upsample2x_forward(Cpu{}, planes, c.h, c.w, u.data(), up_got.data());
+    upsample2x_forward(Ref{}, planes, c.h, c.w, u.data(), up_want.data());
     check_close("upsample2x forward", up_got, up_want, 0);
     std::vector<T> dn_got(static_cast<std::size_t>(nx)), dn_want(dn_got.size());
-    upsample2x_backward(Cpu{}, c.planes, c.h, c.w, du.data(), dn_got.data());
-    upsample2x_backward(Ref{}, c.planes, c.h, c.w, du.data(), dn_want.data());
+    upsample2x_backward(Cpu{}, planes, c.h, c.w, du.data(), dn_got.data());
+    upsample2x_backward(Ref{}, planes, c.h, c.w, du.data(), dn_want.data());
     check_close("upsample2x backward", dn_got, dn_want, tolerance<T>());
   }
+}
+
+/// The reference device against values worked out by hand (and matching PyTorch 1.13's
+/// avg_pool2d / max_pool2d): a 3×3 image 1…9 pooled k3 s1 p1. The corner window holds 1, 2, 4, 5:
+/// 12/4 = 3 without the padding, 12/9 with it; max pooling ignores the padding even for an
+/// all-negative image.
+BOOST_AUTO_TEST_CASE(padded_pooling_by_hand) {
+  const std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<double> y(9);
+  pool2d_forward(Ref{}, false, PoolGeometry{1, 1, 3, 3, 3, 1, 1, false}, x.data(), y.data());
+  const std::vector<double> excluded = {3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7};
+  check_close("avg pool, padding not counted", y, excluded, 1e-15);
+  pool2d_forward(Ref{}, false, PoolGeometry{1, 1, 3, 3, 3, 1, 1, true}, x.data(), y.data());
+  const std::vector<double> counted = {12. / 9, 21. / 9, 16. / 9, 27. / 9, 45. / 9, 33. / 9, 24. / 9, 39. / 9, 28. / 9};
+  check_close("avg pool, padding counted", y, counted, 1e-15);
+  const std::vector<double> negative = {-1, -2, -3, -4, -5, -6, -7, -8, -9};
+  pool2d_forward(Ref{}, true, PoolGeometry{1, 1, 3, 3, 3, 1, 1, true}, negative.data(), y.data());
+  check_close("max pool of negative values", y, std::vector<double>{-1, -1, -2, -1, -1, -2, -4, -4, -5}, 0);
+  // k3 s2 p1 on 3×3: a 2×2 output of the four 2×2 corners' means (top-left 1, 2, 4, 5: 3).
+  std::vector<double> y2(4);
+  pool2d_forward(Ref{}, false, PoolGeometry{1, 1, 3, 3, 3, 2, 1, false}, x.data(), y2.data());
+  check_close("avg pool k3 s2 p1, padding not counted", y2, std::vector<double>{3, 4, 6, 7}, 1e-15);
+  // The gradient of the uncounted average: each window's dy shared among its 4 in-image positions.
+  std::vector<double> dx(9);
+  pool2d_backward(Ref{}, false, PoolGeometry{1, 1, 3, 3, 3, 2, 1, false}, x.data(), std::vector<double>{4, 8, 12, 16}.data(),
+                  dx.data());
+  check_close("avg pool k3 s2 p1 backward", dx, std::vector<double>{1, 3, 2, 4, 10, 6, 3, 7, 4}, 1e-15);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(standardization, T, Scalars) {

@@ -45,22 +45,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(conv2d_forward_and_backward_match_cpu, T, Scalars)
   Rng rng(12);
   struct Case {
     Shape x, w;
-    index_t stride, pad;
+    index_t stride, pad_h, pad_w;
   };
   const std::vector<Case> cases{
-      {Shape{2, 3, 8, 8}, Shape{4, 3, 3, 3}, 1, 1},     {Shape{3, 4, 9, 7}, Shape{5, 4, 3, 3}, 2, 1},
-      {Shape{2, 3, 8, 8}, Shape{6, 3, 1, 1}, 1, 0},     {Shape{2, 2, 10, 10}, Shape{3, 2, 4, 4}, 2, 1},
-      {Shape{1, 3, 6, 5}, Shape{2, 3, 3, 1}, 1, 2},     {Shape{4, 8, 4, 4}, Shape{8, 8, 3, 3}, 1, 1},
-      {Shape{2, 3, 5, 5}, Shape{2, 3, 5, 5}, 1, 0},     // kernel as large as the input: 1×1 output
+      {Shape{2, 3, 8, 8}, Shape{4, 3, 3, 3}, 1, 1, 1},   {Shape{3, 4, 9, 7}, Shape{5, 4, 3, 3}, 2, 1, 1},
+      {Shape{2, 3, 8, 8}, Shape{6, 3, 1, 1}, 1, 0, 0},   {Shape{2, 2, 10, 10}, Shape{3, 2, 4, 4}, 2, 1, 1},
+      {Shape{1, 3, 6, 5}, Shape{2, 3, 3, 1}, 1, 2, 2},   {Shape{4, 8, 4, 4}, Shape{8, 8, 3, 3}, 1, 1, 1},
+      {Shape{2, 3, 5, 5}, Shape{2, 3, 5, 5}, 1, 0, 0},   // kernel as large as the input: 1×1 output
+      {Shape{2, 5, 9, 7}, Shape{4, 5, 1, 7}, 1, 0, 3},   {Shape{2, 5, 7, 9}, Shape{4, 5, 7, 1}, 1, 3, 0},  // Inception-v3's 1×7, 7×1
+      {Shape{3, 4, 7, 9}, Shape{5, 4, 1, 3}, 1, 0, 1},   {Shape{3, 4, 9, 7}, Shape{5, 4, 3, 1}, 1, 1, 0},
+      {Shape{2, 3, 9, 11}, Shape{4, 3, 3, 3}, 2, 0, 0},  {Shape{2, 3, 6, 7}, Shape{4, 3, 7, 1}, 2, 3, 0},
   };
   for (const Case& c : cases) {
     const Tensor<T, Cpu> x = random<T>(c.x, rng), w = random<T>(c.w, rng);
-    const std::string what = "conv2d " + c.x.to_string() + " * " + c.w.to_string() + " s" + std::to_string(c.stride) + " p" +
-                             std::to_string(c.pad);
-    const Tensor<T, Cpu> y = conv2d(x, w, c.stride, c.pad);
-    check_close(what, y, conv2d(gpu(x), gpu(w), c.stride, c.pad), tol<T>() * 10);
+    const std::string what = "conv2d " + c.x.to_string() + " * " + c.w.to_string() + " s" + std::to_string(c.stride) + " p(" +
+                             std::to_string(c.pad_h) + ", " + std::to_string(c.pad_w) + ")";
+    const Tensor<T, Cpu> y = conv2d(x, w, c.stride, c.pad_h, c.pad_w);
+    check_close(what, y, conv2d(gpu(x), gpu(w), c.stride, c.pad_h, c.pad_w), tol<T>() * 10);
     // backward: dx overwritten, dw accumulated onto what is there
-    const ConvGeometry g = detail::conv_geometry(c.x, c.w, c.stride, c.pad);
+    const ConvGeometry g = detail::conv_geometry(c.x, c.w, c.stride, c.pad_h, c.pad_w);
     const Tensor<T, Cpu> dy = random<T>(y.shape(), rng), dw0 = random<T>(c.w, rng);
     Tensor<T, Cpu> dx = random<T>(c.x, rng), dw = clone(dw0);
     Tensor<T, Cuda> dxg = gpu(dx), dwg = gpu(dw0);
@@ -80,7 +83,7 @@ BOOST_AUTO_TEST_CASE(conv2d_chunking_paths_match_cpu) {
   // Many images: several chunks of the column buffer (16M values each).
   {
     const Tensor<float, Cpu> x = random<float>(Shape{700, 3, 32, 32}, rng), w = random<float>(Shape{8, 3, 3, 3}, rng);
-    const ConvGeometry g = detail::conv_geometry(x.shape(), w.shape(), 1, 1);
+    const ConvGeometry g = detail::conv_geometry(x.shape(), w.shape(), 1, 1, 1);
     BOOST_TEST_REQUIRE(backend::cuda::conv_chunk(g) < g.n);
     const Tensor<float, Cpu> y = conv2d(x, w, 1, 1);
     check_close("conv2d, several chunks", y, conv2d(gpu(x), gpu(w), 1, 1), 2e-4);
@@ -95,7 +98,7 @@ BOOST_AUTO_TEST_CASE(conv2d_chunking_paths_match_cpu) {
   // Large images: one image per chunk (the GEMM writes the output directly).
   {
     const Tensor<float, Cpu> x = random<float>(Shape{2, 64, 128, 128}, rng), w = random<float>(Shape{4, 64, 3, 3}, rng);
-    const ConvGeometry g = detail::conv_geometry(x.shape(), w.shape(), 1, 1);
+    const ConvGeometry g = detail::conv_geometry(x.shape(), w.shape(), 1, 1, 1);
     BOOST_TEST_REQUIRE(backend::cuda::conv_chunk(g) == 1);
     check_close("conv2d, one image per chunk", conv2d(x, w, 1, 1), conv2d(gpu(x), gpu(w), 1, 1), 2e-4);
   }
@@ -104,26 +107,32 @@ BOOST_AUTO_TEST_CASE(conv2d_chunking_paths_match_cpu) {
 BOOST_AUTO_TEST_CASE_TEMPLATE(pooling_and_upsampling_match_cpu, T, Scalars) {
   Rng rng(14);
   struct Case {
-    index_t k, s;
+    index_t k, s, pad;
   };
   // Values on a coarse grid: max pooling meets ties, which go to the first maximum on both devices.
   const Tensor<T, Cpu> x = random<T>(Shape{3, 4, 9, 11}, rng, -2, 2, true);
   const Tensor<T, Cuda> xg = gpu(x);
-  for (const Case& c : {Case{2, 2}, Case{3, 1}, Case{3, 2}, Case{1, 1}, Case{4, 3}}) {
-    const std::string what = "k" + std::to_string(c.k) + " s" + std::to_string(c.s);
-    check_close("avg_pool2d " + what, avg_pool2d(x, c.k, c.s), avg_pool2d(xg, c.k, c.s));
-    check_equal("max_pool2d " + what, max_pool2d(x, c.k, c.s), max_pool2d(xg, c.k, c.s));
-    const Shape ys = detail::pool_shape("test", x.shape(), c.k, c.s);
-    const Tensor<T, Cpu> dy = random<T>(ys, rng);
-    for (bool max : {false, true}) {
-      Tensor<T, Cpu> dx(x.shape());
-      Tensor<T, Cuda> dxg(x.shape());
-      pool2d_backward(Cpu{}, max, 12, 9, 11, c.k, c.s, x.data(), dy.data(), dx.data());
-      pool2d_backward(Cuda{}, max, 12, 9, 11, c.k, c.s, xg.data(), gpu(dy).data(), dxg.data());
-      check_close(std::string(max ? "max" : "avg") + " pool backward " + what, dx, dxg);
+  for (const Case& c : {Case{2, 2, 0}, Case{3, 1, 0}, Case{3, 2, 0}, Case{1, 1, 0}, Case{4, 3, 0}, Case{3, 1, 1}, Case{3, 2, 1},
+                        Case{2, 1, 1}, Case{5, 2, 2}}) {
+    const std::string what = "k" + std::to_string(c.k) + " s" + std::to_string(c.s) + " p" + std::to_string(c.pad);
+    for (bool counted : {true, false})
+      check_close("avg_pool2d " + what + (counted ? "" : " (padding not counted)"), avg_pool2d(x, c.k, c.s, c.pad, counted),
+                  avg_pool2d(xg, c.k, c.s, c.pad, counted));
+    check_equal("max_pool2d " + what, max_pool2d(x, c.k, c.s, c.pad), max_pool2d(xg, c.k, c.s, c.pad));
+    for (bool counted : {true, false}) {
+      const PoolGeometry g = detail::pool_geometry("test", x.shape(), c.k, c.s, c.pad, counted);
+      const Tensor<T, Cpu> dy = random<T>(detail::pool_shape(g), rng);
+      for (bool max : {false, true}) {
+        Tensor<T, Cpu> dx(x.shape());
+        Tensor<T, Cuda> dxg(x.shape());
+        pool2d_backward(Cpu{}, max, g, x.data(), dy.data(), dx.data());
+        pool2d_backward(Cuda{}, max, g, xg.data(), gpu(dy).data(), dxg.data());
+        check_close(std::string(max ? "max" : counted ? "avg" : "avg (padding not counted)") + " pool backward " + what, dx, dxg);
+      }
     }
     const Tensor<T, Cpu> t = random<T>(x.shape(), rng);
-    check_equal("max_pool2d_select " + what, max_pool2d_select(x, t, c.k, c.s), max_pool2d_select(xg, gpu(t), c.k, c.s));
+    check_equal("max_pool2d_select " + what, max_pool2d_select(x, t, c.k, c.s, c.pad),
+                max_pool2d_select(xg, gpu(t), c.k, c.s, c.pad));
   }
   check_equal("upsample_nearest2x", upsample_nearest2x(x), upsample_nearest2x(xg));
   const Tensor<T, Cpu> dy = random<T>(Shape{3, 4, 18, 22}, rng);

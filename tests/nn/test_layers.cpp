@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE nn_layers
 #include <boost/test/unit_test.hpp>
+#include <array>
 
 #include "module_check.hpp"
 #include "structgan/nn/layers.hpp"
@@ -136,6 +137,57 @@ BOOST_AUTO_TEST_CASE(conv2d_all_modes) {
     return nn::Conv2d<typename decltype(tag)::type>(o, rng);
   };
   check_module("Conv2d stride 2", make_s2, [](auto& m, const auto& x) { return m(x); }, rnd({2, 2, 6, 6}, 22));
+  // Inception-v3's rectangular kernels: "same" padding per side by default, or stated.
+  for (const std::array<index_t, 2> k : {std::array<index_t, 2>{1, 7}, std::array<index_t, 2>{7, 1}, std::array<index_t, 2>{3, 1}}) {
+    auto make_rect = [k](auto tag) {
+      Rng rng(25);
+      nn::Conv2dOptions o(3, 4);
+      o.kernel_h = k[0], o.kernel_w = k[1];
+      return nn::Conv2d<typename decltype(tag)::type>(o, rng);
+    };
+    check_module("Conv2d " + std::to_string(k[0]) + "x" + std::to_string(k[1]), make_rect,
+                 [](auto& m, const auto& x) { return elu(m(x)); }, rnd({2, 3, 5, 6}, 26));
+  }
+  auto make_sn_rect = [](auto tag) {
+    Rng rng(27);
+    nn::Conv2dOptions o(3, 4);
+    o.kernel_h = 1, o.kernel_w = 3, o.padding_h = 0, o.padding_w = 1, o.spectral_norm = true;
+    return nn::Conv2d<typename decltype(tag)::type>(o, rng);
+  };
+  check_module("SNConv2d 1x3 (eval)", make_sn_rect, [](auto& m, const auto& x) { return tanh(m(x)); },
+               [](auto& m) { m.train(false); }, rnd({2, 3, 4, 5}, 28));
+}
+
+BOOST_AUTO_TEST_CASE(conv2d_rectangular_options) {
+  Rng rng(29);
+  nn::Conv2dOptions o(6, 4);
+  o.kernel_h = 1, o.kernel_w = 7;
+  nn::Conv2d<double> conv(o, rng);
+  BOOST_TEST(conv.weight.value.shape() == (Shape{4, 6, 1, 7}));
+  BOOST_TEST(conv.pad_h == 0);
+  BOOST_TEST(conv.pad_w == 3);
+  BOOST_TEST(conv(zeros<double>({2, 6, 9, 8})).shape() == (Shape{2, 4, 9, 8}));  // "same"
+  // The bias bound is 1/√(in·kh·kw), as PyTorch's.
+  const double bound = 1.0 / std::sqrt(6.0 * 7.0);
+  BOOST_TEST(conv.bias.value.array().abs().maxCoeff() <= bound);
+  // `padding` applies to both sides unless one is stated; stated sides win.
+  nn::Conv2dOptions p(6, 4);
+  p.kernel_h = 3, p.kernel_w = 1, p.padding = 0, p.padding_w = 2;
+  nn::Conv2d<double> c2(p, rng);
+  BOOST_TEST(c2.pad_h == 0);
+  BOOST_TEST(c2.pad_w == 2);
+  BOOST_TEST(c2(zeros<double>({1, 6, 9, 8})).shape() == (Shape{1, 4, 7, 12}));
+  // The square form draws exactly what kernel_h = kernel_w = kernel draws.
+  Rng r1(30), r2(30);
+  nn::Conv2dOptions sq(3, 5, 3), rect(3, 5, 5);
+  rect.kernel_h = 3, rect.kernel_w = 3;
+  const nn::Conv2d<double> a(sq, r1), b(rect, r2);
+  BOOST_TEST(a.pad_h == 1);
+  BOOST_TEST(a.pad_w == 1);
+  BOOST_TEST(b.pad_h == 1);
+  BOOST_TEST(b.pad_w == 1);
+  BOOST_TEST((a.weight.value.array() == b.weight.value.array()).all());
+  BOOST_TEST((a.bias.value.array() == b.bias.value.array()).all());
 }
 
 BOOST_AUTO_TEST_CASE(stateless_modules_all_modes) {

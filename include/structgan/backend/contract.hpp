@@ -32,11 +32,11 @@
 /// | `reduce_sum(D, const T* x, x4, T* y, y4)` | y = Σ of x over the dimensions where y4 is 1 and x4 is not |
 /// | `map(D, n, F f, P*... p)` | f(p₀[i], p₁[i], …) for every i < n: fused element-wise loops (optimizers, EMA); f is a STRUCTGAN_HOST_DEVICE functor |
 /// | `gemm(D, ta, tb, m, n, k, T α, a, lda, b, ldb, T β, c, ldc)` | row-major C (m×n) = α·op(A)·op(B) + β·C (β = 0 ignores C) |
-/// | `conv2d_forward(D, ConvGeometry g, x, w, y)` | y (N×O×Ho×Wo) = x (N×C×H×W) ⋆ w (O×C×kh×kw), zero padding, no bias |
+/// | `conv2d_forward(D, ConvGeometry g, x, w, y)` | y (N×O×Ho×Wo) = x (N×C×H×W) ⋆ w (O×C×kh×kw), stride g.stride, zero padding g.pad_h rows and g.pad_w columns each side, no bias |
 /// | `conv2d_backward(D, g, x, w, dy, dx, dw)` | dx = ∂/∂x (overwritten, skipped when null), dw += ∂/∂w (accumulated, skipped when null) |
-/// | `pool2d_forward(D, bool max, planes, h, w, k, s, x, y)` | k×k average or max pooling, stride s, no padding: Ho = (h − k)/s + 1 |
-/// | `pool2d_backward(D, max, planes, h, w, k, s, x, dy, dx)` | dx (overwritten); max sends dy to the first maximal element of each window |
-/// | `max_pool2d_select(D, planes, h, w, k, s, x, t, y)` | y = t at the first maximal element of x in each window (max pooling's tangent) |
+/// | `pool2d_forward(D, bool max, PoolGeometry g, x, y)` | k×k average or max pooling of the N·C planes, stride g.stride, g.pad each side (PoolGeometry) |
+/// | `pool2d_backward(D, max, g, x, dy, dx)` | dx (overwritten); max sends dy to the first maximal element of each window |
+/// | `max_pool2d_select(D, g, x, t, y)` | y = t at the first maximal element of x in each window (max pooling's tangent) |
 /// | `upsample2x_forward(D, planes, h, w, x, y)` | nearest-neighbour 2× upsampling: y (2h×2w) |
 /// | `upsample2x_backward(D, planes, h, w, dy, dx)` | dx (h×w) = the sum of each 2×2 block of dy |
 /// | `standardize_forward(D, StandardizeLayout s, T eps, x, xhat, mean, rstd)` | xhat = (x − mean_g)·rstd_g, rstd_g = 1/√(biased var_g + eps); writes mean and rstd |
@@ -68,14 +68,40 @@
 
 namespace structgan {
 
-/// The geometry of a 2-D convolution on NCHW input with OIHW weights (square stride/padding).
+/// The geometry of a 2-D convolution on NCHW input with OIHW weights: one stride for both
+/// axes, zero padding of pad_h rows above and below and pad_w columns left and right (1×7 and
+/// 7×1 kernels with padding (0, 3) and (3, 0) in Inception-v3).
 struct ConvGeometry {
   index_t n, c, h, w;    ///< input
   index_t o, kh, kw;     ///< output channels, kernel
-  index_t stride, pad;
-  STRUCTGAN_HOST_DEVICE index_t ho() const { return (h + 2 * pad - kh) / stride + 1; }
-  STRUCTGAN_HOST_DEVICE index_t wo() const { return (w + 2 * pad - kw) / stride + 1; }
+  index_t stride, pad_h, pad_w;
+  STRUCTGAN_HOST_DEVICE index_t ho() const { return (h + 2 * pad_h - kh) / stride + 1; }
+  STRUCTGAN_HOST_DEVICE index_t wo() const { return (w + 2 * pad_w - kw) / stride + 1; }
   STRUCTGAN_HOST_DEVICE index_t patch() const { return c * kh * kw; }
+};
+
+/// The geometry of k×k pooling of the N·C planes of an NCHW tensor with PyTorch's semantics
+/// (floor mode): window (oy, ox) covers rows oy·stride − pad … + k − 1 and likewise columns, so
+/// Ho = (h + 2·pad − k)/stride + 1. Max pooling never selects a padded position; average
+/// pooling divides by k² when count_padding (PyTorch's count_include_pad=True), else by the
+/// number of the window's positions inside the image. Valid geometries have pad ≤ k/2 (as
+/// PyTorch requires), so every window holds at least one position of the image.
+struct PoolGeometry {
+  index_t n, c, h, w;  ///< input
+  index_t k, stride, pad;
+  bool count_padding;
+  STRUCTGAN_HOST_DEVICE index_t ho() const { return (h + 2 * pad - k) / stride + 1; }
+  STRUCTGAN_HOST_DEVICE index_t wo() const { return (w + 2 * pad - k) / stride + 1; }
+  STRUCTGAN_HOST_DEVICE index_t planes() const { return n * c; }
+  /// The first and one past the last row of window oy inside the image (columns alike).
+  STRUCTGAN_HOST_DEVICE index_t row0(index_t oy) const { return oy * stride - pad < 0 ? 0 : oy * stride - pad; }
+  STRUCTGAN_HOST_DEVICE index_t row1(index_t oy) const { return oy * stride - pad + k > h ? h : oy * stride - pad + k; }
+  STRUCTGAN_HOST_DEVICE index_t col0(index_t ox) const { return ox * stride - pad < 0 ? 0 : ox * stride - pad; }
+  STRUCTGAN_HOST_DEVICE index_t col1(index_t ox) const { return ox * stride - pad + k > w ? w : ox * stride - pad + k; }
+  /// What average pooling divides window (oy, ox)'s sum by.
+  STRUCTGAN_HOST_DEVICE index_t divisor(index_t oy, index_t ox) const {
+    return count_padding ? k * k : (row1(oy) - row0(oy)) * (col1(ox) - col0(ox));
+  }
 };
 
 /// The layout of a standardization (GroupNorm, BatchNorm): data seen as (P, G, L), element
@@ -191,9 +217,9 @@ constexpr bool conforms() {
   static_assert(returns<decltype(gemm(D{}, false, false, index_t{}, index_t{}, index_t{}, T{}, arg<In>(), index_t{}, arg<In>(), index_t{}, T{}, arg<Out>(), index_t{})), void>(), "gemm");
   static_assert(returns<decltype(conv2d_forward(D{}, arg<const ConvGeometry>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "conv2d_forward");
   static_assert(returns<decltype(conv2d_backward(D{}, arg<const ConvGeometry>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>())), void>(), "conv2d_backward");
-  static_assert(returns<decltype(pool2d_forward(D{}, false, index_t{}, index_t{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<Out>())), void>(), "pool2d_forward");
-  static_assert(returns<decltype(pool2d_backward(D{}, false, index_t{}, index_t{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<In>(), arg<Out>())), void>(), "pool2d_backward");
-  static_assert(returns<decltype(max_pool2d_select(D{}, index_t{}, index_t{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<In>(), arg<Out>())), void>(), "max_pool2d_select");
+  static_assert(returns<decltype(pool2d_forward(D{}, false, arg<const PoolGeometry>(), arg<In>(), arg<Out>())), void>(), "pool2d_forward");
+  static_assert(returns<decltype(pool2d_backward(D{}, false, arg<const PoolGeometry>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "pool2d_backward");
+  static_assert(returns<decltype(max_pool2d_select(D{}, arg<const PoolGeometry>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "max_pool2d_select");
   static_assert(returns<decltype(upsample2x_forward(D{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<Out>())), void>(), "upsample2x_forward");
   static_assert(returns<decltype(upsample2x_backward(D{}, index_t{}, index_t{}, index_t{}, arg<In>(), arg<Out>())), void>(), "upsample2x_backward");
   static_assert(returns<decltype(standardize_forward(D{}, arg<const StandardizeLayout>(), T{}, arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "standardize_forward");

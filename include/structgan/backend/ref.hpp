@@ -64,15 +64,30 @@ void for_each_index(const std::array<index_t, 4>& shape, F&& f) {
         for (i[3] = 0; i[3] < shape[3]; ++i[3]) f(i);
 }
 
+/// Calls f(q) for every position of pooling window (oy, ox) inside the image, in row-major
+/// order, q the offset into the plane; returns how many there were. Written from the window's
+/// definition alone (all k×k positions, the padded ones skipped), independently of the
+/// PoolGeometry helpers the other backends use.
+template <class F>
+index_t for_window(const PoolGeometry& g, index_t oy, index_t ox, F&& f) {
+  index_t inside = 0;
+  for (index_t i = 0; i < g.k; ++i)
+    for (index_t j = 0; j < g.k; ++j) {
+      const index_t iy = oy * g.stride - g.pad + i, ix = ox * g.stride - g.pad + j;
+      if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+      f(iy * g.w + ix);
+      ++inside;
+    }
+  return inside;
+}
+
 /// The first maximal element of window (oy, ox) of a plane, as an offset into the plane.
 template <class T>
-index_t window_argmax(const T* plane, index_t w, index_t k, index_t s, index_t oy, index_t ox) {
-  index_t best = oy * s * w + ox * s;
-  for (index_t i = 0; i < k; ++i)
-    for (index_t j = 0; j < k; ++j) {
-      const index_t q = (oy * s + i) * w + ox * s + j;
-      if (plane[q] > plane[best]) best = q;
-    }
+index_t window_argmax(const PoolGeometry& g, const T* plane, index_t oy, index_t ox) {
+  index_t best = -1;
+  for_window(g, oy, ox, [&](index_t q) {
+    if (best < 0 || plane[q] > plane[best]) best = q;
+  });
   return best;
 }
 }  // namespace ref
@@ -191,7 +206,7 @@ void gemm(Ref, bool ta, bool tb, index_t m, index_t n, index_t k, T alpha, const
 
 /// The input element read by output (oy, ox) through kernel tap (ki, kj), or -1 in the padding.
 inline index_t conv_input_offset(const ConvGeometry& g, index_t oy, index_t ox, index_t ki, index_t kj) {
-  const index_t iy = oy * g.stride - g.pad + ki, ix = ox * g.stride - g.pad + kj;
+  const index_t iy = oy * g.stride - g.pad_h + ki, ix = ox * g.stride - g.pad_w + kj;
   return iy < 0 || iy >= g.h || ix < 0 || ix >= g.w ? -1 : iy * g.w + ix;
 }
 
@@ -240,50 +255,48 @@ void conv2d_backward(Ref, const ConvGeometry& g, const T* x, const T* w, const T
 // ---- pooling and upsampling ----------------------------------------------------------------------
 
 template <class T>
-void pool2d_forward(Ref, bool max, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, T* y) {
-  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  for (index_t p = 0; p < planes; ++p)
+void pool2d_forward(Ref, bool max, const PoolGeometry& g, const T* x, T* y) {
+  const index_t ho = g.ho(), wo = g.wo();
+  for (index_t p = 0; p < g.n * g.c; ++p)
     for (index_t oy = 0; oy < ho; ++oy)
       for (index_t ox = 0; ox < wo; ++ox) {
-        const T* plane = x + p * h * w;
+        const T* plane = x + p * g.h * g.w;
         T& out = y[(p * ho + oy) * wo + ox];
         if (max) {
-          out = plane[ref::window_argmax(plane, w, k, s, oy, ox)];
+          out = plane[ref::window_argmax(g, plane, oy, ox)];
           continue;
         }
         ref::Acc<T> sum = 0;
-        for (index_t i = 0; i < k; ++i)
-          for (index_t j = 0; j < k; ++j) sum += plane[(oy * s + i) * w + ox * s + j];
-        out = static_cast<T>(sum / ref::Acc<T>(k * k));
+        const index_t inside = ref::for_window(g, oy, ox, [&](index_t q) { sum += plane[q]; });
+        out = static_cast<T>(sum / ref::Acc<T>(g.count_padding ? g.k * g.k : inside));
       }
 }
 
 template <class T>
-void pool2d_backward(Ref, bool max, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, const T* dy,
-                     T* dx) {
-  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  std::fill(dx, dx + planes * h * w, T(0));
-  for (index_t p = 0; p < planes; ++p)
+void pool2d_backward(Ref, bool max, const PoolGeometry& g, const T* x, const T* dy, T* dx) {
+  const index_t ho = g.ho(), wo = g.wo(), hw = g.h * g.w;
+  std::fill(dx, dx + g.n * g.c * hw, T(0));
+  for (index_t p = 0; p < g.n * g.c; ++p)
     for (index_t oy = 0; oy < ho; ++oy)
       for (index_t ox = 0; ox < wo; ++ox) {
-        const T g = dy[(p * ho + oy) * wo + ox];
-        T* grad = dx + p * h * w;
+        const T d = dy[(p * ho + oy) * wo + ox];
+        T* grad = dx + p * hw;
         if (max) {
-          grad[ref::window_argmax(x + p * h * w, w, k, s, oy, ox)] += g;
+          grad[ref::window_argmax(g, x + p * hw, oy, ox)] += d;
           continue;
         }
-        for (index_t i = 0; i < k; ++i)
-          for (index_t j = 0; j < k; ++j) grad[(oy * s + i) * w + ox * s + j] += g / T(k * k);
+        const index_t inside = ref::for_window(g, oy, ox, [](index_t) {});
+        const T divisor = T(g.count_padding ? g.k * g.k : inside);
+        ref::for_window(g, oy, ox, [&](index_t q) { grad[q] += d / divisor; });
       }
 }
 
 template <class T>
-void max_pool2d_select(Ref, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, const T* t, T* y) {
-  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  for (index_t p = 0; p < planes; ++p)
+void max_pool2d_select(Ref, const PoolGeometry& g, const T* x, const T* t, T* y) {
+  const index_t ho = g.ho(), wo = g.wo(), hw = g.h * g.w;
+  for (index_t p = 0; p < g.n * g.c; ++p)
     for (index_t oy = 0; oy < ho; ++oy)
-      for (index_t ox = 0; ox < wo; ++ox)
-        y[(p * ho + oy) * wo + ox] = t[p * h * w + ref::window_argmax(x + p * h * w, w, k, s, oy, ox)];
+      for (index_t ox = 0; ox < wo; ++ox) y[(p * ho + oy) * wo + ox] = t[p * hw + ref::window_argmax(g, x + p * hw, oy, ox)];
 }
 
 template <class T>

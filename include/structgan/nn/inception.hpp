@@ -20,7 +20,6 @@
 /// \endcode
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -43,47 +42,17 @@ constexpr double kInceptionBnEps = 1e-3;
 
 namespace detail {
 
-/// x zero-padded (or padded with `value`) by ph rows above and below and pw columns left and right.
-template <class T, class D>
-Tensor<T, D> pad_hw(const Tensor<T, D>& x, index_t ph, index_t pw, T value) {
-  Tensor<T, D> y = x;
-  if (ph > 0) {
-    Tensor<T, D> band = filled<T, D>(Shape{y.dim(0), y.dim(1), ph, y.dim(3)}, value);
-    y = concat(std::vector<Tensor<T, D>>{band, y, band}, 2);
-  }
-  if (pw > 0) {
-    Tensor<T, D> band = filled<T, D>(Shape{y.dim(0), y.dim(1), y.dim(2), pw}, value);
-    y = concat(std::vector<Tensor<T, D>>{band, y, band}, 3);
-  }
-  return y;
-}
-
-/// Convolution with a kh×kw kernel, square stride and per-axis zero padding.
-template <class T, class D>
-Tensor<T, D> inception_conv(const Tensor<T, D>& x, const Tensor<T, D>& w, index_t stride, index_t ph, index_t pw) {
-  if (ph == pw) return conv2d(x, w, stride, ph);
-  return conv2d(pad_hw(x, ph, pw, T(0)), w, stride, 0);
-}
-
 /// 3×3 average pool, stride 1, padding 1, the padding excluded from each window's count
-/// (F.avg_pool2d(..., count_include_pad=False), TensorFlow's SAME average pool).
+/// (F.avg_pool2d(..., count_include_pad=False): TensorFlow's SAME average pool, the FID patch).
 template <class T, class D>
 Tensor<T, D> avg_pool_3x3_same(const Tensor<T, D>& x) {
-  const index_t h = x.dim(2), w = x.dim(3);
-  Tensor<T, Cpu> scale(Shape{1, 1, h, w});
-  for (index_t i = 0; i < h; ++i)
-    for (index_t j = 0; j < w; ++j) {
-      const index_t rows = std::min<index_t>(i + 1, h - 1) - std::max<index_t>(i - 1, 0) + 1;
-      const index_t cols = std::min<index_t>(j + 1, w - 1) - std::max<index_t>(j - 1, 0) + 1;
-      scale.data()[i * w + j] = T(9) / static_cast<T>(rows * cols);
-    }
-  return mul(avg_pool2d(pad_hw(x, 1, 1, T(0)), 3, 1), to_device<D>(scale));
+  return avg_pool2d(x, 3, 1, 1, false);
 }
 
-/// 3×3 max pool, stride 1, padding 1 (the padding never wins).
+/// 3×3 max pool, stride 1, padding 1 (the padding never wins): Mixed_7c's pool branch.
 template <class T, class D>
 Tensor<T, D> max_pool_3x3_same(const Tensor<T, D>& x) {
-  return max_pool2d(pad_hw(x, 1, 1, std::numeric_limits<T>::lowest()), 3, 1);
+  return max_pool2d(x, 3, 1, 1);
 }
 
 }  // namespace detail
@@ -133,7 +102,7 @@ struct InceptionConv : Module<InceptionConv<T, D>> {
 
   Tensor<T, D> operator()(const Tensor<T, D>& x) const {
     require(folded_weight.defined(), "InceptionConv: fold_batch_norm() was not called (weights not loaded)");
-    Tensor<T, D> y = detail::inception_conv(x, folded_weight, stride, pad_h, pad_w);
+    Tensor<T, D> y = conv2d(x, folded_weight, stride, pad_h, pad_w);
     return relu(add(y, folded_bias.reshape(Shape{1, out_channels(), 1, 1})));
   }
   template <class F>
@@ -322,9 +291,11 @@ struct InceptionV3 : Module<InceptionV3<T, D>> {
   /// The width divisors every channel count of the network is divisible by.
   static bool valid_width_divisor(index_t div) { return div == 1 || div == 2 || div == 4 || div == 8 || div == 16; }
 
+  /// An empty network (no tensors; not ready): a placeholder to assign a loaded one to.
+  InceptionV3() = default;
   /// The architecture with every channel count divided by `width_divisor` (1, 2, 4, 8 or 16), zero
   /// weights, identity BatchNorms, not yet folded (from_arrays fills and folds it).
-  explicit InceptionV3(index_t width_divisor = 1) : div_(width_divisor) {
+  explicit InceptionV3(index_t width_divisor) : div_(width_divisor) {
     require(valid_width_divisor(width_divisor), "InceptionV3: width divisor must be 1, 2, 4, 8 or 16, got ", width_divisor);
     const index_t d = width_divisor;
     Conv2d_1a_3x3 = C(3, 32 / d, 3, 3, 2);

@@ -68,10 +68,13 @@ struct Linear : Module<Linear<T, D>> {
   }
 };
 
-/// Options of Conv2d: square kernel, square stride, zero padding (default kernel/2: "same" for odd kernels).
+/// Options of Conv2d: a kernel of kernel_h × kernel_w (each < 0: `kernel`), one stride for both
+/// axes, zero padding of padding_h rows and padding_w columns each side (each < 0: `padding`, and
+/// when that is < 0 too, that side's kernel / 2: "same" for odd kernels).
 struct Conv2dOptions {
   index_t in = 0, out = 0, kernel = 3, stride = 1;
-  index_t padding = -1;  ///< < 0: kernel / 2
+  index_t padding = -1;  ///< < 0: kernel / 2 on each side
+  index_t kernel_h = -1, kernel_w = -1, padding_h = -1, padding_w = -1;  ///< rectangular forms (1×7, 7×1)
   bool bias = true;
   bool spectral_norm = false;
   double sn_eps = 1e-6;
@@ -81,8 +84,8 @@ struct Conv2dOptions {
 };
 
 /// 2-D convolution (PyTorch's nn.Conv2d, cross-correlation): N×in×H×W → N×out×Ho×Wo.
-/// Parameters `weight` [out, in, k, k] and `bias` [out] (if any); buffers `sn.u`, `sn.v` with
-/// spectral norm. Initialization draws the weight, the bias (U(±1/√(in·k²))), then the SN vectors.
+/// Parameters `weight` [out, in, kh, kw] and `bias` [out] (if any); buffers `sn.u`, `sn.v` with
+/// spectral norm. Initialization draws the weight, the bias (U(±1/√(in·kh·kw))), then the SN vectors.
 /// \code
 ///   nn::Conv2dOptions o(3, 64, 3);
 ///   o.bias = false;
@@ -97,15 +100,18 @@ struct Conv2d : Module<Conv2d<T, D>> {
 
   Parameter<T, D> weight, bias;
   SpectralNorm<T, D> sn;
-  index_t stride = 1, padding = 0;
+  index_t stride = 1, pad_h = 0, pad_w = 0;
 
   Conv2d() = default;
-  Conv2d(const Conv2dOptions& o, Rng& rng) : stride(o.stride), padding(o.padding < 0 ? o.kernel / 2 : o.padding) {
-    require(o.in >= 1 && o.out >= 1 && o.kernel >= 1 && o.stride >= 1, "Conv2d: bad options in ", o.in, " out ", o.out,
-            " kernel ", o.kernel, " stride ", o.stride);
-    weight.value = init_weight<T, D>(Shape{o.out, o.in, o.kernel, o.kernel}, o.init, rng);
-    if (o.bias) bias.value = init_bias<T, D>(o.out, o.in * o.kernel * o.kernel, rng);
-    if (o.spectral_norm) sn = SpectralNorm<T, D>(o.out, o.in * o.kernel * o.kernel, rng, o.sn_eps);
+  Conv2d(const Conv2dOptions& o, Rng& rng) : stride(o.stride) {
+    const index_t kh = o.kernel_h < 0 ? o.kernel : o.kernel_h, kw = o.kernel_w < 0 ? o.kernel : o.kernel_w;
+    pad_h = o.padding_h >= 0 ? o.padding_h : o.padding >= 0 ? o.padding : kh / 2;
+    pad_w = o.padding_w >= 0 ? o.padding_w : o.padding >= 0 ? o.padding : kw / 2;
+    require(o.in >= 1 && o.out >= 1 && kh >= 1 && kw >= 1 && o.stride >= 1, "Conv2d: bad options in ", o.in, " out ",
+            o.out, " kernel ", kh, "×", kw, " stride ", o.stride);
+    weight.value = init_weight<T, D>(Shape{o.out, o.in, kh, kw}, o.init, rng);
+    if (o.bias) bias.value = init_bias<T, D>(o.out, o.in * kh * kw, rng);
+    if (o.spectral_norm) sn = SpectralNorm<T, D>(o.out, o.in * kh * kw, rng, o.sn_eps);
   }
   index_t in_channels() const { return weight.value.dim(1); }
   index_t out_channels() const { return weight.value.dim(0); }
@@ -116,7 +122,7 @@ struct Conv2d : Module<Conv2d<T, D>> {
   }
   template <class V>
   V operator()(const V& x) {
-    V y = conv2d(x, effective_weight<V>(), stride, padding);
+    V y = conv2d(x, effective_weight<V>(), stride, pad_h, pad_w);
     if (bias.value.defined()) y = add(y, reshape(lift<V>(bias), Shape{1, out_channels(), 1, 1}));
     return y;
   }

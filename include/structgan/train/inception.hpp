@@ -69,6 +69,14 @@ using InceptionImageBatch = std::function<Tensor<T, D>(index_t first, index_t co
 using InceptionUint8Batch = std::function<void(index_t first, index_t count, std::uint8_t* pixels)>;
 
 namespace detail {
+// Keeps a parameter out of template argument deduction (T and D come from the network).
+template <class X>
+struct identity {
+  using type = X;
+};
+template <class X>
+using identity_t = typename identity<X>::type;
+
 template <class T, class D, class MakeInput>
 InceptionFeatures run_inception(const nn::InceptionV3<T, D>& net, index_t n, index_t batch, bool progress,
                                 MakeInput&& make_input) {
@@ -106,7 +114,7 @@ InceptionFeatures run_inception(const nn::InceptionV3<T, D>& net, index_t n, ind
 /// resized to 299×299 with `kind`. `progress`: a bar on stderr.
 template <class T, class D = Cpu>
 InceptionFeatures extract_inception_features(const nn::InceptionV3<T, D>& net, index_t n,
-                                             const InceptionImageBatch<T, D>& images, index_t batch = 50,
+                                             const detail::identity_t<InceptionImageBatch<T, D>>& images, index_t batch = 50,
                                              ResizeKind kind = ResizeKind::PytorchBilinear, bool progress = false) {
   return detail::run_inception(net, n, batch, progress, [&](index_t first, index_t count) {
     const Tensor<T, D> x = images(first, count);

@@ -38,19 +38,19 @@ void im2col(const ConvGeometry& g, const T* x, T* col, index_t ld, index_t col0)
         const T* plane = x + c * g.h * g.w;
         for (index_t oy = 0; oy < ho; ++oy) {
           T* dst = row + oy * wo;
-          const index_t iy = oy * g.stride - g.pad + ki;
+          const index_t iy = oy * g.stride - g.pad_h + ki;
           if (iy < 0 || iy >= g.h) { std::fill(dst, dst + wo, T(0)); continue; }
           const T* src = plane + iy * g.w;
           if (g.stride == 1) {
-            // valid ox: 0 <= ox - pad + kj < w
-            const index_t lo = std::clamp<index_t>(g.pad - kj, 0, wo);
-            const index_t hi = std::clamp<index_t>(g.w + g.pad - kj, lo, wo);
+            // valid ox: 0 <= ox - pad_w + kj < w
+            const index_t lo = std::clamp<index_t>(g.pad_w - kj, 0, wo);
+            const index_t hi = std::clamp<index_t>(g.w + g.pad_w - kj, lo, wo);
             std::fill(dst, dst + lo, T(0));
-            std::memcpy(dst + lo, src + lo - g.pad + kj, static_cast<std::size_t>(hi - lo) * sizeof(T));
+            std::memcpy(dst + lo, src + lo - g.pad_w + kj, static_cast<std::size_t>(hi - lo) * sizeof(T));
             std::fill(dst + hi, dst + wo, T(0));
           } else {
             for (index_t ox = 0; ox < wo; ++ox) {
-              const index_t ix = ox * g.stride - g.pad + kj;
+              const index_t ix = ox * g.stride - g.pad_w + kj;
               dst[ox] = (ix >= 0 && ix < g.w) ? src[ix] : T(0);
             }
           }
@@ -67,15 +67,15 @@ void col2im_add(const ConvGeometry& g, const T* col, index_t ld, index_t col0, T
       for (index_t kj = 0; kj < g.kw; ++kj) {
         const T* row = col + ((c * g.kh + ki) * g.kw + kj) * ld + col0;
         T* plane = dx + c * g.h * g.w;
-        // valid ox: 0 <= ox·stride − pad + kj < w
-        const index_t lo = std::clamp<index_t>((g.pad - kj + g.stride - 1) / g.stride, 0, wo);
-        const index_t hi = std::clamp<index_t>((g.w + g.pad - kj + g.stride - 1) / g.stride, lo, wo);
+        // valid ox: 0 <= ox·stride − pad_w + kj < w
+        const index_t lo = std::clamp<index_t>((g.pad_w - kj + g.stride - 1) / g.stride, 0, wo);
+        const index_t hi = std::clamp<index_t>((g.w + g.pad_w - kj + g.stride - 1) / g.stride, lo, wo);
         for (index_t oy = 0; oy < ho; ++oy) {
-          const index_t iy = oy * g.stride - g.pad + ki;
+          const index_t iy = oy * g.stride - g.pad_h + ki;
           if (iy < 0 || iy >= g.h) continue;
           const T* src = row + oy * wo;
           T* dst = plane + iy * g.w;
-          const index_t off = kj - g.pad;  // ix = ox·stride + off
+          const index_t off = kj - g.pad_w;  // ix = ox·stride + off
           if (g.stride == 1) {
             for (index_t ox = lo; ox < hi; ++ox) dst[ox + off] += src[ox];  // contiguous: vectorized
           } else {

@@ -8,37 +8,54 @@
 
 namespace structgan::backend {
 
-/// Average (or max) pooling with a k×k window, stride s, no padding: Ho = (H − k)/s + 1.
+/// Average (or max) k×k pooling of g.planes() planes, stride g.stride, padding g.pad (PoolGeometry:
+/// padded positions are never the maximum, and count in the average only when g.count_padding).
 template <class T>
-void pool2d_forward(Cpu, bool max, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, T* y) {
-  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  const T inv = T(1) / T(k * k);
-  cpu::parallel_for(planes, 16, [&](index_t p0, index_t p1) {
+void pool2d_forward(Cpu, bool max, const PoolGeometry& g, const T* x, T* y) {
+  const index_t h = g.h, w = g.w, ho = g.ho(), wo = g.wo();
+  const T inv = T(1) / T(g.k * g.k);
+  cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
     for (index_t p = p0; p < p1; ++p) {
       const T* xp = x + p * h * w;
       T* yp = y + p * ho * wo;
-      for (index_t oy = 0; oy < ho; ++oy)
+      for (index_t oy = 0; oy < ho; ++oy) {
+        const index_t i0 = g.row0(oy), i1 = g.row1(oy);
         for (index_t ox = 0; ox < wo; ++ox) {
+          const index_t j0 = g.col0(ox), j1 = g.col1(ox);
           T acc = max ? -std::numeric_limits<T>::infinity() : T(0);
-          for (index_t i = 0; i < k; ++i)
-            for (index_t j = 0; j < k; ++j) {
-              const T v = xp[(oy * s + i) * w + ox * s + j];
+          for (index_t i = i0; i < i1; ++i)
+            for (index_t j = j0; j < j1; ++j) {
+              const T v = xp[i * w + j];
               acc = max ? std::max(acc, v) : acc + v;
             }
-          yp[oy * wo + ox] = max ? acc : acc * inv;
+          yp[oy * wo + ox] = max ? acc : acc * (g.count_padding ? inv : T(1) / T(g.divisor(oy, ox)));
         }
+      }
     }
   });
 }
 
+namespace cpu {
+/// The flat in-plane index of the first maximal element of window (oy, ox) inside the image
+/// (ties: the first in row-major order).
+template <class T>
+index_t window_argmax(const PoolGeometry& g, const T* xp, index_t oy, index_t ox) {
+  const index_t i0 = g.row0(oy), i1 = g.row1(oy), j0 = g.col0(ox), j1 = g.col1(ox);
+  index_t best = i0 * g.w + j0;
+  for (index_t i = i0; i < i1; ++i)
+    for (index_t j = j0; j < j1; ++j)
+      if (xp[i * g.w + j] > xp[best]) best = i * g.w + j;
+  return best;
+}
+}  // namespace cpu
+
 /// dx = ∂/∂x of pooling given dy (overwrites dx). Max pooling sends the gradient to the first
 /// maximal element of each window (found again from x, so no index tensor is stored).
 template <class T>
-void pool2d_backward(Cpu, bool max, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x,
-                     const T* dy, T* dx) {
-  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  const T inv = T(1) / T(k * k);
-  cpu::parallel_for(planes, 16, [&](index_t p0, index_t p1) {
+void pool2d_backward(Cpu, bool max, const PoolGeometry& g, const T* x, const T* dy, T* dx) {
+  const index_t h = g.h, w = g.w, ho = g.ho(), wo = g.wo();
+  const T inv = T(1) / T(g.k * g.k);
+  cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
     for (index_t p = p0; p < p1; ++p) {
       const T* xp = x + p * h * w;
       const T* gp = dy + p * ho * wo;
@@ -46,19 +63,15 @@ void pool2d_backward(Cpu, bool max, index_t planes, index_t h, index_t w, index_
       std::fill(dp, dp + h * w, T(0));
       for (index_t oy = 0; oy < ho; ++oy)
         for (index_t ox = 0; ox < wo; ++ox) {
-          const T g = gp[oy * wo + ox];
+          const T d = gp[oy * wo + ox];
           if (max) {
-            index_t best = (oy * s) * w + ox * s;
-            for (index_t i = 0; i < k; ++i)
-              for (index_t j = 0; j < k; ++j) {
-                const index_t q = (oy * s + i) * w + ox * s + j;
-                if (xp[q] > xp[best]) best = q;
-              }
-            dp[best] += g;
-          } else {
-            for (index_t i = 0; i < k; ++i)
-              for (index_t j = 0; j < k; ++j) dp[(oy * s + i) * w + ox * s + j] += g * inv;
+            dp[cpu::window_argmax(g, xp, oy, ox)] += d;
+            continue;
           }
+          const T share = d * (g.count_padding ? inv : T(1) / T(g.divisor(oy, ox)));
+          const index_t i1 = g.row1(oy), j0 = g.col0(ox), j1 = g.col1(ox);
+          for (index_t i = g.row0(oy); i < i1; ++i)
+            for (index_t j = j0; j < j1; ++j) dp[i * w + j] += share;
         }
     }
   });
@@ -92,22 +105,12 @@ void upsample2x_backward(Cpu, index_t planes, index_t h, index_t w, const T* dy,
 namespace structgan::backend {
 /// y = t at the first maximal element of x in each window (max pooling's tangent rule).
 template <class T>
-void max_pool2d_select(Cpu, index_t planes, index_t h, index_t w, index_t k, index_t s, const T* x, const T* t, T* y) {
-  const index_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  cpu::parallel_for(planes, 16, [&](index_t p0, index_t p1) {
-    for (index_t p = p0; p < p1; ++p) {
-      const T* xp = x + p * h * w;
+void max_pool2d_select(Cpu, const PoolGeometry& g, const T* x, const T* t, T* y) {
+  const index_t hw = g.h * g.w, ho = g.ho(), wo = g.wo();
+  cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
+    for (index_t p = p0; p < p1; ++p)
       for (index_t oy = 0; oy < ho; ++oy)
-        for (index_t ox = 0; ox < wo; ++ox) {
-          index_t best = (oy * s) * w + ox * s;
-          for (index_t i = 0; i < k; ++i)
-            for (index_t j = 0; j < k; ++j) {
-              const index_t q = (oy * s + i) * w + ox * s + j;
-              if (xp[q] > xp[best]) best = q;
-            }
-          y[p * ho * wo + oy * wo + ox] = t[p * h * w + best];
-        }
-    }
+        for (index_t ox = 0; ox < wo; ++ox) y[(p * ho + oy) * wo + ox] = t[p * hw + cpu::window_argmax(g, x + p * hw, oy, ox)];
   });
 }
 }  // namespace structgan::backend

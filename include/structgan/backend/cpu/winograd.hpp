@@ -47,7 +47,7 @@ namespace structgan::backend::cpu::winograd {
 /// size), and enough channels on both sides for the GEMMs not to be skinny (the RGB stem and
 /// the generator's last layer stay on im2col).
 inline bool applies(const ConvGeometry& g) {
-  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad == 1 && g.c >= 16 && g.o >= 16 && g.h >= 2 && g.w >= 2;
+  return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad_h == 1 && g.pad_w == 1 && g.c >= 16 && g.o >= 16 && g.h >= 2 && g.w >= 2;
 }
 
 /// The output tile size m: 4 once the map holds a 4×4 tile (never more GEMM work than m = 2 for
@@ -435,7 +435,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
   if (dx) {  // dx = conv(dy, flipped kernel with the channels swapped): O inputs, C outputs
     const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
     transform_kernels<M>(g.o, g.c, w, true, u.get());
-    forward_transformed<M>(ConvGeometry{g.n, g.o, g.h, g.w, g.c, 3, 3, 1, 1}, dy, u.get(), dx);
+    forward_transformed<M>(ConvGeometry{g.n, g.o, g.h, g.w, g.c, 3, 3, 1, 1, 1}, dy, u.get(), dx);
   }
   if (!dw) return;
   const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;

@@ -16,12 +16,12 @@ namespace cuda {
 /// output position s; L = images·HW is col's leading dimension.
 template <class T>
 __global__ void im2col_kernel(ConvGeometry g, index_t n0, index_t images, const T* x, T* col) {
-  const index_t ho = (g.h + 2 * g.pad - g.kh) / g.stride + 1, wo = (g.w + 2 * g.pad - g.kw) / g.stride + 1;
+  const index_t ho = g.ho(), wo = g.wo();
   const index_t hw = ho * wo, L = images * hw, total = g.c * g.kh * g.kw * L;
   for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x) {
     const index_t p = t / L, rem = t % L, i = rem / hw, s = rem % hw;
     const index_t c = p / (g.kh * g.kw), ki = (p / g.kw) % g.kh, kj = p % g.kw;
-    const index_t iy = (s / wo) * g.stride - g.pad + ki, ix = (s % wo) * g.stride - g.pad + kj;
+    const index_t iy = (s / wo) * g.stride - g.pad_h + ki, ix = (s % wo) * g.stride - g.pad_w + kj;
     col[t] = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? x[(((n0 + i) * g.c + c) * g.h + iy) * g.w + ix] : T(0);
   }
 }
@@ -29,17 +29,17 @@ __global__ void im2col_kernel(ConvGeometry g, index_t n0, index_t images, const 
 /// dx of the chunk's images (overwritten): each input element gathers the columns it fed.
 template <class T>
 __global__ void col2im_kernel(ConvGeometry g, index_t n0, index_t images, const T* col, T* dx) {
-  const index_t ho = (g.h + 2 * g.pad - g.kh) / g.stride + 1, wo = (g.w + 2 * g.pad - g.kw) / g.stride + 1;
+  const index_t ho = g.ho(), wo = g.wo();
   const index_t hw = ho * wo, L = images * hw, total = images * g.c * g.h * g.w;
   for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x) {
     const index_t ix = t % g.w, iy = (t / g.w) % g.h, c = (t / (g.w * g.h)) % g.c, i = t / (g.w * g.h * g.c);
     T acc = T(0);
     for (index_t ki = 0; ki < g.kh; ++ki) {
-      const index_t ty = iy + g.pad - ki;  // = oy·stride
+      const index_t ty = iy + g.pad_h - ki;  // = oy·stride
       if (ty < 0 || ty % g.stride != 0 || ty / g.stride >= ho) continue;
       const index_t oy = ty / g.stride;
       for (index_t kj = 0; kj < g.kw; ++kj) {
-        const index_t tx = ix + g.pad - kj;
+        const index_t tx = ix + g.pad_w - kj;
         if (tx < 0 || tx % g.stride != 0 || tx / g.stride >= wo) continue;
         const index_t ox = tx / g.stride;
         acc += col[((c * g.kh + ki) * g.kw + kj) * L + i * hw + oy * wo + ox];
