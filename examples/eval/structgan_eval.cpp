@@ -447,12 +447,9 @@ int evaluate_generator(const GeneratorOptions& go, const CheckpointOptions& co, 
             << c.image_size << "×" << channels << "): " << go.samples << " samples, latents from seed " << go.seed
             << ", generator batch " << generator_batch << "; Inception " << dims << "-d, " << go.resize << " resize\n";
 
-  // 4. features: generated, then (with --data-dir) the real training images at the generator's size
-  const auto tf = clock::now();
-  const train::InceptionFeatures fake =
-      train::generator_inception_features(g, go.samples, generator_batch, go.seed, inception, run);
-  train::InceptionFeatures real;
-  std::size_t real_count = 0;
+  // 4. with --data-dir the real training images (read first: a wrong folder fails before the sampling), at the
+  //    generator's size; then the features of the generated images and of the real ones
+  data::ImageSet train_set;
   if (go.kid) {
     data::ImageSet train_all;
     try {
@@ -463,10 +460,16 @@ int evaluate_generator(const GeneratorOptions& go, const CheckpointOptions& co, 
     }
     structgan::require(train_all.channels == channels, "data set '", c.dataset, "' has ", train_all.channels,
                        "-channel images but the checkpoint's generator makes ", channels);
-    const data::ImageSet train_set = subsample(train_all, static_cast<std::size_t>(go.train_size), go.seed + 99);
-    real_count = train_set.size();
-    structgan::require(static_cast<std::int64_t>(real_count) >= kid_options.subset_size, "KID: ", real_count,
+    train_set = subsample(train_all, static_cast<std::size_t>(go.train_size), go.seed + 99);
+    structgan::require(static_cast<std::int64_t>(train_set.size()) >= kid_options.subset_size, "KID: ", train_set.size(),
                        " real images are fewer than --kid-subset-size ", kid_options.subset_size);
+  }
+  const std::size_t real_count = train_set.size();
+  const auto tf = clock::now();
+  const train::InceptionFeatures fake =
+      train::generator_inception_features(g, go.samples, generator_batch, go.seed, inception, run);
+  train::InceptionFeatures real;
+  if (go.kid) {
     real = train::image_set_inception_features(train_set, train::real_image_transform(c, train_set.height, train_set.width),
                                                0, 0, inception, run);
     real_stats = train::pool3_statistics(real);
