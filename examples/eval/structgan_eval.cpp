@@ -8,11 +8,15 @@
 //   structgan-eval [--fid A B] [--kid A.npy B.npy [--kid-subsets S] [--kid-subset-size M]]
 //                  [--inception-score LOGITS.npy [--is-splits K]] [--save-fid-stats FEATURES.npy OUT.npz]
 //                  [--json out.json]
+//   structgan-eval --generator runs/cifar10/checkpoint.ckpt --inception-weights pt_inception.npz [--samples 50000]
+//                  [--fid-stats REAL.npz | --data-dir DIR [--train-size N] [--save-fid-stats OUT.npz]]
+//                  [--inception-resize pytorch|tf1] [--batch 50] [--generator-batch B] [--seed S] [--json out.json]
 //
 // Prints the Table 1 row(s) (SVM accuracy, k-means mean (std) over the repeats, NMI, ARI, weighted kNN accuracy),
 // writes them as JSON, and with --plots writes t-SNE scatter plots of the test features. From a checkpoint it
 // rebuilds the EMA discriminator the trainer saved, extracts f^b and f~ of the train and test splits (test
-// transform) and evaluates both. One translation unit: the checkpoint path needs only the train headers that
+// transform) and evaluates both. With --generator it samples the checkpoint's EMA generator and prints FID, IS and
+// (with the real images) KID of its samples (train/image_quality.hpp). One translation unit: the checkpoint path needs only the train headers that
 // build networks and read data (not the trainer).
 #include <CLI/CLI.hpp>
 
@@ -35,6 +39,7 @@
 #include "structgan/io/checkpoint.hpp"
 #include "structgan/train/config.hpp"
 #include "structgan/train/data_source.hpp"
+#include "structgan/train/image_quality.hpp"
 #include "structgan/train/models.hpp"
 #include "../common/subsample.hpp"
 #endif
@@ -249,6 +254,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   structgan::require(saved.is_object(), "checkpoint '", path, "': its 'config' entry is not a JSON object");
   train::TrainConfig c = train::preset(saved.value("preset", std::string("cifar10")));
   train::apply_json(c, saved, "checkpoint '" + path + "' config");
+  c.fid_every = 0;  // the run's periodic FID (its weights path perhaps of another machine) plays no part here
   if (co.dataset_set) c.dataset = co.dataset;
   if (co.data_dir_set) c.data_dir = co.data_dir;
   if (co.image_size > 0) c.eval_image_size = co.image_size;
@@ -348,6 +354,181 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   }
   return 0;
 }
+
+// ---- --generator: FID, IS and KID of a checkpoint's EMA generator ----
+struct GeneratorOptions {
+  std::string path, weights, fid_stats, save_fid_stats, save_features, resize = "pytorch";
+  std::int64_t samples = 50000, generator_batch = 0, inception_batch = 0, train_size = 0;
+  std::uint64_t seed = 0;
+  bool kid = false;  // --data-dir given: real features, so KID too
+};
+
+// The run's configuration and iteration from a trainer's checkpoint (header entries only).
+train::TrainConfig checkpoint_config(const std::string& path, const std::vector<io::EntryInfo>& entries,
+                                     std::int64_t& iteration, nlohmann::json& saved) {
+  structgan::require(find_entry(entries, "config") != nullptr, "checkpoint '", path,
+                     "' holds no 'config' entry: not written by the trainer (train::Trainer::save)");
+  std::string config_text;
+  io::Checkpoint head;
+  head.string("config", config_text);
+  if (find_entry(entries, "iteration")) head.integer("iteration", iteration);
+  io::LoadOptions lo;
+  lo.allow_unbound_entries = true;
+  io::load_checkpoint(path, head, lo);
+  saved = nlohmann::json::parse(config_text, nullptr, false);
+  structgan::require(saved.is_object(), "checkpoint '", path, "': its 'config' entry is not a JSON object");
+  train::TrainConfig c = train::preset(saved.value("preset", std::string("cifar10")));
+  train::apply_json(c, saved, "checkpoint '" + path + "' config");
+  c.fid_every = 0;  // the run's own periodic FID (and its weights path, perhaps of another machine) plays no part here
+  return c;
+}
+
+int evaluate_generator(const GeneratorOptions& go, const CheckpointOptions& co, const ev::KidOptions& kid_options,
+                       const ev::InceptionScoreOptions& is_options, const std::string& json_path) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const std::string& path = go.path;
+  // 1. every input checked before the long parts: weights, checkpoint, generator entries, statistics file
+  structgan::require(!go.weights.empty(), "--generator needs --inception-weights FILE (the Inception-v3 weights, "
+                     "scripts/convert_inception_weights.py)");
+  structgan::require(fs::is_regular_file(go.weights), "--inception-weights: '", go.weights,
+                     "' does not exist or is not a file (convert pytorch-fid's weights with scripts/convert_inception_weights.py)");
+  structgan::require(fs::is_regular_file(path), "checkpoint '", path, "' does not exist or is not a file");
+  structgan::require(go.fid_stats.empty() != !go.kid, "--generator needs the real images' statistics: --fid-stats REAL.npz "
+                     "or --data-dir DIR (the checkpoint's data set), not both");
+  structgan::require(go.resize == "pytorch" || go.resize == "tf1", "--inception-resize: pytorch or tf1, got '", go.resize, "'");
+  structgan::require(go.samples >= 2, "--samples: FID needs at least 2 images, got ", go.samples);
+  const std::vector<io::EntryInfo> entries = io::read_checkpoint_info(path);
+  std::int64_t iteration = -1;
+  nlohmann::json saved;
+  train::TrainConfig c = checkpoint_config(path, entries, iteration, saved);
+  structgan::require(c.dataset != "double_spiral", "checkpoint '", path,
+                     "': a double-spiral run; its generator makes 2-D points, not images (no FID)");
+  const io::EntryInfo* out_conv = find_entry(entries, "G_ema.output_conv.weight");
+  structgan::require(out_conv && out_conv->shape.size() == 4, "checkpoint '", path,
+                     "' holds no image generator 'G_ema' (entry G_ema.output_conv.weight)");
+  const index_t channels = out_conv->shape[0];
+  if (co.dataset_set) c.dataset = co.dataset;
+  if (co.data_dir_set) c.data_dir = co.data_dir;
+  train::validate(c);
+  const std::int64_t generator_batch = go.generator_batch > 0 ? go.generator_batch : c.batch_size;
+  if (go.kid)
+    structgan::require(go.samples >= kid_options.subset_size, "KID: --samples ", go.samples,
+                       " is fewer than --kid-subset-size ", kid_options.subset_size, " (lower --kid-subset-size)");
+  structgan::require(go.samples >= is_options.splits, "IS: --samples ", go.samples, " is fewer than --is-splits ",
+                     is_options.splits);
+
+  // 2. Inception, and the real statistics of a file (checked against the network's feature size)
+  auto inception = train::load_inception_v3<float, structgan::Cpu>(go.weights);
+  const Eigen::Index dims = static_cast<Eigen::Index>(inception.feature_dim());
+  structgan::FidStatistics real_stats;
+  if (!go.fid_stats.empty()) {
+    real_stats = load_fid_statistics(go.fid_stats);
+    structgan::require(real_stats.mu.size() == dims, "--fid-stats '", go.fid_stats, "' holds ", real_stats.mu.size(),
+                       "-d statistics but the Inception network of '", go.weights, "' gives ", dims,
+                       "-d pool3 features (statistics of another network or width?)");
+  }
+
+  // 3. the generator: architecture from the configuration, weights of the EMA copy from the file
+  structgan::Rng rng(static_cast<std::uint64_t>(c.seed));  // the weights come from the file
+  auto g = train::make_image_generator<float, structgan::Cpu>(c, channels, rng);
+  {
+    io::Checkpoint ck;
+    ck.module("G_ema", g);
+    io::LoadOptions lo;
+    lo.allow_unbound_entries = true;
+    io::load_checkpoint(path, ck, lo);
+  }
+  train::InceptionRun run;
+  run.batch = go.inception_batch > 0 ? go.inception_batch : 50;
+  run.resize = go.resize == "tf1" ? structgan::ResizeKind::Tf1Bilinear : structgan::ResizeKind::PytorchBilinear;
+  run.progress = true;
+  std::cout << "generator of " << path << " (" << c.dataset << ", iteration " << iteration << ", " << c.image_size << "×"
+            << c.image_size << "×" << channels << "): " << go.samples << " samples, latents from seed " << go.seed
+            << ", generator batch " << generator_batch << "; Inception " << dims << "-d, " << go.resize << " resize\n";
+
+  // 4. with --data-dir the real training images (read first: a wrong folder fails before the sampling), at the
+  //    generator's size; then the features of the generated images and of the real ones
+  data::ImageSet train_set;
+  if (go.kid) {
+    data::ImageSet train_all;
+    try {
+      train_all = train::load_split(c, data::Split::train);
+    } catch (const structgan::Error& e) {
+      structgan::fail(e.what(), " (the checkpoint was trained on '", c.dataset, "' from '", train::data_dir_of(c),
+                      "'; give the folder with --data-dir)");
+    }
+    structgan::require(train_all.channels == channels, "data set '", c.dataset, "' has ", train_all.channels,
+                       "-channel images but the checkpoint's generator makes ", channels);
+    train_set = subsample(train_all, static_cast<std::size_t>(go.train_size), go.seed + 99);
+    structgan::require(static_cast<std::int64_t>(train_set.size()) >= kid_options.subset_size, "KID: ", train_set.size(),
+                       " real images are fewer than --kid-subset-size ", kid_options.subset_size);
+  }
+  const std::size_t real_count = train_set.size();
+  const auto tf = clock::now();
+  const train::InceptionFeatures fake =
+      train::generator_inception_features(g, go.samples, generator_batch, go.seed, inception, run);
+  train::InceptionFeatures real;
+  if (go.kid) {
+    real = train::image_set_inception_features(train_set, train::real_image_transform(c, train_set.height, train_set.width),
+                                               0, 0, inception, run);
+    real_stats = train::pool3_statistics(real);
+    if (!go.save_fid_stats.empty()) {
+      io::write_fid_statistics(go.save_fid_stats, real_stats);
+      std::cout << "wrote " << go.save_fid_stats << " (mu and sigma of " << real_count << " training images)\n";
+    }
+  }
+  const double feature_seconds = std::chrono::duration<double>(clock::now() - tf).count();
+  if (!go.save_features.empty()) {
+    std::error_code ec;
+    fs::create_directories(go.save_features, ec);
+    structgan::require(!ec, "cannot create feature folder '", go.save_features, "': ", ec.message());
+    const fs::path f(go.save_features);
+    io::write_npy((f / "generated_pool3.npy").string(), fake.pool3);
+    io::write_npy((f / "generated_logits_unbiased.npy").string(), fake.logits_unbiased);  // what IS takes
+    if (go.kid) io::write_npy((f / "real_pool3.npy").string(), real.pool3);
+    std::cout << "wrote the Inception features to " << go.save_features << "\n";
+  }
+
+  // 5. the metrics
+  const train::GeneratorQuality q = train::generator_quality(real_stats, fake, is_options.splits);
+  std::cout << "FID: " << shortest(q.fid) << "\n";
+  std::cout << "IS: " << shortest(q.inception_score.mean) << " ± " << shortest(q.inception_score.std) << "\n";
+  ev::MeanStd kid;
+  if (go.kid) {
+    kid = ev::kernel_inception_distance(real.pool3, fake.pool3, kid_options);
+    std::cout << "KID: " << shortest(kid.mean) << " ± " << shortest(kid.std) << "\n";
+  } else {
+    std::cout << "(no KID: it needs the real images' features; --fid-stats holds only their statistics, give --data-dir)\n";
+  }
+  if (!json_path.empty()) {
+    nlohmann::json j;
+    j["build"] = structgan::build_info();
+    j["checkpoint"] = path;
+    j["iteration"] = iteration;
+    j["dataset"] = c.dataset;
+    j["config"] = saved;
+    j["inception_weights"] = go.weights;
+    j["inception_resize"] = go.resize;
+    j["samples"] = go.samples;
+    j["seed"] = go.seed;
+    j["generator_batch"] = generator_batch;
+    j["fid"] = {{"value", q.fid}};
+    if (go.kid) {
+      j["fid"]["real"] = {{"data_dir", train::data_dir_of(c)}, {"images", real_count}};
+      j["kid"] = {{"mean", kid.mean}, {"std", kid.std}, {"subsets", kid_options.subsets},
+                  {"subset_size", kid_options.subset_size}, {"seed", kid_options.seed}};
+    } else {
+      j["fid"]["real"] = {{"statistics", go.fid_stats}};
+    }
+    j["inception_score"] = {{"mean", q.inception_score.mean}, {"std", q.inception_score.std}, {"splits", is_options.splits}};
+    j["seconds_features"] = feature_seconds;
+    j["seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
+    io::write_file_atomically(json_path, j.dump(2) + "\n");
+    std::cout << "wrote " << json_path << "\n";
+  }
+  return 0;
+}
 #endif
 
 }  // namespace
@@ -374,7 +555,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--test-size", co.test_size, "with --checkpoint: test images, a seeded subset (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", co.batch, "with --checkpoint: images per forward pass (0 = the run's eval_batch)")
+  app.add_option("--batch", co.batch, "with --checkpoint: images per forward pass (0 = the run's eval_batch); with "
+                                      "--generator: images per Inception forward pass (0 = 50)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--image-size", co.image_size,
                  "with --checkpoint: size of the evaluated images (0 = the run's eval_image_size, else its image_size)")
@@ -382,6 +564,25 @@ int main(int argc, char** argv) {
   app.add_option("--save-features", co.save_features,
                  "with --checkpoint: write {train,test}_{fb,ftilde}.npy and {train,test}_labels.npy into this folder");
   for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels"}) ck_opt->excludes(f);
+  GeneratorOptions go;
+  auto* gen_opt = app.add_option("--generator", go.path,
+                                 "a training checkpoint: FID, IS and (with --data-dir) KID of its EMA generator's samples "
+                                 "against the real images (needs --inception-weights)");
+  gen_opt->excludes(ck_opt);
+  for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels"}) gen_opt->excludes(f);
+  app.add_option("--inception-weights", go.weights, "with --generator: the Inception-v3 weights file "
+                                                    "(scripts/convert_inception_weights.py)")->needs(gen_opt);
+  app.add_option("--samples", go.samples, "with --generator: generated images")
+      ->capture_default_str()->check(CLI::Range(std::int64_t{2}, std::numeric_limits<std::int64_t>::max()))->needs(gen_opt);
+  app.add_option("--fid-stats", go.fid_stats, "with --generator: the real images' statistics (a pytorch-fid .npz, or an "
+                                              "N×D features .npy) instead of --data-dir; then no KID")
+      ->check(CLI::ExistingFile)->needs(gen_opt)->excludes(dd_opt);
+  app.add_option("--inception-resize", go.resize, "with --generator: pytorch (pytorch-fid's bilinear, default) or tf1 "
+                                                  "(torch-fidelity's TF1-compatible bilinear)")
+      ->capture_default_str()->check(CLI::IsMember({"pytorch", "tf1"}))->needs(gen_opt);
+  app.add_option("--generator-batch", go.generator_batch, "with --generator: latents per generator pass (0 = the run's "
+                                                          "batch_size: BatchNorm sees batches as in training)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber)->needs(gen_opt);
 #endif
   ImageMetricOptions im;
   app.add_option("--fid", im.fid,
@@ -390,20 +591,22 @@ int main(int argc, char** argv) {
       ->expected(2)->check(CLI::ExistingFile);
   auto* kid_opt = app.add_option("--kid", im.kid, "KID between two features .npy files; prints 'KID: <mean> ± <std>'")
                       ->expected(2)->check(CLI::ExistingFile);
-  app.add_option("--kid-subsets", im.kid_options.subsets, "with --kid: random subsets (torch-fidelity's default)")
-      ->capture_default_str()->check(CLI::PositiveNumber)->needs(kid_opt);
-  app.add_option("--kid-subset-size", im.kid_options.subset_size,
-                 "with --kid: rows per subset; each file needs at least this many")
-      ->capture_default_str()->check(CLI::Range(2, std::numeric_limits<int>::max()))->needs(kid_opt);
+  auto* kid_subsets_opt =
+      app.add_option("--kid-subsets", im.kid_options.subsets, "with --kid or --generator: random subsets (torch-fidelity's default)")
+          ->capture_default_str()->check(CLI::PositiveNumber);
+  auto* kid_size_opt = app.add_option("--kid-subset-size", im.kid_options.subset_size,
+                                      "with --kid or --generator: rows per subset; each side needs at least this many")
+                           ->capture_default_str()->check(CLI::Range(2, std::numeric_limits<int>::max()));
   auto* is_opt = app.add_option("--inception-score", im.inception_score,
                                 "Inception Score of N×C logits .npy (Inception: the 1008 logits without the fc bias); "
                                 "prints 'IS: <mean> ± <std>'")
                      ->check(CLI::ExistingFile);
-  app.add_option("--is-splits", im.is_options.splits, "with --inception-score: consecutive splits")
-      ->capture_default_str()->check(CLI::PositiveNumber)->needs(is_opt);
+  auto* is_splits_opt = app.add_option("--is-splits", im.is_options.splits, "with --inception-score or --generator: consecutive splits")
+                            ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--save-fid-stats", im.save_fid_stats,
-                 "FEATURES.npy OUT.npz: write the features' FID statistics (mu, sigma) as pytorch-fid does")
-      ->expected(2);
+                 "FEATURES.npy OUT.npz: write the features' FID statistics (mu, sigma) as pytorch-fid does; "
+                 "with --generator and --data-dir one path, OUT.npz: the real images' statistics")
+      ->expected(1, 2);
   app.add_option("--json", json_path, "write the row(s), or the image metrics, as JSON here");
   app.add_option("--plots", plots.dir, "write t-SNE PNGs of the test features into this folder");
   app.add_option("--palette-reference", plots.palette_ref, "M×2 .npy: colour the t-SNE points by this 2-D layout (Fig. 2d)")
@@ -416,7 +619,8 @@ int main(int argc, char** argv) {
   app.add_option("--knn-k", o.knn.k, "kNN neighbours")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--knn-t", o.knn.temperature, "kNN temperature")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", plots.threads, "threads (0 = all)")->capture_default_str();
-  app.add_option("--seed", plots.seed, "seed of k-means and of the subsamples")->capture_default_str();
+  app.add_option("--seed", plots.seed, "seed of k-means and of the subsamples; with --generator: of the latents")
+      ->capture_default_str();
   app.add_option("--tsne-points", plots.points, "at most this many test points in the t-SNE plots")
       ->capture_default_str()->check(CLI::Range(4, 10000));
   app.add_option("--tsne-iterations", plots.iterations, "t-SNE iterations")->capture_default_str()->check(CLI::PositiveNumber);
@@ -437,6 +641,37 @@ int main(int argc, char** argv) {
     o.run_knn = !no_knn;
     o.svm.threads = o.kmeans.kmeans.threads = o.knn.threads = plots.threads;
     o.kmeans.kmeans.seed = plots.seed;
+#if STRUCTGAN_EVAL_CHECKPOINTS
+    const bool generator_mode = gen_opt->count() > 0;
+#else
+    const bool generator_mode = false;
+#endif
+    structgan::require(generator_mode || kid_opt->count() > 0 || (kid_subsets_opt->count() == 0 && kid_size_opt->count() == 0),
+                       "--kid-subsets and --kid-subset-size need --kid or --generator");
+    structgan::require(generator_mode || is_opt->count() > 0 || is_splits_opt->count() == 0,
+                       "--is-splits needs --inception-score or --generator");
+#if STRUCTGAN_EVAL_CHECKPOINTS
+    if (generator_mode) {
+      for (const char* f : {"--fid", "--kid", "--inception-score", "--plots", "--palette-reference", "--image-size", "--test-size"})
+        structgan::require(app.count(f) == 0, f, " cannot be combined with --generator");
+      structgan::require(im.save_fid_stats.size() <= 1, "--save-fid-stats with --generator takes one path, OUT.npz (the "
+                         "real images' statistics, with --data-dir)");
+      co.data_dir_set = dd_opt->count() > 0;
+      co.dataset_set = ds_opt->count() > 0;
+      go.kid = co.data_dir_set;
+      structgan::require(im.save_fid_stats.empty() || go.kid, "--save-fid-stats with --generator needs --data-dir (the "
+                         "real images whose statistics it writes)");
+      if (!im.save_fid_stats.empty()) go.save_fid_stats = im.save_fid_stats[0];
+      go.save_features = co.save_features;
+      go.inception_batch = co.batch;
+      go.train_size = co.train_size;
+      go.seed = plots.seed;
+      if (plots.threads > 0) omp_set_num_threads(plots.threads);
+      return evaluate_generator(go, co, im.kid_options, im.is_options, json_path);
+    }
+#endif
+    structgan::require(im.save_fid_stats.empty() || im.save_fid_stats.size() == 2,
+                       "--save-fid-stats takes two paths, FEATURES.npy OUT.npz (one only with --generator)");
     if (im.any()) {
       for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels", "--plots",
 #if STRUCTGAN_EVAL_CHECKPOINTS
@@ -453,7 +688,7 @@ int main(int argc, char** argv) {
       co.dataset_set = ds_opt->count() > 0;
       return evaluate_checkpoint(co, o, plots, json_path, name);
     }
-    structgan::require(dd_opt->count() == 0 && ds_opt->count() == 0, "--data-dir and --dataset need --checkpoint");
+    structgan::require(dd_opt->count() == 0 && ds_opt->count() == 0, "--data-dir and --dataset need --checkpoint or --generator");
 #endif
     if (train_x.empty() || train_y.empty() || test_x.empty() || test_y.empty())
       structgan::fail("give --train-features, --train-labels, --test-features and --test-labels",

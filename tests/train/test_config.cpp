@@ -271,6 +271,10 @@ TrainConfig every_key_changed() {
   c.eval_kmeans_repeats = 5;
   c.eval_tsne_points = 300;
   c.eval_random_baseline = false;
+  c.fid_every = 500;
+  c.fid_inception_weights = std::string(STRUCTGAN_SOURCE_DIR) + "/LICENSE";  // validate() wants an existing file
+  c.fid_samples = 2000;
+  c.fid_batch = 25;
   return c;
 }
 
@@ -336,6 +340,10 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.eval_kmeans_repeats == 5);
   BOOST_TEST(c.eval_tsne_points == 300);
   BOOST_TEST(!c.eval_random_baseline);
+  BOOST_TEST(c.fid_every == 500);
+  BOOST_TEST(c.fid_inception_weights == std::string(STRUCTGAN_SOURCE_DIR) + "/LICENSE");
+  BOOST_TEST(c.fid_samples == 2000);
+  BOOST_TEST(c.fid_batch == 25);
 }
 
 /// The `key=value` overrides that set every key of j (objective keys dotted), values as JSON.
@@ -546,9 +554,11 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.objective.fuse_jacobian_pass);
   BOOST_TEST(c.bad_files == "fail");  // a key added since takes its default
   BOOST_TEST((c.objective.distance.stats == objectives::GaussianStats::Global));
+  BOOST_TEST(c.fid_every == 0);  // FID during training (added since): off
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
-  for (const char* added : {"bad_files"}) written.erase(added);
+  for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch"})
+    written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));
 }

@@ -17,6 +17,7 @@
 /// docs/training.md lists every key with its range and meaning; `describe_keys()` prints the same table.
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -80,6 +81,11 @@ struct TrainConfig {
   std::int64_t eval_kmeans_repeats = 20;    ///< SPEC §6: 20
   std::int64_t eval_tsne_points = 2000;     ///< test points in the t-SNE plot (0: none)
   bool eval_random_baseline = true;         ///< also evaluate the untrained network (same seed)
+  // ---- image quality during training (issue #23; train/image_quality.hpp) ----
+  std::int64_t fid_every = 0;               ///< FID and IS of the EMA generator every N iterations and at the end (0: off)
+  std::string fid_inception_weights;        ///< the Inception-v3 weights file (required when fid_every > 0)
+  std::int64_t fid_samples = 10000;         ///< generated images (and at most as many training images) per FID
+  std::int64_t fid_batch = 50;              ///< images per Inception forward pass (pytorch-fid: 50)
 };
 
 namespace detail {
@@ -166,6 +172,17 @@ void visit_fields(C& c, F&& f) {
   f(Key("eval_kmeans_repeats", "repeats of the k-means protocol (SPEC: 20)").min(1), c.eval_kmeans_repeats);
   f(Key("eval_tsne_points", "test points in the t-SNE plot (0: no plot)").min(0), c.eval_tsne_points);
   f(Key("eval_random_baseline", "also evaluate the untrained network"), c.eval_random_baseline);
+  // ---- image quality during training ----
+  f(Key("fid_every", "FID and Inception Score of the EMA generator every N iterations and at the end, in log.jsonl "
+                     "(0: off; image data sets only)").min(0),
+    c.fid_every);
+  f(Key("fid_inception_weights", "Inception-v3 weights file (scripts/convert_inception_weights.py); required when "
+                                 "fid_every > 0"),
+    c.fid_inception_weights);
+  f(Key("fid_samples", "generated images per FID, and at most as many training images for the cached real "
+                       "statistics (fid_stats_train.npz)").min(2),
+    c.fid_samples);
+  f(Key("fid_batch", "images per Inception forward pass during FID").min(1), c.fid_batch);
 }
 
 /// Every top-level key name, in order ("objective" holds the objective.* keys).
@@ -188,6 +205,15 @@ inline void validate(const TrainConfig& c) {
   // of the previous batch instead of the memory of many batches that SPEC §3 searches.
   require(c.objective.bank_size >= c.batch_size, w, ": 'objective.bank_size' = ", c.objective.bank_size,
           " must be ≥ 'batch_size' = ", c.batch_size, " (the bank holds whole real batches)");
+  if (c.fid_every > 0) {
+    require(c.dataset != "double_spiral", w, ": 'fid_every' = ", c.fid_every,
+            " needs an image data set (the double spiral has no images for Inception)");
+    require(!c.fid_inception_weights.empty(), w, ": 'fid_every' = ", c.fid_every,
+            " needs 'fid_inception_weights', the Inception-v3 weights file (scripts/convert_inception_weights.py)");
+    std::error_code ec;
+    require(std::filesystem::is_regular_file(c.fid_inception_weights, ec), w, ": 'fid_inception_weights' = '",
+            c.fid_inception_weights, "' is not a file (needed by 'fid_every' = ", c.fid_every, ")");
+  }
   if (c.dataset != "double_spiral") {
     const std::int64_t r = c.image_size;
     const std::int64_t bw = c.g_bottom_width;  // divided, not multiplied: huge values must not overflow

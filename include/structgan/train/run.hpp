@@ -6,7 +6,9 @@
 ///
 /// Output folder layout (docs/training.md):
 ///   config.json          the effective configuration
-///   log.jsonl            one JSON object per logged iteration (every loss term, σ mean, ‖f̃‖, ‖∇‖)
+///   log.jsonl            one JSON object per logged iteration (every loss term, σ mean, ‖f̃‖, ‖∇‖;
+///                        with fid_every also "fid", "is_mean", "is_std" every fid_every iterations and at the end)
+///   fid_stats_train.npz  with fid_every: the training images' FID statistics (train/image_quality.hpp)
 ///   checkpoint.ckpt   the whole training state (io/checkpoint.hpp)
 ///   samples/iter_NNNNNNN.png, samples/latest.png
 ///
@@ -21,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -28,6 +31,7 @@
 
 #include "structgan/core/build_info.hpp"
 #include "structgan/io/atomic_file.hpp"
+#include "structgan/train/image_quality.hpp"
 #include "structgan/train/progress.hpp"
 #include "structgan/train/samples.hpp"
 #include "structgan/train/trainer.hpp"
@@ -77,6 +81,12 @@ inline nlohmann::json log_record(const StepReport& r, double elapsed) {
 }
 
 namespace detail {
+/// Whether a generator makes images (FID applies): BigGAN-deep, not the double spiral's MLP.
+template <class G>
+struct is_image_generator : std::false_type {};
+template <class T, class D>
+struct is_image_generator<nn::BigGANDeepGenerator<T, D>> : std::true_type {};
+
 inline volatile std::sig_atomic_t& stop_requested() {
   static volatile std::sig_atomic_t flag = 0;
   return flag;
@@ -174,6 +184,26 @@ RunResult run(Tr& trainer, const RunOptions& options,
   // --version prints it, so that a log says what produced it.
   log << nlohmann::json{{"build", build_info()}, {"start_iteration", trainer.iteration()}}.dump() << "\n" << std::flush;
 
+  // fid_every: Inception is loaded before the first iteration (a bad weights file fails now, not
+  // hours later); each measurement's fields join that iteration's log record.
+  using Generator = std::decay_t<decltype(trainer.ema_generator())>;
+  std::unique_ptr<FidMonitor<Tr>> fid;
+  if constexpr (detail::is_image_generator<Generator>::value)
+    if (c.fid_every > 0) fid = std::make_unique<FidMonitor<Tr>>(trainer, !options.resume);
+  auto measure_fid = [&](std::int64_t it, nlohmann::json& record) {
+    if constexpr (detail::is_image_generator<Generator>::value) {
+      const nlohmann::json m = fid->measure(trainer, options.progress);
+      record.update(m);
+      if (options.progress)
+        std::fprintf(stderr, "structgan: iteration %lld: FID %.4f, IS %.4f ± %.4f (%lld images, %.1f s)\n",
+                     static_cast<long long>(it), m["fid"].get<double>(), m["is_mean"].get<double>(),
+                     m["is_std"].get<double>(), static_cast<long long>(c.fid_samples), m["fid_seconds"].get<double>());
+    } else {
+      (void)it;
+      (void)record;
+    }
+  };
+
   result.start_iteration = result.iteration = trainer.iteration();
   const std::int64_t total = c.iterations;
   ProgressBar bar(total, result.start_iteration, stderr, options.progress_tty);
@@ -207,8 +237,11 @@ RunResult run(Tr& trainer, const RunOptions& options,
     }
     result.last = r;
     const std::int64_t it = trainer.iteration();
-    if (it % c.log_every == 0 || it == total) {
-      log << log_record(r, elapsed()).dump() << "\n";
+    const bool fid_now = fid && (it % c.fid_every == 0 || it == total);
+    if (it % c.log_every == 0 || it == total || fid_now) {
+      nlohmann::json record = log_record(r, elapsed());  // the time before the measurement
+      if (fid_now) measure_fid(it, record);
+      log << record.dump() << "\n";
       log.flush();
     }
     if (options.progress)
