@@ -270,6 +270,12 @@ TrainConfig every_key_changed() {
   c.eval_kmeans_repeats = 5;
   c.eval_tsne_points = 300;
   c.eval_random_baseline = false;
+  c.validation_size = 500;
+  c.validation_seed = 9;
+  c.eval_embedding = false;
+  c.validate_every = 250;
+  c.validate_svm_train_size = 2000;
+  c.validate_kmeans_repeats = 3;
   return c;
 }
 
@@ -334,6 +340,12 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.eval_kmeans_repeats == 5);
   BOOST_TEST(c.eval_tsne_points == 300);
   BOOST_TEST(!c.eval_random_baseline);
+  BOOST_TEST(c.validation_size == 500);
+  BOOST_TEST(c.validation_seed == 9);
+  BOOST_TEST(!c.eval_embedding);
+  BOOST_TEST(c.validate_every == 250);
+  BOOST_TEST(c.validate_svm_train_size == 2000);
+  BOOST_TEST(c.validate_kmeans_repeats == 3);
 }
 
 /// The `key=value` overrides that set every key of j (objective keys dotted), values as JSON.
@@ -542,10 +554,13 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.objective.jacobian.steps == 2);
   BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
   BOOST_TEST(c.objective.fuse_jacobian_pass);
-  BOOST_TEST(c.bad_files == "fail");  // a key added since takes its default
+  BOOST_TEST(c.bad_files == "fail");  // a key added since takes its (preset's) default
+  BOOST_TEST(c.validation_size == 10000);
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
-  for (const char* added : {"bad_files"}) written.erase(added);
+  for (const char* added : {"bad_files", "validation_size", "validation_seed", "eval_embedding", "validate_every",
+                            "validate_svm_train_size", "validate_kmeans_repeats"})
+    written.erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));
 }
 
