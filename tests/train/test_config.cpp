@@ -51,6 +51,17 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").lr_g == 1e-3);
   BOOST_TEST(train::preset("fashion_mnist").d_width == 32);  // f^b of 256 entries (docs/training.md)
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
+  // The longer recipe: the main job's run, longer, with a periodic validation; nothing else differs.
+  {
+    nlohmann::json longer = train::to_json(train::preset("fashion_mnist_long"));
+    const nlohmann::json main_job = train::to_json(train::preset("fashion_mnist"));
+    BOOST_TEST(longer["iterations"].get<int>() == 4500);
+    BOOST_TEST(longer["validate_every"].get<int>() == 500);
+    BOOST_TEST(longer["validation_size"].get<int>() == 10000);
+    for (const char* k : {"preset", "iterations", "validate_every", "sample_every", "checkpoint_every", "output_dir"})
+      longer[k] = main_job[k];
+    BOOST_TEST(longer == main_job);
+  }
   BOOST_TEST(has(error_of([] { train::preset("mnist"); }), "unknown preset 'mnist'"));
 }
 
