@@ -203,13 +203,14 @@ struct LineSeries {
   std::vector<double> x, y;
 };
 
-/// Options of render_line_chart. The axes span the data unless given (y_min < y_max, x_min < x_max).
+/// Options of render_line_chart. The axes span the data, widened to round tick steps, unless given
+/// (x_min < x_max, y_min < y_max: then exactly that range, in `ticks` equal steps).
 struct LineChartOptions {
   int plot_width = 640, plot_height = 400;  ///< the plot area in pixels
   std::string title, x_label, y_label;      ///< 5×7 font, upper case
   double x_min = 0, x_max = 0;              ///< x range (x_min ≥ x_max: the data's)
-  double y_min = 0, y_max = 0;              ///< y range (y_min ≥ y_max: the data's, padded by 5%)
-  int ticks = 5;                            ///< tick labels per axis (at least 2)
+  double y_min = 0, y_max = 0;              ///< y range (y_min ≥ y_max: the data's)
+  int ticks = 5;                            ///< about this many tick labels per axis (at least 2)
 };
 
 namespace detail {
@@ -219,11 +220,28 @@ inline std::string tick_text(double v) {
   std::snprintf(b, sizeof b, "%.4g", std::abs(v) < 1e-12 ? 0.0 : v);
   return b;
 }
+/// Tick values over [lo, hi]: with `fixed`, `ticks` equal steps of exactly that range; else a
+/// step of 1, 2 or 5 × 10^k giving about `ticks` values, lo and hi widened to multiples of it.
+inline std::vector<double> axis_ticks(double& lo, double& hi, int ticks, bool fixed) {
+  std::vector<double> out;
+  if (fixed) {
+    for (int k = 0; k < ticks; ++k) out.push_back(lo + (hi - lo) * k / (ticks - 1));
+    return out;
+  }
+  const double raw = (hi - lo) / (ticks - 1);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double norm = raw / mag;
+  const double step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;  // the nearest on a log scale
+  lo = std::floor(lo / step + 1e-9) * step;
+  hi = std::ceil(hi / step - 1e-9) * step;
+  for (int k = 0; lo + k * step <= hi + step * 1e-6; ++k) out.push_back(lo + k * step);
+  return out;
+}
 }  // namespace detail
 
 /// A line chart of `series` (each with x and y of one length ≥ 1, finite): a framed plot area with
-/// tick labels on both axes, a line and a dot per point in each series' colour, and a legend in
-/// the plot's top-left corner. Throws structgan::Error for empty, mismatched or non-finite input.
+/// grid lines and tick labels on both axes, a line and a dot per point in each series' colour, and
+/// a legend below the plot. Throws structgan::Error for empty, mismatched or non-finite input.
 inline Image render_line_chart(const std::vector<LineSeries>& series, const LineChartOptions& options = {}) {
   require(!series.empty(), "render_line_chart: no series");
   require(options.plot_width >= 64 && options.plot_height >= 64 && options.ticks >= 2,
@@ -245,52 +263,50 @@ inline Image render_line_chart(const std::vector<LineSeries>& series, const Line
       y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
     }
   }
-  if (options.x_min < options.x_max) {
-    x0 = options.x_min;
-    x1 = options.x_max;
-  }
-  if (options.y_min < options.y_max) {
-    y0 = options.y_min;
-    y1 = options.y_max;
-  } else {
-    const double pad = std::max(0.05 * (y1 - y0), 1e-3);
-    y0 -= pad;
-    y1 += pad;
-  }
-  if (x1 <= x0) x1 = x0 + 1;  // one point, or every x equal
-  const int margin = 16, title_h = options.title.empty() ? 0 : 30;
-  std::vector<std::string> yt(static_cast<std::size_t>(options.ticks));
+  const bool x_fixed = options.x_min < options.x_max, y_fixed = options.y_min < options.y_max;
+  if (x_fixed) x0 = options.x_min, x1 = options.x_max;
+  if (y_fixed) y0 = options.y_min, y1 = options.y_max;
+  if (x1 <= x0) x0 -= 0.5, x1 += 0.5;  // one point, or every value equal
+  if (y1 <= y0) y0 -= 0.05, y1 += 0.05;
+  const std::vector<double> xt = detail::axis_ticks(x0, x1, options.ticks, x_fixed);
+  const std::vector<double> yt = detail::axis_ticks(y0, y1, options.ticks, y_fixed);
   int ytw = 0;
-  for (int k = 0; k < options.ticks; ++k) {
-    yt[std::size_t(k)] = detail::tick_text(y0 + (y1 - y0) * k / (options.ticks - 1));
-    ytw = std::max(ytw, text_width(yt[std::size_t(k)], 2));
-  }
-  // the y label goes above the axis, the x label below the tick labels
-  const int left = margin + ytw + 8, top = margin + title_h + (options.y_label.empty() ? 0 : 22);
-  const int bottom_h = 8 + 14 + (options.x_label.empty() ? 0 : 22) + margin;
+  for (double v : yt) ytw = std::max(ytw, text_width(detail::tick_text(v), 2));
+  const int margin = 16, title_h = options.title.empty() ? 0 : 30, row_h = 22;
+  // above the plot: the title, then the y label; below it: x tick labels, the x label, the legend
+  const int left = margin + ytw + 8, top = margin + title_h + (options.y_label.empty() ? 0 : 28);
+  const int below = 8 + 14 + (options.x_label.empty() ? 0 : 22) + 12;
   const int right_pad = std::max(margin, text_width(detail::tick_text(x1), 2) / 2 + 4);
-  Image img(left + options.plot_width + right_pad, top + options.plot_height + bottom_h);
+  std::vector<int> entry_w(series.size());
+  int legend_w = 0;
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    entry_w[k] = 14 + 8 + text_width(series[k].name, 2);
+    legend_w += entry_w[k] + (k + 1 < series.size() ? 24 : 0);
+  }
+  const int width = std::max(left + options.plot_width + right_pad, margin + legend_w + margin);
+  Image img(width, top + options.plot_height + below + row_h + margin);
   const Rgb black{0, 0, 0}, grey{160, 160, 160}, light{230, 230, 230};
   if (!options.title.empty()) draw_text(img, margin, margin - 4, options.title, black, 2);
-  if (!options.y_label.empty()) draw_text(img, margin, top - 22, options.y_label, black, 2);
+  if (!options.y_label.empty()) draw_text(img, margin, top - 28, options.y_label, black, 2);
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (options.plot_width - 1); };
   auto py = [&](double y) { return top + (options.plot_height - 1) - (y - y0) / (y1 - y0) * (options.plot_height - 1); };
-  for (int k = 0; k < options.ticks; ++k) {  // grid lines and tick labels
-    const int gy = static_cast<int>(std::lround(py(y0 + (y1 - y0) * k / (options.ticks - 1))));
+  for (double v : yt) {  // grid lines and tick labels
+    const int gy = static_cast<int>(std::lround(py(v)));
     img.fill_rect(left, gy, options.plot_width, 1, light);
-    const std::string& t = yt[std::size_t(k)];
+    const std::string t = detail::tick_text(v);
     draw_text(img, left - 8 - text_width(t, 2), gy - 7, t, black, 2);
-    const double xv = x0 + (x1 - x0) * k / (options.ticks - 1);
-    const int gx = static_cast<int>(std::lround(px(xv)));
+  }
+  for (double v : xt) {
+    const int gx = static_cast<int>(std::lround(px(v)));
     img.fill_rect(gx, top, 1, options.plot_height, light);
-    const std::string xt = detail::tick_text(xv);
-    draw_text(img, gx - text_width(xt, 2) / 2, top + options.plot_height + 8, xt, black, 2);
+    const std::string t = detail::tick_text(v);
+    draw_text(img, gx - text_width(t, 2) / 2, top + options.plot_height + 8, t, black, 2);
   }
   if (!options.x_label.empty())
     draw_text(img, left + (options.plot_width - text_width(options.x_label, 2)) / 2, top + options.plot_height + 30,
               options.x_label, black, 2);
   img.frame(left - 1, top - 1, options.plot_width + 2, options.plot_height + 2, grey);
-  // Lines: dense steps along each segment (a 2-pixel pen), clipped to the plot area.
+  // Lines: dense steps along each segment (a 3-pixel pen), clipped to the plot area.
   auto inside = [&](double x, double y) {
     return x >= left && x <= left + options.plot_width - 1 && y >= top && y <= top + options.plot_height - 1;
   };
@@ -308,16 +324,13 @@ inline Image render_line_chart(const std::vector<LineSeries>& series, const Line
     for (std::size_t i = 0; i < s.x.size(); ++i)
       if (inside(px(s.x[i]), py(s.y[i]))) img.fill_disc(px(s.x[i]), py(s.y[i]), 3, col);
   }
-  // Legend, top left inside the plot, on a white box.
-  int name_w = 0;
-  for (const LineSeries& s : series) name_w = std::max(name_w, text_width(s.name, 2));
-  const int row_h = 22, lx = left + 10, ly = top + 10;
-  img.fill_rect(lx - 6, ly - 6, 14 + 8 + name_w + 12, row_h * static_cast<int>(series.size()) + 6, {255, 255, 255});
-  img.frame(lx - 6, ly - 6, 14 + 8 + name_w + 12, row_h * static_cast<int>(series.size()) + 6, grey);
+  // Legend: one row below the plot, a colour square and the name per series.
+  int lx = margin;
+  const int ly = top + options.plot_height + below;
   for (std::size_t k = 0; k < series.size(); ++k) {
-    const int y = ly + static_cast<int>(k) * row_h;
-    img.fill_rect(lx, y, 14, 14, label_color(static_cast<int>(k)));
-    draw_text(img, lx + 14 + 8, y, series[k].name, black, 2);
+    img.fill_rect(lx, ly, 14, 14, label_color(static_cast<int>(k)));
+    draw_text(img, lx + 14 + 8, ly, series[k].name, black, 2);
+    lx += entry_w[k] + 24;
   }
   return img;
 }
