@@ -42,9 +42,13 @@ int run_image_training(const train::CommandLine& cl) {
     validate = [periodic](Tr& t) { return periodic->measure<T, Dev>(t.ema_discriminator()); };
   }
   const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer), validate);
-  std::fprintf(stderr, "structgan: iterations %lld → %lld in %.1f s (%.2f it/s)%s; checkpoint %s\n",
+  const double train_s = r.seconds - r.validation_seconds;  // the rate of training alone
+  char validation_note[64] = "";
+  if (r.validation_seconds > 0)
+    std::snprintf(validation_note, sizeof validation_note, ", without %.1f s of validation", r.validation_seconds);
+  std::fprintf(stderr, "structgan: iterations %lld → %lld in %.1f s (%.2f it/s%s)%s; checkpoint %s\n",
                static_cast<long long>(r.start_iteration), static_cast<long long>(r.iteration), r.seconds,
-               r.seconds > 0 ? static_cast<double>(r.iteration - r.start_iteration) / r.seconds : 0.0,
+               train_s > 0 ? static_cast<double>(r.iteration - r.start_iteration) / train_s : 0.0, validation_note,
                r.interrupted ? " — interrupted" : "", r.checkpoint.c_str());
   if (r.interrupted) {
     std::fprintf(stderr, "structgan: stopped by Ctrl-C; continue with the same command and --resume\n");

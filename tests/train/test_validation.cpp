@@ -196,8 +196,10 @@ BOOST_AUTO_TEST_CASE(periodic_validation_records_in_the_log) {
   };
   train::RunOptions ro;
   ro.progress = false;
-  train::run<Tr>(t, ro, {}, validate);
+  const train::RunResult result = train::run<Tr>(t, ro, {}, validate);
   BOOST_TEST((seen == std::vector<std::int64_t>{0, 2, 4, 5}));
+  BOOST_TEST(result.validation_seconds >= 4 * 0.06);  // the part of result.seconds the rate leaves out
+  BOOST_TEST(result.validation_seconds < result.seconds);
   std::ifstream log(dir + "/log.jsonl");
   std::vector<nlohmann::json> records;
   std::size_t steps = 0;

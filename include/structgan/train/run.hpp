@@ -144,6 +144,7 @@ struct RunResult {
   std::int64_t iteration = 0;        ///< where it ended
   bool interrupted = false;          ///< stopped by SIGINT (or request_stop)
   double seconds = 0;                ///< wall time of this session's iterations
+  double validation_seconds = 0;     ///< the part of `seconds` spent in periodic validations
   std::string checkpoint;            ///< the checkpoint written last
   StepReport last;                   ///< the last iteration's report
 };
@@ -252,6 +253,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
   if (options.progress) bar.finish();
   result.iteration = trainer.iteration();
   result.seconds = elapsed();
+  result.validation_seconds = validation_seconds;
   if (result.iteration > result.start_iteration || !fs::exists(ckpt)) save();
   if (result.iteration > result.start_iteration) samples(result.iteration);
   return result;
