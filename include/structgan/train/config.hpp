@@ -290,8 +290,7 @@ inline TrainConfig preset(const std::string& name) {
     if (name == "fashion_mnist_long") {
       // The longer recipe: 4500 iterations (4.8 epochs of the 50,000 training images), 100 minutes
       // at the slowest 2-core host's 0.75 it/s, plus 10 validations (f^b of 20,000 images, the
-      // SVM on 10,000 and k-means over 5 repeats: about half a minute each, estimated from the main
-      // job's evaluation) and the evaluation.
+      // SVM on 10,000 and k-means over 5 repeats: roughly 10–20 s each) and the evaluation.
       c.iterations = 4500;
       c.validate_every = 500;
       c.sample_every = 500;
