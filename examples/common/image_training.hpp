@@ -5,7 +5,10 @@
 /// once for all image examples.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,14 +35,30 @@ int run_image_training(const train::CommandLine& cl) {
   ro.resume = cl.resume;
   ro.progress_tty = cl.progress_tty;
   using Tr = std::decay_t<decltype(trainer)>;
-  const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer));
-  std::fprintf(stderr, "structgan: iterations %lld → %lld in %.1f s (%.2f it/s)%s; checkpoint %s\n",
+  std::function<nlohmann::json(Tr&)> validate;  // validate_every: k-means and SVM on the held-out images
+  std::shared_ptr<PeriodicValidation> periodic;
+  if (c.validate_every > 0) {
+    periodic = std::make_shared<PeriodicValidation>(c);
+    validate = [periodic](Tr& t) { return periodic->measure<T, Dev>(t.ema_discriminator()); };
+  }
+  const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer), validate);
+  const double train_s = r.seconds - r.validation_seconds;  // the rate of training alone
+  char validation_note[64] = "";
+  if (r.validation_seconds > 0)
+    std::snprintf(validation_note, sizeof validation_note, ", without %.1f s of validation", r.validation_seconds);
+  std::fprintf(stderr, "structgan: iterations %lld → %lld in %.1f s (%.2f it/s%s)%s; checkpoint %s\n",
                static_cast<long long>(r.start_iteration), static_cast<long long>(r.iteration), r.seconds,
-               r.seconds > 0 ? static_cast<double>(r.iteration - r.start_iteration) / r.seconds : 0.0,
+               train_s > 0 ? static_cast<double>(r.iteration - r.start_iteration) / train_s : 0.0, validation_note,
                r.interrupted ? " — interrupted" : "", r.checkpoint.c_str());
   if (r.interrupted) {
     std::fprintf(stderr, "structgan: stopped by Ctrl-C; continue with the same command and --resume\n");
     return 130;
+  }
+  if (periodic) {
+    const std::string log = (std::filesystem::path(c.output_dir) / "log.jsonl").string();
+    const std::string png = (std::filesystem::path(c.output_dir) / "validation.png").string();
+    const std::size_t n = write_validation_curve(log, png, c.dataset + " validation, seed " + std::to_string(c.seed));
+    std::fprintf(stderr, "structgan: validation curve of %zu points in %s\n", n, png.c_str());
   }
   if (c.eval_at_end) evaluate_run<T, Dev>(trainer, std::cout);
   std::fprintf(stderr, "structgan: total wall time %.1f s\n",

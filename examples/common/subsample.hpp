@@ -23,22 +23,7 @@ inline data::ImageSet subsample(const data::ImageSet& set, std::size_t n, std::u
   for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
   idx.resize(n);
   std::sort(idx.begin(), idx.end());
-  data::ImageSet out;
-  out.channels = set.channels;
-  out.height = set.height;
-  out.width = set.width;
-  out.class_names = set.class_names;
-  out.labels.resize(n);
-  if (set.variable_size()) out.offsets.push_back(0);
-  for (std::size_t i = 0; i < n; ++i) {  // whole-image (variable-size) sets carry their sizes along
-    out.pixels.insert(out.pixels.end(), set.image(idx[i]), set.image(idx[i]) + set.image_bytes(idx[i]));
-    if (set.variable_size()) {
-      out.sizes.push_back(set.sizes[idx[i]]);
-      out.offsets.push_back(out.pixels.size());
-    }
-    out.labels[i] = set.labels[idx[i]];
-  }
-  return out;
+  return data::subset(set, idx);
 }
 
 }  // namespace structgan::examples

@@ -5,6 +5,7 @@
 //                  --test-features b.npy --test-labels b_labels.npy [--json out.json] [--plots DIR]
 //   structgan-eval --checkpoint runs/fashion_mnist/checkpoint.ckpt [--data-dir DIR] [--dataset NAME]
 //                  [--json out.json] [--plots DIR] [--save-features DIR]
+//   structgan-eval --plot-log runs/x/log.jsonl [--output curve.png]
 //   structgan-eval [--fid A B] [--kid A.npy B.npy [--kid-subsets S] [--kid-subset-size M]]
 //                  [--inception-score LOGITS.npy [--is-splits K]] [--save-fid-stats FEATURES.npy OUT.npz]
 //                  [--json out.json]
@@ -16,7 +17,9 @@
 // writes them as JSON, and with --plots writes t-SNE scatter plots of the test features. From a checkpoint it
 // rebuilds the EMA discriminator the trainer saved, extracts f^b and f~ of the train and test splits (test
 // transform) and evaluates both. With --generator it samples the checkpoint's EMA generator and prints FID, IS and
-// (with the real images) KID of its samples (train/image_quality.hpp). One translation unit: the checkpoint path needs only the train headers that
+// (with the real images) KID of its samples (train/image_quality.hpp). --plot-log draws a run's periodic validation
+// (validate_every) from its log.jsonl: validation k-means and SVM accuracy against training wall time, as a PNG.
+// One translation unit: the checkpoint path needs only the train headers that
 // build networks and read data (not the trainer).
 #include <CLI/CLI.hpp>
 
@@ -34,6 +37,7 @@
 #include "structgan/io/npy.hpp"
 #include "structgan/io/npz.hpp"
 #include "structgan/io/png.hpp"
+#include "../common/validation_curve.hpp"
 
 #if STRUCTGAN_EVAL_CHECKPOINTS
 #include "structgan/io/checkpoint.hpp"
@@ -186,6 +190,7 @@ using structgan::index_t;
 
 struct CheckpointOptions {
   std::string path, data_dir, dataset, save_features;
+  std::string split = "test";  // the images evaluated: test, or the run's held-out validation images
   std::int64_t train_size = 0, test_size = 0, batch = 0, image_size = 0;
   bool data_dir_set = false, dataset_set = false;
 };
@@ -255,6 +260,8 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   train::TrainConfig c = train::preset(saved.value("preset", std::string("cifar10")));
   train::apply_json(c, saved, "checkpoint '" + path + "' config");
   c.fid_every = 0;  // the run's periodic FID (its weights path perhaps of another machine) plays no part here
+  // A run from before validation_size trained on the whole train split, whatever its preset says now.
+  if (!saved.contains("validation_size")) c.validation_size = 0;
   if (co.dataset_set) c.dataset = co.dataset;
   if (co.data_dir_set) c.data_dir = co.data_dir;
   if (co.image_size > 0) c.eval_image_size = co.image_size;
@@ -282,16 +289,22 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   d.train(false);
 
   // 3. the data set (train and test splits), test transform
-  auto load = [&](data::Split split) {
+  // The SVM learns from the run's training part only: the validation_size images it held out
+  // (validation_seed) are never among them, so that --split validation measures unseen images.
+  auto load = [&](auto&& read) {
     try {
-      return train::load_split(c, split);
+      return read();
     } catch (const structgan::Error& e) {
       structgan::fail(e.what(), " (the checkpoint was trained on '", c.dataset, "' from '", train::data_dir_of(c),
                       "'; give the folder with --data-dir)");
     }
   };
-  const data::ImageSet train_all = load(data::Split::train);
-  const data::ImageSet test_all = load(data::Split::test);
+  train::TrainValidationSplit parts = load([&] { return train::load_train_validation(c); });
+  const bool on_validation = co.split == "validation";
+  structgan::require(!on_validation || parts.validation.size() > 0, "--split validation: the checkpoint's run held "
+                     "no images out (its validation_size is 0)");
+  const data::ImageSet train_all = std::move(parts.train);
+  const data::ImageSet test_all = on_validation ? std::move(parts.validation) : load([&] { return train::load_split(c, data::Split::test); });
   structgan::require(train_all.channels == channels, "data set '", c.dataset, "' has ", train_all.channels,
                      "-channel images but the checkpoint's discriminator takes ", channels);
   const data::ImageSet train_set = subsample(train_all, static_cast<std::size_t>(co.train_size), plots.seed + 99);
@@ -327,7 +340,8 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
   std::vector<ev::Table1Row> rows;
   rows.push_back(ev::evaluate_representation(trb, ytr, teb, yte, po, prefix + " f^b"));
   rows.push_back(ev::evaluate_representation(trt, ytr, tet, yte, po, prefix + " f~"));
-  std::cout << "\n" << c.dataset << ", checkpoint " << path << " (iteration " << iteration << "):\n";
+  std::cout << "\n" << c.dataset << " (" << (on_validation ? "held-out validation images" : "test split") << "), checkpoint "
+            << path << " (iteration " << iteration << "):\n";
   ev::print_table(std::cout, rows);
   if (!plots.dir.empty()) {
     write_tsne_plots(plots, "tsne_fb", prefix + " f^b", teb, yte, test_set.class_names);
@@ -342,6 +356,7 @@ int evaluate_checkpoint(const CheckpointOptions& co, const ev::ProtocolOptions& 
     j["data_dir"] = train::data_dir_of(c);
     j["train_images"] = train_set.size();
     j["test_images"] = test_set.size();
+    j["split"] = co.split;  // what the "test" rows were measured on
     j["config"] = saved;
     j["seconds_features"] = feature_seconds;
     j["seconds"] = std::chrono::duration<double>(clock::now() - t0).count();
@@ -553,6 +568,11 @@ int main(int argc, char** argv) {
   auto* ds_opt = app.add_option("--dataset", co.dataset, "with --checkpoint: the data set (default: the run's)");
   app.add_option("--train-size", co.train_size, "with --checkpoint: train images for the SVM and kNN, a seeded subset (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--split", co.split,
+                 "with --checkpoint: the images evaluated: test (the test split) or validation (the run's "
+                 "validation_size images held out of the train split); the SVM and kNN learn from the rest of the "
+                 "train split")
+      ->capture_default_str()->check(CLI::IsMember({"test", "validation"}));
   app.add_option("--test-size", co.test_size, "with --checkpoint: test images, a seeded subset (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--batch", co.batch, "with --checkpoint: images per forward pass (0 = the run's eval_batch); with "
@@ -607,6 +627,12 @@ int main(int argc, char** argv) {
                  "FEATURES.npy OUT.npz: write the features' FID statistics (mu, sigma) as pytorch-fid does; "
                  "with --generator and --data-dir one path, OUT.npz: the real images' statistics")
       ->expected(1, 2);
+  std::string plot_log, plot_output;
+  auto* plot_log_opt = app.add_option("--plot-log", plot_log,
+                                      "a training run's log.jsonl: draw its validation k-means and SVM accuracy "
+                                      "(validate_every) against training wall time as a PNG");
+  app.add_option("--output", plot_output, "with --plot-log: the PNG (default: validation.png beside the log)")
+      ->needs(plot_log_opt);
   app.add_option("--json", json_path, "write the row(s), or the image metrics, as JSON here");
   app.add_option("--plots", plots.dir, "write t-SNE PNGs of the test features into this folder");
   app.add_option("--palette-reference", plots.palette_ref, "M×2 .npy: colour the t-SNE points by this 2-D layout (Fig. 2d)")
@@ -641,6 +667,17 @@ int main(int argc, char** argv) {
     o.run_knn = !no_knn;
     o.svm.threads = o.kmeans.kmeans.threads = o.knn.threads = plots.threads;
     o.kmeans.kmeans.seed = plots.seed;
+    if (!plot_log.empty()) {
+      structgan::require(app.count("--train-features") + app.count("--test-features") + app.count("--json") +
+                                 app.count("--plots") + (im.any() ? 1 : 0) ==
+                             0,
+                         "--plot-log takes only --output");
+      const std::string png =
+          plot_output.empty() ? (fs::path(plot_log).parent_path() / "validation.png").string() : plot_output;
+      const std::size_t n = structgan::examples::write_validation_curve(plot_log, png, "validation");
+      std::cout << "wrote " << png << " (" << n << " validation points)\n";
+      return 0;
+    }
 #if STRUCTGAN_EVAL_CHECKPOINTS
     const bool generator_mode = gen_opt->count() > 0;
 #else

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: build fashion_mnist_train (Release, native flags) and run the CPU-sized
-# `fashion_mnist` preset on Debian's dataset-fashion-mnist, then evaluate the EMA discriminator's
-# backbone on the test split beside the same network untrained (spherical k-means and linear SVM).
+# `fashion_mnist` preset on Debian's dataset-fashion-mnist (10,000 train images held out for
+# validation), then evaluate the EMA discriminator's f^b and f~ beside the same network untrained
+# (spherical k-means and linear SVM), on the held-out images and on the test split.
 #
 # usage: examples/fashion_mnist_train/run_main_job.sh [BUILD_DIR] [extra fashion_mnist_train options...]
 #   BUILD_DIR   default $STRUCTGAN_BUILD_DIR or build-main (configured here if needed)

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "structgan/io/npy.hpp"
+#include "../../examples/common/validation_curve.hpp"
 #include "../common/program_test.hpp"
 #include "synthetic.hpp"
 
@@ -139,5 +140,57 @@ BOOST_AUTO_TEST_CASE(image_metrics_from_files) {
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
   BOOST_CHECK((names == std::set<std::string>{"b.npz", "cut.npz", "log.txt", "metrics.json"}));
+  fs::remove_all(dir);
+}
+
+// --plot-log: a run's periodic validation records (validate_every) drawn as a PNG; the records of
+// a resumed session continue the curve; other lines are skipped; a log without any, or a line
+// that is not JSON, stops with a message.
+BOOST_AUTO_TEST_CASE(validation_curve_from_a_log) {
+  const fs::path dir = fs::temp_directory_path() / ("structgan_eval_cli_curve_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path log = dir / "out.txt";
+  {
+    std::ofstream f(dir / "log.jsonl");
+    f << R"({"build": "structgan test", "start_iteration": 0})" << "\n";
+    f << R"({"iteration": 0, "validation": {"kmeans_accuracy_mean": 0.45, "kmeans_accuracy_std": 0.02, "svm_accuracy": 0.80}, "validation_seconds": 3.0, "wall_s": 0.0, "total_wall_s": 3.0})" << "\n";
+    f << R"({"iteration": 1, "d_total": -1.5, "time": 4.0})" << "\n";
+    f << R"({"iteration": 100, "validation": {"kmeans_accuracy_mean": 0.55, "kmeans_accuracy_std": 0.01, "svm_accuracy": 0.84}, "validation_seconds": 3.0, "wall_s": 120.0, "total_wall_s": 126.0})" << "\n";
+    f << R"({"build": "structgan test", "start_iteration": 100})" << "\n";
+    f << R"({"iteration": 200, "validation": {"kmeans_accuracy_mean": 0.60, "kmeans_accuracy_std": 0.01, "svm_accuracy": 0.85}, "validation_seconds": 3.0, "wall_s": 118.0, "total_wall_s": 121.0})" << "\n";
+  }
+  // the points as read: the resumed session's times continue from the first session's last record
+  const auto points = structgan::examples::read_validation_log((dir / "log.jsonl").string());
+  BOOST_REQUIRE_EQUAL(points.size(), 3u);
+  BOOST_CHECK_EQUAL(points[1].iteration, 100);
+  BOOST_CHECK_EQUAL(points[1].wall_s, 120.0);
+  BOOST_CHECK_EQUAL(points[2].wall_s, 238.0);
+  BOOST_CHECK_EQUAL(points[2].total_wall_s, 247.0);
+  BOOST_CHECK_EQUAL(points[2].kmeans, 0.60);
+  BOOST_CHECK_EQUAL(points[2].svm, 0.85);
+  const std::string png = (dir / "curve.png").string();
+  BOOST_REQUIRE_EQUAL(run("--plot-log '" + (dir / "log.jsonl").string() + "' --output '" + png + "'", log), 0);
+  BOOST_CHECK_MESSAGE(slurp(log).find("(3 validation points)") != std::string::npos, slurp(log));
+  const std::string bytes = slurp(png);
+  BOOST_REQUIRE_GT(bytes.size(), 1000u);
+  BOOST_CHECK_EQUAL(bytes.substr(1, 3), "PNG");
+  // without --output: validation.png beside the log
+  BOOST_REQUIRE_EQUAL(run("--plot-log '" + (dir / "log.jsonl").string() + "'", log), 0);
+  BOOST_CHECK(fs::file_size(dir / "validation.png") > 1000);
+  // a log without validation records, a broken line, a missing file, a conflicting option
+  std::ofstream(dir / "plain.jsonl") << R"({"iteration": 1, "d_total": 0.5})" << "\n";
+  BOOST_CHECK_EQUAL(run("--plot-log '" + (dir / "plain.jsonl").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("holds no validation records") != std::string::npos, slurp(log));
+  std::ofstream(dir / "broken.jsonl") << R"({"iteration": 1})" << "\n" << "{not json\n";
+  BOOST_CHECK_EQUAL(run("--plot-log '" + (dir / "broken.jsonl").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("line 2 is not a JSON object") != std::string::npos, slurp(log));
+  std::ofstream(dir / "partial.jsonl") << R"({"iteration": 1, "validation": {"svm_accuracy": 0.5}, "wall_s": 1, "total_wall_s": 1})" << "\n";
+  BOOST_CHECK_EQUAL(run("--plot-log '" + (dir / "partial.jsonl").string() + "'", log), 1);
+  BOOST_CHECK_MESSAGE(slurp(log).find("no number 'kmeans_accuracy_mean'") != std::string::npos, slurp(log));
+  BOOST_CHECK_EQUAL(run("--plot-log '" + (dir / "none.jsonl").string() + "'", log), 1);
+  BOOST_CHECK(slurp(log).find("cannot open") != std::string::npos);
+  BOOST_CHECK_EQUAL(run("--plot-log '" + (dir / "log.jsonl").string() + "' --json x.json", log), 1);
+  BOOST_CHECK(slurp(log).find("--plot-log takes only --output") != std::string::npos);
+  BOOST_CHECK_NE(run("--output x.png", log), 0);  // --output needs --plot-log
   fs::remove_all(dir);
 }

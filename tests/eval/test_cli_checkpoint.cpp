@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,7 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
   c.objective.bank_size = 24;
   c.iterations = 2;
   c.seed = 3;
+  c.validation_size = 12;  // held out of the 60 train images: the SVM learns from the other 48
   const std::string ckpt = (dir / "run" / "checkpoint.ckpt").string();
   fs::create_directories(dir / "run");
   auto t = sg::train::make_image_trainer<float>(c, sg::train::make_train_data(c));
@@ -98,7 +100,8 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
   const nlohmann::json j = nlohmann::json::parse(slurp(dir / "rows.json"));
   BOOST_CHECK_EQUAL(j.at("iteration").get<int>(), 2);
   BOOST_CHECK_EQUAL(j.at("dataset").get<std::string>(), "fashion_mnist");
-  BOOST_CHECK_EQUAL(j.at("train_images").get<int>(), 60);
+  BOOST_CHECK_EQUAL(j.at("train_images").get<int>(), 48);
+  BOOST_CHECK_EQUAL(j.at("split").get<std::string>(), "test");
   BOOST_CHECK_EQUAL(j.at("test_images").get<int>(), 30);
   BOOST_CHECK_EQUAL(j.at("config").at("d_width").get<int>(), 4);
   BOOST_REQUIRE_EQUAL(j.at("rows").size(), 2u);
@@ -109,7 +112,7 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
   BOOST_CHECK_EQUAL(fb.at("dims").get<int>(), 32);  // 8 × d_width
   BOOST_CHECK_EQUAL(ft.at("dims").get<int>(), 8);   // embed_dim
   for (const auto* r : {&fb, &ft}) {
-    BOOST_CHECK_EQUAL(r->at("train_samples").get<int>(), 60);
+    BOOST_CHECK_EQUAL(r->at("train_samples").get<int>(), 48);
     BOOST_CHECK_EQUAL(r->at("test_samples").get<int>(), 30);
     BOOST_CHECK_EQUAL(r->at("classes").get<int>(), 3);
     BOOST_CHECK_EQUAL(r->at("kmeans_repeats").get<int>(), 2);
@@ -136,6 +139,24 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
     for (int k = 0; k < 8; ++k) BOOST_CHECK_MESSAGE(close(tft(i, k), ref_ft.at(i, k)), tft(i, k) << " vs " << ref_ft.at(i, k));
   }
   BOOST_CHECK(io::read_labels((dir / "features" / "test_labels.npy").string()) == test.labels);
+
+  // --split validation: the 12 held-out train images (4 per class) are evaluated instead of the test split
+  BOOST_REQUIRE_EQUAL(run("--checkpoint '" + ckpt + "' --split validation --no-knn --json '" +
+                              (dir / "validation.json").string() + "' --save-features '" + (dir / "vfeatures").string() +
+                              "'" + common,
+                          log),
+                      0);
+  BOOST_CHECK_MESSAGE(slurp(log).find("held-out validation images") != std::string::npos, slurp(log));
+  const nlohmann::json v = nlohmann::json::parse(slurp(dir / "validation.json"));
+  BOOST_CHECK_EQUAL(v.at("split").get<std::string>(), "validation");
+  BOOST_CHECK_EQUAL(v.at("rows")[0].at("train_samples").get<int>(), 48);
+  BOOST_CHECK_EQUAL(v.at("rows")[0].at("test_samples").get<int>(), 12);
+  {
+    const std::vector<int> vy = io::read_labels((dir / "vfeatures" / "test_labels.npy").string());
+    for (int k = 0; k < 3; ++k) BOOST_CHECK_EQUAL(std::count(vy.begin(), vy.end(), k), 4);  // stratified
+  }
+  BOOST_CHECK_NE(run("--checkpoint '" + ckpt + "' --split train" + common, log), 0);
+  BOOST_CHECK_MESSAGE(slurp(log).find("--split") != std::string::npos, slurp(log));
 
   // --image-size 16: the test images are resized to 16×16 (eval_image_size) before the backbone
   sg::train::TrainConfig c16 = c;

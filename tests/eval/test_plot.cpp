@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE eval_plot
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -141,4 +142,53 @@ BOOST_AUTO_TEST_CASE(errors_name_the_path_and_bad_input) {
   ev::ScatterOptions o;
   o.class_names = {"cat"};
   BOOST_CHECK_THROW(ev::render_label_scatter(ev::RowMatrixD::Random(4, 2), {0, 1, 0, 1}, o), structgan::Error);
+}
+
+BOOST_AUTO_TEST_CASE(line_chart_png_reads_back_with_points_in_place) {
+  const fs::path dir = fs::temp_directory_path() / ("structgan_eval_line_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  // two series over x in [0, 10]: a rising one and a flat one at the top of the y range
+  ev::LineSeries up{"k-means", {0, 5, 10}, {0.2, 0.5, 0.8}}, flat{"svm", {0, 10}, {0.8, 0.8}};
+  ev::LineChartOptions o;
+  o.plot_width = 300;
+  o.plot_height = 200;
+  o.title = "validation";
+  o.x_label = "minutes";
+  o.y_label = "accuracy";
+  o.y_min = 0;
+  o.y_max = 1;
+  const structgan::Image img = ev::render_line_chart({up, flat}, o);
+  const std::string path = (dir / "curve.png").string();
+  structgan::io::write_png(path, img);
+  const Png p = load_png(path);
+  BOOST_CHECK_EQUAL(p.w, img.width);
+  BOOST_CHECK_EQUAL(p.h, img.height);
+  BOOST_CHECK_GT(p.w, 300);
+  BOOST_CHECK_GT(p.h, 200);
+  // Find the plot frame (grey) and check where the middle point of the rising series lies: x at the
+  // middle of the plot, y at half the height (0.5 of [0, 1]).
+  const structgan::Rgb grey{160, 160, 160}, c0 = ev::label_color(0), c1 = ev::label_color(1);
+  int left = -1, top = -1;
+  for (int y = 0; y < p.h && top < 0; ++y)
+    for (int x = 0; x < p.w; ++x)
+      if (p.at(x, y) == grey && x + 1 < p.w && p.at(x + 1, y) == grey && x + 2 < p.w && p.at(x + 2, y) == grey) {
+        left = x + 1;
+        top = y + 1;
+        break;
+      }
+  BOOST_REQUIRE_GE(left, 0);
+  const int mx = left + (300 - 1) / 2, my = top + (200 - 1) / 2;
+  BOOST_CHECK(p.at(mx, my) == c0);
+  // the flat series at y = 0.8 near the right end, in its own colour
+  const int fx = left + 290, fy = top + static_cast<int>(std::lround((200 - 1) * 0.2));
+  BOOST_CHECK(p.at(fx, fy) == c1);
+  // no colour of the first series below the line at the left (y = 0.2 at x = 0): the area is background
+  BOOST_CHECK(!(p.at(left + 5, top + 195) == c0));
+  // bad input: no series, mismatched sizes, non-finite values
+  BOOST_CHECK_THROW(ev::render_line_chart({}), structgan::Error);
+  BOOST_CHECK_THROW(ev::render_line_chart({ev::LineSeries{"a", {0, 1}, {0.5}}}), structgan::Error);
+  BOOST_CHECK_THROW(ev::render_line_chart({ev::LineSeries{"a", {0, 1}, {0.5, std::nan("")}}}), structgan::Error);
+  // one point only still draws (the x range widened)
+  BOOST_CHECK_NO_THROW(ev::render_line_chart({ev::LineSeries{"a", {3}, {0.5}}}));
+  fs::remove_all(dir);
 }

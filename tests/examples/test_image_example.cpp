@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -62,7 +63,7 @@ struct Scratch {
            "' --batch-size 8 --progress lines --set image_size=8 --set g_bottom_width=1 --set d_width=4"
            " --set d_channels_per_group=4 --set g_ch=2 --set z_dim=8 --set embed_dim=8"
            " --set 'objective={\"bank_size\":24}' --set eval_kmeans_repeats=2 --set eval_tsne_points=20"
-           " --set sample_count=4 --set checkpoint_every=0 --set sample_every=0";
+           " --set sample_count=4 --set checkpoint_every=0 --set sample_every=0 --set validation_size=20";
   }
   ~Scratch() { fs::remove_all(dir); }
 };
@@ -71,26 +72,62 @@ struct Scratch {
 BOOST_AUTO_TEST_CASE(trains_resumes_and_evaluates) {
   Scratch s;
   std::string out;
-  BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 3", out, s.dir), 0);
+  BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 3 --set validate_every=2 --set validate_svm_train_size=30", out, s.dir), 0);
   const fs::path r = s.dir / "run";
-  for (const char* f : {"config.json", "log.jsonl", "checkpoint.ckpt", "eval.json", "tsne.png", "samples/latest.png"})
+  for (const char* f : {"config.json", "log.jsonl", "checkpoint.ckpt", "eval.json", "tsne.png", "samples/latest.png",
+                        "validation.png"})
     BOOST_CHECK_MESSAGE(fs::exists(r / f), "missing " << f);
-  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 1u + 3u);  // the build record, then one per iteration
+  // the build record, one per iteration, and the validations at iterations 0, 2 and 3 (the end)
+  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 1u + 3u + 3u);
+  BOOST_CHECK(fs::file_size(r / "validation.png") > 1000);
   BOOST_CHECK(out.find("k-means acc") != std::string::npos);
   BOOST_CHECK(out.find("linear SVM acc") != std::string::npos);
+  BOOST_CHECK(out.find("Validation (20 images held out") != std::string::npos);
+  {
+    std::ifstream log(r / "log.jsonl");
+    std::vector<int> at;
+    for (std::string l; std::getline(log, l);) {
+      const nlohmann::json j = nlohmann::json::parse(l);
+      if (!j.contains("validation")) continue;
+      at.push_back(j.at("iteration").get<int>());
+      const nlohmann::json& v = j["validation"];
+      BOOST_CHECK_EQUAL(v.at("validation_images").get<int>(), 20);
+      BOOST_CHECK_EQUAL(v.at("svm_train_images").get<int>(), 30);
+      for (const char* k : {"kmeans_accuracy_mean", "svm_accuracy"})
+        BOOST_CHECK(v.at(k).get<double>() >= 0.0 && v.at(k).get<double>() <= 1.0);
+      BOOST_CHECK(j.at("wall_s").get<double>() <= j.at("total_wall_s").get<double>());
+    }
+    BOOST_CHECK((at == std::vector<int>{0, 2, 3}));
+  }
 
   const nlohmann::json e = nlohmann::json::parse(slurp(r / "eval.json"));
   BOOST_CHECK_EQUAL(e.at("iterations").get<int>(), 3);
-  BOOST_CHECK_EQUAL(e.at("svm_train_images").get<int>(), 80);  // eval_svm_train_size 0: the whole train split
+  // eval_svm_train_size 0: the whole training part, 80 train images less the 20 held out
+  BOOST_CHECK_EQUAL(e.at("svm_train_images").get<int>(), 60);
+  BOOST_CHECK_EQUAL(e.at("validation_images").get<int>(), 20);
   BOOST_CHECK_EQUAL(e.at("test_images").get<int>(), 40);
-  BOOST_REQUIRE_EQUAL(e.at("rows").size(), 2u);  // the trained EMA D and the untrained network
-  for (const auto& row : e["rows"]) {
-    BOOST_CHECK_EQUAL(row.at("dims").get<int>(), 32);  // f^b: 8 × d_width
-    BOOST_CHECK_EQUAL(row.at("kmeans_repeats").get<int>(), 2);
-    const double svm = row.at("svm_accuracy").get<double>();
-    BOOST_CHECK(svm >= 0.0 && svm <= 1.0);
-    const double km = row.at("kmeans_accuracy_mean").get<double>();
-    BOOST_CHECK(km >= 0.1 - 1e-12 && km <= 1.0);  // Hungarian matching: never below chance on 10 balanced classes
+  // f^b and f~ of the trained EMA D and of the untrained network, on both splits; "rows" repeats
+  // the test rows with f^b first (trained, untrained), as eval.json had them before
+  BOOST_REQUIRE_EQUAL(e.at("rows").size(), 4u);
+  BOOST_CHECK(e.at("rows") == e.at("test").at("rows"));
+  BOOST_REQUIRE_EQUAL(e.at("validation").at("rows").size(), 4u);
+  const char* networks[] = {"trained", "untrained", "trained", "untrained"};
+  const char* features[] = {"f_b", "f_b", "f_tilde", "f_tilde"};
+  for (const char* split : {"validation", "test"}) {
+    for (std::size_t k = 0; k < 4; ++k) {
+      const nlohmann::json& row = e.at(split).at("rows")[k];
+      BOOST_CHECK_EQUAL(row.at("network").get<std::string>(), networks[k]);
+      BOOST_CHECK_EQUAL(row.at("features").get<std::string>(), features[k]);
+      BOOST_CHECK_EQUAL(row.at("split").get<std::string>(), split);
+      BOOST_CHECK_EQUAL(row.at("dims").get<int>(), k < 2 ? 32 : 8);  // f^b: 8 × d_width; f~: embed_dim
+      BOOST_CHECK_EQUAL(row.at("train_samples").get<int>(), 60);
+      BOOST_CHECK_EQUAL(row.at("test_samples").get<int>(), std::string(split) == "test" ? 40 : 20);
+      BOOST_CHECK_EQUAL(row.at("kmeans_repeats").get<int>(), 2);
+      const double svm = row.at("svm_accuracy").get<double>();
+      BOOST_CHECK(svm >= 0.0 && svm <= 1.0);
+      const double km = row.at("kmeans_accuracy_mean").get<double>();
+      BOOST_CHECK(km >= 0.1 - 1e-12 && km <= 1.0);  // Hungarian matching: never below chance on 10 balanced classes
+    }
   }
   const nlohmann::json cfg = nlohmann::json::parse(slurp(r / "config.json"));
   BOOST_CHECK_EQUAL(cfg.at("preset").get<std::string>(), "fashion_mnist");
@@ -110,9 +147,13 @@ BOOST_AUTO_TEST_CASE(trains_resumes_and_evaluates) {
   BOOST_CHECK_EQUAL(head.at("start_iteration").get<int>(), 0);
 
   // --resume continues from the checkpoint to the new iteration count and appends to the log.
-  BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 5 --resume --set eval_at_end=false", out, s.dir), 0);
+  BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 5 --resume --set eval_at_end=false --set validate_every=2 --set "
+                              "validate_svm_train_size=30",
+                          out, s.dir),
+                      0);
   BOOST_CHECK(out.find("iterations 3 → 5") != std::string::npos);
-  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 2u + 5u);  // a build record at each start
+  // a build record at each start; validations at 4 and 5 (none at 3: the resumed run starts there)
+  BOOST_CHECK_EQUAL(lines(r / "log.jsonl"), 2u + 5u + 3u + 2u);
   for (const auto& p : fs::directory_iterator(r))  // atomic writes leave no temporary file behind
     BOOST_CHECK_MESSAGE(p.path().string().find(".tmp") == std::string::npos, "left behind: " << p.path());
 }
@@ -137,6 +178,11 @@ BOOST_AUTO_TEST_CASE(bad_input_stops_with_a_message) {
   BOOST_CHECK(out.find("no_such_key") != std::string::npos);
   BOOST_CHECK_EQUAL(run(s.tiny + " --set batch_size=-4", out, s.dir), 2);
   BOOST_CHECK(out.find("batch_size") != std::string::npos);
+  // More held-out images than the train split holds, or a negative count: named by key.
+  BOOST_CHECK_EQUAL(run(s.tiny + " --iterations 1 --set validation_size=80", out, s.dir), 1);
+  BOOST_CHECK_MESSAGE(out.find("'validation_size' = 80 must be less than the 80 images") != std::string::npos, out);
+  BOOST_CHECK_EQUAL(run(s.tiny + " --iterations 1 --set validation_size=-1", out, s.dir), 2);
+  BOOST_CHECK(out.find("'validation_size' = -1 must be ≥ 0") != std::string::npos);
   // --resume without a checkpoint.
   BOOST_CHECK_EQUAL(run(Scratch::options(s.dir / "data", s.dir / "fresh") + " --iterations 1 --resume", out, s.dir), 1);
   BOOST_CHECK(out.find("no checkpoint") != std::string::npos);

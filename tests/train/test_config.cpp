@@ -51,6 +51,17 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").lr_g == 1e-3);
   BOOST_TEST(train::preset("fashion_mnist").d_width == 32);  // f^b of 256 entries (docs/training.md)
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
+  // The longer recipe: the main job's run, longer, with a periodic validation; nothing else differs.
+  {
+    nlohmann::json longer = train::to_json(train::preset("fashion_mnist_long"));
+    const nlohmann::json main_job = train::to_json(train::preset("fashion_mnist"));
+    BOOST_TEST(longer["iterations"].get<int>() == 4500);
+    BOOST_TEST(longer["validate_every"].get<int>() == 500);
+    BOOST_TEST(longer["validation_size"].get<int>() == 10000);
+    for (const char* k : {"preset", "iterations", "validate_every", "sample_every", "checkpoint_every", "output_dir"})
+      longer[k] = main_job[k];
+    BOOST_TEST(longer == main_job);
+  }
   BOOST_TEST(has(error_of([] { train::preset("mnist"); }), "unknown preset 'mnist'"));
 }
 
@@ -275,6 +286,12 @@ TrainConfig every_key_changed() {
   c.fid_inception_weights = std::string(STRUCTGAN_SOURCE_DIR) + "/LICENSE";  // validate() wants an existing file
   c.fid_samples = 2000;
   c.fid_batch = 25;
+  c.validation_size = 500;
+  c.validation_seed = 9;
+  c.eval_embedding = false;
+  c.validate_every = 250;
+  c.validate_svm_train_size = 2000;
+  c.validate_kmeans_repeats = 3;
   return c;
 }
 
@@ -344,6 +361,12 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.fid_inception_weights == std::string(STRUCTGAN_SOURCE_DIR) + "/LICENSE");
   BOOST_TEST(c.fid_samples == 2000);
   BOOST_TEST(c.fid_batch == 25);
+  BOOST_TEST(c.validation_size == 500);
+  BOOST_TEST(c.validation_seed == 9);
+  BOOST_TEST(!c.eval_embedding);
+  BOOST_TEST(c.validate_every == 250);
+  BOOST_TEST(c.validate_svm_train_size == 2000);
+  BOOST_TEST(c.validate_kmeans_repeats == 3);
 }
 
 /// The `key=value` overrides that set every key of j (objective keys dotted), values as JSON.
@@ -552,12 +575,15 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.objective.jacobian.steps == 2);
   BOOST_TEST((c.objective.jacobian.penalty == objectives::JacobianPenalty::Absolute));
   BOOST_TEST(c.objective.fuse_jacobian_pass);
-  BOOST_TEST(c.bad_files == "fail");  // a key added since takes its default
+  BOOST_TEST(c.bad_files == "fail");  // a key added since takes its (preset's) default
   BOOST_TEST((c.objective.distance.stats == objectives::GaussianStats::Global));
   BOOST_TEST(c.fid_every == 0);  // FID during training (added since): off
+  BOOST_TEST(c.validation_size == 10000);
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
-  for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch"})
+  for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
+                            "validation_seed", "eval_embedding", "validate_every", "validate_svm_train_size",
+                            "validate_kmeans_repeats"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));

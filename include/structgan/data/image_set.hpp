@@ -84,4 +84,30 @@ inline void check(const ImageSet& set, const std::string& what = "ImageSet") {
   }
 }
 
+/// The images `indices` of `set` (each < size(), in the order given), with their labels, class
+/// names and, for a variable-size set, their sizes. Throws structgan::Error for an index out of range.
+inline ImageSet subset(const ImageSet& set, const std::vector<std::size_t>& indices) {
+  ImageSet out;
+  out.channels = set.channels;
+  out.height = set.height;
+  out.width = set.width;
+  out.class_names = set.class_names;
+  out.labels.reserve(indices.size());
+  if (set.variable_size()) {
+    out.offsets.push_back(0);
+  } else {
+    out.pixels.reserve(indices.size() * set.image_bytes());
+  }
+  for (const std::size_t i : indices) {
+    require(i < set.size(), "data::subset: index ", i, " of a set of ", set.size(), " images");
+    out.pixels.insert(out.pixels.end(), set.image(i), set.image(i) + set.image_bytes(i));
+    if (set.variable_size()) {
+      out.sizes.push_back(set.sizes[i]);
+      out.offsets.push_back(out.pixels.size());
+    }
+    out.labels.push_back(set.labels[i]);
+  }
+  return out;
+}
+
 }  // namespace structgan::data

@@ -1,14 +1,17 @@
 #pragma once
 /// \file Scatter plots of 2-D embeddings (t-SNE), coloured by label with a legend, or by a 2-D palette
-/// (the paper's Figure 2d), rendered into an Image (core/image.hpp); io::write_png writes them:
+/// (the paper's Figure 2d), and line charts (accuracy against time), rendered into an Image
+/// (core/image.hpp); io::write_png writes them:
 /// \code
 ///   io::write_png("tsne.png", eval::render_label_scatter(eval::tsne(x), labels));
+///   io::write_png("curve.png", eval::render_line_chart({{"k-means", {0, 60, 120}, {0.4, 0.55, 0.6}}}));
 /// \endcode
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -191,6 +194,144 @@ Image render_palette_scatter(const Eigen::MatrixBase<D1>& xy, const Eigen::Matri
     img.set(px0 + int(std::lround(u * (inset - 1))), py0 + int(std::lround((1 - v) * (inset - 1))), {30, 30, 30});
   }
   img.frame(px0 - 1, py0 - 1, inset + 2, inset + 2, {160, 160, 160});
+  return img;
+}
+
+/// One line of a line chart: points (x[i], y[i]) joined in order, drawn in label_color(index).
+struct LineSeries {
+  std::string name;       ///< legend text
+  std::vector<double> x, y;
+};
+
+/// Options of render_line_chart. The axes span the data, widened to round tick steps, unless given
+/// (x_min < x_max, y_min < y_max: then exactly that range, in `ticks` equal steps).
+struct LineChartOptions {
+  int plot_width = 640, plot_height = 400;  ///< the plot area in pixels
+  std::string title, x_label, y_label;      ///< 5×7 font, upper case
+  double x_min = 0, x_max = 0;              ///< x range (x_min ≥ x_max: the data's)
+  double y_min = 0, y_max = 0;              ///< y range (y_min ≥ y_max: the data's)
+  int ticks = 5;                            ///< about this many tick labels per axis (at least 2)
+};
+
+namespace detail {
+/// A tick label: at most 4 significant digits, no trailing noise.
+inline std::string tick_text(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", std::abs(v) < 1e-12 ? 0.0 : v);
+  return b;
+}
+/// Tick values over [lo, hi]: with `fixed`, `ticks` equal steps of exactly that range; else a
+/// step of 1, 2 or 5 × 10^k giving about `ticks` values, lo and hi widened to multiples of it.
+inline std::vector<double> axis_ticks(double& lo, double& hi, int ticks, bool fixed) {
+  std::vector<double> out;
+  if (fixed) {
+    for (int k = 0; k < ticks; ++k) out.push_back(lo + (hi - lo) * k / (ticks - 1));
+    return out;
+  }
+  const double raw = (hi - lo) / (ticks - 1);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double norm = raw / mag;
+  const double step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;  // the nearest on a log scale
+  lo = std::floor(lo / step + 1e-9) * step;
+  hi = std::ceil(hi / step - 1e-9) * step;
+  for (int k = 0; lo + k * step <= hi + step * 1e-6; ++k) out.push_back(lo + k * step);
+  return out;
+}
+}  // namespace detail
+
+/// A line chart of `series` (each with x and y of one length ≥ 1, finite): a framed plot area with
+/// grid lines and tick labels on both axes, a line and a dot per point in each series' colour, and
+/// a legend below the plot. Throws structgan::Error for empty, mismatched or non-finite input.
+inline Image render_line_chart(const std::vector<LineSeries>& series, const LineChartOptions& options = {}) {
+  require(!series.empty(), "render_line_chart: no series");
+  require(options.plot_width >= 64 && options.plot_height >= 64 && options.ticks >= 2,
+          "render_line_chart: bad plot size or tick count");
+  double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  bool any = false;
+  for (const LineSeries& s : series) {
+    require(s.x.size() == s.y.size() && !s.x.empty(), "render_line_chart: series '", s.name, "' has ", s.x.size(),
+            " x and ", s.y.size(), " y values (one each per point, at least one point)");
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      require(std::isfinite(s.x[i]) && std::isfinite(s.y[i]), "render_line_chart: series '", s.name,
+              "' has a non-finite point ", i);
+      if (!any) {
+        x0 = x1 = s.x[i];
+        y0 = y1 = s.y[i];
+        any = true;
+      }
+      x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
+      y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
+    }
+  }
+  const bool x_fixed = options.x_min < options.x_max, y_fixed = options.y_min < options.y_max;
+  if (x_fixed) x0 = options.x_min, x1 = options.x_max;
+  if (y_fixed) y0 = options.y_min, y1 = options.y_max;
+  if (x1 <= x0) x0 -= 0.5, x1 += 0.5;  // one point, or every value equal
+  if (y1 <= y0) y0 -= 0.05, y1 += 0.05;
+  const std::vector<double> xt = detail::axis_ticks(x0, x1, options.ticks, x_fixed);
+  const std::vector<double> yt = detail::axis_ticks(y0, y1, options.ticks, y_fixed);
+  int ytw = 0;
+  for (double v : yt) ytw = std::max(ytw, text_width(detail::tick_text(v), 2));
+  const int margin = 16, title_h = options.title.empty() ? 0 : 30, row_h = 22;
+  // above the plot: the title, then the y label; below it: x tick labels, the x label, the legend
+  const int left = margin + ytw + 8, top = margin + title_h + (options.y_label.empty() ? 0 : 28);
+  const int below = 8 + 14 + (options.x_label.empty() ? 0 : 22) + 12;
+  const int right_pad = std::max(margin, text_width(detail::tick_text(x1), 2) / 2 + 4);
+  std::vector<int> entry_w(series.size());
+  int legend_w = 0;
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    entry_w[k] = 14 + 8 + text_width(series[k].name, 2);
+    legend_w += entry_w[k] + (k + 1 < series.size() ? 24 : 0);
+  }
+  const int width = std::max(left + options.plot_width + right_pad, margin + legend_w + margin);
+  Image img(width, top + options.plot_height + below + row_h + margin);
+  const Rgb black{0, 0, 0}, grey{160, 160, 160}, light{230, 230, 230};
+  if (!options.title.empty()) draw_text(img, margin, margin - 4, options.title, black, 2);
+  if (!options.y_label.empty()) draw_text(img, margin, top - 28, options.y_label, black, 2);
+  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (options.plot_width - 1); };
+  auto py = [&](double y) { return top + (options.plot_height - 1) - (y - y0) / (y1 - y0) * (options.plot_height - 1); };
+  for (double v : yt) {  // grid lines and tick labels
+    const int gy = static_cast<int>(std::lround(py(v)));
+    img.fill_rect(left, gy, options.plot_width, 1, light);
+    const std::string t = detail::tick_text(v);
+    draw_text(img, left - 8 - text_width(t, 2), gy - 7, t, black, 2);
+  }
+  for (double v : xt) {
+    const int gx = static_cast<int>(std::lround(px(v)));
+    img.fill_rect(gx, top, 1, options.plot_height, light);
+    const std::string t = detail::tick_text(v);
+    draw_text(img, gx - text_width(t, 2) / 2, top + options.plot_height + 8, t, black, 2);
+  }
+  if (!options.x_label.empty())
+    draw_text(img, left + (options.plot_width - text_width(options.x_label, 2)) / 2, top + options.plot_height + 30,
+              options.x_label, black, 2);
+  img.frame(left - 1, top - 1, options.plot_width + 2, options.plot_height + 2, grey);
+  // Lines: dense steps along each segment (a 3-pixel pen), clipped to the plot area.
+  auto inside = [&](double x, double y) {
+    return x >= left && x <= left + options.plot_width - 1 && y >= top && y <= top + options.plot_height - 1;
+  };
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const LineSeries& s = series[k];
+    const Rgb col = label_color(static_cast<int>(k));
+    for (std::size_t i = 0; i + 1 < s.x.size(); ++i) {
+      const double ax = px(s.x[i]), ay = py(s.y[i]), bx = px(s.x[i + 1]), by = py(s.y[i + 1]);
+      const int steps = std::max(1, static_cast<int>(std::ceil(std::max(std::abs(bx - ax), std::abs(by - ay)))));
+      for (int t = 0; t <= steps; ++t) {
+        const double x = ax + (bx - ax) * t / steps, y = ay + (by - ay) * t / steps;
+        if (inside(x, y)) img.fill_disc(x, y, 1, col);
+      }
+    }
+    for (std::size_t i = 0; i < s.x.size(); ++i)
+      if (inside(px(s.x[i]), py(s.y[i]))) img.fill_disc(px(s.x[i]), py(s.y[i]), 3, col);
+  }
+  // Legend: one row below the plot, a colour square and the name per series.
+  int lx = margin;
+  const int ly = top + options.plot_height + below;
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    img.fill_rect(lx, ly, 14, 14, label_color(static_cast<int>(k)));
+    draw_text(img, lx + 14 + 8, ly, series[k].name, black, 2);
+    lx += entry_w[k] + 24;
+  }
   return img;
 }
 

@@ -9,11 +9,14 @@
 ///   data->next(b);                                  // b.x: batch × C×H×W floats in [−1, 1]
 ///   data->seek(1000);                               // the next batch is batch 1000
 /// \endcode
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "structgan/core/random.hpp"
 #include "structgan/core/shape.hpp"
 #include "structgan/data/all.hpp"
 #include "structgan/train/config.hpp"
@@ -46,10 +49,16 @@ class RealData {
 };
 
 /// An ImageSet served by data::BatchLoader (seeded shuffles and transforms; drop_last).
+/// `source_indices` (optional) says which image of the data set's train split each image of `set`
+/// is: the images a run trains on, with the validation images left out (see make_train_data).
 class ImageData : public RealData {
  public:
-  ImageData(data::ImageSet set, const data::Transform& t, int batch_size, std::uint64_t seed, int threads)
-      : set_(std::make_shared<const data::ImageSet>(std::move(set))), transform_(t) {
+  ImageData(data::ImageSet set, const data::Transform& t, int batch_size, std::uint64_t seed, int threads,
+            std::vector<std::size_t> source_indices = {})
+      : set_(std::make_shared<const data::ImageSet>(std::move(set))), transform_(t),
+        source_indices_(std::move(source_indices)) {
+    require(source_indices_.empty() || source_indices_.size() == set_->size(), "ImageData: ", source_indices_.size(),
+            " source indices for ", set_->size(), " images");
     options_.batch_size = batch_size;
     options_.shuffle = true;
     options_.drop_last = true;
@@ -77,10 +86,13 @@ class ImageData : public RealData {
   Shape sample_shape() const override { return Shape{set_->channels, loader_->height(), loader_->width()}; }
   std::uint64_t batches_per_epoch() const override { return loader_->batches_per_epoch(); }
   const data::ImageSet& images() const { return *set_; }
+  /// The index in the train split of each image served (empty: the whole split, in order).
+  const std::vector<std::size_t>& source_indices() const { return source_indices_; }
 
  private:
   std::shared_ptr<const data::ImageSet> set_;
   data::Transform transform_;
+  std::vector<std::size_t> source_indices_;
   data::LoaderOptions options_;
   std::unique_ptr<data::BatchLoader> loader_;
   data::Batch batch_;
@@ -196,16 +208,110 @@ inline data::Transform test_transform_of(const TrainConfig& c, int in_h, int in_
   return t;
 }
 
-/// The training data a configuration describes (reads the train split).
+/// A train split divided into the images training reads and the held-out validation images, as
+/// indices into the split (each list ascending, the two disjoint, together every index).
+struct HoldoutIndices {
+  std::vector<std::size_t> train, validation;
+};
+
+/// Holds `n` of the images with `labels` out, stratified: each of the K classes gives the same
+/// share n / K (a class with fewer images gives all of them and the others make up the rest), and
+/// the remainder below K goes one image each to classes drawn by the seed. Within a class the
+/// images are a seeded draw (Fisher–Yates over structgan::Rng, whose draws are the same with every
+/// standard library). `n` must be below labels.size(); `what` names the key in the message.
+inline HoldoutIndices stratified_holdout(const std::vector<int>& labels, std::size_t n, std::uint64_t seed,
+                                         const std::string& what = "'validation_size'") {
+  require(n < labels.size(), "train config: ", what, " = ", n, " must be less than the ", labels.size(),
+          " images it is held out of");
+  std::map<int, std::vector<std::size_t>> by_class;
+  for (std::size_t i = 0; i < labels.size(); ++i) by_class[labels[i]].push_back(i);
+  std::vector<std::vector<std::size_t>*> classes;
+  for (auto& [label, idx] : by_class) classes.push_back(&idx);
+  // Water-filling: an equal share of what is left to every class that still has images, until the
+  // shares no longer divide; then one more each to classes in a seeded order.
+  std::vector<std::size_t> quota(classes.size(), 0);
+  std::size_t left = n;
+  while (left > 0) {
+    std::vector<std::size_t> open;
+    for (std::size_t k = 0; k < classes.size(); ++k)
+      if (quota[k] < classes[k]->size()) open.push_back(k);
+    const std::size_t share = left / open.size();  // open is never empty: n < labels.size()
+    if (share == 0) {
+      Rng order(seed ^ 0x5bd1e995ull);
+      for (std::size_t i = open.size(); i > 1; --i) std::swap(open[i - 1], open[order.below(i)]);
+      for (std::size_t i = 0; i < left; ++i) ++quota[open[i]];
+      break;
+    }
+    for (const std::size_t k : open) {
+      const std::size_t add = std::min(share, classes[k]->size() - quota[k]);
+      quota[k] += add;
+      left -= add;
+    }
+  }
+  HoldoutIndices out;
+  std::vector<bool> held(labels.size(), false);
+  for (std::size_t k = 0; k < classes.size(); ++k) {
+    std::vector<std::size_t> idx = *classes[k];
+    Rng rng(seed * 0x9E3779B97F4A7C15ull + k + 1);
+    for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+    for (std::size_t i = 0; i < quota[k]; ++i) held[idx[i]] = true;
+  }
+  for (std::size_t i = 0; i < labels.size(); ++i) (held[i] ? out.validation : out.train).push_back(i);
+  return out;
+}
+
+/// The held-out indices of a configuration's train split (`validation_size` of them, drawn by
+/// `validation_seed`; none when validation_size is 0). The training part must still hold a batch.
+inline HoldoutIndices holdout_of(const TrainConfig& c, const data::ImageSet& train_split) {
+  HoldoutIndices h;
+  if (c.validation_size == 0) {
+    h.train.resize(train_split.size());
+    for (std::size_t i = 0; i < h.train.size(); ++i) h.train[i] = i;
+    return h;
+  }
+  require(static_cast<std::uint64_t>(c.validation_size) < train_split.size(), "train config: 'validation_size' = ",
+          c.validation_size, " must be less than the ", train_split.size(), " images of the ", c.dataset,
+          " train split (the rest is trained on)");
+  h = stratified_holdout(train_split.labels, static_cast<std::size_t>(c.validation_size),
+                         static_cast<std::uint64_t>(c.validation_seed));
+  require(h.train.size() >= static_cast<std::size_t>(c.batch_size), "train config: 'validation_size' = ",
+          c.validation_size, " leaves ", h.train.size(), " of the ", train_split.size(),
+          " training images, fewer than one batch ('batch_size' = ", c.batch_size, ")");
+  return h;
+}
+
+/// A configuration's train split, divided: `train` the images training reads, `validation` the
+/// held-out ones (empty when validation_size is 0), `indices` which image of the split each is.
+struct TrainValidationSplit {
+  data::ImageSet train, validation;
+  HoldoutIndices indices;
+};
+
+/// Reads the train split and divides it as holdout_of says.
+inline TrainValidationSplit load_train_validation(const TrainConfig& c) {
+  data::ImageSet all = load_split(c, data::Split::train);
+  TrainValidationSplit s;
+  s.indices = holdout_of(c, all);
+  if (s.indices.validation.empty()) {
+    s.train = std::move(all);
+  } else {
+    s.train = data::subset(all, s.indices.train);
+    s.validation = data::subset(all, s.indices.validation);
+  }
+  return s;
+}
+
+/// The training data a configuration describes: the train split without its validation_size
+/// held-out images (load_train_validation), so that no held-out image is ever trained on.
 inline std::unique_ptr<RealData> make_train_data(const TrainConfig& c) {
   validate(c);
   if (c.dataset == "double_spiral")
     return std::make_unique<SpiralData>(static_cast<int>(c.batch_size), static_cast<std::uint64_t>(c.seed), c.spiral_noise);
-  data::ImageSet set = load_split(c, data::Split::train);
-  const data::Transform t = train_transform_of(c, set.height, set.width);
-  return std::make_unique<ImageData>(std::move(set), t, static_cast<int>(c.batch_size),
+  TrainValidationSplit split = load_train_validation(c);
+  const data::Transform t = train_transform_of(c, split.train.height, split.train.width);
+  return std::make_unique<ImageData>(std::move(split.train), t, static_cast<int>(c.batch_size),
                                      static_cast<std::uint64_t>(c.seed) * 1000003ull + 17ull,
-                                     static_cast<int>(c.loader_threads));
+                                     static_cast<int>(c.loader_threads), std::move(split.indices.train));
 }
 
 }  // namespace structgan::train

@@ -7,7 +7,8 @@
 /// Output folder layout (docs/training.md):
 ///   config.json          the effective configuration
 ///   log.jsonl            one JSON object per logged iteration (every loss term, σ mean, ‖f̃‖, ‖∇‖;
-///                        with fid_every also "fid", "is_mean", "is_std" every fid_every iterations and at the end)
+///                        with fid_every also "fid", "is_mean", "is_std" every fid_every iterations and at the end),
+///                        and one per periodic validation (validate_every)
 ///   fid_stats_train.npz  with fid_every: the training images' FID statistics (train/image_quality.hpp)
 ///   checkpoint.ckpt   the whole training state (io/checkpoint.hpp)
 ///   samples/iter_NNNNNNN.png, samples/latest.png
@@ -17,6 +18,7 @@
 ///   train::RunResult r = train::run(t, {/*resume=*/false}, train::image_sample_writer(t));
 /// \endcode
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -152,17 +154,32 @@ struct RunResult {
   std::int64_t iteration = 0;        ///< where it ended
   bool interrupted = false;          ///< stopped by SIGINT (or request_stop)
   double seconds = 0;                ///< wall time of this session's iterations
+  double validation_seconds = 0;     ///< the part of `seconds` spent in periodic validations
   std::string checkpoint;            ///< the checkpoint written last
   StepReport last;                   ///< the last iteration's report
 };
 
+/// The log line of a periodic validation at iteration `it`: what `validate` returned under
+/// "validation", its own seconds, and the session's wall time without the validations so far
+/// ("wall_s", the training's time: steps, samples, checkpoints) and with them ("total_wall_s").
+inline nlohmann::json validation_record(std::int64_t it, nlohmann::json validation, double seconds, double wall,
+                                        double total_wall) {
+  return {{"iteration", it}, {"validation", std::move(validation)}, {"validation_seconds", seconds},
+          {"wall_s", wall}, {"total_wall_s", total_wall}};
+}
+
 /// Trains until config().iterations (see the file comment). `write_samples(trainer, path)` writes
-/// one sample picture (called every sample_every iterations and at the end). Throws
-/// NonFiniteError (naming the last good checkpoint, left as it was) when a loss is not finite,
-/// and structgan::Error when the output folder cannot be written (before any iteration).
+/// one sample picture (called every sample_every iterations and at the end). `validate(trainer)`,
+/// when given and validate_every > 0, measures the networks (the examples: k-means and SVM
+/// accuracy on the validation images) at iteration 0 of a fresh run, every validate_every
+/// iterations and at the end; each result goes into log.jsonl as a validation_record, and its
+/// time is left out of the records' "wall_s". Throws NonFiniteError (naming the last good
+/// checkpoint, left as it was) when a loss is not finite, and structgan::Error when the output
+/// folder cannot be written (before any iteration).
 template <class Tr>
 RunResult run(Tr& trainer, const RunOptions& options,
-              const std::function<void(Tr&, const std::string&)>& write_samples = {}) {
+              const std::function<void(Tr&, const std::string&)>& write_samples = {},
+              const std::function<nlohmann::json(Tr&)>& validate = {}) {
   namespace fs = std::filesystem;
   const TrainConfig& c = trainer.config();
   prepare_output_dir(c.output_dir);
@@ -223,6 +240,18 @@ RunResult run(Tr& trainer, const RunOptions& options,
     trainer.save(ckpt);
     result.checkpoint = ckpt;
   };
+  double validation_seconds = 0;  // this session's time in `validate`, left out of wall_s
+  const bool validating = validate && c.validate_every > 0;
+  auto validation = [&](std::int64_t it) {
+    const auto tv = std::chrono::steady_clock::now();
+    nlohmann::json v = validate(trainer);
+    const double sv = std::chrono::duration<double>(std::chrono::steady_clock::now() - tv).count();
+    validation_seconds += sv;
+    const double total_wall = elapsed();
+    log << validation_record(it, std::move(v), sv, total_wall - validation_seconds, total_wall).dump() << "\n";
+    log.flush();
+  };
+  if (validating && trainer.iteration() == 0) validation(0);
 
   while (trainer.iteration() < total) {
     StepReport r;
@@ -246,6 +275,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
     }
     if (options.progress)
       bar.update(it, {{"d", r.d.total}, {"g", r.g.total}, {"dist", r.d.distance}, {"probe", r.d.probe_accuracy}});
+    if (validating && (it % c.validate_every == 0 || it == total)) validation(it);
     if (c.sample_every > 0 && it % c.sample_every == 0 && it != total) samples(it);
     if (c.checkpoint_every > 0 && it % c.checkpoint_every == 0 && it != total) save();
     if (detail::stop_requested()) {
@@ -256,6 +286,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
   if (options.progress) bar.finish();
   result.iteration = trainer.iteration();
   result.seconds = elapsed();
+  result.validation_seconds = validation_seconds;
   if (result.iteration > result.start_iteration || !fs::exists(ckpt)) save();
   if (result.iteration > result.start_iteration) samples(result.iteration);
   return result;
