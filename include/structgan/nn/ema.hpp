@@ -19,6 +19,16 @@ namespace structgan::nn {
 ///   Tensor<float> keys;
 ///   { NoGradGuard ng; keys = d_ema.model().backbone(images); }
 /// \endcode
+namespace detail {
+/// ema ← m·ema + w·param, element by element (a backend `map` functor; at namespace scope because
+/// nvcc rejects a private nested type as a kernel's template argument).
+template <class T>
+struct EmaStep {
+  T m, w;
+  STRUCTGAN_HOST_DEVICE void operator()(T& e, const T& p) const { e = e * m + p * w; }
+};
+}  // namespace detail
+
 template <class Net>
 class Ema : public Module<Ema<Net>> {
  public:
@@ -52,7 +62,7 @@ class Ema : public Module<Ema<Net>> {
     const T m = static_cast<T>(momentum_), w = static_cast<T>(1.0 - momentum_);
     for (std::size_t i = 0; i < pe.size(); ++i) {
       Tensor<T, D>& e = pe[i].param->value;
-      map(D{}, e.numel(), Step{m, w}, e.data(), pl[i].param->value.data());
+      map(D{}, e.numel(), detail::EmaStep<T>{m, w}, e.data(), pl[i].param->value.data());
     }
     for (std::size_t i = 0; i < be.size(); ++i) assign(*be[i].buffer, *bl[i].buffer);
   }
@@ -63,12 +73,6 @@ class Ema : public Module<Ema<Net>> {
   void members(F&& f) { f("", model_); }
 
  private:
-  /// ema ← m·ema + w·param, element by element (a backend `map` functor).
-  struct Step {
-    value_type m, w;
-    STRUCTGAN_HOST_DEVICE void operator()(value_type& e, const value_type& p) const { e = e * m + p * w; }
-  };
-
   Net model_;
   double momentum_ = 0.99;
 };
