@@ -131,12 +131,15 @@ class StructuralObjective {
   /// D's loss (SPEC §5): −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge + λ_probe·CE(probe).
   /// x_real, x_fake: image batches (b×…, m×…, the same trailing shape); real_keys/fake_keys:
   /// normalize(f^b) of the EMA D (b×q, m×q); labels: the real batch's classes for the probe (empty:
-  /// no probe term); rng draws u0 of the power iteration. The Jacobian terms cover [x_real; x_fake].
+  /// no probe term); rng draws u0 of the power iteration unless `u0` ((b + m)×p, the rows of
+  /// [x_real; x_fake]) is given (the trainer gives each rank its rows of the global batch's draw).
+  /// The Jacobian terms cover [x_real; x_fake].
   template <class Net>
   DiscriminatorStep<T, D> discriminator_loss(Net&& d, const Tensor<T, D>& x_real, const Tensor<T, D>& x_fake,
                                              const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
                                              const MemoryBank<T, D>& bank, Rng& rng,
-                                             const std::vector<int>& labels = {}) const {
+                                             const std::vector<int>& labels = {},
+                                             const Tensor<T, D>* u0 = nullptr) const {
     const char* op = "StructuralObjective::discriminator_loss";
     check_images(op, x_real, x_fake);
     require(labels.empty() || static_cast<index_t>(labels.size()) == x_real.dim(0), op, ": ", labels.size(),
@@ -152,7 +155,7 @@ class StructuralObjective {
       // S − 1 plain steps, then one primal pass shared by the last VJP and σ's recorded dual pass.
       PowerIteration<T, D> it;
       const int steps = o_.jacobian.steps;
-      const Tensor<T, D>* draw_u0 = nullptr;  // u0 ~ N(0, I) from rng
+      const Tensor<T, D>* draw_u0 = u0;  // null: u0 ~ N(0, I) from rng
       VT jv;
       if (o_.fuse_jacobian_pass) {
         // D's outputs for the losses are that pass's primal outputs over [x_real; x_fake].
