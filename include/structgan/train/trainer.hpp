@@ -155,6 +155,10 @@ class Trainer {
     bank_ = objective_.make_bank(d_.probe.in_features(), config.embed_dim, rng_);
     require_divisible_batch(config_, comm_->size());
     require_same_config(*comm_, config_);
+    // With global statistics G's BatchNorm standardizes with the whole batch (synchronized), as
+    // one process does; the EMA copy stays local (only rank 0 samples from it).
+    if (comm_->size() > 1 && config_.objective.distance.stats == objectives::GaussianStats::Global)
+      nn::set_batch_norm_sync(g_, comm_);
     if (comm_->size() > 1) data_serves_rank_rows_ = data_->select_rows(comm_->rank(), comm_->size());
     broadcast_state();
     buckets_d_ = GradientBuckets<T, Dev>(opt_d_);
