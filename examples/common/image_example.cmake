@@ -25,6 +25,10 @@ function(structgan_image_example name)
     add_library(structgan_image_examples STATIC ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/image_main.cpp)
     # structgan_eval: the end-of-training evaluation (common/evaluate.hpp); the trainer itself needs no LIBLINEAR.
     target_link_libraries(structgan_image_examples PUBLIC structgan_dev structgan_train structgan_eval)
+    # mpirun/srun: the MPI engine of the communicator where it is built (docs/distributed.md).
+    if(TARGET structgan_mpi)
+      target_link_libraries(structgan_image_examples PUBLIC structgan_mpi)
+    endif()
     if(STRUCTGAN_CUDA AND STRUCTGAN_EXAMPLES_CUDA AND TARGET structgan::cuda)
       add_library(structgan_image_examples_cuda STATIC ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/cuda_entry.cu)
       target_link_libraries(structgan_image_examples_cuda PUBLIC structgan_dev structgan_train structgan::cuda)

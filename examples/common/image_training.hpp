@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "evaluate.hpp"
+#include "program.hpp"
 #include "structgan/train/all.hpp"
 
 namespace structgan::examples {
@@ -23,11 +24,19 @@ int run_image_training(const train::CommandLine& cl) {
   using T = float;
   const train::TrainConfig& c = cl.config;
   const auto t0 = std::chrono::steady_clock::now();
-  train::prepare_output_dir(c.output_dir);  // fails before any data is read
-  std::fprintf(stderr, "structgan: %s on %s, %lld iterations of batch %lld, output in %s\n", c.dataset.c_str(), Dev::name,
-               static_cast<long long>(c.iterations), static_cast<long long>(c.batch_size), c.output_dir.c_str());
-  auto trainer = train::make_image_trainer<T, Dev>(c, train::make_train_data(c));
-  std::fprintf(stderr, "structgan: D %lld parameters, G %lld parameters, %llu batches per epoch\n",
+  distributed::Communicator& comm = world();  // mpirun/srun: N processes, batch_size the global batch
+  const bool root = comm.rank() == 0;
+  train::require_divisible_batch(c, comm.size());
+  if (root) train::prepare_output_dir(c.output_dir);  // fails before any data is read
+  if (root)
+    std::fprintf(stderr, "structgan: %s on %s, %lld iterations of batch %lld, output in %s\n", c.dataset.c_str(), Dev::name,
+                 static_cast<long long>(c.iterations), static_cast<long long>(c.batch_size), c.output_dir.c_str());
+  if (root && comm.size() > 1)
+    std::fprintf(stderr, "structgan: %d processes (%s), %lld rows of the batch each\n", comm.size(), comm.engine().c_str(),
+                 static_cast<long long>(c.batch_size / comm.size()));
+  auto trainer = train::make_image_trainer<T, Dev>(c, train::make_train_data(c), &comm);
+  if (root)
+    std::fprintf(stderr, "structgan: D %lld parameters, G %lld parameters, %llu batches per epoch\n",
                static_cast<long long>(nn::parameter_count(trainer.discriminator())),
                static_cast<long long>(nn::parameter_count(trainer.generator())),
                static_cast<unsigned long long>(trainer.data().batches_per_epoch()));
@@ -35,13 +44,25 @@ int run_image_training(const train::CommandLine& cl) {
   ro.resume = cl.resume;
   ro.progress_tty = cl.progress_tty;
   using Tr = std::decay_t<decltype(trainer)>;
-  std::function<nlohmann::json(Tr&)> validate;  // validate_every: k-means and SVM on the held-out images
+  std::function<nlohmann::json(Tr&)> validate;  // validate_every: k-means and SVM on the held-out images (rank 0)
   std::shared_ptr<PeriodicValidation> periodic;
-  if (c.validate_every > 0) {
+  if (c.validate_every > 0 && root) {
     periodic = std::make_shared<PeriodicValidation>(c);
     validate = [periodic](Tr& t) { return periodic->measure<T, Dev>(t.ema_discriminator()); };
   }
+  comm.reset_stats();
   const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer), validate);
+  if (comm.size() > 1 && r.iteration > r.start_iteration) {
+    const double steps = static_cast<double>(r.iteration - r.start_iteration);
+    const distributed::CommunicatorStats& s = comm.stats();
+    std::fprintf(stderr,
+                 "structgan: rank %d: collectives %.1f%% of the time (%.3f s/step), %.2f MB/step in %.1f calls/step "
+                 "(gradients %.2f MB)\n",
+                 comm.rank(), r.seconds > 0 ? 100.0 * s.seconds / r.seconds : 0.0, s.seconds / steps,
+                 static_cast<double>(s.bytes) / steps / 1e6, static_cast<double>(s.calls) / steps,
+                 static_cast<double>(trainer.gradient_bytes()) / 1e6);
+  }
+  if (!root) return r.interrupted ? 130 : 0;
   const double train_s = r.seconds - r.validation_seconds;  // the rate of training alone
   char validation_note[64] = "";
   if (r.validation_seconds > 0)

@@ -24,8 +24,10 @@ int main(int argc, char** argv) {
       std::cerr << "error: the double-spiral example runs on the CPU only (--device cpu)\n";
       return 2;
     }
-    train::prepare_output_dir(c.output_dir);
-    auto trainer = train::make_spiral_trainer<T>(c, train::make_train_data(c));
+    distributed::Communicator& comm = examples::world();  // mpirun -np N: batch_size is the global batch
+    train::require_divisible_batch(c, comm.size());
+    if (comm.rank() == 0) train::prepare_output_dir(c.output_dir);
+    auto trainer = train::make_spiral_trainer<T>(c, train::make_train_data(c), &comm);
     using Tr = decltype(trainer);
     const data::PointSet reference = examples::heldout_spiral(c, 2000);
     auto samples = [&reference](Tr& t, const std::string& path) {
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "structgan: iterations %lld → %lld in %.1f s%s\n", static_cast<long long>(r.start_iteration),
                  static_cast<long long>(r.iteration), r.seconds, r.interrupted ? " — interrupted (continue with --resume)" : "");
     if (r.interrupted) return 130;
-    if (!c.eval_at_end) return 0;
+    if (!c.eval_at_end || comm.rank() != 0) return 0;  // rank 0 evaluates
     const eval::RowMatrixF f = examples::point_features<T, Cpu>(trainer.ema_discriminator(), reference.points);
     Rng rng0 = train::run_rng(c);  // the same draws as the trained network's initialization
     auto d0 = train::make_mlp_discriminator<T>(c, 2, rng0);

@@ -48,6 +48,10 @@ struct LoaderOptions {
   std::uint64_t seed = 0;  ///< the shuffles and every transform draw derive from it
   int threads = 1;         ///< threads transforming one batch (besides the caller's thread)
   std::uint64_t start_batch = 0;  ///< the first batch served is batch start_batch of the sequence (resuming)
+  /// Data-parallel training: serve only part `part` of `parts` of each batch, its rows
+  /// [part·n/parts, (part+1)·n/parts) (n must be divisible by parts), transformed with the draws
+  /// of their positions in the whole batch, so the parts of all ranks are the whole batch.
+  int part = 0, parts = 1;
 };
 
 /// Serves an endless sequence of batches, epoch after epoch: epoch e is a permutation of the set
@@ -115,6 +119,8 @@ class BatchLoader {
     require(n > 0, "BatchLoader: the ImageSet is empty");
     require(options_.batch_size >= 1, "BatchLoader: batch_size must be >= 1, got ", options_.batch_size);
     require(options_.threads >= 1, "BatchLoader: threads must be >= 1, got ", options_.threads);
+    require(options_.parts >= 1 && options_.part >= 0 && options_.part < options_.parts, "BatchLoader: part ", options_.part,
+            " of ", options_.parts, " parts");
     const std::size_t b = static_cast<std::size_t>(options_.batch_size);
     require(!options_.drop_last || n >= b, "BatchLoader: drop_last with ", n, " images and batch_size ", b,
             " leaves no batch");
@@ -170,7 +176,14 @@ class BatchLoader {
       order_epoch_ = epoch;
     }
     const std::size_t bs = static_cast<std::size_t>(options_.batch_size);
-    const std::size_t begin = index * bs, end = std::min(begin + bs, d.size());
+    std::size_t begin = index * bs, end = std::min(begin + bs, d.size());
+    if (options_.parts > 1) {
+      const std::size_t whole = end - begin, share = whole / static_cast<std::size_t>(options_.parts);
+      require(whole % static_cast<std::size_t>(options_.parts) == 0, "BatchLoader: a batch of ", whole,
+              " images does not split into ", options_.parts, " equal parts");
+      begin += static_cast<std::size_t>(options_.part) * share;
+      end = begin + share;
+    }
     const std::size_t n = end - begin;
     b.n = static_cast<int>(n);
     b.c = d.channels;

@@ -3,7 +3,9 @@
 /// conditional BatchNorm (G's blocks).
 #include <string>
 
+#include "structgan/distributed/communicator.hpp"
 #include "structgan/nn/layers.hpp"
+#include "structgan/ops/collective.hpp"
 #include "structgan/ops/norm.hpp"
 
 namespace structgan::nn {
@@ -68,6 +70,13 @@ struct BatchNormOptions {
 /// statistics (biased variance) and update the running mean and the running *unbiased*
 /// variance; evaluation: use the running statistics. Buffers `running_mean` (0) and
 /// `running_var` (1); parameters `weight` (1) and `bias` (0) when affine.
+///
+/// Synchronized (data-parallel training, docs/distributed.md): with `set_sync(&comm)` on a
+/// communicator of N > 1 ranks, training mode standardizes with the statistics of every rank's
+/// rows (batch_norm_train_over_ranks, ops/collective.hpp), as one process on the concatenated
+/// batch does, and every rank updates its running statistics with those same global statistics.
+/// Every rank must then run the module in the same order (collectives in the forward and the
+/// backward pass). Without a communicator, or with one rank, it is the one-process module.
 template <class T, class D = Cpu>
 struct BatchNorm2d : Module<BatchNorm2d<T, D>> {
   using value_type = T;
@@ -76,6 +85,9 @@ struct BatchNorm2d : Module<BatchNorm2d<T, D>> {
   Parameter<T, D> weight, bias;
   Tensor<T, D> running_mean, running_var;
   T eps = T(1e-5), momentum = T(0.1);
+  /// The ranks whose rows make the batch in training (not owned: it must outlive the module and
+  /// the graphs built with it); nullptr: this process's rows only. Not a member (not saved).
+  distributed::Communicator* sync = nullptr;
 
   BatchNorm2d() = default;
   explicit BatchNorm2d(const BatchNormOptions& o) : eps(static_cast<T>(o.eps)), momentum(static_cast<T>(o.momentum)) {
@@ -88,6 +100,8 @@ struct BatchNorm2d : Module<BatchNorm2d<T, D>> {
     }
   }
   index_t channels() const { return running_mean.numel(); }
+  /// Synchronizes the batch statistics over comm's ranks in training (nullptr: no longer).
+  void set_sync(distributed::Communicator* comm) { sync = comm; }
 
   /// The normalized x (no affine transform); updates the running statistics in training.
   template <class V>
@@ -95,6 +109,15 @@ struct BatchNorm2d : Module<BatchNorm2d<T, D>> {
     require(x.shape().rank() >= 2 && x.shape()[1] == channels(), "BatchNorm2d: input ", x.shape(), " for ", channels(),
             " channels");
     if (!this->training) return batch_norm_eval(x, running_mean, running_var, V(), V(), eps);
+    if (sync && sync->size() > 1) {
+      NormStats<T, D> st;
+      index_t global_count = 0;
+      V y = batch_norm_train_over_ranks(*sync, x, V(), V(), eps, &st, &global_count);
+      require(global_count > 1, "BatchNorm2d: training needs more than one value per channel over the ", sync->size(),
+              " ranks, got ", global_count);
+      update_running(st, global_count);
+      return y;
+    }
     const index_t count = x.numel() / channels();
     require(count > 1, "BatchNorm2d: training needs more than one value per channel, got input ", x.shape());
     NormStats<T, D> st;
@@ -146,7 +169,7 @@ struct ConditionalBatchNormOptions {
 
 /// cbn(x, y) = BatchNorm(x, no affine) · (1 + gain(y)) + bias(y), gain and bias linear maps
 /// cond_dim → C without bias (spectrally normalized), applied per sample (SPEC §1, BigGAN's ccbn).
-/// x: N×C×H×W, y: N×cond_dim.
+/// x: N×C×H×W, y: N×cond_dim. `set_sync(&comm)` synchronizes its BatchNorm (see BatchNorm2d).
 template <class T, class D = Cpu>
 struct ConditionalBatchNorm : Module<ConditionalBatchNorm<T, D>> {
   using value_type = T;
@@ -178,6 +201,7 @@ struct ConditionalBatchNorm : Module<ConditionalBatchNorm<T, D>> {
     V g = add_scalar(reshape(gain(y), ps), typename ValueTraits<V>::scalar(1));
     return add(mul(h, g), reshape(bias(y), ps));
   }
+  void set_sync(distributed::Communicator* comm) { bn.set_sync(comm); }
   template <class F>
   void members(F&& f) {
     f("gain", gain);
@@ -185,5 +209,27 @@ struct ConditionalBatchNorm : Module<ConditionalBatchNorm<T, D>> {
     f("", bn);  // the running statistics directly under the module's name
   }
 };
+
+namespace detail {
+// set_batch_norm_sync's walk over a members() list: parameters and buffers are skipped, BatchNorm
+// takes the communicator, other modules pass it to their members.
+template <class T, class D>
+void sync_member(Parameter<T, D>&, distributed::Communicator*) {}
+template <class T, class D>
+void sync_member(Tensor<T, D>&, distributed::Communicator*) {}
+template <class T, class D>
+void sync_member(BatchNorm2d<T, D>& bn, distributed::Communicator* comm) { bn.set_sync(comm); }
+template <class M>
+void sync_member(M& module, distributed::Communicator* comm) {
+  module.members([&](const std::string&, auto& m) { sync_member(m, comm); });
+}
+}  // namespace detail
+
+/// Synchronizes every BatchNorm2d inside `module` (conditional ones included; e.g. BigGAN's
+/// generator) over comm's ranks in training; nullptr makes them local again.
+template <class M>
+void set_batch_norm_sync(M& module, distributed::Communicator* comm) {
+  detail::sync_member(module, comm);
+}
 
 }  // namespace structgan::nn

@@ -30,6 +30,7 @@
 #include "structgan/objectives/clustering.hpp"
 #include "structgan/objectives/gaussian.hpp"
 #include "structgan/objectives/jacobian.hpp"
+#include "structgan/ops/collective.hpp"
 
 namespace structgan::objectives {
 
@@ -131,12 +132,15 @@ class StructuralObjective {
   /// D's loss (SPEC §5): −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge + λ_probe·CE(probe).
   /// x_real, x_fake: image batches (b×…, m×…, the same trailing shape); real_keys/fake_keys:
   /// normalize(f^b) of the EMA D (b×q, m×q); labels: the real batch's classes for the probe (empty:
-  /// no probe term); rng draws u0 of the power iteration. The Jacobian terms cover [x_real; x_fake].
+  /// no probe term); rng draws u0 of the power iteration unless `u0` ((b + m)×p, the rows of
+  /// [x_real; x_fake]) is given (the trainer gives each rank its rows of the global batch's draw).
+  /// The Jacobian terms cover [x_real; x_fake].
   template <class Net>
   DiscriminatorStep<T, D> discriminator_loss(Net&& d, const Tensor<T, D>& x_real, const Tensor<T, D>& x_fake,
                                              const Tensor<T, D>& real_keys, const Tensor<T, D>& fake_keys,
                                              const MemoryBank<T, D>& bank, Rng& rng,
-                                             const std::vector<int>& labels = {}) const {
+                                             const std::vector<int>& labels = {},
+                                             const Tensor<T, D>* u0 = nullptr) const {
     const char* op = "StructuralObjective::discriminator_loss";
     check_images(op, x_real, x_fake);
     require(labels.empty() || static_cast<index_t>(labels.size()) == x_real.dim(0), op, ": ", labels.size(),
@@ -152,7 +156,7 @@ class StructuralObjective {
       // S − 1 plain steps, then one primal pass shared by the last VJP and σ's recorded dual pass.
       PowerIteration<T, D> it;
       const int steps = o_.jacobian.steps;
-      const Tensor<T, D>* draw_u0 = nullptr;  // u0 ~ N(0, I) from rng
+      const Tensor<T, D>* draw_u0 = u0;  // null: u0 ~ N(0, I) from rng
       VT jv;
       if (o_.fuse_jacobian_pass) {
         // D's outputs for the losses are that pass's primal outputs over [x_real; x_fake].
@@ -190,7 +194,9 @@ class StructuralObjective {
     check_outputs(op, value_of(f), value_of(fg), b, m);
 
     const VT dist = gaussian_distance(f, fg, o_.distance, comm_);
-    const ClusterSimilarities<VT> c = cluster_similarities(f, fg, real_keys, fake_keys, bank, o_.cluster);
+    const ClusterSimilarities<VT> c = gathers_batch()
+                                          ? gathered_similarities(f, fg, real_keys, fake_keys, bank)
+                                          : cluster_similarities(f, fg, real_keys, fake_keys, bank, o_.cluster);
     const VT hinge = norm_hinge(f_tilde);
     // −d + λ_c(−s_real + s_fake) + λ_s·jac + λ_h·hinge (+ λ_probe·CE)
     VT loss = add(neg(dist), mul_scalar(sub(c.s_fake, c.s_real), T(o_.lambda_cluster)));
@@ -235,7 +241,8 @@ class StructuralObjective {
     check_outputs(op, f.value(), fg.value(), x_real.dim(0), x_fake.dim(0));
     const VT dist = gaussian_distance(f, fg, o_.distance, comm_);
     std::vector<index_t> nb;
-    const VT s_fake = fake_cluster_similarity(fg, f, fake_keys, real_keys, bank, o_.cluster, &nb);
+    const VT s_fake = gathers_batch() ? gathered_similarities(f, fg, real_keys, fake_keys, bank, false).s_fake
+                                      : fake_cluster_similarity(fg, f, fake_keys, real_keys, bank, o_.cluster, &nb);
     const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));
     LossTerms t;
     ScalarReadout<T, D> readout;
@@ -247,6 +254,38 @@ class StructuralObjective {
   }
 
  private:
+  /// Whether the kNN branch searches the whole batch's keys (every rank's, gathered): on several
+  /// ranks with global statistics, so that N ranks take one process's step.
+  bool gathers_batch() const {
+    return comm_ != nullptr && comm_->size() > 1 && o_.distance.stats == GaussianStats::Global;
+  }
+
+  /// s_real and s_fake (SPEC §3) with every rank's real keys and values as the batch candidates,
+  /// as one process on the whole batch has them: this rank's queries (its real and generated
+  /// keys) against [all ranks' real keys in rank order; bank]. The gathered values f carry
+  /// gradient back to their rank (all_gather_rows' reverse rule: the ranks' losses differ), and
+  /// each rank's similarity is the mean over its own queries, so the average over ranks is one
+  /// process's mean. `with_real`: false computes s_fake only (G's loss, f a constant).
+  template <class VT>
+  ClusterSimilarities<VT> gathered_similarities(const VT& f, const VT& fg, const Tensor<T, D>& real_keys,
+                                                const Tensor<T, D>& fake_keys, const MemoryBank<T, D>& bank,
+                                                bool with_real = true) const {
+    const char* op = "cluster_similarities";
+    detail::check_real_batch(op, f, real_keys);
+    detail::check_fake_batch(op, fg, fake_keys, real_keys.dim(1));
+    const Tensor<T, D> all_keys = all_gather_rows(*comm_, real_keys);
+    const VT all_f = with_real ? all_gather_rows(*comm_, f) : VT(all_gather_rows(*comm_, f.value()));
+    const ClusterOptions& o = o_.cluster;
+    ClusterSimilarities<VT> r;
+    if (with_real) {
+      r.real_neighbours = detail::knn_search_finite(real_keys, all_keys, bank.keys(), o.k, true, o.block_elements);
+      r.s_real = neighbour_similarity(f, all_f, bank.values(), r.real_neighbours, o.k);
+    }
+    r.fake_neighbours = detail::knn_search_finite(fake_keys, all_keys, bank.keys(), o.k, o.skip_first_fake, o.block_elements);
+    r.s_fake = neighbour_similarity(fg, all_f, bank.values(), r.fake_neighbours, o.k);
+    return r;
+  }
+
   static void check_images(const char* op, const Tensor<T, D>& x_real, const Tensor<T, D>& x_fake) {
     require(x_real.defined() && x_fake.defined() && x_real.rank() >= 2 && x_real.rank() == x_fake.rank(), op,
             ": real ", x_real.shape(), " and generated ", x_fake.shape(), " batches must be b×… of the same rank");

@@ -46,6 +46,10 @@ class RealData {
   /// The shape of one sample (C×H×W, or {2} for points).
   virtual Shape sample_shape() const = 0;
   virtual std::uint64_t batches_per_epoch() const = 0;
+  /// Data-parallel training: from now on serve only rank `rank`'s rows [rank·b/N, (rank+1)·b/N)
+  /// of each batch, exactly as they are in the whole batch. Returns false when this source cannot
+  /// (then it serves whole batches and the caller keeps its rows).
+  virtual bool select_rows(int /*rank*/, int /*ranks*/) { return false; }
 };
 
 /// An ImageSet served by data::BatchLoader (seeded shuffles and transforms; drop_last).
@@ -85,6 +89,13 @@ class ImageData : public RealData {
   std::vector<std::string> class_names() const override { return set_->class_names; }
   Shape sample_shape() const override { return Shape{set_->channels, loader_->height(), loader_->width()}; }
   std::uint64_t batches_per_epoch() const override { return loader_->batches_per_epoch(); }
+  /// The loader transforms only this rank's images (with their draws in the whole batch).
+  bool select_rows(int rank, int ranks) override {
+    options_.part = rank;
+    options_.parts = ranks;
+    seek(position_);
+    return true;
+  }
   const data::ImageSet& images() const { return *set_; }
   /// The index in the train split of each image served (empty: the whole split, in order).
   const std::vector<std::size_t>& source_indices() const { return source_indices_; }

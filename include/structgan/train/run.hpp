@@ -176,37 +176,50 @@ inline nlohmann::json validation_record(std::int64_t it, nlohmann::json validati
 /// time is left out of the records' "wall_s". Throws NonFiniteError (naming the last good
 /// checkpoint, left as it was) when a loss is not finite, and structgan::Error when the output
 /// folder cannot be written (before any iteration).
+///
+/// On N processes (the trainer's communicator) every rank calls run(); only rank 0 writes the
+/// output folder (config.json, log, samples, checkpoints) and measures (validate_every, fid_every:
+/// the EMA networks take no part in the collectives); every rank reads the checkpoint when
+/// resuming (a folder every rank can read), and the ranks stop together (a stop request on any
+/// rank is all-reduced each iteration). Logged scalars are the trainer's averages over ranks.
 template <class Tr>
 RunResult run(Tr& trainer, const RunOptions& options,
               const std::function<void(Tr&, const std::string&)>& write_samples = {},
               const std::function<nlohmann::json(Tr&)>& validate = {}) {
   namespace fs = std::filesystem;
   const TrainConfig& c = trainer.config();
-  prepare_output_dir(c.output_dir);
+  distributed::Communicator& comm = trainer.communicator();
+  const bool root = comm.rank() == 0;
+  if (root) prepare_output_dir(c.output_dir);
   const std::string ckpt = checkpoint_path(c.output_dir);
   const std::string log_path = (fs::path(c.output_dir) / "log.jsonl").string();
   RunResult result;
   if (options.resume) {
     require(fs::exists(ckpt), "--resume: no checkpoint at '", ckpt, "'");
     trainer.load(ckpt);
-    detail::truncate_log(log_path, trainer.iteration());
+    if (root) detail::truncate_log(log_path, trainer.iteration());
     result.checkpoint = ckpt;
-  } else if (fs::exists(ckpt)) {
+  } else if (root && fs::exists(ckpt)) {
     fs::remove(ckpt);  // a fresh run never leaves an older run's state behind
   }
-  io::write_file_atomically((fs::path(c.output_dir) / "config.json").string(), to_json(c).dump(2) + "\n");
-  std::ofstream log(log_path, options.resume ? std::ios::app : std::ios::trunc);
-  require(static_cast<bool>(log), "output folder '", c.output_dir, "': cannot write log.jsonl");
-  // Each start (and resumption) of a run heads its records with the build that ran them, as
-  // --version prints it, so that a log says what produced it.
-  log << nlohmann::json{{"build", build_info()}, {"start_iteration", trainer.iteration()}}.dump() << "\n" << std::flush;
+  std::ofstream log;
+  if (root) {
+    io::write_file_atomically((fs::path(c.output_dir) / "config.json").string(), to_json(c).dump(2) + "\n");
+    log.open(log_path, options.resume ? std::ios::app : std::ios::trunc);
+    require(static_cast<bool>(log), "output folder '", c.output_dir, "': cannot write log.jsonl");
+    // Each start (and resumption) of a run heads its records with the build that ran them, as
+    // --version prints it, so that a log says what produced it.
+    nlohmann::json head{{"build", build_info()}, {"start_iteration", trainer.iteration()}};
+    if (comm.size() > 1) head["processes"] = comm.size(), head["engine"] = comm.engine();
+    log << head.dump() << "\n" << std::flush;
+  }
 
   // fid_every: Inception is loaded before the first iteration (a bad weights file fails now, not
   // hours later); each measurement's fields join that iteration's log record.
   using Generator = std::decay_t<decltype(trainer.ema_generator())>;
   std::unique_ptr<FidMonitor<Tr>> fid;
   if constexpr (detail::is_image_generator<Generator>::value)
-    if (c.fid_every > 0) fid = std::make_unique<FidMonitor<Tr>>(trainer, !options.resume);
+    if (c.fid_every > 0 && root) fid = std::make_unique<FidMonitor<Tr>>(trainer, !options.resume);
   auto measure_fid = [&](std::int64_t it, nlohmann::json& record) {
     if constexpr (detail::is_image_generator<Generator>::value) {
       const nlohmann::json m = fid->measure(trainer, options.progress);
@@ -223,12 +236,13 @@ RunResult run(Tr& trainer, const RunOptions& options,
 
   result.start_iteration = result.iteration = trainer.iteration();
   const std::int64_t total = c.iterations;
+  const bool progress = options.progress && root;
   ProgressBar bar(total, result.start_iteration, stderr, options.progress_tty);
   detail::SigintGuard sigint;
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   auto samples = [&](std::int64_t it) {
-    if (!write_samples) return;
+    if (!write_samples || !root) return;
     std::ostringstream name;
     name << "iter_" << std::setw(7) << std::setfill('0') << it << ".png";
     const std::string p = (fs::path(c.output_dir) / "samples" / name.str()).string();
@@ -237,11 +251,11 @@ RunResult run(Tr& trainer, const RunOptions& options,
     fs::copy_file(p, fs::path(c.output_dir) / "samples" / "latest.png", fs::copy_options::overwrite_existing, ec);
   };
   auto save = [&] {
-    trainer.save(ckpt);
+    if (root) trainer.save(ckpt);
     result.checkpoint = ckpt;
   };
   double validation_seconds = 0;  // this session's time in `validate`, left out of wall_s
-  const bool validating = validate && c.validate_every > 0;
+  const bool validating = validate && c.validate_every > 0 && root;  // rank 0 measures and logs
   auto validation = [&](std::int64_t it) {
     const auto tv = std::chrono::steady_clock::now();
     nlohmann::json v = validate(trainer);
@@ -258,7 +272,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
     try {
       r = trainer.step();
     } catch (const NonFiniteError& e) {
-      if (options.progress) bar.finish();
+      if (progress) bar.finish();
       std::string where = result.checkpoint.empty() || !fs::exists(result.checkpoint)
                               ? std::string(" No checkpoint was written before it.")
                               : " The last good checkpoint, '" + result.checkpoint + "', is unchanged.";
@@ -267,27 +281,33 @@ RunResult run(Tr& trainer, const RunOptions& options,
     result.last = r;
     const std::int64_t it = trainer.iteration();
     const bool fid_now = fid && (it % c.fid_every == 0 || it == total);
-    if (it % c.log_every == 0 || it == total || fid_now) {
+    if (root && (it % c.log_every == 0 || it == total || fid_now)) {
       nlohmann::json record = log_record(r, elapsed());  // the time before the measurement
       if (fid_now) measure_fid(it, record);
       log << record.dump() << "\n";
       log.flush();
     }
-    if (options.progress)
+    if (progress)
       bar.update(it, {{"d", r.d.total}, {"g", r.g.total}, {"dist", r.d.distance}, {"probe", r.d.probe_accuracy}});
     if (validating && (it % c.validate_every == 0 || it == total)) validation(it);
     if (c.sample_every > 0 && it % c.sample_every == 0 && it != total) samples(it);
     if (c.checkpoint_every > 0 && it % c.checkpoint_every == 0 && it != total) save();
-    if (detail::stop_requested()) {
+    bool stop = detail::stop_requested() != 0;
+    if (comm.size() > 1) {  // every rank stops after the same iteration
+      std::vector<std::int64_t> any{stop ? 1 : 0};
+      distributed::all_reduce_sum(comm, any);
+      stop = any[0] > 0;
+    }
+    if (stop) {
       result.interrupted = true;
       break;
     }
   }
-  if (options.progress) bar.finish();
+  if (progress) bar.finish();
   result.iteration = trainer.iteration();
   result.seconds = elapsed();
   result.validation_seconds = validation_seconds;
-  if (result.iteration > result.start_iteration || !fs::exists(ckpt)) save();
+  if (result.iteration > result.start_iteration || (root && !fs::exists(ckpt))) save();
   if (result.iteration > result.start_iteration) samples(result.iteration);
   return result;
 }

@@ -33,6 +33,7 @@
 #include "structgan/nn/all.hpp"
 #include "structgan/objectives/structural_objective.hpp"
 #include "structgan/train/config.hpp"
+#include "structgan/train/data_parallel.hpp"
 #include "structgan/train/data_source.hpp"
 #include "structgan/train/models.hpp"
 #include "structgan/io/checkpoint.hpp"
@@ -124,13 +125,25 @@ class Trainer {
 
   /// A trainer over networks d and g (fresh, built from rng's first draws) whose remaining draws
   /// (the memory bank, then every latent and power-iteration vector) come from `rng`.
-  Trainer(const TrainConfig& config, DNet d, GNet g, std::unique_ptr<RealData> data, Rng rng)
+  ///
+  /// `comm`: the processes training together (not owned; null: this process alone). With N > 1
+  /// ranks (docs/distributed.md, "Training on N processes"): config.batch_size is the global batch
+  /// and must be divisible by N; every rank's configuration must equal rank 0's (else
+  /// structgan::Error naming the keys, on every rank); the state is broadcast from rank 0; each
+  /// step every rank reads the same global batch and keeps its rows [r·b/N, (r+1)·b/N), draws the
+  /// global batch's latents and power-iteration vectors from the shared Rng and keeps its rows
+  /// (so N ranks draw what one process draws), averages gradients over the ranks (flat buckets),
+  /// and enqueues the whole batch's keys and values into the bank in rank order.
+  Trainer(const TrainConfig& config, DNet d, GNet g, std::unique_ptr<RealData> data, Rng rng,
+          distributed::Communicator* comm = nullptr)
       : config_(config),
+        own_comm_(comm ? nullptr : std::make_unique<distributed::SingleProcess>()),
+        comm_(comm ? comm : own_comm_.get()),
         d_(std::move(d)),
         g_(std::move(g)),
         d_ema_(d_, config.ema_momentum),
         g_ema_(g_, config.ema_momentum),
-        objective_(config.objective),
+        objective_(config.objective, comm_->size() > 1 ? comm_ : nullptr),
         data_(std::move(data)),
         rng_(std::move(rng)) {
     validate(config_);
@@ -140,6 +153,16 @@ class Trainer {
     opt_d_ = nn::AdamW<T, Dev>(nn::named_parameters(d_), od);
     opt_g_ = nn::Adam<T, Dev>(nn::named_parameters(g_), og, false);
     bank_ = objective_.make_bank(d_.probe.in_features(), config.embed_dim, rng_);
+    require_divisible_batch(config_, comm_->size());
+    require_same_config(*comm_, config_);
+    // With global statistics G's BatchNorm standardizes with the whole batch (synchronized), as
+    // one process does; the EMA copy stays local (only rank 0 samples from it).
+    if (comm_->size() > 1 && config_.objective.distance.stats == objectives::GaussianStats::Global)
+      nn::set_batch_norm_sync(g_, comm_);
+    if (comm_->size() > 1) data_serves_rank_rows_ = data_->select_rows(comm_->rank(), comm_->size());
+    broadcast_state();
+    buckets_d_ = GradientBuckets<T, Dev>(opt_d_);
+    buckets_g_ = GradientBuckets<T, Dev>(opt_g_);
   }
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -153,6 +176,12 @@ class Trainer {
   RealData& data() { return *data_; }
   const objectives::MemoryBank<T, Dev>& bank() const { return bank_; }
   const objectives::StructuralObjective<T, Dev>& objective() const { return objective_; }
+  /// The processes training together (a SingleProcess of its own when none was given).
+  distributed::Communicator& communicator() { return *comm_; }
+  nn::AdamW<T, Dev>& optimizer_d() { return opt_d_; }
+  nn::Adam<T, Dev>& optimizer_g() { return opt_g_; }
+  /// The bytes of D's and G's gradients one rank all-reduces per step (0 work on one rank).
+  std::size_t gradient_bytes() const { return buckets_d_.bytes() + buckets_g_.bytes(); }
   /// The rates the last step used (the configured ones before the first step).
   double lr_d() const { return opt_d_.groups().empty() ? config_.lr_d : opt_d_.groups().front().options.lr; }
   double lr_g() const { return opt_g_.groups().empty() ? config_.lr_g : opt_g_.groups().front().options.lr; }
@@ -163,7 +192,10 @@ class Trainer {
     const auto t0 = std::chrono::steady_clock::now();
     StepReport r;
     r.iteration = iteration_ + 1;
-    data_->next(batch_);
+    const int rank = comm_->rank(), ranks = comm_->size();
+    data_->next(batch_);  // this rank's rows of the global batch (or the whole batch, cut here)
+    const index_t global_b = data_serves_rank_rows_ ? batch_.shape[0] * ranks : batch_.shape[0];
+    if (!data_serves_rank_rows_) rank_rows(batch_, rank, ranks);
     r.epoch = batch_.epoch;
     const Tn x_real = detail::to_tensor<T, Dev>(batch_);
     const index_t b = x_real.dim(0);
@@ -173,14 +205,26 @@ class Trainer {
     Tn x_fake;
     {
       NoGradGuard no_grad;
-      x_fake = g_(g_.sample_latent(b, rng_));
+      x_fake = g_(rank_rows(g_.sample_latent(global_b, rng_), rank, ranks));
     }
     const Tn real_keys = objective_.keys(ema_d, x_real);
     const Tn fake_keys = objective_.keys(ema_d, x_fake);
+    // σ's power-iteration start u0 ~ N(0, I) for [x_real; x_fake] of the global batch (the draw
+    // one process makes inside the objective), this rank's real rows then its generated rows.
+    Tn u0;
+    if (config_.objective.lambda_smooth != 0.0) {
+      const Tensor<T, Cpu> all = randn<T>(Shape{2 * global_b, config_.embed_dim}, rng_);
+      u0 = ranks == 1 ? to_device<Dev>(all)
+                      : to_device<Dev>(concat(std::vector<Tensor<T, Cpu>>{clone(slice(all, 0, rank * b, b)),
+                                                                         clone(slice(all, 0, global_b + rank * b, b))},
+                                              0));
+    }
     auto ds = guarded("D", r.iteration, x_real, [&] {
-      return objective_.discriminator_loss(d_, x_real, x_fake, real_keys, fake_keys, bank_, rng_, batch_.labels);
+      return objective_.discriminator_loss(d_, x_real, x_fake, real_keys, fake_keys, bank_, rng_, batch_.labels,
+                                           u0.defined() ? &u0 : nullptr);
     });
     r.d = ds.terms;
+    average_terms(*comm_, r.d);
     if (!detail::finite_terms(r.d))
       throw NonFiniteError(non_finite_message("D", r.iteration, detail::first_non_finite(r.d)));
     set_learning_rates();
@@ -188,22 +232,25 @@ class Trainer {
     r.lr_g = lr_g();
     opt_d_.zero_grad();
     backward(ds.loss);
+    buckets_d_.average(*comm_);
     r.grad_norm_d = detail::gradient_norm(opt_d_);
     if (!std::isfinite(r.grad_norm_d))
       throw NonFiniteError(non_finite_message("D", r.iteration, "gradient norm = " + std::to_string(r.grad_norm_d)));
     opt_d_.step();
 
     // ---- G step: its own forward pass, through the updated D (D's parameters frozen) ----
-    const VT x_gen = g_(VT(g_.sample_latent(b, rng_)));
+    const VT x_gen = g_(VT(rank_rows(g_.sample_latent(global_b, rng_), rank, ranks)));
     auto gs = guarded("G", r.iteration, x_real, [&] {
       const Tn gen_keys = objective_.keys(ema_d, value_of(x_gen));
       return objective_.generator_loss(d_, x_real, x_gen, real_keys, gen_keys, bank_);
     });
     r.g = gs.terms;
+    average_terms(*comm_, r.g);
     if (!detail::finite_terms(r.g))
       throw NonFiniteError(non_finite_message("G", r.iteration, detail::first_non_finite(r.g)));
     opt_g_.zero_grad();
     backward(gs.loss);
+    buckets_g_.average(*comm_);
     r.grad_norm_g = detail::gradient_norm(opt_g_);
     if (!std::isfinite(r.grad_norm_g))
       throw NonFiniteError(non_finite_message("G", r.iteration, "gradient norm = " + std::to_string(r.grad_norm_g)));
@@ -213,7 +260,9 @@ class Trainer {
     d_ema_.update(d_);
     g_ema_.update(g_);
     guarded("bank", r.iteration, x_real, [&] {
-      bank_.enqueue(real_keys, ds.real_values);
+      // Every rank enqueues the whole batch's pairs in rank order, as one process enqueues them.
+      if (ranks == 1) bank_.enqueue(real_keys, ds.real_values);
+      else bank_.enqueue(distributed::all_gather(*comm_, real_keys), distributed::all_gather(*comm_, ds.real_values));
       return 0;
     });
     ++iteration_;
@@ -270,6 +319,7 @@ class Trainer {
     rng_.set_state(st.rng.state());
     data_->seek(static_cast<std::uint64_t>(st.data_position));
     iteration_ = st.iteration;
+    broadcast_state();
   }
 
  private:
@@ -278,6 +328,26 @@ class Trainer {
     const double f = lr_factor(config_, iteration_);
     for (auto& g : opt_d_.groups()) g.options.lr = config_.lr_d * f;
     for (auto& g : opt_g_.groups()) g.options.lr = config_.lr_g * f;
+  }
+
+  /// Rank 0's networks, EMA copies, optimizer states, bank, Rng and position on every rank.
+  void broadcast_state() {
+    distributed::Communicator& c = *comm_;
+    if (c.size() == 1) return;
+    broadcast_module(c, d_);
+    broadcast_module(c, g_);
+    broadcast_module(c, d_ema_.model());
+    broadcast_module(c, g_ema_.model());
+    broadcast_optimizer(c, opt_d_);
+    broadcast_optimizer(c, opt_g_);
+    broadcast_bank(c, bank_);
+    std::string rng_state = rng_.state();
+    distributed::broadcast(c, rng_state, 0);
+    rng_.set_state(rng_state);
+    std::vector<std::int64_t> position{iteration_, static_cast<std::int64_t>(data_->position())};
+    c.broadcast(position.data(), position.size(), distributed::ScalarType::Int64, 0, distributed::Memory::Host);
+    iteration_ = position[0];
+    if (data_->position() != static_cast<std::uint64_t>(position[1])) data_->seek(static_cast<std::uint64_t>(position[1]));
   }
 
   /// What save() and load() exchange with io::Checkpoint besides the networks and optimizers
@@ -339,6 +409,8 @@ class Trainer {
   }
 
   TrainConfig config_;
+  std::unique_ptr<distributed::Communicator> own_comm_;
+  distributed::Communicator* comm_ = nullptr;
   DNet d_;
   GNet g_;
   nn::Ema<DNet> d_ema_;
@@ -351,6 +423,8 @@ class Trainer {
   Rng rng_;
   HostBatch batch_;
   std::int64_t iteration_ = 0;
+  GradientBuckets<T, Dev> buckets_d_, buckets_g_;
+  bool data_serves_rank_rows_ = false;
 };
 
 /// The trainer type of the image data sets.
@@ -367,24 +441,26 @@ inline Rng run_rng(const TrainConfig& c) { return Rng(static_cast<std::uint64_t>
 /// The discriminator is the one make_image_discriminator draws first from Rng(seed): building it
 /// again from the same seed gives the untrained baseline.
 template <class T, class Dev = Cpu>
-ImageTrainer<T, Dev> make_image_trainer(const TrainConfig& c, std::unique_ptr<RealData> data) {
+ImageTrainer<T, Dev> make_image_trainer(const TrainConfig& c, std::unique_ptr<RealData> data,
+                                        distributed::Communicator* comm = nullptr) {
   require(data != nullptr && data->sample_shape().rank() == 3, "make_image_trainer: needs image data");
   const Shape s = data->sample_shape();
   require(s[1] == c.image_size && s[2] == c.image_size, "make_image_trainer: data of ", s, " for image_size ", c.image_size);
   Rng rng = run_rng(c);
   auto d = make_image_discriminator<T, Dev>(c, s[0], data->classes(), rng);
   auto g = make_image_generator<T, Dev>(c, s[0], rng);
-  return ImageTrainer<T, Dev>(c, std::move(d), std::move(g), std::move(data), std::move(rng));
+  return ImageTrainer<T, Dev>(c, std::move(d), std::move(g), std::move(data), std::move(rng), comm);
 }
 
 /// A trainer for the double spiral over `data`.
 template <class T, class Dev = Cpu>
-SpiralTrainer<T, Dev> make_spiral_trainer(const TrainConfig& c, std::unique_ptr<RealData> data) {
+SpiralTrainer<T, Dev> make_spiral_trainer(const TrainConfig& c, std::unique_ptr<RealData> data,
+                                          distributed::Communicator* comm = nullptr) {
   require(data != nullptr && data->sample_shape().rank() == 1, "make_spiral_trainer: needs 2-D points");
   Rng rng = run_rng(c);
   auto d = make_mlp_discriminator<T, Dev>(c, data->classes(), rng);
   auto g = make_mlp_generator<T, Dev>(c, rng);
-  return SpiralTrainer<T, Dev>(c, std::move(d), std::move(g), std::move(data), std::move(rng));
+  return SpiralTrainer<T, Dev>(c, std::move(d), std::move(g), std::move(data), std::move(rng), comm);
 }
 
 }  // namespace structgan::train
