@@ -5,7 +5,7 @@
 # and of the per-pair ratio structgan/PyTorch (above 1: structgan is faster). On a shared machine compare the
 # CPU times too: wall time follows the load.
 #
-#   benchmarks/inception/run_inception_bench.sh [BUILD_DIR=build-bench] [PAIRS=5] [BATCHES=4] [WIDTH_DIVISOR=1]
+#   benchmarks/inception/run_inception_bench.sh [BUILD_DIR=build-bench] [PAIRS=5] [BATCHES=2] [WIDTH_DIVISOR=1]
 #
 # (WIDTH_DIVISOR 2–16 runs the same architecture narrower: a quick check of the script, not the benchmark.)
 # BUILD_DIR must hold bench_inception, built as benchmarks/run_all.py builds build-bench (Release, -march=native,
@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build-bench}
 pairs=${2:-5}
-batches=${3:-4}
+batches=${3:-2}
 divisor=${4:-1}
 bench=$build/benchmarks/inception/bench_inception
 peer=$here/inception_bench.py

@@ -564,9 +564,9 @@ int main(int argc, char** argv) {
   auto* ck_opt = app.add_option("--checkpoint", co.path,
                                 "a training checkpoint (train::Trainer::save): evaluate f^b and f~ of its EMA discriminator "
                                 "on the train and test splits of its data set (instead of feature files)");
-  auto* dd_opt = app.add_option("--data-dir", co.data_dir, "with --checkpoint: the data set's folder (default: the run's)");
-  auto* ds_opt = app.add_option("--dataset", co.dataset, "with --checkpoint: the data set (default: the run's)");
-  app.add_option("--train-size", co.train_size, "with --checkpoint: train images for the SVM and kNN, a seeded subset (0 = all)")
+  auto* dd_opt = app.add_option("--data-dir", co.data_dir, "with --checkpoint, or --generator (its real images, for FID and KID): the data set's folder (default: the run's)");
+  auto* ds_opt = app.add_option("--dataset", co.dataset, "with --checkpoint or --generator: the data set (default: the run's)");
+  app.add_option("--train-size", co.train_size, "with --checkpoint: train images for the SVM and kNN; with --generator and --data-dir: the real training images; a seeded subset (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--split", co.split,
                  "with --checkpoint: the images evaluated: test (the test split) or validation (the run's "
@@ -582,7 +582,7 @@ int main(int argc, char** argv) {
                  "with --checkpoint: size of the evaluated images (0 = the run's eval_image_size, else its image_size)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--save-features", co.save_features,
-                 "with --checkpoint: write {train,test}_{fb,ftilde}.npy and {train,test}_labels.npy into this folder");
+                 "with --checkpoint: write {train,test}_{fb,ftilde}.npy and {train,test}_labels.npy into this folder; with --generator: generated_pool3.npy, generated_logits_unbiased.npy and (with --data-dir) real_pool3.npy");
   for (const char* f : {"--train-features", "--train-labels", "--test-features", "--test-labels"}) ck_opt->excludes(f);
   GeneratorOptions go;
   auto* gen_opt = app.add_option("--generator", go.path,
