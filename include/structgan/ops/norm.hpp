@@ -201,7 +201,8 @@ Var<T, D> group_norm_fused(const Var<T, D>& x, index_t groups, const Var<T, D>& 
                      bv = bias.defined() ? bias.value() : Tensor<T, D>();
   GroupNormForward<T, D> f = group_norm_forward(xv, g, wv, bv, eps);
   const Tensor<T, D> mean = f.mean, rstd = f.rstd;
-  return Var<T, D>::op(f.y, {&x, &weight, &bias}, [xv, wv, mean, rstd, g](auto& n) {
+  const Shape bias_shape = bias.defined() ? bias.shape() : Shape{g.c};
+  return Var<T, D>::op(f.y, {&x, &weight, &bias}, [xv, wv, mean, rstd, g, bias_shape](auto& n) {
     Tensor<T, D> dx = needs_grad(n, 0) ? Tensor<T, D>(xv.shape()) : Tensor<T, D>();
     Tensor<T, D> dw = needs_grad(n, 1) ? Tensor<T, D>(wv.shape()) : Tensor<T, D>();
     Tensor<T, D> db = needs_grad(n, 2) ? Tensor<T, D>(Shape{g.c}) : Tensor<T, D>();
@@ -209,7 +210,7 @@ Var<T, D> group_norm_fused(const Var<T, D>& x, index_t groups, const Var<T, D>& 
                         data_or_null(dw), data_or_null(db));
     if (dx.defined()) send_grad(n, 0, dx);
     if (dw.defined()) send_grad(n, 1, dw);
-    if (db.defined()) send_grad(n, 2, db.reshape(n.parents[2]->value.shape()));
+    if (db.defined()) send_grad(n, 2, db.reshape(bias_shape));
   });
 }
 
