@@ -3,6 +3,7 @@
 //   conv2d_fwd      3×3 conv 128→128, 16×16, batch 64, pad 1 (quick: 32→32, 8×8, batch 4)
 //   conv2d_fwd_bwd  the same, forward + backward (dx and dw) through Var
 //   group_norm_fwd_bwd  GroupNorm(8 groups, affine) on 64×128×16×16, forward + backward
+//   group_norm_elu_fwd_bwd  the same followed by ELU (GroupNorm then ELU, as in D), forward + backward
 //   conv_block_jvp  dual (JVP) forward of D's stride-1 residual block (SPEC §1) on 64×128×16×16
 // Peers: benchmarks/peer/torch_bench.py (same names, shapes and thread count).
 #include "bench_common.hpp"
@@ -90,6 +91,28 @@ void group_norm_fwd_bwd(benchmark::State& st) {
   bench::check_finite(st, dx);
 }
 BENCHMARK(group_norm_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+void group_norm_elu_fwd_bwd(benchmark::State& st) {
+  const ConvCase k = conv_case();
+  const index_t groups = k.c / 16;
+  const Tensor<T> x = bench::normal(Shape{k.n, k.c, k.hw, k.hw}, 1);
+  const Tensor<T> dy = bench::normal(Shape{k.n, k.c, k.hw, k.hw}, 3);
+  const Tensor<T> gw = bench::normal(Shape{k.c}, 4), gb = bench::normal(Shape{k.c}, 5);
+  Tensor<T> dx;
+  auto step = [&] {
+    Var<T> xv(x, true), wv(gw, true), bv(gb, true);
+    Var<T> y = elu(group_norm(xv, groups, wv, bv));
+    backward(y, dy);
+    dx = xv.grad();
+  };
+  step();
+  for (auto _ : st) {
+    step();
+    benchmark::DoNotOptimize(dx.data());
+  }
+  bench::check_finite(st, dx);
+}
+BENCHMARK(group_norm_elu_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 // D's stride-1 residual block (SPEC §1): ELU(GN(conv3×3(ELU(conv3×3(x)))) + x).
 struct BlockParams {

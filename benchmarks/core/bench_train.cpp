@@ -4,7 +4,7 @@
 // AdamW step, then G's forward, loss, backward and Adam step, the EMA updates and the bank
 // enqueue. train_step: batch 32; train_step_b64: batch 64, the training issue's target (quick:
 // batch 2 and 4, G with ch 16).
-// Peer: the released code's own step (/work/shared/peer/released_code_step.py --batch 32 or 64).
+// Peer: the released code's own step (../shared/peer/released_code_step.py --batch 32 or 64, beside the repository).
 #include "bench_common.hpp"
 #include "structgan/nn/all.hpp"
 #include "structgan/objectives/structural_objective.hpp"

@@ -90,6 +90,20 @@ def group_norm_fwd_bwd(quick):
 
 
 @workload
+def group_norm_elu_fwd_bwd(quick):
+    n, c, hw = conv_case(quick)
+    x, dy = normal((n, c, hw, hw), 1), normal((n, c, hw, hw), 3)
+    gw, gb = normal((c,), 4), normal((c,), 5)
+
+    def step():
+        xv = x.detach().requires_grad_(True)
+        wv, bv = gw.detach().requires_grad_(True), gb.detach().requires_grad_(True)
+        F.elu(F.group_norm(xv, c // 16, wv, bv, 1e-5)).backward(dy)
+        return xv.grad
+    return step, None
+
+
+@workload
 def conv_block_jvp(quick):
     import functorch
     n, c, hw = conv_case(quick)
@@ -200,10 +214,15 @@ def knn_search(quick):
     """Top-(k+1) minus the first of [batch keys; bank keys] by dot product (SPEC §3), k = 1."""
     m, length, q = (32, 1024, 64) if quick else (512, 10240, 512)
     queries, bank = unit_rows(m, q, 1), unit_rows(length, q, 2)
+    # The keys [batch; bank] live in one buffer with the bank in place, as structgan's memory bank
+    # does: a call writes only the batch's rows (no per-call copy of the bank).
+    keys = torch.empty(m + length, q)
+    keys[m:] = bank
 
     def step():
         with torch.no_grad():
-            sims = queries @ torch.cat([queries, bank]).t()
+            keys[:m].copy_(queries)
+            sims = queries @ keys.t()
             return sims.topk(2, dim=1).indices[:, 1:]
     return step, 2.0 * m * (m + length) * q
 

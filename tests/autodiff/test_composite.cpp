@@ -89,6 +89,38 @@ BOOST_AUTO_TEST_CASE(backward_releases_the_graph) {
   BOOST_TEST(x.grad().defined());
 }
 
+BOOST_AUTO_TEST_CASE(unsaved_activations_are_freed_before_backward) {
+  // h = x·3 (its rule saves nothing), y = Σ h²: square saves h, so h's storage lives on in that
+  // rule; g = h + 1 is saved by no rule, so its storage goes when the last handle to g does,
+  // while its node stays in the graph until backward. The gradients are unchanged.
+  Var<double> x(rnd({4, 5}, 16), true);
+  Tensor<double> h_value, g_value;
+  Var<double> y;
+  {
+    Var<double> h = mul_scalar(x, 3.0);
+    Var<double> g = add_scalar(h, 1.0);
+    h_value = h.value();
+    g_value = g.value();
+    y = add(sum_all(square(h)), sum_all(g));
+    BOOST_TEST(g_value.use_count() == 2);  // g's node and this copy
+  }
+  BOOST_TEST(g_value.use_count() == 1);  // only this copy: g's node let go of it
+  BOOST_TEST(h_value.use_count() > 1);   // square's rule saved h
+  backward(y);
+  // ∂y/∂x = 3·(2h + 1) = 18x + 3
+  const std::vector<double> xs = to_vector(x.value()), gs = to_vector(x.grad());
+  for (std::size_t i = 0; i < xs.size(); ++i) BOOST_TEST(gs[i] == 18 * xs[i] + 3, boost::test_tools::tolerance(1e-12));
+  // A leaf keeps its value when its handles go (parameters, input_gradient's zeros_like).
+  std::weak_ptr<VarNode<double, Cpu>> leaf;
+  Var<double> z;
+  {
+    Var<double> a(rnd({2, 2}, 17), true);
+    leaf = a.node();
+    z = sum_all(a);
+  }
+  BOOST_TEST(leaf.lock()->value.defined());
+}
+
 BOOST_AUTO_TEST_CASE(parameters_accumulate_across_uses) {
   Parameter<double> p{rnd({2, 2}, 16)};
   auto f = [&](const auto& x) {

@@ -303,6 +303,65 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(standardization, T, Scalars) {
   }
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(fused_group_norm, T, Scalars) {
+  Rng rng(8);
+  // (n, c, hw, groups); the last ones: one channel per group, an empty batch, a mean far from 0
+  const std::vector<std::pair<GroupNormGeometry, double>> cases = {
+      {{2, 32, 16, 2}, 0}, {{3, 12, 7, 3}, 0}, {{1, 4, 1, 1}, 0}, {{2, 6, 5, 6}, 0}, {{0, 8, 4, 2}, 0}, {{2, 16, 9, 4}, 50}};
+  for (const auto& [g, offset] : cases) {
+    const std::string name = "group_norm (" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " + std::to_string(g.hw) +
+                             ", " + std::to_string(g.groups) + ")";
+    const index_t n = g.n * g.c * g.hw;
+    auto x = random_values<T>(rng, n, 3.0);
+    for (T& v : x) v += T(offset);
+    const auto w = random_values<T>(rng, g.c), b = random_values<T>(rng, g.c), dy = random_values<T>(rng, n),
+               xt = random_values<T>(rng, n), wt = random_values<T>(rng, g.c), bt = random_values<T>(rng, g.c);
+    const std::size_t ns = static_cast<std::size_t>(g.statistics()), nc = static_cast<std::size_t>(g.c);
+    for (const bool affine : {true, false}) {
+      const std::string nm = name + (affine ? " affine" : " plain");
+      const T* wp = affine ? w.data() : nullptr;
+      const T* bp = affine ? b.data() : nullptr;
+      std::vector<T> y(static_cast<std::size_t>(n)), y_ref(y.size()), mean(ns), mean_ref(ns), rstd(ns), rstd_ref(ns);
+      group_norm_forward(Cpu{}, g, T(1e-5), x.data(), wp, bp, y.data(), mean.data(), rstd.data());
+      group_norm_forward(Ref{}, g, T(1e-5), x.data(), wp, bp, y_ref.data(), mean_ref.data(), rstd_ref.data());
+      // the statistics in float carry the shifted sums' rounding: the tolerance grows with the mean
+      const double tol = tolerance<T>() * (1 + offset);
+      check_close(nm + " y", y, y_ref, tol);
+      check_close(nm + " mean", mean, mean_ref, tolerance<T>());
+      check_close(nm + " rstd", rstd, rstd_ref, tol);
+      // backward and tangent on the reference's statistics, so that each is checked alone
+      std::vector<T> dx(y.size()), dx_ref(y.size()), dw(nc), dw_ref(nc), db(nc), db_ref(nc);
+      group_norm_backward(Cpu{}, g, x.data(), mean_ref.data(), rstd_ref.data(), wp, dy.data(), dx.data(), dw.data(), db.data());
+      group_norm_backward(Ref{}, g, x.data(), mean_ref.data(), rstd_ref.data(), wp, dy.data(), dx_ref.data(), dw_ref.data(),
+                          db_ref.data());
+      const double sums = tol * std::sqrt(double(g.n * g.hw + 1));
+      check_close(nm + " dx", dx, dx_ref, tol * 10);
+      check_close(nm + " dw", dw, dw_ref, sums);
+      check_close(nm + " db", db, db_ref, sums);
+      // only dw requested: the same dw, dx and db left alone
+      std::vector<T> dw_only(nc);
+      group_norm_backward(Cpu{}, g, x.data(), mean_ref.data(), rstd_ref.data(), wp, dy.data(), static_cast<T*>(nullptr), dw_only.data(),
+                          static_cast<T*>(nullptr));
+      check_close(nm + " dw alone", dw_only, dw_ref, sums);
+      std::vector<T> yt(y.size()), yt_ref(y.size());
+      group_norm_jvp(Cpu{}, g, x.data(), mean_ref.data(), rstd_ref.data(), wp, xt.data(), affine ? wt.data() : nullptr,
+                     affine ? bt.data() : nullptr, yt.data());
+      group_norm_jvp(Ref{}, g, x.data(), mean_ref.data(), rstd_ref.data(), wp, xt.data(), affine ? wt.data() : nullptr,
+                     affine ? bt.data() : nullptr, yt_ref.data());
+      check_close(nm + " jvp", yt, yt_ref, tol * 10);
+    }
+  }
+  // The reference against the definition on one small case: y·rstd⁻¹ recovers x − mean.
+  const GroupNormGeometry g{1, 2, 2, 1};
+  const std::vector<double> x{1, 2, 3, 6}, w{1, 1}, b{0, 0};
+  std::vector<double> y(4), mean(1), rstd(1);
+  group_norm_forward(Ref{}, g, 0.0, x.data(), w.data(), b.data(), y.data(), mean.data(), rstd.data());
+  check_close("group_norm reference mean", mean, std::vector<double>{3}, 1e-15);
+  check_close("group_norm reference rstd", rstd, std::vector<double>{1 / std::sqrt(3.5)}, 1e-15);
+  check_close("group_norm reference y", y, std::vector<double>{-2 / std::sqrt(3.5), -1 / std::sqrt(3.5), 0, 3 / std::sqrt(3.5)},
+              1e-15);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(rows_selection_and_cross_entropy, T, Scalars) {
   Rng rng(7);
   for (int trial = 0; trial < 40; ++trial) {

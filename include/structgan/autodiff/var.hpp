@@ -44,6 +44,12 @@ void accumulate_grad(VarNode<T, D>& node, const Tensor<T, D>& g) {
 
 /// A reverse-mode variable. Copies share the node. An undefined Var (default-constructed)
 /// stands for an absent value (e.g. a zero tangent).
+///
+/// Memory: a recorded op's node stays in the graph until backward (its children hold it as a
+/// parent), but its value is needed only by the Var handles to it and by the backward rules that
+/// saved it (they hold their own copy of the storage). So when the last Var handle to a node with
+/// a backward rule goes away, the node lets go of its value: an activation nobody saved is freed
+/// at once, as PyTorch frees it, instead of living until backward.
 template <class T, class D = Cpu>
 class Var {
  public:
@@ -53,27 +59,31 @@ class Var {
 
   Var() = default;
   /// A leaf holding `value`; with requires_grad its gradient is kept after backward.
-  explicit Var(Tensor<T, D> value, bool requires_grad = false) : node_(std::make_shared<Node>()) {
-    node_->value = std::move(value);
-    node_->requires_grad = requires_grad;
+  explicit Var(Tensor<T, D> value, bool requires_grad = false)
+      : handle_(std::make_shared<Handle>(std::make_shared<Node>())) {
+    node_ptr()->value = std::move(value);
+    node_ptr()->requires_grad = requires_grad;
   }
   /// A leaf whose gradient is added into `grad_sink` (a parameter's gradient) by backward.
   static Var bound_to(const Tensor<T, D>& value, const Tensor<T, D>& grad_sink) {
     Var v(value, grad_enabled());
-    if (grad_enabled()) v.node_->sink = grad_sink;
+    if (grad_enabled()) v.node_ptr()->sink = grad_sink;
     return v;
   }
 
-  bool defined() const { return static_cast<bool>(node_); }
+  bool defined() const { return static_cast<bool>(handle_); }
   explicit operator bool() const { return defined(); }
-  const Tensor<T, D>& value() const { return node_->value; }
-  const Shape& shape() const { return node_->value.shape(); }
-  index_t numel() const { return node_->value.numel(); }
-  index_t dim(int i) const { return node_->value.dim(i); }
-  bool requires_grad() const { return node_ && node_->requires_grad; }
+  const Tensor<T, D>& value() const { return node_ptr()->value; }
+  const Shape& shape() const { return node_ptr()->value.shape(); }
+  index_t numel() const { return node_ptr()->value.numel(); }
+  index_t dim(int i) const { return node_ptr()->value.dim(i); }
+  bool requires_grad() const { return handle_ && node_ptr()->requires_grad; }
   /// The gradient accumulated by backward (undefined if none reached this variable).
-  const Tensor<T, D>& grad() const { return node_->grad; }
-  const std::shared_ptr<Node>& node() const { return node_; }
+  const Tensor<T, D>& grad() const { return node_ptr()->grad; }
+  const std::shared_ptr<Node>& node() const {
+    static const std::shared_ptr<Node> none;
+    return handle_ ? handle_->node : none;
+  }
 
   /// Records an operation: `value` computed from `inputs`, with `rule(node)` reading node.grad
   /// and accumulating into the inputs (call `needs_grad(i)` to skip the others). Records
@@ -85,14 +95,27 @@ class Var {
     bool any = false;
     for (const Var* in : inputs) any = any || (in && in->requires_grad());
     if (!any) return out;
-    out.node_->requires_grad = true;
-    for (const Var* in : inputs) out.node_->parents.push_back(in && in->requires_grad() ? in->node_ : nullptr);
-    out.node_->backward = std::forward<Rule>(rule);
+    out.node_ptr()->requires_grad = true;
+    for (const Var* in : inputs) out.node_ptr()->parents.push_back(in && in->requires_grad() ? in->node() : nullptr);
+    out.node_ptr()->backward = std::forward<Rule>(rule);
     return out;
   }
 
  private:
-  std::shared_ptr<Node> node_;
+  /// Shared by the copies of one Var (not by the graph): its end is the last handle's.
+  struct Handle {
+    std::shared_ptr<Node> node;
+    explicit Handle(std::shared_ptr<Node> n) : node(std::move(n)) {}
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() {
+      // Still in a graph (children hold the node) with a rule to run: nothing reads the value
+      // again. A leaf keeps it (zeros_like(x.value()) in input_gradient, parameters).
+      if (node && node->backward && node.use_count() > 1) node->value = Tensor<T, D>();
+    }
+  };
+  std::shared_ptr<Handle> handle_;
+  Node* node_ptr() const { return handle_->node.get(); }
 };
 
 /// In a backward rule: whether input i of the node wants a gradient.

@@ -43,6 +43,9 @@
 /// | `standardize_jacobian(D, s, xhat, rstd, t, y)` | y = rstd·(t − mean(t) − xhat·mean(xhat·t)), means per group (JVP = VJP) |
 /// | `standardize_jacobian_backward(D, s, xhat, rstd, t, y, dy, dxhat, drstd)` | dxhat = −rstd·(dy·mean(xhat·t) + t·mean(dy·xhat)) (overwritten), drstd_g = Σ dy·y / rstd_g (each skipped when null) |
 /// | `scale_groups(D, s, x, c, y)` | y(p, g, l) = x(p, g, l)·c[g] |
+/// | `group_norm_forward(D, GroupNormGeometry g, T eps, x, w, b, y, mean, rstd)` | fused GroupNorm: y = (x − mean)·rstd·w[c] + b[c] (w, b null: 1, 0); mean, rstd per (sample, group) |
+/// | `group_norm_backward(D, g, x, mean, rstd, w, dy, dx, dw, db)` | its VJP: dx (overwritten), dw[c] = Σ dy·xhat, db[c] = Σ dy (overwritten; each skipped when null) |
+/// | `group_norm_jvp(D, g, x, mean, rstd, w, xdot, wdot, bdot, ydot)` | its tangent: ydot = w[c]·rstd·(ẋ − mean ẋ − xhat·mean(xhat·ẋ)) + xhat·ẇ[c] + ḃ[c] (w, ẇ, ḃ null: 1, 0, 0) |
 /// | `copy_rows(D, rows, len, src, src_stride, dst, dst_stride, bool acc)` | dst[r·dst_stride + i] (+)= src[r·src_stride + i] |
 /// | `gather_rows(D, src, width, host index, out)` | out[i, :] = src[index[i], :] |
 /// | `scatter_add_rows(D, g, width, host index, dst)` | dst[index[i], :] += g[i, :] (repeated indices add up) |
@@ -110,6 +113,16 @@ struct PoolGeometry {
 struct StandardizeLayout {
   index_t p, g, l;
   STRUCTGAN_HOST_DEVICE index_t count() const { return p * l; }  ///< elements per statistic
+};
+
+/// The geometry of a fused GroupNorm over N×C×(spatial) data, hw values per channel: `groups`
+/// groups of C/groups consecutive channels per sample; group q = sample·groups + k holds the
+/// contiguous values q·L … q·L + L − 1, L = (C/groups)·hw (the StandardizeLayout {1, N·groups, L}).
+struct GroupNormGeometry {
+  index_t n, c, hw, groups;
+  STRUCTGAN_HOST_DEVICE index_t channels_per_group() const { return c / groups; }
+  STRUCTGAN_HOST_DEVICE index_t group_size() const { return (c / groups) * hw; }  ///< L
+  STRUCTGAN_HOST_DEVICE index_t statistics() const { return n * groups; }
 };
 
 namespace backend {
@@ -226,6 +239,10 @@ constexpr bool conforms() {
   static_assert(returns<decltype(standardize_jacobian(D{}, arg<const StandardizeLayout>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "standardize_jacobian");
   static_assert(returns<decltype(standardize_jacobian_backward(D{}, arg<const StandardizeLayout>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>())), void>(), "standardize_jacobian_backward");
   static_assert(returns<decltype(scale_groups(D{}, arg<const StandardizeLayout>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "scale_groups");
+  using G = const GroupNormGeometry;
+  static_assert(returns<decltype(group_norm_forward(D{}, arg<G>(), T{}, arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "group_norm_forward");
+  static_assert(returns<decltype(group_norm_backward(D{}, arg<G>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "group_norm_backward");
+  static_assert(returns<decltype(group_norm_jvp(D{}, arg<G>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "group_norm_jvp");
   static_assert(returns<decltype(copy_rows(D{}, index_t{}, index_t{}, arg<In>(), index_t{}, arg<Out>(), index_t{}, false)), void>(), "copy_rows");
   static_assert(returns<decltype(gather_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "gather_rows");
   static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "scatter_add_rows");

@@ -375,6 +375,82 @@ void scale_groups(Ref, const StandardizeLayout& s, const T* x, const T* c, T* y)
       for (index_t l = 0; l < s.l; ++l) y[(p * s.g + g) * s.l + l] = x[(p * s.g + g) * s.l + l] * c[g];
 }
 
+/// Fused GroupNorm, written out from its definition (three passes per group, wide accumulators).
+template <class T>
+void group_norm_forward(Ref, const GroupNormGeometry& g, T eps, const T* x, const T* w, const T* b, T* y, T* mean, T* rstd) {
+  using A = ref::Acc<T>;
+  const index_t len = g.group_size();
+  for (index_t q = 0; q < g.statistics(); ++q) {
+    A m = 0, var = 0;
+    for (index_t i = 0; i < len; ++i) m += x[q * len + i];
+    m /= A(len);
+    for (index_t i = 0; i < len; ++i) var += (x[q * len + i] - m) * (x[q * len + i] - m);
+    const A r = 1 / std::sqrt(var / A(len) + A(eps));
+    for (index_t i = 0; i < len; ++i) {
+      const index_t c = (q % g.groups) * g.channels_per_group() + i / g.hw;
+      y[q * len + i] = static_cast<T>((x[q * len + i] - m) * r * (w ? A(w[c]) : A(1)) + (b ? A(b[c]) : A(0)));
+    }
+    mean[q] = static_cast<T>(m);
+    rstd[q] = static_cast<T>(r);
+  }
+}
+
+template <class T>
+void group_norm_backward(Ref, const GroupNormGeometry& g, const T* x, const T* mean, const T* rstd, const T* w, const T* dy,
+                         T* dx, T* dw, T* db) {
+  using A = ref::Acc<T>;
+  const index_t len = g.group_size(), cpg = g.channels_per_group();
+  if (dw) std::fill(dw, dw + g.c, T(0));
+  if (db) std::fill(db, db + g.c, T(0));
+  std::vector<A> sw(std::size_t(g.c), A(0)), sb(std::size_t(g.c), A(0));
+  for (index_t q = 0; q < g.statistics(); ++q) {
+    auto chan = [&](index_t i) { return (q % g.groups) * cpg + i / g.hw; };
+    auto xhat = [&](index_t i) { return (A(x[q * len + i]) - A(mean[q])) * A(rstd[q]); };
+    A mg = 0, mgx = 0;  // means of the upstream gradient through the affine map, g = w·dy, and of g·xhat
+    for (index_t i = 0; i < len; ++i) {
+      const A gi = A(dy[q * len + i]) * (w ? A(w[chan(i)]) : A(1));
+      mg += gi;
+      mgx += gi * xhat(i);
+      sw[std::size_t(chan(i))] += A(dy[q * len + i]) * xhat(i);
+      sb[std::size_t(chan(i))] += A(dy[q * len + i]);
+    }
+    mg /= A(len);
+    mgx /= A(len);
+    if (dx)
+      for (index_t i = 0; i < len; ++i) {
+        const A gi = A(dy[q * len + i]) * (w ? A(w[chan(i)]) : A(1));
+        dx[q * len + i] = static_cast<T>(A(rstd[q]) * (gi - mg - xhat(i) * mgx));
+      }
+  }
+  for (index_t c = 0; c < g.c; ++c) {
+    if (dw) dw[c] = static_cast<T>(sw[std::size_t(c)]);
+    if (db) db[c] = static_cast<T>(sb[std::size_t(c)]);
+  }
+}
+
+template <class T>
+void group_norm_jvp(Ref, const GroupNormGeometry& g, const T* x, const T* mean, const T* rstd, const T* w, const T* xdot,
+                    const T* wdot, const T* bdot, T* ydot) {
+  using A = ref::Acc<T>;
+  const index_t len = g.group_size(), cpg = g.channels_per_group();
+  for (index_t q = 0; q < g.statistics(); ++q) {
+    auto xhat = [&](index_t i) { return (A(x[q * len + i]) - A(mean[q])) * A(rstd[q]); };
+    A mt = 0, mxt = 0;
+    for (index_t i = 0; i < len; ++i) {
+      mt += xdot[q * len + i];
+      mxt += xhat(i) * xdot[q * len + i];
+    }
+    mt /= A(len);
+    mxt /= A(len);
+    for (index_t i = 0; i < len; ++i) {
+      const index_t c = (q % g.groups) * cpg + i / g.hw;
+      const A jac = A(rstd[q]) * (A(xdot[q * len + i]) - mt - xhat(i) * mxt);
+      ydot[q * len + i] = static_cast<T>(jac * (w ? A(w[c]) : A(1)) + xhat(i) * (wdot ? A(wdot[c]) : A(0)) +
+                                         (bdot ? A(bdot[c]) : A(0)));
+    }
+  }
+}
+
 // ---- rows, selection, cross-entropy ----------------------------------------------------------------
 
 template <class T>

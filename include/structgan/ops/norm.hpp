@@ -1,6 +1,7 @@
 #pragma once
 /// \file Normalization ops with their three rules: the standardization shared by GroupNorm and
 /// BatchNorm, then group_norm and batch_norm (train and eval) composed from it.
+#include <type_traits>
 #include <utility>
 
 #include "structgan/ops/shape_ops.hpp"
@@ -141,17 +142,111 @@ inline Shape channel_shape(const Shape& x) {
 }
 }  // namespace detail
 
+namespace detail {
+inline GroupNormGeometry group_geometry(const Shape& x, index_t groups) {
+  const StandardizeLayout l = group_layout(x, groups);  // checks the rank and the groups
+  return {x[0], x[1], l.l / (x[1] / groups), groups};
+}
+template <class T, class D>
+const T* data_or_null(const Tensor<T, D>& t) {
+  return t.defined() ? t.data() : nullptr;
+}
+template <class T, class D>
+T* data_or_null(Tensor<T, D>& t) {
+  return t.defined() ? t.data() : nullptr;
+}
+template <class T, class D>
+void check_group_norm_affine(const GroupNormGeometry& g, const Tensor<T, D>& weight, const Tensor<T, D>& bias) {
+  require(!weight.defined() || weight.numel() == g.c, "group_norm: weight of ", weight.shape(), " for ", g.c, " channels");
+  require(!bias.defined() || bias.numel() == g.c, "group_norm: bias of ", bias.shape(), " for ", g.c, " channels");
+}
+/// The fused forward (backend kernel group_norm_forward): y and the per-(sample, group) mean and rstd.
+template <class T, class D>
+struct GroupNormForward {
+  Tensor<T, D> y, mean, rstd;
+};
+template <class T, class D>
+GroupNormForward<T, D> group_norm_forward(const Tensor<T, D>& x, const GroupNormGeometry& g, const Tensor<T, D>& weight,
+                                          const Tensor<T, D>& bias, T eps) {
+  check_group_norm_affine(g, weight, bias);
+  GroupNormForward<T, D> r{Tensor<T, D>(x.shape()), Tensor<T, D>(Shape{g.statistics()}), Tensor<T, D>(Shape{g.statistics()})};
+  group_norm_forward(D{}, g, eps, x.data(), data_or_null(weight), data_or_null(bias), r.y.data(), r.mean.data(), r.rstd.data());
+  return r;
+}
+
+/// GroupNorm as one op per value type where a fused kernel covers all its rules: Tensor, Var and a
+/// dual number over tensors. Other value types (a dual number over Var: the tangent must itself be
+/// differentiable) compose it from standardize, mul and add.
+template <class V>
+struct FusedGroupNorm : std::false_type {};
+template <class T, class D>
+struct FusedGroupNorm<Tensor<T, D>> : std::true_type {};
+template <class T, class D>
+struct FusedGroupNorm<Var<T, D>> : std::true_type {};
+template <class T, class D>
+struct FusedGroupNorm<DualTensor<Tensor<T, D>>> : std::true_type {};
+
+template <class T, class D>
+Tensor<T, D> group_norm_fused(const Tensor<T, D>& x, index_t groups, const Tensor<T, D>& weight, const Tensor<T, D>& bias,
+                              T eps) {
+  return group_norm_forward(x, group_geometry(x.shape(), groups), weight, bias, eps).y;
+}
+
+/// Saves x (the input's own storage), the statistics and the weight; the backward rule is one
+/// kernel for dx, dw and db.
+template <class T, class D>
+Var<T, D> group_norm_fused(const Var<T, D>& x, index_t groups, const Var<T, D>& weight, const Var<T, D>& bias, T eps) {
+  const GroupNormGeometry g = group_geometry(x.shape(), groups);
+  const Tensor<T, D> xv = x.value(), wv = weight.defined() ? weight.value() : Tensor<T, D>(),
+                     bv = bias.defined() ? bias.value() : Tensor<T, D>();
+  GroupNormForward<T, D> f = group_norm_forward(xv, g, wv, bv, eps);
+  const Tensor<T, D> mean = f.mean, rstd = f.rstd;
+  const Shape bias_shape = bias.defined() ? bias.shape() : Shape{g.c};
+  return Var<T, D>::op(f.y, {&x, &weight, &bias}, [xv, wv, mean, rstd, g, bias_shape](auto& n) {
+    Tensor<T, D> dx = needs_grad(n, 0) ? Tensor<T, D>(xv.shape()) : Tensor<T, D>();
+    Tensor<T, D> dw = needs_grad(n, 1) ? Tensor<T, D>(wv.shape()) : Tensor<T, D>();
+    Tensor<T, D> db = needs_grad(n, 2) ? Tensor<T, D>(Shape{g.c}) : Tensor<T, D>();
+    group_norm_backward(D{}, g, xv.data(), mean.data(), rstd.data(), data_or_null(wv), n.grad.data(), data_or_null(dx),
+                        data_or_null(dw), data_or_null(db));
+    if (dx.defined()) send_grad(n, 0, dx);
+    if (dw.defined()) send_grad(n, 1, dw);
+    if (db.defined()) send_grad(n, 2, db.reshape(bias_shape));
+  });
+}
+
+/// The primal through the primal tape (autodiff/primal_tape.hpp); the tangent in one kernel.
+template <class T, class D>
+DualTensor<Tensor<T, D>> group_norm_fused(const DualTensor<Tensor<T, D>>& x, index_t groups,
+                                          const DualTensor<Tensor<T, D>>& weight, const DualTensor<Tensor<T, D>>& bias, T eps) {
+  const GroupNormGeometry g = group_geometry(x.shape(), groups);
+  const Tensor<T, D> wv = weight.defined() ? weight.primal : Tensor<T, D>(), bv = bias.defined() ? bias.primal : Tensor<T, D>();
+  const GroupNormForward<T, D> f = primal_value([&] { return group_norm_forward(x.primal, g, wv, bv, eps); });
+  const bool wt = weight.defined() && weight.has_tangent(), bt = bias.defined() && bias.has_tangent();
+  if (!x.has_tangent() && !wt && !bt) return DualTensor<Tensor<T, D>>(f.y);
+  const Tensor<T, D> xt = x.has_tangent() ? x.tangent : filled<T, D>(x.shape(), T(0));
+  Tensor<T, D> yt(x.shape());
+  group_norm_jvp(D{}, g, x.primal.data(), f.mean.data(), f.rstd.data(), data_or_null(wv), xt.data(),
+                 wt ? weight.tangent.data() : nullptr, bt ? bias.tangent.data() : nullptr, yt.data());
+  return DualTensor<Tensor<T, D>>(f.y, yt);
+}
+}  // namespace detail
+
 /// GroupNorm (SPEC §1): standardize over (C/groups, H, W) per sample and group, then per-channel
-/// weight and bias (each of shape [C], or undefined for none).
+/// weight and bias (each of shape [C], or undefined for none). Fused into one op (backend
+/// kernels group_norm_forward/backward/jvp) where the value type allows (detail::FusedGroupNorm).
 template <class V>
 V group_norm(const V& x, index_t groups, const V& weight, const V& bias, typename ValueTraits<V>::scalar eps = 1e-5) {
   using T = typename ValueTraits<V>::scalar;
   using D = typename ValueTraits<V>::device;
-  V y = standardized(x, detail::group_layout(x.shape(), groups), eps, static_cast<NormStats<T, D>*>(nullptr));
-  const Shape cs = detail::channel_shape(x.shape());
-  if (weight.defined()) y = mul(y, reshape(weight, cs));
-  if (bias.defined()) y = add(y, reshape(bias, cs));
-  return y;
+  if constexpr (detail::FusedGroupNorm<V>::value) {
+    return detail::group_norm_fused(x, groups, weight, bias, eps);
+  } else {
+    V y = standardized(x, detail::group_layout(x.shape(), groups), eps, static_cast<NormStats<T, D>*>(nullptr));
+    const Shape cs = detail::channel_shape(x.shape());
+    if (weight.defined()) y = mul(y, reshape(weight, cs));
+    if (bias.defined()) y = add(y, reshape(bias, cs));
+    return y;
+  }
 }
 
 /// BatchNorm in training mode: standardize with the batch's statistics (biased variance), write

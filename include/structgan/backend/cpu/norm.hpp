@@ -1,7 +1,9 @@
 #pragma once
 /// \file CPU standardization kernels shared by GroupNorm and BatchNorm (StandardizeLayout:
 /// backend/contract.hpp).
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -96,6 +98,118 @@ void scale_groups(Cpu, const StandardizeLayout& s, const T* x, const T* c, T* y)
   cpu::parallel_for(s.p * s.g, 16, [&](index_t b, index_t e) {
     for (index_t q = b; q < e; ++q)
       cpu::ArrayMap<T>(y + q * s.l, s.l) = cpu::ConstArrayMap<T>(x + q * s.l, s.l) * c[q % s.g];
+  });
+}
+}  // namespace structgan::backend
+
+namespace structgan::backend {
+namespace cpu {
+/// Mean and rstd of the L values of one group, in double: sums of x − x₀ (x₀ the group's first
+/// value, so a large mean does not cancel digits of the variance) in one pass.
+template <class T>
+inline std::pair<double, double> group_statistics(const T* x, index_t l, double eps) {
+  const double shift = double(x[0]);
+  const auto d = ConstArrayMap<T>(x, l).template cast<double>() - shift;
+  const double s1 = d.sum() / double(l), s2 = d.square().sum() / double(l);
+  const double var = std::max(s2 - s1 * s1, 0.0);
+  return {shift + s1, 1.0 / std::sqrt(var + eps)};
+}
+}  // namespace cpu
+
+/// Fused GroupNorm with its affine map, one group (C/groups channels of one sample, contiguous)
+/// per task: statistics in one pass over the group, then y = (x − mean)·(rstd·w_c) + b_c while
+/// the group is still in cache.
+template <class T>
+void group_norm_forward(Cpu, const GroupNormGeometry& g, T eps, const T* x, const T* w, const T* b, T* y, T* mean,
+                        T* rstd) {
+  const index_t cpg = g.channels_per_group(), len = g.group_size(), hw = g.hw;
+  if (len == 0) return;
+  cpu::parallel_for(g.statistics(), 1, [&](index_t q0, index_t q1) {
+    for (index_t q = q0; q < q1; ++q) {
+      const auto [m, r] = cpu::group_statistics(x + q * len, len, double(eps));
+      const T mt = T(m), rt = T(r);
+      for (index_t k = 0; k < cpg; ++k) {
+        const index_t c = (q % g.groups) * cpg + k, off = q * len + k * hw;
+        const T a = w ? rt * w[c] : rt, shift = b ? b[c] : T(0);
+        cpu::ArrayMap<T>(y + off, hw) = (cpu::ConstArrayMap<T>(x + off, hw) - mt) * a + shift;
+      }
+      mean[q] = mt;
+      rstd[q] = rt;
+    }
+  });
+}
+
+/// The VJP of group_norm_forward. Per group: the per-channel sums Σdy and Σdy·x (double), then
+/// dx = dy·(rstd·w_c) + (x − mean)·k₁ + k₀ with the group's two means folded into k₀, k₁, while
+/// the group is still in cache; dw and db from the per-channel sums.
+template <class T>
+void group_norm_backward(Cpu, const GroupNormGeometry& g, const T* x, const T* mean, const T* rstd, const T* w, const T* dy,
+                         T* dx, T* dw, T* db) {
+  const index_t cpg = g.channels_per_group(), len = g.group_size(), hw = g.hw;
+  std::vector<double> sdy(std::size_t(g.n * g.c)), sdyx(std::size_t(g.n * g.c));  // per (sample, channel): Σdy, Σdy·(x − mean)
+  cpu::parallel_for(g.statistics(), 1, [&](index_t q0, index_t q1) {
+    for (index_t q = q0; q < q1; ++q) {
+      const T mt = mean[q];
+      const double r = double(rstd[q]);
+      double sg = 0, sgx = 0;  // Σ w·dy and Σ w·dy·xhat over the group
+      for (index_t k = 0; k < cpg; ++k) {
+        const index_t c = (q % g.groups) * cpg + k, off = q * len + k * hw;
+        cpu::ConstArrayMap<T> dv(dy + off, hw), xv(x + off, hw);
+        const double a = dv.template cast<double>().sum();
+        const double bx = (dv.template cast<double>() * (xv - mt).template cast<double>()).sum();
+        const index_t nc = (q / g.groups) * g.c + c;
+        sdy[std::size_t(nc)] = a;
+        sdyx[std::size_t(nc)] = bx;
+        const double wc = w ? double(w[c]) : 1.0;
+        sg += wc * a;
+        sgx += wc * bx * r;
+      }
+      if (!dx) continue;
+      const T k0 = T(-r * sg / double(len)), k1 = T(-r * r * sgx / double(len));
+      for (index_t k = 0; k < cpg; ++k) {
+        const index_t c = (q % g.groups) * cpg + k, off = q * len + k * hw;
+        const T a = w ? T(r) * w[c] : T(r);
+        cpu::ArrayMap<T>(dx + off, hw) =
+            cpu::ConstArrayMap<T>(dy + off, hw) * a + (cpu::ConstArrayMap<T>(x + off, hw) - mt) * k1 + k0;
+      }
+    }
+  });
+  if (!dw && !db) return;
+  for (index_t c = 0; c < g.c; ++c) {
+    double sw = 0, sb = 0;
+    for (index_t i = 0; i < g.n; ++i) {
+      const std::size_t nc = std::size_t(i * g.c + c);
+      sw += sdyx[nc] * double(rstd[i * g.groups + c / cpg]);
+      sb += sdy[nc];
+    }
+    if (dw) dw[c] = T(sw);
+    if (db) db[c] = T(sb);
+  }
+}
+
+/// The tangent of group_norm_forward: per group the sums Σẋ and Σẋ·(x − mean) (double), then
+/// ẏ = ẋ·(rstd·w_c) + (x − mean)·(k₁·w_c + rstd·ẇ_c) + k₀·w_c + ḃ_c in the same pass.
+template <class T>
+void group_norm_jvp(Cpu, const GroupNormGeometry& g, const T* x, const T* mean, const T* rstd, const T* w, const T* xdot,
+                    const T* wdot, const T* bdot, T* ydot) {
+  const index_t cpg = g.channels_per_group(), len = g.group_size(), hw = g.hw;
+  if (len == 0) return;
+  cpu::parallel_for(g.statistics(), 1, [&](index_t q0, index_t q1) {
+    for (index_t q = q0; q < q1; ++q) {
+      const T mt = mean[q];
+      const double r = double(rstd[q]);
+      cpu::ConstArrayMap<T> tv(xdot + q * len, len), xv(x + q * len, len);
+      const double st = tv.template cast<double>().sum();
+      const double stx = (tv.template cast<double>() * (xv - mt).template cast<double>()).sum();
+      // J(ẋ) = r·ẋ + k₀ + (x − mean)·k₁: k₀ = −r·mean ẋ, k₁ = −r³·mean(ẋ·(x − mean))
+      const double k0 = -r * st / double(len), k1 = -r * r * r * stx / double(len);
+      for (index_t k = 0; k < cpg; ++k) {
+        const index_t c = (q % g.groups) * cpg + k, off = q * len + k * hw;
+        const double wc = w ? double(w[c]) : 1.0;
+        const T a = T(r * wc), cx = T(k1 * wc + (wdot ? r * double(wdot[c]) : 0.0)), c0 = T(k0 * wc + (bdot ? double(bdot[c]) : 0.0));
+        cpu::ArrayMap<T>(ydot + off, hw) = cpu::ConstArrayMap<T>(xdot + off, hw) * a + (cpu::ConstArrayMap<T>(x + off, hw) - mt) * cx + c0;
+      }
+    }
   });
 }
 }  // namespace structgan::backend

@@ -7,6 +7,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "structgan/backend/contract.hpp"
+#include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 
 namespace structgan::backend {
@@ -130,6 +131,137 @@ inline unsigned group_blocks(const StandardizeLayout& s) {
   return static_cast<unsigned>(std::clamp<index_t>(s.g, 1, index_t(1) << 20));
 }
 
+/// Fused GroupNorm: one block per (sample, group) q, whose L values are contiguous.
+template <class T>
+__global__ void group_norm_forward_kernel(GroupNormGeometry g, T eps, const T* x, const T* w, const T* b, T* y, T* mean,
+                                          T* rstd) {
+  __shared__ typename BlockSum::TempStorage tmp;
+  __shared__ double shared;
+  const index_t len = g.group_size(), cpg = g.channels_per_group();
+  for (index_t q = blockIdx.x; q < g.statistics(); q += gridDim.x) {
+    const T* xq = x + q * len;
+    double sum = 0;
+    for (index_t e = threadIdx.x; e < len; e += blockDim.x) sum += double(xq[e]);
+    sum = BlockSum(tmp).Sum(sum);
+    if (threadIdx.x == 0) shared = sum / double(len);
+    __syncthreads();
+    const double m = shared;
+    double ss = 0;
+    for (index_t e = threadIdx.x; e < len; e += blockDim.x) ss += (double(xq[e]) - m) * (double(xq[e]) - m);
+    ss = BlockSum(tmp).Sum(ss);
+    __syncthreads();
+    if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(len) + double(eps));
+    __syncthreads();
+    const T mt = T(m), rt = T(shared);
+    for (index_t e = threadIdx.x; e < len; e += blockDim.x) {
+      const index_t c = (q % g.groups) * cpg + e / g.hw;
+      y[q * len + e] = (xq[e] - mt) * (w ? rt * w[c] : rt) + (b ? b[c] : T(0));
+    }
+    if (threadIdx.x == 0) {
+      mean[q] = mt;
+      rstd[q] = rt;
+    }
+    __syncthreads();
+  }
+}
+
+/// GroupNorm's VJP, first part: per (sample, channel) Σdy and Σdy·(x − mean) into sdy, sdyx, then dx.
+template <class T>
+__global__ void group_norm_backward_kernel(GroupNormGeometry g, const T* x, const T* mean, const T* rstd, const T* w,
+                                           const T* dy, T* dx, double* sdy, double* sdyx) {
+  __shared__ typename BlockSum::TempStorage tmp;
+  __shared__ double shared[2];
+  const index_t len = g.group_size(), cpg = g.channels_per_group();
+  for (index_t q = blockIdx.x; q < g.statistics(); q += gridDim.x) {
+    const T mt = mean[q];
+    const double r = double(rstd[q]);
+    if (threadIdx.x == 0) shared[0] = shared[1] = 0;
+    __syncthreads();
+    for (index_t k = 0; k < cpg; ++k) {
+      const index_t c = (q % g.groups) * cpg + k, off = q * len + k * g.hw;
+      double a = 0, bx = 0;
+      for (index_t e = threadIdx.x; e < g.hw; e += blockDim.x) {
+        a += double(dy[off + e]);
+        bx += double(dy[off + e]) * double(x[off + e] - mt);
+      }
+      a = BlockSum(tmp).Sum(a);
+      __syncthreads();
+      bx = BlockSum(tmp).Sum(bx);
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        const index_t nc = (q / g.groups) * g.c + c;
+        sdy[nc] = a;
+        sdyx[nc] = bx;
+        const double wc = w ? double(w[c]) : 1.0;
+        shared[0] += wc * a;
+        shared[1] += wc * bx * r;
+      }
+    }
+    __syncthreads();
+    if (dx) {
+      const T k0 = T(-r * shared[0] / double(len)), k1 = T(-r * r * shared[1] / double(len));
+      for (index_t e = threadIdx.x; e < len; e += blockDim.x) {
+        const index_t c = (q % g.groups) * cpg + e / g.hw;
+        dx[q * len + e] = dy[q * len + e] * (w ? T(r) * w[c] : T(r)) + (x[q * len + e] - mt) * k1 + k0;
+      }
+    }
+    __syncthreads();
+  }
+}
+
+/// GroupNorm's VJP, second part: dw and db per channel from the per-(sample, channel) sums.
+template <class T>
+__global__ void group_norm_param_grad_kernel(GroupNormGeometry g, const T* rstd, const double* sdy, const double* sdyx, T* dw,
+                                             T* db) {
+  for (index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x; c < g.c; c += index_t(gridDim.x) * blockDim.x) {
+    double sw = 0, sb = 0;
+    for (index_t i = 0; i < g.n; ++i) {
+      sw += sdyx[i * g.c + c] * double(rstd[i * g.groups + c / g.channels_per_group()]);
+      sb += sdy[i * g.c + c];
+    }
+    if (dw) dw[c] = T(sw);
+    if (db) db[c] = T(sb);
+  }
+}
+
+/// GroupNorm's tangent: one block per (sample, group).
+template <class T>
+__global__ void group_norm_jvp_kernel(GroupNormGeometry g, const T* x, const T* mean, const T* rstd, const T* w, const T* xdot,
+                                      const T* wdot, const T* bdot, T* ydot) {
+  __shared__ typename BlockSum::TempStorage tmp;
+  __shared__ double shared[2];
+  const index_t len = g.group_size(), cpg = g.channels_per_group();
+  for (index_t q = blockIdx.x; q < g.statistics(); q += gridDim.x) {
+    const T mt = mean[q];
+    const double r = double(rstd[q]);
+    double st = 0, stx = 0;
+    for (index_t e = threadIdx.x; e < len; e += blockDim.x) {
+      st += double(xdot[q * len + e]);
+      stx += double(xdot[q * len + e]) * double(x[q * len + e] - mt);
+    }
+    st = BlockSum(tmp).Sum(st);
+    __syncthreads();
+    stx = BlockSum(tmp).Sum(stx);
+    if (threadIdx.x == 0) {
+      shared[0] = st;
+      shared[1] = stx;
+    }
+    __syncthreads();
+    const double k0 = -r * shared[0] / double(len), k1 = -r * r * r * shared[1] / double(len);
+    for (index_t e = threadIdx.x; e < len; e += blockDim.x) {
+      const index_t c = (q % g.groups) * cpg + e / g.hw;
+      const double wc = w ? double(w[c]) : 1.0;
+      const T a = T(r * wc), cx = T(k1 * wc + (wdot ? r * double(wdot[c]) : 0.0)), c0 = T(k0 * wc + (bdot ? double(bdot[c]) : 0.0));
+      ydot[q * len + e] = xdot[q * len + e] * a + (x[q * len + e] - mt) * cx + c0;
+    }
+    __syncthreads();
+  }
+}
+
+inline unsigned statistic_blocks(const GroupNormGeometry& g) {
+  return static_cast<unsigned>(std::clamp<index_t>(g.statistics(), 1, index_t(1) << 20));
+}
+
 }  // namespace cuda
 
 /// xhat = (x − mean_g) · rstd_g with rstd_g = 1/√(var_g + eps) (biased variance); writes the
@@ -168,6 +300,40 @@ void scale_groups(Cuda, const StandardizeLayout& s, const T* x, const T* c, T* y
   if (n <= 0) return;
   cuda::scale_groups_kernel<T><<<cuda::grid_for(n), cuda::block_threads, 0, cuda::stream()>>>(s, x, c, y);
   STRUCTGAN_CUDA_CHECK_LAUNCH("scale_groups_kernel");
+}
+
+/// Fused GroupNorm: y = (x − mean)·rstd·w[c] + b[c] (w, b null: 1, 0).
+template <class T>
+void group_norm_forward(Cuda, const GroupNormGeometry& g, T eps, const T* x, const T* w, const T* b, T* y, T* mean, T* rstd) {
+  if (g.statistics() <= 0 || g.group_size() <= 0) return;
+  cuda::group_norm_forward_kernel<T><<<cuda::statistic_blocks(g), cuda::block_threads, 0, cuda::stream()>>>(g, eps, x, w, b, y,
+                                                                                                         mean, rstd);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("group_norm_forward_kernel");
+}
+
+/// The VJP of group_norm_forward: dx, dw, db (overwritten, each skipped when null).
+template <class T>
+void group_norm_backward(Cuda, const GroupNormGeometry& g, const T* x, const T* mean, const T* rstd, const T* w, const T* dy,
+                         T* dx, T* dw, T* db) {
+  if (g.statistics() <= 0 || g.group_size() <= 0) return;
+  cuda::DeviceBuffer<double> sdy(std::size_t(g.n * g.c)), sdyx(std::size_t(g.n * g.c));
+  cuda::group_norm_backward_kernel<T><<<cuda::statistic_blocks(g), cuda::block_threads, 0, cuda::stream()>>>(
+      g, x, mean, rstd, w, dy, dx, sdy.data(), sdyx.data());
+  STRUCTGAN_CUDA_CHECK_LAUNCH("group_norm_backward_kernel");
+  if (!dw && !db) return;
+  cuda::group_norm_param_grad_kernel<T><<<cuda::grid_for(g.c), cuda::block_threads, 0, cuda::stream()>>>(g, rstd, sdy.data(),
+                                                                                                       sdyx.data(), dw, db);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("group_norm_param_grad_kernel");
+}
+
+/// The tangent of group_norm_forward (w, ẇ, ḃ null: 1, 0, 0).
+template <class T>
+void group_norm_jvp(Cuda, const GroupNormGeometry& g, const T* x, const T* mean, const T* rstd, const T* w, const T* xdot,
+                    const T* wdot, const T* bdot, T* ydot) {
+  if (g.statistics() <= 0 || g.group_size() <= 0) return;
+  cuda::group_norm_jvp_kernel<T><<<cuda::statistic_blocks(g), cuda::block_threads, 0, cuda::stream()>>>(g, x, mean, rstd, w,
+                                                                                                      xdot, wdot, bdot, ydot);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("group_norm_jvp_kernel");
 }
 
 }  // namespace structgan::backend
