@@ -44,6 +44,14 @@ function(structgan_image_example name)
         target_compile_options(structgan_image_examples_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-march=native>)
       endif()
       set_target_properties(structgan_image_examples_cuda PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
+      # mpirun/srun with --device cuda: the NCCL engine where it is built, else MPI as on the CPU
+      # (docs/distributed.md). PRIVATE: STRUCTGAN_HAVE_NCCL is for this nvcc unit only (nccl.h);
+      # the libraries still reach the programs' link.
+      if(TARGET structgan_nccl)
+        target_link_libraries(structgan_image_examples_cuda PRIVATE structgan_nccl)
+      elseif(TARGET structgan_mpi)
+        target_link_libraries(structgan_image_examples_cuda PRIVATE structgan_mpi)
+      endif()
       target_link_libraries(structgan_image_examples PUBLIC structgan_image_examples_cuda)
     endif()
   endif()

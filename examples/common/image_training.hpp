@@ -24,7 +24,7 @@ int run_image_training(const train::CommandLine& cl) {
   using T = float;
   const train::TrainConfig& c = cl.config;
   const auto t0 = std::chrono::steady_clock::now();
-  distributed::Communicator& comm = world();  // mpirun/srun: N processes, batch_size the global batch
+  distributed::Communicator& comm = world<Dev>();  // mpirun/srun: N processes, batch_size the global batch
   const bool root = comm.rank() == 0;
   train::require_divisible_batch(c, comm.size());
   if (root) train::prepare_output_dir(c.output_dir);  // fails before any data is read

@@ -29,11 +29,13 @@ inline std::unique_ptr<distributed::Communicator>& world_slot() {
 }
 }  // namespace detail
 
-/// The processes this program was launched with (made on first use; MPI when mpirun or srun
-/// started several, else this process alone). Lives until the program ends.
-inline distributed::Communicator& world() {
+/// The processes this program was launched with (made on first use; when mpirun or srun started
+/// several: NCCL for a CUDA run where structgan::nccl is built, else MPI; else this process alone).
+/// Lives until the program ends.
+template <class Dev = Cpu>
+distributed::Communicator& world() {
   auto& c = detail::world_slot();
-  if (!c) c = distributed::make_communicator();
+  if (!c) c = distributed::make_communicator_for<Dev>();
   return *c;
 }
 

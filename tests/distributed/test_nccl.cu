@@ -8,6 +8,7 @@
 
 #include "structgan/autodiff.hpp"
 #include "structgan/distributed/nccl.hpp"
+#include "structgan/distributed/world.hpp"
 
 using namespace structgan;
 
@@ -41,4 +42,20 @@ BOOST_AUTO_TEST_CASE(nccl_collectives_on_cuda_tensors) {
   const Tensor<float, Cpu> root = to_host(b);
   for (index_t i = 0; i < root.numel(); ++i) BOOST_TEST(root[i] == static_cast<float>(value(0, i)));
   nccl.barrier();
+
+  // The owning form, as make_communicator_for<Cuda>() builds it (MPI stays initialized here: `mpi`
+  // above owns it, so this one only joins). The same ranks, and sums on device memory.
+  {
+    distributed::NcclCommunicator owning(std::make_unique<distributed::MpiCommunicator>());
+    BOOST_TEST(owning.rank() == nccl.rank());
+    BOOST_TEST(owning.size() == nccl.size());
+    Tensor<float, Cuda> u = to_device<Cuda>(h);
+    distributed::all_reduce_sum(owning, u);
+    const Tensor<float, Cpu> usum = to_host(u);
+    for (index_t i = 0; i < usum.numel(); ++i) BOOST_TEST(usum[i] == sum[i]);
+  }
+  // CUDA runs launched as several processes get NCCL; alone, one process.
+  const auto world = distributed::make_communicator_for<Cuda>();
+  BOOST_TEST(world->engine() == (distributed::launched_world_size() > 1 ? "nccl" : "single"));
+  BOOST_TEST(world->size() == nccl.size());
 }

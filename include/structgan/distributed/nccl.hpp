@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/distributed/mpi.hpp"
@@ -52,6 +53,9 @@ class NcclCommunicator final : public Communicator {
     mpi_.broadcast(&id, sizeof id, ScalarType::Byte, 0, Memory::Host);
     detail::check_nccl(ncclCommInitRank(&comm_, mpi_.size(), id, mpi_.rank()), "ncclCommInitRank");
   }
+  /// Joins the processes of `bootstrap` and owns it: MPI is finalized after NCCL is torn down.
+  explicit NcclCommunicator(std::unique_ptr<MpiCommunicator> bootstrap)
+      : NcclCommunicator(*require_bootstrap(bootstrap), std::move(bootstrap)) {}
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
   ~NcclCommunicator() override { ncclCommDestroy(comm_); }
@@ -83,6 +87,16 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
+  static MpiCommunicator* require_bootstrap(const std::unique_ptr<MpiCommunicator>& bootstrap) {
+    require(bootstrap != nullptr, "NcclCommunicator: no MPI communicator to bootstrap from");
+    return bootstrap.get();
+  }
+  // `owned` by reference: it is moved from only once the NCCL communicator is made.
+  NcclCommunicator(MpiCommunicator& bootstrap, std::unique_ptr<MpiCommunicator>&& owned) : NcclCommunicator(bootstrap) {
+    owned_ = std::move(owned);
+  }
+
+  std::unique_ptr<MpiCommunicator> owned_;  // declared first: destroyed after ~NcclCommunicator ran ncclCommDestroy
   MpiCommunicator& mpi_;
   ncclComm_t comm_ = nullptr;
 };
