@@ -20,41 +20,24 @@
 
 #include "structgan/autodiff.hpp"
 #include "structgan/distributed/world.hpp"
+#include "distributed_test_util.hpp"
 #include "structgan/nn/norm.hpp"
 #include "structgan/ops/collective.hpp"
 #include "structgan/ops/linalg.hpp"
 
 using namespace structgan;
 using distributed::Communicator;
+using distributed_test::own_rows;
+using distributed_test::Rows;
+using distributed_test::rows_of;
+using distributed_test::World;
+using distributed_test::world;
 using TD = Tensor<double, Cpu>;
 using VD = Var<double, Cpu>;
 using DD = DualTensor<TD>;
 
 namespace {
 
-/// The job's communicator, made once per process (MPI may be initialized only once).
-struct World {
-  World() { comm() = distributed::make_communicator(); }
-  ~World() { comm().reset(); }
-  static std::unique_ptr<Communicator>& comm() {
-    static std::unique_ptr<Communicator> c;
-    return c;
-  }
-};
-Communicator& world() { return *World::comm(); }
-
-/// Rank `rank`'s rows of n: contiguous, the first n mod size ranks one row more.
-struct Rows {
-  index_t begin, count;
-};
-Rows rows_of(index_t n, const Communicator& c) {
-  const index_t base = n / c.size(), extra = n % c.size();
-  return {c.rank() * base + std::min<index_t>(c.rank(), extra), base + (c.rank() < extra ? 1 : 0)};
-}
-TD own_rows(const TD& x, const Communicator& c) {
-  const Rows r = rows_of(x.dim(0), c);
-  return clone(slice(x, 0, r.begin, r.count));
-}
 /// The global tensor (shape `global`) whose rows are every rank's `mine` (uneven splits too).
 TD rows_of_every_rank(Communicator& c, const TD& mine, const Shape& global) {
   TD all = filled<double, Cpu>(global, 0.0);

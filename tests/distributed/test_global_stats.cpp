@@ -20,40 +20,23 @@
 
 #include "structgan/autodiff.hpp"
 #include "structgan/distributed/world.hpp"
+#include "distributed_test_util.hpp"
 #include "structgan/objectives/gaussian.hpp"
 #include "structgan/objectives/structural_objective.hpp"
 
 using namespace structgan;
 using namespace structgan::objectives;
 using distributed::Communicator;
+using distributed_test::own_rows;
+using distributed_test::Rows;
+using distributed_test::rows_of;
+using distributed_test::World;
+using distributed_test::world;
 using TD = Tensor<double, Cpu>;
 using VD = Var<double, Cpu>;
 
 namespace {
 
-/// The job's communicator, made once per process (MPI may be initialized only once).
-struct World {
-  World() { comm() = distributed::make_communicator(); }
-  ~World() { comm().reset(); }
-  static std::unique_ptr<Communicator>& comm() {
-    static std::unique_ptr<Communicator> c;
-    return c;
-  }
-};
-Communicator& world() { return *World::comm(); }
-
-/// Rank `rank`'s rows of n: contiguous, the first n mod size ranks one row more.
-struct Rows {
-  index_t begin, count;
-};
-Rows rows_of(index_t n, int rank, int size) {
-  const index_t base = n / size, extra = n % size;
-  return {rank * base + std::min<index_t>(rank, extra), base + (rank < extra ? 1 : 0)};
-}
-TD own_rows(const TD& x, const Communicator& c) {
-  const Rows r = rows_of(x.dim(0), c.rank(), c.size());
-  return clone(slice(x, 0, r.begin, r.count));
-}
 
 TD unit_rows(index_t n, index_t p, Rng& rng) { return row_normalize(randn<double>(Shape{n, p}, rng)); }
 
