@@ -88,6 +88,7 @@ class PeriodicValidation {
     transform_ = train::test_transform_of(c, validation_.height, validation_.width);
     options_.run_knn = false;
     options_.svm.threads = 0;
+    options_.svm.c = c.eval_svm_c;
     options_.kmeans.repeats = static_cast<int>(c.validate_kmeans_repeats);
     options_.kmeans.kmeans.seed = static_cast<std::uint64_t>(c.seed);
   }
@@ -146,6 +147,7 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
   eval::ProtocolOptions po;
   po.kmeans.repeats = static_cast<int>(c.eval_kmeans_repeats);
   po.svm.threads = 0;
+  po.svm.c = c.eval_svm_c;
   eval::ProtocolOptions no_svm = po;  // the SVM is trained once per network and feature, scored on both splits
   no_svm.run_svm = false;
 

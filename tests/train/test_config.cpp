@@ -50,6 +50,10 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").lr_d == 1e-3);  // the CPU-sized run's larger step (docs/training.md)
   BOOST_TEST(train::preset("fashion_mnist").lr_g == 1e-3);
   BOOST_TEST(train::preset("fashion_mnist").d_width == 32);  // f^b of 256 entries (docs/training.md)
+  // Chosen on the validation split (docs/training.md): test images at 24×24, the SVM's C = 10.
+  BOOST_TEST(train::preset("fashion_mnist").eval_image_size == 24);
+  BOOST_TEST(train::preset("fashion_mnist").eval_svm_c == 10.0);
+  BOOST_TEST(train::preset("cifar10").eval_svm_c == 1.0);
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
   // The longer recipe: the main job's run, longer, with a periodic validation; nothing else differs.
   {
@@ -279,6 +283,7 @@ TrainConfig every_key_changed() {
   c.eval_batch = 250;
   c.eval_image_size = 48;
   c.eval_svm_train_size = 1000;
+  c.eval_svm_c = 8.0;
   c.eval_kmeans_repeats = 5;
   c.eval_tsne_points = 300;
   c.eval_random_baseline = false;
@@ -354,6 +359,7 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.eval_batch == 250);
   BOOST_TEST(c.eval_image_size == 48);
   BOOST_TEST(c.eval_svm_train_size == 1000);
+  BOOST_TEST(c.eval_svm_c == 8.0);
   BOOST_TEST(c.eval_kmeans_repeats == 5);
   BOOST_TEST(c.eval_tsne_points == 300);
   BOOST_TEST(!c.eval_random_baseline);
@@ -578,12 +584,13 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.bad_files == "fail");  // a key added since takes its (preset's) default
   BOOST_TEST((c.objective.distance.stats == objectives::GaussianStats::Global));
   BOOST_TEST(c.fid_every == 0);  // FID during training (added since): off
+  BOOST_TEST(c.eval_svm_c == 10.0);  // the SVM's C (added since): the preset's
   BOOST_TEST(c.validation_size == 10000);
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
-                            "validation_seed", "eval_embedding", "validate_every", "validate_svm_train_size",
-                            "validate_kmeans_repeats"})
+                            "validation_seed", "eval_embedding", "eval_svm_c", "validate_every",
+                            "validate_svm_train_size", "validate_kmeans_repeats"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));
