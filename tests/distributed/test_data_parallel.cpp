@@ -27,6 +27,7 @@
 
 #include "structgan/distributed/world.hpp"
 #include "structgan/train/trainer.hpp"
+#include "../common/tiny_image_config.hpp"
 
 using namespace structgan;
 using distributed::Communicator;
@@ -164,22 +165,11 @@ BOOST_AUTO_TEST_CASE(n_ranks_take_one_process_step) {
 }
 
 /// 8×8 gray images (48 random images of 3 classes, augmented): a ResNet-18 of width 4 and a
-/// BigGAN-deep generator (BatchNorm) with 8 channels, global batch 8.
+/// BigGAN-deep generator (BatchNorm) with 8 channels, global batch 8 (tests/common/tiny_image_config.hpp),
+/// with the preset's λ_c = 6.
 train::TrainConfig tiny_images(const std::string& dir) {
-  train::TrainConfig c = train::preset("fashion_mnist");
-  c.image_size = 8;
-  c.g_bottom_width = 1;
-  c.d_width = 4;
-  c.d_channels_per_group = 4;
-  c.g_ch = 2;
-  c.z_dim = 8;
-  c.embed_dim = 8;
-  c.batch_size = 8;
-  c.objective.bank_size = 24;
-  c.output_dir = dir;
-  c.sample_every = 0;
-  c.checkpoint_every = 0;
-  c.seed = 3;
+  train::TrainConfig c = testing::tiny_image_config(dir);
+  c.objective.lambda_cluster = 6;
   // The convolution biases of G that feed a BatchNorm have a gradient of exactly 0 analytically:
   // what backward computes for them is rounding noise (~1e-14), which Adam divides by ε. With
   // ε = 1e-8 that noise alone moves them by ~1e-10 and differently on 1 and 2 processes (the sums

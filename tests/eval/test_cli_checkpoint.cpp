@@ -15,6 +15,7 @@
 #include "structgan/io/npy.hpp"
 #include "structgan/train/all.hpp"
 #include "../common/program_test.hpp"
+#include "../common/tiny_image_config.hpp"
 
 // structgan-eval --checkpoint end to end (executable path in argv[1]): a tiny image run (ResNet-18 of width 4 on
 // 8×8 gray images written as Fashion-MNIST IDX files) trains 2 iterations and saves its checkpoint through
@@ -46,21 +47,9 @@ BOOST_AUTO_TEST_CASE(table1_rows_of_a_trained_checkpoint) {
   write_idx(dir / "data", "train", 60, 1);
   write_idx(dir / "data", "t10k", 30, 2);
 
-  sg::train::TrainConfig c = sg::train::preset("fashion_mnist");
+  sg::train::TrainConfig c = sg::testing::tiny_image_config((dir / "run").string());
   c.data_dir = (dir / "data").string();
-  c.output_dir = (dir / "run").string();
-  c.image_size = 8;
-  c.g_bottom_width = 1;
-  c.d_width = 4;
-  c.d_channels_per_group = 4;
-  c.g_ch = 2;
-  c.z_dim = 8;
-  c.embed_dim = 8;
-  c.batch_size = 8;
-  c.objective = {};  // SPEC §5 options: the preset's λ_c = 6 dropped, as before
-  c.objective.bank_size = 24;
   c.iterations = 2;
-  c.seed = 3;
   c.validation_size = 12;  // held out of the 60 train images: the SVM learns from the other 48
   const std::string ckpt = (dir / "run" / "checkpoint.ckpt").string();
   fs::create_directories(dir / "run");

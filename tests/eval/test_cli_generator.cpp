@@ -14,6 +14,7 @@
 #include "structgan/io/npy.hpp"
 #include "structgan/train/all.hpp"
 #include "../common/program_test.hpp"
+#include "../common/tiny_image_config.hpp"
 #include "../common/tiny_inception.hpp"
 
 // structgan-eval --generator end to end (executable path in argv[1]): a tiny image run (BigGAN-deep with 2
@@ -58,22 +59,9 @@ BOOST_AUTO_TEST_CASE(fid_is_and_kid_of_a_checkpoints_generator) {
   const std::string weights = (dir / "inception_tiny.npz").string();
   st::write_random_inception_weights(weights, 16, 5);
 
-  sg::train::TrainConfig c = sg::train::preset("fashion_mnist");
+  sg::train::TrainConfig c = st::tiny_image_config((dir / "run").string());  // the 40 images all trained on
   c.data_dir = (dir / "data").string();
-  c.output_dir = (dir / "run").string();
-  c.image_size = 8;
-  c.g_bottom_width = 1;
-  c.d_width = 4;
-  c.d_channels_per_group = 4;
-  c.g_ch = 2;
-  c.z_dim = 8;
-  c.embed_dim = 8;
-  c.batch_size = 8;
-  c.validation_size = 0;  // the preset holds out 10,000 images; these 40 are all trained on
-  c.objective = {};
-  c.objective.bank_size = 24;
   c.iterations = 2;
-  c.seed = 3;
   const std::string ckpt = (dir / "run" / "checkpoint.ckpt").string();
   fs::create_directories(dir / "run");
   auto t = sg::train::make_image_trainer<float>(c, sg::train::make_train_data(c));

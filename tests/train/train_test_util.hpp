@@ -7,6 +7,7 @@
 #include <string>
 
 #include "structgan/train/all.hpp"
+#include "../common/tiny_image_config.hpp"
 
 namespace structgan::train_test {
 
@@ -34,27 +35,8 @@ inline train::TrainConfig tiny_spiral(const std::string& dir) {
   return c;
 }
 
-/// 8×8 gray images: a ResNet-18 of width 4 and a BigGAN-deep with 8 channels.
-inline train::TrainConfig tiny_images(const std::string& dir) {
-  train::TrainConfig c = train::preset("fashion_mnist");
-  c.image_size = 8;
-  c.g_bottom_width = 1;
-  c.d_width = 4;
-  c.d_channels_per_group = 4;
-  c.g_ch = 2;
-  c.z_dim = 8;
-  c.embed_dim = 8;
-  c.batch_size = 8;
-  c.objective = {};  // SPEC §5 options: the preset's λ_c = 6 dropped, as before
-  c.objective.bank_size = 24;
-  c.validation_size = 0;  // the preset's 10,000 held-out images: more than these tests' data sets hold
-  c.output_dir = dir;
-  c.sample_every = 0;
-  c.checkpoint_every = 0;
-  c.sample_count = 4;
-  c.seed = 3;
-  return c;
-}
+/// 8×8 gray images: a ResNet-18 of width 4 and a BigGAN-deep with 8 channels (tests/common/tiny_image_config.hpp).
+inline train::TrainConfig tiny_images(const std::string& dir) { return testing::tiny_image_config(dir); }
 
 /// 40 random 1×8×8 images of 3 classes.
 inline data::ImageSet random_images(std::uint64_t seed) {
