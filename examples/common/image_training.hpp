@@ -15,6 +15,7 @@
 #include "evaluate.hpp"
 #include "program.hpp"
 #include "structgan/train/all.hpp"
+#include "structgan/train/image_quality.hpp"
 
 namespace structgan::examples {
 
@@ -50,8 +51,11 @@ int run_image_training(const train::CommandLine& cl) {
     periodic = std::make_shared<PeriodicValidation>(c);
     validate = [periodic](Tr& t) { return periodic->measure<T, Dev>(t.ema_discriminator()); };
   }
+  // fid_every: FID and IS of the EMA generator (rank 0); Inception is read now, before any iteration.
+  std::function<nlohmann::json(Tr&)> image_quality;
+  if (c.fid_every > 0 && root) image_quality = train::fid_measurement(trainer, !ro.resume, ro.progress);
   comm.reset_stats();
-  const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer), validate);
+  const train::RunResult r = train::run<Tr>(trainer, ro, train::image_sample_writer(trainer), validate, image_quality);
   if (comm.size() > 1 && r.iteration > r.start_iteration) {
     const double steps = static_cast<double>(r.iteration - r.start_iteration);
     const distributed::CommunicatorStats& s = comm.stats();

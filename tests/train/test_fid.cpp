@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/tiny_inception.hpp"
+#include "structgan/train/image_quality.hpp"
 #include "train_test_util.hpp"
 
 // fid_every (train/run.hpp, train/image_quality.hpp): FID and IS of the EMA generator in log.jsonl, the
@@ -48,7 +49,8 @@ BOOST_AUTO_TEST_CASE(fid_every_logs_fid_and_inception_score_of_the_ema_generator
   auto t = train::make_image_trainer<float>(c, image_data(c));
   train::RunOptions ro;
   ro.progress = false;
-  const train::RunResult r = train::run(t, ro);
+  using Tr = decltype(t);
+  const train::RunResult r = train::run<Tr>(t, ro, {}, {}, train::fid_measurement(t, true, false));
   BOOST_REQUIRE_EQUAL(r.iteration, 2);
 
   const std::vector<nlohmann::json> log = log_records(dir);
@@ -94,7 +96,7 @@ BOOST_AUTO_TEST_CASE(fid_every_logs_fid_and_inception_score_of_the_ema_generator
   c3.iterations = 3;
   auto t3 = train::make_image_trainer<float>(c3, image_data(c3));
   ro.resume = true;
-  BOOST_REQUIRE_EQUAL(train::run(t3, ro).iteration, 3);
+  BOOST_REQUIRE_EQUAL(train::run<Tr>(t3, ro, {}, {}, train::fid_measurement(t3, false, false)).iteration, 3);
   const std::vector<nlohmann::json> log3 = log_records(dir);
   BOOST_REQUIRE_EQUAL(log3.size(), 5u);  // + the resumption's build record and iteration 3
   BOOST_CHECK(log3[4].contains("fid"));
@@ -129,8 +131,12 @@ BOOST_AUTO_TEST_CASE(fid_every_fails_at_the_start_naming_the_key) {
   auto t = train::make_image_trainer<float>(c, image_data(c));
   train::RunOptions ro;
   ro.progress = false;
-  e = error_of([&] { train::run(t, ro); });
+  e = error_of([&] { train::run(t, ro, {}, {}, train::fid_measurement(t, true, false)); });
   BOOST_CHECK_MESSAGE(has(e, "LICENSE"), e);
+  BOOST_CHECK_EQUAL(t.iteration(), 0);
+  // a program that asks for fid_every but gives train::run no measurement is refused before it starts
+  e = error_of([&] { train::run(t, ro); });
+  BOOST_CHECK_MESSAGE(has(e, "'fid_every' = 1") && has(e, "fid_measurement"), e);
   BOOST_CHECK_EQUAL(t.iteration(), 0);
   fs::remove_all(dir);
 }

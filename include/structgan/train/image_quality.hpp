@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -230,5 +231,19 @@ class FidMonitor {
   std::string cache_;
   std::unique_ptr<FidStatistics> real_;
 };
+
+/// The periodic FID of a run as train::run's `measure_image_quality`: a FidMonitor made now (the
+/// Inception weights are read here, so a bad file fails before the first iteration; `fresh`: a new
+/// run, whose stale cached statistics are removed) and measured at each call, with Inception's
+/// progress on stderr when `progress`. Call it on the rank that measures (rank 0).
+/// \code
+///   train::run(trainer, options, train::image_sample_writer(trainer), {},
+///              train::fid_measurement(trainer, !options.resume, options.progress));
+/// \endcode
+template <class Tr>
+std::function<nlohmann::json(Tr&)> fid_measurement(Tr& trainer, bool fresh, bool progress) {
+  auto monitor = std::make_shared<FidMonitor<Tr>>(trainer, fresh);
+  return [monitor, progress](Tr& t) { return monitor->measure(t, progress); };
+}
 
 }  // namespace structgan::train

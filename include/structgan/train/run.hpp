@@ -33,7 +33,6 @@
 
 #include "structgan/core/build_info.hpp"
 #include "structgan/io/atomic_file.hpp"
-#include "structgan/train/image_quality.hpp"
 #include "structgan/train/progress.hpp"
 #include "structgan/train/samples.hpp"
 #include "structgan/train/trainer.hpp"
@@ -83,12 +82,6 @@ inline nlohmann::json log_record(const StepReport& r, double elapsed) {
 }
 
 namespace detail {
-/// Whether a generator makes images (FID applies): BigGAN-deep, not the double spiral's MLP.
-template <class G>
-struct is_image_generator : std::false_type {};
-template <class T, class D>
-struct is_image_generator<nn::BigGANDeepGenerator<T, D>> : std::true_type {};
-
 inline volatile std::sig_atomic_t& stop_requested() {
   static volatile std::sig_atomic_t flag = 0;
   return flag;
@@ -173,7 +166,11 @@ inline nlohmann::json validation_record(std::int64_t it, nlohmann::json validati
 /// when given and validate_every > 0, measures the networks (the examples: k-means and SVM
 /// accuracy on the validation images) at iteration 0 of a fresh run, every validate_every
 /// iterations and at the end; each result goes into log.jsonl as a validation_record, and its
-/// time is left out of the records' "wall_s". Throws NonFiniteError (naming the last good
+/// time is left out of the records' "wall_s". `measure_image_quality(trainer)` (fid_every > 0;
+/// train::fid_measurement of train/image_quality.hpp: {"fid", "is_mean", "is_std",
+/// "fid_seconds", ...}) is called every fid_every iterations and at the end, and its fields join
+/// that iteration's log record; a run with fid_every > 0 and no such measurement is refused. The
+/// measurements come in as callbacks so that the training loop compiles no evaluation code. Throws NonFiniteError (naming the last good
 /// checkpoint, left as it was) when a loss is not finite, and structgan::Error when the output
 /// folder cannot be written (before any iteration).
 ///
@@ -185,11 +182,16 @@ inline nlohmann::json validation_record(std::int64_t it, nlohmann::json validati
 template <class Tr>
 RunResult run(Tr& trainer, const RunOptions& options,
               const std::function<void(Tr&, const std::string&)>& write_samples = {},
-              const std::function<nlohmann::json(Tr&)>& validate = {}) {
+              const std::function<nlohmann::json(Tr&)>& validate = {},
+              const std::function<nlohmann::json(Tr&)>& measure_image_quality = {}) {
   namespace fs = std::filesystem;
   const TrainConfig& c = trainer.config();
   distributed::Communicator& comm = trainer.communicator();
   const bool root = comm.rank() == 0;
+  const bool measuring_quality = c.fid_every > 0 && root;
+  require(!measuring_quality || static_cast<bool>(measure_image_quality), "train config: 'fid_every' = ", c.fid_every,
+          " but this program gives train::run no image-quality measurement (train::fid_measurement, "
+          "train/image_quality.hpp)");
   if (root) prepare_output_dir(c.output_dir);
   const std::string ckpt = checkpoint_path(c.output_dir);
   const std::string log_path = (fs::path(c.output_dir) / "log.jsonl").string();
@@ -214,24 +216,14 @@ RunResult run(Tr& trainer, const RunOptions& options,
     log << head.dump() << "\n" << std::flush;
   }
 
-  // fid_every: Inception is loaded before the first iteration (a bad weights file fails now, not
-  // hours later); each measurement's fields join that iteration's log record.
-  using Generator = std::decay_t<decltype(trainer.ema_generator())>;
-  std::unique_ptr<FidMonitor<Tr>> fid;
-  if constexpr (detail::is_image_generator<Generator>::value)
-    if (c.fid_every > 0 && root) fid = std::make_unique<FidMonitor<Tr>>(trainer, !options.resume);
+  // fid_every: the measurement's fields join that iteration's log record (rank 0 measures).
   auto measure_fid = [&](std::int64_t it, nlohmann::json& record) {
-    if constexpr (detail::is_image_generator<Generator>::value) {
-      const nlohmann::json m = fid->measure(trainer, options.progress);
-      record.update(m);
-      if (options.progress)
-        std::fprintf(stderr, "structgan: iteration %lld: FID %.4f, IS %.4f ± %.4f (%lld images, %.1f s)\n",
-                     static_cast<long long>(it), m["fid"].get<double>(), m["is_mean"].get<double>(),
-                     m["is_std"].get<double>(), static_cast<long long>(c.fid_samples), m["fid_seconds"].get<double>());
-    } else {
-      (void)it;
-      (void)record;
-    }
+    const nlohmann::json m = measure_image_quality(trainer);
+    record.update(m);
+    if (options.progress && m.contains("fid") && m.contains("is_mean"))
+      std::fprintf(stderr, "structgan: iteration %lld: FID %.4f, IS %.4f ± %.4f (%lld images, %.1f s)\n",
+                   static_cast<long long>(it), m["fid"].get<double>(), m["is_mean"].get<double>(),
+                   m.value("is_std", 0.0), static_cast<long long>(c.fid_samples), m.value("fid_seconds", 0.0));
   };
 
   result.start_iteration = result.iteration = trainer.iteration();
@@ -280,7 +272,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
     }
     result.last = r;
     const std::int64_t it = trainer.iteration();
-    const bool fid_now = fid && (it % c.fid_every == 0 || it == total);
+    const bool fid_now = measuring_quality && (it % c.fid_every == 0 || it == total);
     if (root && (it % c.log_every == 0 || it == total || fid_now)) {
       nlohmann::json record = log_record(r, elapsed());  // the time before the measurement
       if (fid_now) measure_fid(it, record);
