@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   {
     nlohmann::json longer = train::to_json(train::preset("fashion_mnist_long"));
     const nlohmann::json main_job = train::to_json(train::preset("fashion_mnist"));
-    BOOST_TEST(longer["iterations"].get<int>() == 4500);
+    BOOST_TEST(longer["iterations"].get<int>() == 2500);
     BOOST_TEST(longer["validate_every"].get<int>() == 500);
     BOOST_TEST(longer["validation_size"].get<int>() == 10000);
     for (const char* k : {"preset", "iterations", "validate_every", "sample_every", "checkpoint_every", "output_dir"})
