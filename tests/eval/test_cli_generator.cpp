@@ -13,6 +13,7 @@
 
 #include "structgan/io/npy.hpp"
 #include "structgan/train/all.hpp"
+#include "structgan/train/image_quality.hpp"
 #include "../common/program_test.hpp"
 #include "../common/tiny_image_config.hpp"
 #include "../common/tiny_inception.hpp"
