@@ -286,7 +286,8 @@ def main():
             batch = str(full // 16 if a.quick else full)  # the same batch as bench_core
             peer = Side(label, [PYTHON, str(released_step), "--batch", batch, "--reps", "1", "--threads",
                                 str(a.threads)], parse_released, dict(peer_env, SAO_OFFICIAL=released_dir), 600)
-        runs = 1 if name.startswith("train_step") else reps  # 8-35 s per step on each side: one run each (still A B)
+        # 8-35 s per step on each side: one run each (still A B) unless --reps asks for more
+        runs = 1 if name.startswith("train_step") and not a.reps else reps
         log(f"{name}: {runs} × ({'structgan' + (', ' + label if label else '')})")
         for _ in range(runs):  # A B A B ...
             ours.run_once()
