@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -235,7 +236,8 @@ class FidMonitor {
 /// The periodic FID of a run as train::run's `measure_image_quality`: a FidMonitor made now (the
 /// Inception weights are read here, so a bad file fails before the first iteration; `fresh`: a new
 /// run, whose stale cached statistics are removed) and measured at each call, with Inception's
-/// progress on stderr when `progress`. Call it on the rank that measures (rank 0).
+/// progress and a line of the result on stderr when `progress`. Call it on the rank that measures
+/// (rank 0).
 /// \code
 ///   train::run(trainer, options, train::image_sample_writer(trainer), {},
 ///              train::fid_measurement(trainer, !options.resume, options.progress));
@@ -243,7 +245,15 @@ class FidMonitor {
 template <class Tr>
 std::function<nlohmann::json(Tr&)> fid_measurement(Tr& trainer, bool fresh, bool progress) {
   auto monitor = std::make_shared<FidMonitor<Tr>>(trainer, fresh);
-  return [monitor, progress](Tr& t) { return monitor->measure(t, progress); };
+  return [monitor, progress](Tr& t) {
+    nlohmann::json m = monitor->measure(t, progress);
+    if (progress)
+      std::fprintf(stderr, "structgan: iteration %lld: FID %.4f, IS %.4f ± %.4f (%lld images, %.1f s)\n",
+                   static_cast<long long>(t.iteration()), m["fid"].get<double>(), m["is_mean"].get<double>(),
+                   m["is_std"].get<double>(), static_cast<long long>(t.config().fid_samples),
+                   m["fid_seconds"].get<double>());
+    return m;
+  };
 }
 
 }  // namespace structgan::train

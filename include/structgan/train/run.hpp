@@ -217,15 +217,6 @@ RunResult run(Tr& trainer, const RunOptions& options,
   }
 
   // fid_every: the measurement's fields join that iteration's log record (rank 0 measures).
-  auto measure_fid = [&](std::int64_t it, nlohmann::json& record) {
-    const nlohmann::json m = measure_image_quality(trainer);
-    record.update(m);
-    if (options.progress && m.contains("fid") && m.contains("is_mean"))
-      std::fprintf(stderr, "structgan: iteration %lld: FID %.4f, IS %.4f ± %.4f (%lld images, %.1f s)\n",
-                   static_cast<long long>(it), m["fid"].get<double>(), m["is_mean"].get<double>(),
-                   m.value("is_std", 0.0), static_cast<long long>(c.fid_samples), m.value("fid_seconds", 0.0));
-  };
-
   result.start_iteration = result.iteration = trainer.iteration();
   const std::int64_t total = c.iterations;
   const bool progress = options.progress && root;
@@ -275,7 +266,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
     const bool fid_now = measuring_quality && (it % c.fid_every == 0 || it == total);
     if (root && (it % c.log_every == 0 || it == total || fid_now)) {
       nlohmann::json record = log_record(r, elapsed());  // the time before the measurement
-      if (fid_now) measure_fid(it, record);
+      if (fid_now) record.update(measure_image_quality(trainer));
       log << record.dump() << "\n";
       log.flush();
     }
