@@ -19,6 +19,10 @@
 /// | `copy(D, n, const T* x, T* y)` | y[i] = x[i] on the device (x == y allowed) |
 /// | `synchronize(D)` | returns when all work queued on the device has finished |
 ///
+/// Each tag states `static constexpr bool host_memory`: whether the host reads the device's values
+/// without a transfer (the CPU). Where it is false, a read is a synchronizing round trip, so the
+/// trainer defers its checks and logged scalars to one read per log step (backend/device_readout.hpp).
+///
 /// Devices whose memory is not the host's count their traffic: `counters(D)` returns the
 /// DeviceCounters below (the trainer's host round trips are asserted on the reference device).
 ///
@@ -216,6 +220,7 @@ constexpr bool conforms() {
   using Idx = const std::vector<index_t>;
   using In = const T*;  // device memory read
   using Out = T*;       // device memory written
+  static_assert(std::is_same_v<decltype(D::host_memory), const bool>, "D::host_memory");
   static_assert(returns<decltype(Allocator<D>::template allocate<T>(std::size_t{})), std::shared_ptr<T>>(), "Allocator<D>::allocate<T>(n)");
   static_assert(returns<decltype(copy_to_host(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "copy_to_host");
   static_assert(returns<decltype(copy_from_host(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "copy_from_host");

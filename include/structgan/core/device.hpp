@@ -11,11 +11,13 @@ namespace backend {
 /// The Eigen CPU backend (multi-threaded with OpenMP where it is enabled): backend/cpu.hpp.
 struct Cpu {
   static constexpr const char* name = "cpu";
+  static constexpr bool host_memory = true;  ///< the host reads its values without a transfer
 };
 
 /// The CUDA backend (cuBLAS, Thrust, CUB; needs nvcc): backend/cuda.hpp.
 struct Cuda {
   static constexpr const char* name = "cuda";
+  static constexpr bool host_memory = false;
 };
 
 /// The reference device: plain single-threaded kernels on host memory that the generic code may
@@ -23,6 +25,7 @@ struct Cuda {
 /// without a GPU, that code above the backend makes no CPU-only assumption.
 struct Ref {
   static constexpr const char* name = "ref";
+  static constexpr bool host_memory = false;
 };
 }  // namespace backend
 

@@ -22,12 +22,18 @@ void append_all(std::ostringstream& os, const A& a, const R&... r) {
 }
 }  // namespace detail
 
+/// A message from its parts, each written with operator<<.
+template <class... Parts>
+std::string format_message(const Parts&... parts) {
+  std::ostringstream os;
+  detail::append_all(os, parts...);
+  return os.str();
+}
+
 /// Builds a message from its parts and throws structgan::Error.
 template <class... Parts>
 [[noreturn]] void fail(const Parts&... parts) {
-  std::ostringstream os;
-  detail::append_all(os, parts...);
-  throw Error(os.str());
+  throw Error(format_message(parts...));
 }
 
 /// Throws structgan::Error with the message's parts when `condition` is false.

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "structgan/backend/device_readout.hpp"
 #include "structgan/ops/composite.hpp"
 #include "structgan/ops/linalg.hpp"
 
@@ -73,8 +74,8 @@ class MemoryBank {
             "MemoryBank::enqueue: keys ", keys.shape(), " and values ", values.shape(), " must be b×q and b×p");
     require(keys.dim(1) == key_dim() && values.dim(1) == value_dim(), "MemoryBank::enqueue: keys ", keys.shape(),
             " and values ", values.shape(), " do not fit the bank's widths q = ", key_dim(), ", p = ", value_dim());
-    require(to_host(keys).array().allFinite() && to_host(values).array().allFinite(),
-            "MemoryBank::enqueue: NaN or Inf in the keys or values");
+    require_finite(keys, "MemoryBank::enqueue: NaN or Inf in the keys ", keys.shape());
+    require_finite(values, "MemoryBank::enqueue: NaN or Inf in the values ", values.shape());
     const Tensor<T, D> k = row_normalize(keys);
     if (keys_.use_count() > 1) keys_ = clone(keys_);
     if (values_.use_count() > 1) values_ = clone(values_);
@@ -148,12 +149,12 @@ void check_key_shape(const char* op, const char* what, const Tensor<T, D>& k, in
   require(width < 0 || k.dim(1) == width, op, ": ", what, " ", k.shape(), " have width ", k.dim(1), " but ", width,
           " was expected");
 }
-/// The shape, and that every entry is finite (one device→host read: done once per tensor at the
+/// The shape, and that every entry is finite (a device check, backend/device_readout.hpp: done once per tensor at the
 /// public entry points, not again inside).
 template <class T, class D>
 void check_keys(const char* op, const char* what, const Tensor<T, D>& k, index_t width) {
   check_key_shape(op, what, k, width);
-  require(to_host(k).array().allFinite(), op, ": ", what, " of shape ", k.shape(), " have NaN or Inf entries");
+  require_finite(k, op, ": ", what, " of shape ", k.shape(), " have NaN or Inf entries");
 }
 
 /// Merges the candidates `idx` (global indices, values `sim`) of one block into a row's best
@@ -303,12 +304,11 @@ void check_value_shape(const char* op, const char* what, const V& x, const Tenso
   require(t.defined() && t.rank() == 2, op, ": ", what, " must be a matrix, got ", t.shape());
   require(t.dim(0) == keys.dim(0), op, ": ", what, " ", t.shape(), " and their keys ", keys.shape(), " differ in rows");
 }
-/// The shape, and that every entry is finite (one device→host read).
+/// The shape, and that every entry is finite (a device check, backend/device_readout.hpp).
 template <class V, class T, class D>
 void check_values(const char* op, const char* what, const V& x, const Tensor<T, D>& keys) {
   check_value_shape(op, what, x, keys);
-  require(to_host(value_of(x)).array().allFinite(), op, ": ", what, " of shape ", value_of(x).shape(),
-          " have NaN or Inf entries");
+  require_finite(value_of(x), op, ": ", what, " of shape ", value_of(x).shape(), " have NaN or Inf entries");
 }
 /// Raw bank keys: the shape, and finite entries (a MemoryBank's are finite by construction).
 template <class T, class D>

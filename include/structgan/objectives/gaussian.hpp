@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "structgan/backend/device_readout.hpp"
 #include "structgan/distributed/communicator.hpp"
 #include "structgan/ops/collective.hpp"
 #include "structgan/ops/composite.hpp"
@@ -104,8 +105,7 @@ void check_embedding(const char* op, const char* what, const V& x) {
   const auto& t = value_of(x);
   require(t.defined(), op, ": ", what, " is undefined");
   require(t.rank() == 2 && t.dim(0) >= 1 && t.dim(1) >= 1, op, ": ", what, " must be a non-empty N×p matrix, got ", t.shape());
-  const auto h = to_host(t);
-  require(h.array().allFinite(), op, ": ", what, " of shape ", t.shape(), " has NaN or Inf entries");
+  require_finite(t, op, ": ", what, " of shape ", t.shape(), " has NaN or Inf entries");
 }
 
 /// Throws unless the two sets are finite matrices of the same width.

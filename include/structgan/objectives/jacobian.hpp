@@ -20,6 +20,7 @@
 #include <string>
 #include <type_traits>
 
+#include "structgan/backend/device_readout.hpp"
 #include "structgan/ops/composite.hpp"
 #include "structgan/ops/functional.hpp"
 
@@ -69,12 +70,12 @@ template <class T, class D>
 void check_batch(const char* op, const Tensor<T, D>& x) {
   require(x.defined() && x.rank() >= 2 && x.dim(0) >= 1 && x.numel() > 0, op, ": x must be a non-empty batch (b×…), got ",
           x.shape());
-  require(to_host(x).array().allFinite(), op, ": x of shape ", x.shape(), " has NaN or Inf entries");
+  require_finite(x, op, ": x of shape ", x.shape(), " has NaN or Inf entries");
 }
 template <class T, class D>
 void check_output(const char* op, const Tensor<T, D>& y, const Tensor<T, D>& x) {
   require(y.rank() == 2 && y.dim(0) == x.dim(0), op, ": f must map the batch ", x.shape(), " to b×p embeddings, got ", y.shape());
-  require(to_host(y).array().allFinite(), op, ": f(x) of shape ", y.shape(), " has NaN or Inf entries");
+  require_finite(y, op, ": f(x) of shape ", y.shape(), " has NaN or Inf entries");
 }
 }  // namespace detail
 

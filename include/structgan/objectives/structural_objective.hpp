@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "structgan/backend/device_readout.hpp"
 #include "structgan/distributed/communicator.hpp"
 #include "structgan/objectives/clustering.hpp"
 #include "structgan/objectives/gaussian.hpp"
@@ -150,7 +151,7 @@ class StructuralObjective {
     using VT = Var<T, D>;
     VT f_tilde, f, fg, logits, jac_penalty;
     LossTerms t;
-    ScalarReadout<T, D> readout;
+    DeviceReadout<T, D> readout;
     if (jac) {
       const Tensor<T, D> x = concat(std::vector<Tensor<T, D>>{x_real, x_fake}, 0);
       // S − 1 plain steps, then one primal pass shared by the last VJP and σ's recorded dual pass.
@@ -245,7 +246,7 @@ class StructuralObjective {
                                       : fake_cluster_similarity(fg, f, fake_keys, real_keys, bank, o_.cluster, &nb);
     const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));
     LossTerms t;
-    ScalarReadout<T, D> readout;
+    DeviceReadout<T, D> readout;
     readout.add(&t.distance, dist.value());
     readout.add(&t.s_fake, s_fake.value());
     readout.add(&t.total, loss.value());

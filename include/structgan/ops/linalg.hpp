@@ -5,6 +5,7 @@
 #include <Eigen/Cholesky>
 #include <Eigen/LU>
 
+#include "structgan/backend/device_readout.hpp"
 #include "structgan/ops/shape_ops.hpp"
 
 namespace structgan {

@@ -67,7 +67,7 @@ double gradient_norm(const Opt& opt) {
   using Tn = std::decay_t<decltype(opt.groups().front().slots.front().grad)>;
   std::vector<double> sums;
   for (const auto& g : opt.groups()) sums.resize(sums.size() + g.slots.size());
-  ScalarReadout<typename Tn::value_type, typename Tn::device_type> readout;
+  DeviceReadout<typename Tn::value_type, typename Tn::device_type> readout;
   std::size_t i = 0;
   for (const auto& g : opt.groups())
     for (const auto& slot : g.slots) readout.add(&sums[i++], sum_all(square(slot.grad)));
