@@ -33,11 +33,13 @@ class DeviceReadout {
     targets_.push_back(into);
     scalars_.push_back(scalar);
   }
-  void check(const Tensor<T, D>& indicator, std::string message) {
+  void check(const Tensor<T, D>& indicator, const std::string& message) {
     require(indicator.numel() == 1, "DeviceReadout::check: an indicator is one value, got shape ", indicator.shape());
     checks_.push_back(indicator);
-    messages_.push_back(std::move(message));
+    messages_.push_back(context_ + message);
   }
+  /// Text put before the message of every check added from now on (e.g. "iteration 7: ").
+  void set_context(std::string context) { context_ = std::move(context); }
   std::size_t scalars() const { return scalars_.size(); }
   std::size_t checks() const { return checks_.size(); }
   bool empty() const { return scalars_.empty() && checks_.empty(); }
@@ -50,6 +52,7 @@ class DeviceReadout {
   std::vector<double*> targets_;
   std::vector<Tensor<T, D>> scalars_, checks_;
   std::vector<std::string> messages_;
+  std::string context_;
 };
 
 template <class T, class D>

@@ -22,6 +22,7 @@
 ///   backward(gs.loss);  g_optimizer.step();                   // D's gradients stay untouched
 ///   bank.enqueue(kr, ds.real_values);
 /// \endcode
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,26 +64,78 @@ struct LossTerms {
   double embed_norm = 0;      ///< mean ‖f̃‖ of the real batch
   double probe = 0;           ///< the probe's cross-entropy
   double probe_accuracy = 0;  ///< the probe's accuracy on the real batch
+  /// Each field's name and member, in a fixed order.
+  static const std::vector<std::pair<const char*, double LossTerms::*>>& fields() {
+    static const std::vector<std::pair<const char*, double LossTerms::*>> f{
+        {"total", &LossTerms::total},       {"distance", &LossTerms::distance},     {"s_real", &LossTerms::s_real},
+        {"s_fake", &LossTerms::s_fake},     {"jacobian", &LossTerms::jacobian},     {"sigma_mean", &LossTerms::sigma_mean},
+        {"hinge", &LossTerms::hinge},       {"embed_norm", &LossTerms::embed_norm}, {"probe", &LossTerms::probe},
+        {"probe_accuracy", &LossTerms::probe_accuracy}};
+    return f;
+  }
   /// The terms by name, in a fixed order.
   std::vector<std::pair<std::string, double>> named() const {
-    return {{"total", total},   {"distance", distance},     {"s_real", s_real},         {"s_fake", s_fake},
-            {"jacobian", jacobian}, {"sigma_mean", sigma_mean}, {"hinge", hinge},       {"embed_norm", embed_norm},
-            {"probe", probe},   {"probe_accuracy", probe_accuracy}};
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& [name, field] : fields()) out.emplace_back(name, this->*field);
+    return out;
   }
+  /// Terms not read from the device (every field NaN).
+  static LossTerms unread() {
+    LossTerms t;
+    for (const auto& [name, field] : fields()) t.*field = std::numeric_limits<double>::quiet_NaN();
+    return t;
+  }
+};
+
+/// LossTerms whose values are still on the device: one one-value tensor per field. The
+/// objectives fill `terms` from it at once (one transfer), except inside a DeferredReads scope
+/// (backend/device_readout.hpp), where the caller queues it into its own readout.
+template <class T, class D = Cpu>
+class DeviceTerms {
+ public:
+  void add(double LossTerms::*field, const Tensor<T, D>& value) { fields_.emplace_back(field, value); }
+  /// Queues every value into `readout`, written into `into` when it is read (`into` must live
+  /// until then).
+  void queue_values(DeviceReadout<T, D>& readout, LossTerms& into) const {
+    for (const auto& [field, value] : fields_) readout.add(&(into.*field), value);
+  }
+  /// Queues a finiteness check per term into `readout`; `who` starts each message ("D", "G").
+  void queue_finite_checks(DeviceReadout<T, D>& readout, const std::string& who) const {
+    for (const auto& [field, value] : fields_)
+      readout.check(nonfinite_indicator(value), who + " loss term " + name_of(field) + " is NaN or Inf");
+  }
+  /// The terms, read in one transfer (fields never added stay 0).
+  LossTerms read() const {
+    LossTerms t;
+    DeviceReadout<T, D> r;
+    queue_values(r, t);
+    r.read();
+    return t;
+  }
+
+ private:
+  static std::string name_of(double LossTerms::*field) {
+    for (const auto& [name, f] : LossTerms::fields())
+      if (f == field) return name;
+    return "?";
+  }
+  std::vector<std::pair<double LossTerms::*, Tensor<T, D>>> fields_;
 };
 
 /// D's loss of one step and what the iteration needs afterwards.
 template <class T, class D = Cpu>
 struct DiscriminatorStep {
   Var<T, D> loss;            ///< shape [1]; backward(loss) fills D's parameter gradients
-  LossTerms terms;
+  LossTerms terms;           ///< read at once; all NaN inside a DeferredReads scope (see device_terms)
   Tensor<T, D> real_values;  ///< f of the real batch (enqueue it with the real keys after the G step)
+  DeviceTerms<T, D> device_terms;  ///< the same terms on the device
 };
 /// G's loss of one step.
 template <class T, class D = Cpu>
 struct GeneratorStep {
   Var<T, D> loss;  ///< shape [1]; backward(loss) fills G's parameter gradients (D's are frozen)
-  LossTerms terms;
+  LossTerms terms;                 ///< as DiscriminatorStep::terms
+  DeviceTerms<T, D> device_terms;  ///< as DiscriminatorStep::device_terms
 };
 
 namespace detail {
@@ -150,8 +203,7 @@ class StructuralObjective {
     const bool jac = o_.lambda_smooth != 0.0;
     using VT = Var<T, D>;
     VT f_tilde, f, fg, logits, jac_penalty;
-    LossTerms t;
-    DeviceReadout<T, D> readout;
+    DeviceTerms<T, D> dt;
     if (jac) {
       const Tensor<T, D> x = concat(std::vector<Tensor<T, D>>{x_real, x_fake}, 0);
       // S − 1 plain steps, then one primal pass shared by the last VJP and σ's recorded dual pass.
@@ -182,8 +234,8 @@ class StructuralObjective {
       }
       const VT sigma = detail::sigma_of_recorded_jv(jv, it.u);
       jac_penalty = jacobian_penalty(sigma, o_.jacobian.lip, o_.jacobian.penalty);
-      readout.add(&t.jacobian, jac_penalty.value());
-      readout.add(&t.sigma_mean, mean_all(sigma.value()));
+      dt.add(&LossTerms::jacobian, jac_penalty.value());
+      dt.add(&LossTerms::sigma_mean, mean_all(sigma.value()));
     } else {
       auto real = d(VT(x_real));
       auto fake = d(VT(x_fake));
@@ -206,17 +258,19 @@ class StructuralObjective {
     if (!labels.empty() && o_.lambda_probe != 0.0) {
       const VT ce = softmax_cross_entropy(logits, labels);
       loss = add(loss, mul_scalar(ce, T(o_.lambda_probe)));
-      readout.add(&t.probe, ce.value());
+      dt.add(&LossTerms::probe, ce.value());
     }
-    if (!labels.empty()) t.probe_accuracy = detail::probe_accuracy(logits.value(), labels);
-    readout.add(&t.distance, dist.value());
-    readout.add(&t.s_real, c.s_real.value());
-    readout.add(&t.s_fake, c.s_fake.value());
-    readout.add(&t.hinge, hinge.value());
-    readout.add(&t.embed_norm, mean_all(row_norm(f_tilde.value())));
-    readout.add(&t.total, loss.value());
-    readout.read();  // the logged terms, in one device→host transfer
-    return {loss, t, f.value()};
+    dt.add(&LossTerms::distance, dist.value());
+    dt.add(&LossTerms::s_real, c.s_real.value());
+    dt.add(&LossTerms::s_fake, c.s_fake.value());
+    dt.add(&LossTerms::hinge, hinge.value());
+    dt.add(&LossTerms::embed_norm, mean_all(row_norm(f_tilde.value())));
+    dt.add(&LossTerms::total, loss.value());
+    if (!labels.empty())
+      dt.add(&LossTerms::probe_accuracy,
+             to_device<D>(from_vector<T>(Shape{1}, {T(detail::probe_accuracy(logits.value(), labels))})));
+    LossTerms t = read_now() ? dt.read() : LossTerms::unread();  // the logged terms, in one transfer
+    return {loss, t, f.value(), std::move(dt)};
   }
 
   /// G's loss (SPEC §5): +d(f, f^g) + λ_c·(−s_fake), with f = D(x_real) recomputed as constants
@@ -245,16 +299,18 @@ class StructuralObjective {
     const VT s_fake = gathers_batch() ? gathered_similarities(f, fg, real_keys, fake_keys, bank, false).s_fake
                                       : fake_cluster_similarity(fg, f, fake_keys, real_keys, bank, o_.cluster, &nb);
     const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));
-    LossTerms t;
-    DeviceReadout<T, D> readout;
-    readout.add(&t.distance, dist.value());
-    readout.add(&t.s_fake, s_fake.value());
-    readout.add(&t.total, loss.value());
-    readout.read();  // the logged terms, in one device→host transfer
-    return {loss, t};
+    DeviceTerms<T, D> dt;
+    dt.add(&LossTerms::distance, dist.value());
+    dt.add(&LossTerms::s_fake, s_fake.value());
+    dt.add(&LossTerms::total, loss.value());
+    LossTerms t = read_now() ? dt.read() : LossTerms::unread();  // the logged terms, in one transfer
+    return {loss, t, std::move(dt)};
   }
 
  private:
+  /// Whether the logged terms are read here: not inside a DeferredReads scope, whose owner reads
+  /// them (device_terms) with its other scalars.
+  static bool read_now() { return DeferredReads<T, D>::current() == nullptr; }
   /// Whether the kNN branch searches the whole batch's keys (every rank's, gathered): on several
   /// ranks with global statistics, so that N ranks take one process's step.
   bool gathers_batch() const {

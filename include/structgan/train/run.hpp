@@ -250,10 +250,18 @@ RunResult run(Tr& trainer, const RunOptions& options,
   };
   if (validating && trainer.iteration() == 0) validation(0);
 
+  StepReport last_read;  // the progress bar shows the last values read
   while (trainer.iteration() < total) {
     StepReport r;
+    // A step is read (its scalars and queued checks: one transfer on a GPU) where anything uses
+    // them or the state: logging, FID, validation, samples, checkpoints, the last iteration. From
+    // the configuration alone, so that every rank reads (and averages) at the same steps.
+    const std::int64_t next = trainer.iteration() + 1;
+    auto every = [next](std::int64_t n) { return n > 0 && next % n == 0; };
+    const bool read = next == total || every(c.log_every) || every(c.fid_every) || every(c.validate_every) ||
+                      every(c.sample_every) || every(c.checkpoint_every);
     try {
-      r = trainer.step();
+      r = trainer.step(read);
     } catch (const NonFiniteError& e) {
       if (progress) bar.finish();
       std::string where = result.checkpoint.empty() || !fs::exists(result.checkpoint)
@@ -270,8 +278,10 @@ RunResult run(Tr& trainer, const RunOptions& options,
       log << record.dump() << "\n";
       log.flush();
     }
+    if (r.read) last_read = r;
     if (progress)
-      bar.update(it, {{"d", r.d.total}, {"g", r.g.total}, {"dist", r.d.distance}, {"probe", r.d.probe_accuracy}});
+      bar.update(it, {{"d", last_read.d.total}, {"g", last_read.g.total}, {"dist", last_read.d.distance},
+                      {"probe", last_read.d.probe_accuracy}});
     if (validating && (it % c.validate_every == 0 || it == total)) validation(it);
     if (c.sample_every > 0 && it % c.sample_every == 0 && it != total) samples(it);
     if (c.checkpoint_every > 0 && it % c.checkpoint_every == 0 && it != total) save();

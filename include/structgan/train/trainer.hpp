@@ -24,7 +24,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -55,26 +57,29 @@ struct StepReport {
   double grad_norm_d = 0, grad_norm_g = 0;  ///< ‖∇‖₂ over all parameters, before the update
   double lr_d = 0, lr_g = 0;   ///< the rates of this step (lr_schedule)
   double seconds = 0;          ///< wall time of the iteration
+  /// Whether the scalars above were read from the device. A step that does not read them (on a
+  /// device whose memory is not the host's, Trainer::step(false)) leaves them NaN.
+  bool read = true;
 };
 
 namespace detail {
 
-/// ‖g‖₂ over every gradient of an optimizer's parameters. Each tensor's Σg² is computed on the
-/// device and all are read in one transfer (not one per tensor: on a GPU each read is a
-/// synchronizing round trip), then added in double in parameter order.
+/// ‖g‖₂² over every gradient of an optimizer's parameters, as one value on the device: each
+/// tensor's Σg² added up there in parameter order, so reading the norm is one transfer (not one
+/// per tensor: on a GPU each read is a synchronizing round trip) or none at a step that is not read.
 template <class Opt>
-double gradient_norm(const Opt& opt) {
+auto gradient_square_norm(const Opt& opt) {
   using Tn = std::decay_t<decltype(opt.groups().front().slots.front().grad)>;
-  std::vector<double> sums;
-  for (const auto& g : opt.groups()) sums.resize(sums.size() + g.slots.size());
-  DeviceReadout<typename Tn::value_type, typename Tn::device_type> readout;
-  std::size_t i = 0;
+  using T = typename Tn::value_type;
+  using D = typename Tn::device_type;
+  Tn total(Shape{1});
+  fill(D{}, 1, T(0), total.data());
   for (const auto& g : opt.groups())
-    for (const auto& slot : g.slots) readout.add(&sums[i++], sum_all(square(slot.grad)));
-  readout.read();
-  double s = 0;
-  for (double v : sums) s += v;
-  return std::sqrt(s);
+    for (const auto& slot : g.slots) {
+      const Tn s = sum_all(square(slot.grad));
+      axpy(D{}, 1, T(1), s.data(), total.data());
+    }
+  return total;
 }
 
 /// A host batch as a tensor of T on Dev.
@@ -186,18 +191,62 @@ class Trainer {
   double lr_d() const { return opt_d_.groups().empty() ? config_.lr_d : opt_d_.groups().front().options.lr; }
   double lr_g() const { return opt_g_.groups().empty() ? config_.lr_g : opt_g_.groups().front().options.lr; }
 
-  /// One iteration of SPEC §5 (see the file comment). Throws NonFiniteError, before any update
-  /// of the step concerned, when a loss term or a gradient norm is NaN or Inf.
-  StepReport step() {
+  /// One iteration of SPEC §5 (see the file comment).
+  ///
+  /// On a device whose memory is the host's (the CPU), every check and logged scalar is read as it
+  /// is computed: a loss term or gradient norm that is NaN or Inf throws NonFiniteError before the
+  /// update of the step concerned. On other devices (CUDA, Ref) a read is a synchronizing round
+  /// trip, so nothing is read between log steps (issue #24): the checks are queued on the device
+  /// (backend/device_readout.hpp); step(true) reads them with the report's scalars in one transfer
+  /// at its end, step(false) reads nothing and returns a report whose scalars are NaN (read =
+  /// false). A failed check then throws NonFiniteError naming the first check that failed and its
+  /// iteration; the networks hold the updates made since the last read (save() reads the queued
+  /// checks first, so no checkpoint holds them: continue from the last one).
+  StepReport step(bool read_report = true) {
+    if (!failure_.empty()) throw NonFiniteError(failure_);
+    try {
+      return run_step(read_report);
+    } catch (const Error&) {
+      // The checks queued before the error (this step's, and those of steps not read) may name
+      // its cause: read them (a transfer on the error path only).
+      if (!Dev::host_memory && !pending_.empty()) {
+        std::optional<std::string> failed;
+        try {
+          failed = pending_.read();
+        } catch (const Error&) {
+        }
+        if (failed) throw NonFiniteError(failure_ = failure_message(*failed));
+      }
+      throw;
+    }
+  }
+
+  /// Reads the checks queued by steps that did not read (devices whose memory is not the host's);
+  /// throws NonFiniteError naming the first that failed, after which the trainer refuses to step
+  /// or save (its networks hold non-finite updates). save() calls it first.
+  void read_pending() {
+    if (!failure_.empty()) throw NonFiniteError(failure_);
+    if (const auto failed = pending_.read()) throw NonFiniteError(failure_ = failure_message(*failed));
+  }
+
+ private:
+  StepReport run_step(bool read_report) {
     const auto t0 = std::chrono::steady_clock::now();
-    StepReport r;
+    const bool defer = !Dev::host_memory, read = !defer || read_report;
+    std::optional<DeferredReads<T, Dev>> deferred;
+    if (defer) deferred.emplace(pending_);
+    StepReport& r = report_;  // a member: the deferred readout writes into it
+    r = StepReport{};
     r.iteration = iteration_ + 1;
+    pending_.set_context("iteration " + std::to_string(r.iteration) + ": ");
     const int rank = comm_->rank(), ranks = comm_->size();
     data_->next(batch_);  // this rank's rows of the global batch (or the whole batch, cut here)
     const index_t global_b = data_serves_rank_rows_ ? batch_.shape[0] * ranks : batch_.shape[0];
     if (!data_serves_rank_rows_) rank_rows(batch_, rank, ranks);
     r.epoch = batch_.epoch;
     const Tn x_real = detail::to_tensor<T, Dev>(batch_);
+    // Queued first, so that a poisoned batch is named as the cause of what fails after it.
+    if (defer) require_finite(x_real, "the real batch holds NaN or Inf");
     const index_t b = x_real.dim(0);
     auto& ema_d = d_ema_.model();
 
@@ -223,19 +272,14 @@ class Trainer {
       return objective_.discriminator_loss(d_, x_real, x_fake, real_keys, fake_keys, bank_, rng_, batch_.labels,
                                            u0.defined() ? &u0 : nullptr);
     });
-    r.d = ds.terms;
-    average_terms(*comm_, r.d);
-    if (!detail::finite_terms(r.d))
-      throw NonFiniteError(non_finite_message("D", r.iteration, detail::first_non_finite(r.d)));
+    terms_read_or_queued("D", ds, r.d, read);
     set_learning_rates();
     r.lr_d = lr_d();
     r.lr_g = lr_g();
     opt_d_.zero_grad();
     backward(ds.loss);
     buckets_d_.average(*comm_);
-    r.grad_norm_d = detail::gradient_norm(opt_d_);
-    if (!std::isfinite(r.grad_norm_d))
-      throw NonFiniteError(non_finite_message("D", r.iteration, "gradient norm = " + std::to_string(r.grad_norm_d)));
+    gradient_norm_read_or_queued("D", opt_d_, r.grad_norm_d, read);
     opt_d_.step();
 
     // ---- G step: its own forward pass, through the updated D (D's parameters frozen) ----
@@ -244,16 +288,11 @@ class Trainer {
       const Tn gen_keys = objective_.keys(ema_d, value_of(x_gen));
       return objective_.generator_loss(d_, x_real, x_gen, real_keys, gen_keys, bank_);
     });
-    r.g = gs.terms;
-    average_terms(*comm_, r.g);
-    if (!detail::finite_terms(r.g))
-      throw NonFiniteError(non_finite_message("G", r.iteration, detail::first_non_finite(r.g)));
+    terms_read_or_queued("G", gs, r.g, read);
     opt_g_.zero_grad();
     backward(gs.loss);
     buckets_g_.average(*comm_);
-    r.grad_norm_g = detail::gradient_norm(opt_g_);
-    if (!std::isfinite(r.grad_norm_g))
-      throw NonFiniteError(non_finite_message("G", r.iteration, "gradient norm = " + std::to_string(r.grad_norm_g)));
+    gradient_norm_read_or_queued("G", opt_g_, r.grad_norm_g, read);
     opt_g_.step();
 
     // ---- EMA of both networks, then the bank ----
@@ -265,10 +304,31 @@ class Trainer {
       else bank_.enqueue(distributed::all_gather(*comm_, real_keys), distributed::all_gather(*comm_, ds.real_values));
       return 0;
     });
+    if (defer) {
+      deferred.reset();
+      if (read) {
+        read_pending();  // the step's one device→host transfer
+        r.grad_norm_d = std::sqrt(r.grad_norm_d);  // read as ‖∇‖²
+        r.grad_norm_g = std::sqrt(r.grad_norm_g);
+        average_terms(*comm_, r.d);
+        average_terms(*comm_, r.g);
+      } else {
+        r.d = r.g = objectives::LossTerms::unread();
+        r.grad_norm_d = r.grad_norm_g = std::numeric_limits<double>::quiet_NaN();
+        r.read = false;
+      }
+    }
     ++iteration_;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
   }
+
+  static std::string failure_message(const std::string& failed) {
+    return "training stopped: non-finite values at " + failed +
+           "; the networks hold the updates made since the last read: continue from the last checkpoint";
+  }
+
+ public:
 
   /// Images (or points) of the EMA generator for latent codes z (n × z_dim, host), computed on an
   /// independent copy in training mode (batch statistics), so the run's state is untouched.
@@ -282,6 +342,7 @@ class Trainer {
   /// data position, iteration, configuration) to `path` with io::save_checkpoint (atomic: a
   /// crash while saving leaves the previous file whole).
   void save(const std::string& path) {
+    read_pending();  // never save a state that a queued check found non-finite
     State st = state_for_io();
     io::save_checkpoint(path, st.bind(*this));
   }
@@ -403,6 +464,34 @@ class Trainer {
     return detail::all_finite(Tn(d_(x).f_tilde));
   }
 
+  /// A step's loss terms: on the CPU read now (averaged over the ranks, checked finite); elsewhere
+  /// their finiteness queued, and their values too when the step is read.
+  template <class Step>
+  void terms_read_or_queued(const char* who, const Step& s, objectives::LossTerms& into, bool read) {
+    if (Dev::host_memory) {
+      into = s.terms;
+      average_terms(*comm_, into);
+      if (!detail::finite_terms(into))
+        throw NonFiniteError(non_finite_message(who, report_.iteration, detail::first_non_finite(into)));
+      return;
+    }
+    s.device_terms.queue_finite_checks(pending_, who);
+    if (read) s.device_terms.queue_values(pending_, into);
+  }
+  /// An optimizer's gradient norm before its update: as terms_read_or_queued (queued as ‖∇‖²).
+  template <class Opt>
+  void gradient_norm_read_or_queued(const char* who, const Opt& opt, double& into, bool read) {
+    const Tn square_norm = detail::gradient_square_norm(opt);
+    if (Dev::host_memory) {
+      into = std::sqrt(static_cast<double>(to_host(square_norm)[0]));
+      if (!std::isfinite(into))
+        throw NonFiniteError(non_finite_message(who, report_.iteration, "gradient norm = " + std::to_string(into)));
+      return;
+    }
+    pending_.check(nonfinite_indicator(square_norm), std::string("‖∇") + who + "‖ is NaN or Inf");
+    if (read) pending_.add(&into, square_norm);
+  }
+
   std::string non_finite_message(const char* who, std::int64_t it, const std::string& what) const {
     return std::string("training stopped: non-finite ") + who + " loss at iteration " + std::to_string(it) + " (" + what +
            "); the networks were not updated by this step";
@@ -425,6 +514,9 @@ class Trainer {
   std::int64_t iteration_ = 0;
   GradientBuckets<T, Dev> buckets_d_, buckets_g_;
   bool data_serves_rank_rows_ = false;
+  StepReport report_;                 ///< the step's report, where the deferred readout writes
+  DeviceReadout<T, Dev> pending_;     ///< checks (and, at a read step, scalars) not yet read
+  std::string failure_;               ///< the failed check that stopped training (deferred reads)
 };
 
 /// The trainer type of the image data sets.
