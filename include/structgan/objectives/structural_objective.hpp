@@ -87,17 +87,11 @@ struct GeneratorStep {
 
 namespace detail {
 
-/// The probe's accuracy: argmax of each row of the logits against the labels.
+/// The probe's accuracy: argmax of each row of the logits against the labels, a one-element
+/// tensor on the logits' device (nothing read back; the caller adds it to its readout).
 template <class T, class D>
-double probe_accuracy(const Tensor<T, D>& logits, const std::vector<int>& labels) {
-  const auto h = to_host(logits);
-  index_t hit = 0;
-  for (index_t i = 0; i < h.dim(0); ++i) {
-    index_t best;
-    h.matrix().row(i).maxCoeff(&best);
-    hit += best == labels[static_cast<std::size_t>(i)];
-  }
-  return h.dim(0) ? double(hit) / double(h.dim(0)) : 0.0;
+Tensor<T, D> probe_accuracy(const Tensor<T, D>& logits, const std::vector<int>& labels) {
+  return argmax_accuracy(logits, labels);
 }
 }  // namespace detail
 
@@ -208,7 +202,7 @@ class StructuralObjective {
       loss = add(loss, mul_scalar(ce, T(o_.lambda_probe)));
       readout.add(&t.probe, ce.value());
     }
-    if (!labels.empty()) t.probe_accuracy = detail::probe_accuracy(logits.value(), labels);
+    if (!labels.empty()) readout.add(&t.probe_accuracy, detail::probe_accuracy(logits.value(), labels));
     readout.add(&t.distance, dist.value());
     readout.add(&t.s_real, c.s_real.value());
     readout.add(&t.s_fake, c.s_fake.value());
