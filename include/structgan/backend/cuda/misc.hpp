@@ -1,6 +1,7 @@
 #pragma once
 /// \file CUDA kernels for data movement, selection, the row softmax and the softmax cross-entropy. Row indices
-/// arrive on the host (as in the CPU backend) and are uploaded per call.
+/// arrive on the host (as in the CPU backend) and are uploaded per call; labels travel as kernel
+/// arguments.
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -120,10 +121,18 @@ struct MaxOp {
   __device__ T operator()(const T& a, const T& b) const { return a < b ? b : a; }
 };
 
-/// One block per row: loss_i = logsumexp(z_i) − z_i[label_i] (double) and, when grad is not
-/// null, grad_ij = (softmax_ij − [j = label_i]) / n.
+/// Up to 512 rows' labels passed by value as a kernel argument (2 KiB of the 4 KiB argument space):
+/// the labels reach the device with the launch, without an upload that waits for the stream.
+inline constexpr index_t labels_per_launch = 512;
+struct LabelChunk {
+  int value[labels_per_launch];
+};
+
+/// One block per row of a chunk of n rows (at most labels_per_launch): loss_i = logsumexp(z_i) −
+/// z_i[label_i] (double) and, when grad is not null, grad_ij = (softmax_ij − [j = label_i]) / scale_n.
 template <class T>
-__global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, const int* labels, double* loss, T* grad) {
+__global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, LabelChunk labels, index_t scale_n, double* loss,
+                                    T* grad) {
   using MaxReduce = cub::BlockReduce<T, block_threads>;
   using SumReduce = cub::BlockReduce<double, block_threads>;
   __shared__ union {
@@ -145,13 +154,13 @@ __global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, const
     s = SumReduce(tmp.sum).Sum(s);
     if (threadIdx.x == 0) {
       shared_lse = double(m) + ::log(s);
-      loss[i] = shared_lse - double(z[labels[i]]);
+      loss[i] = shared_lse - double(z[labels.value[i]]);
     }
     __syncthreads();
     const double lse = shared_lse;
     if (grad)
       for (index_t j = threadIdx.x; j < k; j += blockDim.x)
-        grad[i * k + j] = T((::exp(double(z[j]) - lse) - (j == labels[i] ? 1.0 : 0.0)) / double(n));
+        grad[i * k + j] = T((::exp(double(z[j]) - lse) - (j == labels.value[i] ? 1.0 : 0.0)) / double(scale_n));
     __syncthreads();
   }
 }
@@ -182,9 +191,10 @@ __global__ void softmax_rows_kernel(index_t rows, index_t cols, bool log, const 
   }
 }
 
-/// One block per row: hit[i] = 1 when the row's first maximal column is labels[i], else 0.
+/// One block per row of a chunk of n rows: hit[i] = 1 when the row's first maximal column is
+/// labels.value[i], else 0.
 template <class T>
-__global__ void argmax_hits_kernel(const T* logits, index_t n, index_t k, const int* labels, double* hit) {
+__global__ void argmax_hits_kernel(const T* logits, index_t n, index_t k, LabelChunk labels, double* hit) {
   using Reduce = cub::BlockReduce<TopkCandidate<T>, block_threads>;
   __shared__ typename Reduce::TempStorage tmp;
   for (index_t i = blockIdx.x; i < n; i += gridDim.x) {
@@ -192,7 +202,7 @@ __global__ void argmax_hits_kernel(const T* logits, index_t n, index_t k, const 
     TopkCandidate<T> best{T(0), -1};
     for (index_t j = threadIdx.x; j < k; j += blockDim.x) best = TopkBetter{}(best, TopkCandidate<T>{z[j], j});
     best = Reduce(tmp).Reduce(best, TopkBetter{});
-    if (threadIdx.x == 0) hit[i] = best.index == labels[i] ? 1.0 : 0.0;
+    if (threadIdx.x == 0) hit[i] = best.index == labels.value[i] ? 1.0 : 0.0;
     __syncthreads();
   }
 }
@@ -273,6 +283,18 @@ inline void check_labels(const char* op, index_t n, index_t k, const std::vector
   require(static_cast<index_t>(labels.size()) == n, op, " (cuda): ", labels.size(), " labels for ", n, " rows");
   for (int y : labels) require(y >= 0 && y < k, op, " (cuda): label ", y, " outside [0, ", k, ")");
 }
+/// Calls launch(first row, rows, chunk) for each run of up to labels_per_launch rows, the chunk
+/// holding their labels.
+template <class F>
+void for_label_chunks(const std::vector<int>& labels, F&& launch) {
+  const index_t n = static_cast<index_t>(labels.size());
+  for (index_t r0 = 0; r0 < n; r0 += labels_per_launch) {
+    const index_t rows = std::min(labels_per_launch, n - r0);
+    LabelChunk chunk{};
+    std::copy(labels.begin() + r0, labels.begin() + r0 + rows, chunk.value);
+    launch(r0, rows, chunk);
+  }
+}
 }  // namespace cuda
 
 /// Softmax (log: log-softmax) of each row of x (rows × cols) into y, one block per row.
@@ -284,34 +306,32 @@ void softmax_rows(Cuda, index_t rows, index_t cols, bool log, const T* x, T* y) 
 }
 
 /// Mean softmax cross-entropy of logits (n × k) against labels into the device scalar loss[0];
-/// writes ∂loss/∂logits to grad when it is not null. The labels go up (host → device); nothing
-/// comes back: the per-row losses are averaged on the device.
+/// writes ∂loss/∂logits to grad when it is not null. The labels travel as kernel arguments (no
+/// upload, no wait); nothing comes back: the per-row losses are averaged on the device.
 template <class T>
 void softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
   cuda::check_labels("softmax_cross_entropy", n, k, labels);
   cuda::DeviceBuffer<double> rows(static_cast<std::size_t>(std::max<index_t>(n, 1)));
-  if (n > 0) {
-    const cuda::DeviceBuffer<int> d_labels(labels);
-    cuda::softmax_xent_kernel<T><<<cuda::row_blocks(n), cuda::block_threads, 0, cuda::stream()>>>(logits, n, k, d_labels.data(),
-                                                                                                 rows.data(), grad);
+  cuda::for_label_chunks(labels, [&](index_t r0, index_t count, const cuda::LabelChunk& chunk) {
+    cuda::softmax_xent_kernel<T><<<cuda::row_blocks(count), cuda::block_threads, 0, cuda::stream()>>>(
+        logits + r0 * k, count, k, chunk, n, rows.data() + r0, grad ? grad + r0 * k : nullptr);
     STRUCTGAN_CUDA_CHECK_LAUNCH("softmax_xent_kernel");
-  }
+  });
   cuda::mean_to_scalar_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(rows.data(), n, loss);
   STRUCTGAN_CUDA_CHECK_LAUNCH("mean_to_scalar_kernel");
 }
 
 /// accuracy[0] = the fraction of rows of logits (n × k) whose first maximal column is their
-/// label, on the device (the labels go up; nothing comes back).
+/// label, on the device (labels as kernel arguments, as for the cross-entropy; nothing comes back).
 template <class T>
 void argmax_accuracy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
   cuda::check_labels("argmax_accuracy", n, k, labels);
   cuda::DeviceBuffer<double> hits(static_cast<std::size_t>(std::max<index_t>(n, 1)));
-  if (n > 0) {
-    const cuda::DeviceBuffer<int> d_labels(labels);
-    cuda::argmax_hits_kernel<T><<<cuda::row_blocks(n), cuda::block_threads, 0, cuda::stream()>>>(logits, n, k, d_labels.data(),
-                                                                                                hits.data());
+  cuda::for_label_chunks(labels, [&](index_t r0, index_t count, const cuda::LabelChunk& chunk) {
+    cuda::argmax_hits_kernel<T><<<cuda::row_blocks(count), cuda::block_threads, 0, cuda::stream()>>>(logits + r0 * k, count, k,
+                                                                                                    chunk, hits.data() + r0);
     STRUCTGAN_CUDA_CHECK_LAUNCH("argmax_hits_kernel");
-  }
+  });
   cuda::mean_to_scalar_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(hits.data(), n, accuracy);
   STRUCTGAN_CUDA_CHECK_LAUNCH("mean_to_scalar_kernel");
 }
