@@ -15,3 +15,4 @@
 #include "structgan/ops/linalg.hpp"
 #include "structgan/ops/norm.hpp"
 #include "structgan/ops/shape_ops.hpp"
+#include "structgan/ops/softmax.hpp"

@@ -79,3 +79,66 @@ BOOST_AUTO_TEST_CASE(normalize_and_cross_entropy) {
   for (index_t i = 0; i < 5; ++i) want += std::log(x.matrix().row(i).array().exp().sum()) - x.at(i, index_t(labels[std::size_t(i)]));
   BOOST_TEST(std::abs(ce[0] - want / 5) < 1e-13);
 }
+
+BOOST_AUTO_TEST_CASE(row_softmax_and_log_softmax) {
+  // The device kernels' ops (ops/softmax.hpp): all four checks, on a wide and a tall matrix, with
+  // rows shifted by up to ±60 (the kernels subtract each row's maximum; the rules must not care).
+  for (const Shape& s : {Shape{5, 4}, Shape{3, 9}, Shape{7, 1}}) {
+    TD x = rnd(s, 21);
+    for (index_t i = 0; i < s[0]; ++i)
+      for (index_t j = 0; j < s[1]; ++j) x.at(i, j) += 20.0 * double(i % 3) - 20.0 * double(i % 2);
+    check_op("softmax_rows", [](const auto& v) { return softmax_rows(v[0]); }, {x});
+    check_op("log_softmax_rows", [](const auto& v) { return log_softmax_rows(v[0]); }, {x});
+    // Against the definitions.
+    const TD p = softmax_rows(x), lp = log_softmax_rows(x);
+    for (index_t i = 0; i < s[0]; ++i) {
+      const double m = x.matrix().row(i).maxCoeff(), z = (x.matrix().row(i).array() - m).exp().sum();
+      for (index_t j = 0; j < s[1]; ++j) {
+        BOOST_TEST(std::abs(p.at(i, j) - std::exp(x.at(i, j) - m) / z) < 1e-15);
+        BOOST_TEST(std::abs(lp.at(i, j) - (x.at(i, j) - m - std::log(z))) < 1e-13);
+      }
+    }
+  }
+  // Composed with other ops (the attention's pattern: a matrix product, softmax, another product).
+  const TD a = rnd({6, 3}, 22), b = rnd({3, 4}, 23), g = rnd({5, 4}, 24);
+  check_op("matmul softmax matmul",
+           [](const auto& v) { return matmul(v[2], softmax_rows(matmul(v[0], v[1])), false, true); }, {a, b, g});
+  BOOST_CHECK_THROW(softmax_rows(rnd({2, 3, 4}, 25)), Error);
+}
+
+BOOST_AUTO_TEST_CASE(cross_entropy_with_large_logits_and_the_accuracy) {
+  // Logits of ±50: a naive Σ exp overflows float; the kernel shifts by the row maximum.
+  TD x = rnd({6, 5}, 26);
+  x.array() *= 35.0;
+  const std::vector<int> labels = {4, 0, 2, 2, 1, 3};
+  check_op("softmax_cross_entropy, large logits", [labels](const auto& v) { return softmax_cross_entropy(v[0], labels); }, {x});
+  const TD ce = softmax_cross_entropy(x, labels);
+  BOOST_TEST(ce.shape() == Shape{1});
+  double want = 0;
+  for (index_t i = 0; i < 6; ++i) {
+    const double m = x.matrix().row(i).maxCoeff();
+    want += m + std::log((x.matrix().row(i).array() - m).exp().sum()) - x.at(i, index_t(labels[std::size_t(i)]));
+  }
+  BOOST_TEST(std::abs(ce[0] - want / 6) < 1e-12 * (1 + want / 6));
+  // log-softmax picked at the labels is the same loss.
+  const TD lp = log_softmax_rows(x);
+  double picked = 0;
+  for (index_t i = 0; i < 6; ++i) picked -= lp.at(i, index_t(labels[std::size_t(i)]));
+  BOOST_TEST(std::abs(ce[0] - picked / 6) < 1e-12 * (1 + want / 6));
+  // No gradient wanted: the Var op records nothing; the accuracy against a direct count.
+  {
+    NoGradGuard off;
+    BOOST_TEST(!softmax_cross_entropy(Var<double>(x, true), labels).requires_grad());
+  }
+  index_t hits = 0;
+  for (index_t i = 0; i < 6; ++i) {
+    index_t best;
+    x.matrix().row(i).maxCoeff(&best);
+    hits += best == labels[std::size_t(i)];
+  }
+  const TD acc = argmax_accuracy(x, labels);
+  BOOST_TEST(acc.shape() == Shape{1});
+  BOOST_TEST(acc[0] == double(hits) / 6.0);
+  BOOST_CHECK_THROW(argmax_accuracy(x, {0, 1}), Error);
+  BOOST_CHECK_THROW(softmax_cross_entropy(x, {0, 1, 2, 3, 4, 5}), Error);
+}

@@ -396,16 +396,77 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(rows_selection_and_cross_entropy, T, Scalars) {
     const auto logits = random_values<T>(rng, n * classes, 4.0);
     std::vector<int> labels(static_cast<std::size_t>(n));
     for (auto& y : labels) y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
-    std::vector<T> grad(logits.size()), grad_ref(logits.size());
-    const T loss = softmax_cross_entropy(Cpu{}, logits.data(), n, classes, labels, grad.data());
-    const T loss_ref = softmax_cross_entropy(Ref{}, logits.data(), n, classes, labels, grad_ref.data());
-    check_close("softmax_cross_entropy loss", std::vector<T>{loss}, std::vector<T>{loss_ref}, tolerance<T>());
+    std::vector<T> grad(logits.size()), grad_ref(logits.size()), loss(1), loss_ref(1), loss_only(1);
+    softmax_cross_entropy(Cpu{}, logits.data(), n, classes, labels, loss.data(), grad.data());
+    softmax_cross_entropy(Ref{}, logits.data(), n, classes, labels, loss_ref.data(), grad_ref.data());
+    check_close("softmax_cross_entropy loss", loss, loss_ref, tolerance<T>());
     check_close("softmax_cross_entropy grad", grad, grad_ref, tolerance<T>());
+    softmax_cross_entropy(Cpu{}, logits.data(), n, classes, labels, loss_only.data(), static_cast<T*>(nullptr));
+    check_close("softmax_cross_entropy loss without grad", loss_only, loss, 0);
   }
-  // A label outside [0, k) is an error on both.
+  // A label outside [0, k) is an error on both; no rows: the loss is 0.
   const std::vector<T> z(6, T(0));
-  BOOST_CHECK_THROW(softmax_cross_entropy(Cpu{}, z.data(), 2, 3, std::vector<int>{0, 3}, static_cast<T*>(nullptr)), Error);
-  BOOST_CHECK_THROW(softmax_cross_entropy(Ref{}, z.data(), 2, 3, std::vector<int>{-1, 0}, static_cast<T*>(nullptr)), Error);
+  std::vector<T> loss(1, T(7)), loss_ref(1, T(7));
+  BOOST_CHECK_THROW(softmax_cross_entropy(Cpu{}, z.data(), 2, 3, std::vector<int>{0, 3}, loss.data(), static_cast<T*>(nullptr)), Error);
+  BOOST_CHECK_THROW(softmax_cross_entropy(Ref{}, z.data(), 2, 3, std::vector<int>{-1, 0}, loss.data(), static_cast<T*>(nullptr)), Error);
+  softmax_cross_entropy(Cpu{}, z.data(), 0, 3, std::vector<int>{}, loss.data(), static_cast<T*>(nullptr));
+  softmax_cross_entropy(Ref{}, z.data(), 0, 3, std::vector<int>{}, loss_ref.data(), static_cast<T*>(nullptr));
+  check_close("softmax_cross_entropy of no rows", loss, std::vector<T>{0}, 0);
+  check_close("softmax_cross_entropy of no rows (ref)", loss_ref, std::vector<T>{0}, 0);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(row_softmax_and_argmax_accuracy, T, Scalars) {
+  Rng rng(11);
+  // Empty, tiny, odd and long rows (the CPU splits rows over threads); logits up to ±80 (exp
+  // overflows float at 88 without the max shift) and tied values.
+  const std::vector<std::pair<index_t, index_t>> shapes = {{0, 0}, {0, 5}, {3, 0}, {1, 1}, {1, 2}, {7, 13}, {64, 1}, {5, 1000},
+                                                           {300, 37}, {2, 4097}};
+  for (const auto& [rows, cols] : shapes)
+    for (int values = 0; values < 3; ++values) {
+      const std::string nm = std::to_string(rows) + "×" + std::to_string(cols) + (values == 1 ? " large" : values == 2 ? " tied" : "");
+      const auto x = values == 2 ? tied_values<T>(rng, rows * cols) : random_values<T>(rng, rows * cols, values == 1 ? 40.0 : 1.0);
+      for (bool log : {false, true}) {
+        std::vector<T> y(x.size(), T(-7)), y_ref(x.size(), T(-7));
+        softmax_rows(Cpu{}, rows, cols, log, x.data(), y.data());
+        softmax_rows(Ref{}, rows, cols, log, x.data(), y_ref.data());
+        check_close(std::string(log ? "log_softmax " : "softmax ") + nm, y, y_ref, tolerance<T>() * (log ? 10 : 1));
+        for (T v : y) BOOST_TEST(std::isfinite(double(v)), (log ? "log_softmax " : "softmax ") << nm << ": " << v);
+      }
+      // Each softmax row sums to 1 (the reference against the definition).
+      std::vector<T> p(x.size());
+      softmax_rows(Ref{}, rows, cols, false, x.data(), p.data());
+      for (index_t r = 0; r < rows && cols > 0; ++r) {
+        double s = 0;
+        for (index_t j = 0; j < cols; ++j) s += double(p[static_cast<std::size_t>(r * cols + j)]);
+        BOOST_TEST(std::abs(s - 1) < 10 * tolerance<T>(), "softmax " << nm << " row " << r << " sums to " << s);
+      }
+      if (cols == 0) continue;
+      // Labels: the first maximal column for about half of the rows, so the accuracy is not 0 or 1.
+      std::vector<int> labels(static_cast<std::size_t>(rows));
+      index_t want_hits = 0;
+      for (index_t r = 0; r < rows; ++r) {
+        const T* z = x.data() + r * cols;
+        const int first_max = static_cast<int>(std::max_element(z, z + cols) - z);
+        int& y = labels[static_cast<std::size_t>(r)];
+        y = rng.below(2) ? first_max : static_cast<int>(rng.below(static_cast<std::uint64_t>(cols)));
+        want_hits += y == first_max;
+      }
+      std::vector<T> acc(1, T(-1)), acc_ref(1, T(-1));
+      argmax_accuracy(Cpu{}, x.data(), rows, cols, labels, acc.data());
+      argmax_accuracy(Ref{}, x.data(), rows, cols, labels, acc_ref.data());
+      const T want = rows > 0 ? T(double(want_hits) / double(rows)) : T(0);
+      check_close("argmax_accuracy " + nm, acc, std::vector<T>{want}, tolerance<T>());
+      check_close("argmax_accuracy (ref) " + nm, acc_ref, std::vector<T>{want}, tolerance<T>());
+    }
+  // Ties go to the first maximal column; a label outside [0, k) is an error.
+  const std::vector<T> z = {1, 3, 3, 0, 2, 2};
+  std::vector<T> acc(1);
+  argmax_accuracy(Cpu{}, z.data(), 2, 3, std::vector<int>{1, 1}, acc.data());
+  BOOST_TEST(acc[0] == T(1));
+  argmax_accuracy(Ref{}, z.data(), 2, 3, std::vector<int>{2, 2}, acc.data());
+  BOOST_TEST(acc[0] == T(0));
+  BOOST_CHECK_THROW(argmax_accuracy(Cpu{}, z.data(), 2, 3, std::vector<int>{1, 3}, acc.data()), Error);
+  BOOST_CHECK_THROW(argmax_accuracy(Ref{}, z.data(), 2, 3, std::vector<int>{1}, acc.data()), Error);
 }
 
 BOOST_AUTO_TEST_CASE(reference_memory_starts_as_nan_and_is_counted) {

@@ -2,7 +2,8 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-// GPU against CPU for GEMM (cuBLAS), convolution, pooling, upsampling and the normalization kernels.
+// GPU against CPU for GEMM (cuBLAS), convolution, pooling, upsampling, the normalization kernels
+// and the softmax kernels (row softmax, cross-entropy, arg-max accuracy).
 #include <tuple>
 
 #include "cuda_test_util.hpp"
@@ -199,4 +200,74 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(host_side_linear_algebra_round_trips, T, Scalars) 
   check_close("inverse_spd", inverse_spd(spd), inverse_spd(gpu(spd)), tol<T>() * 10);
   const Tensor<T, Cpu> b = random<T>(Shape{7, 3}, rng);
   check_close("solve", solve(spd, b), solve(gpu(spd), gpu(b)), tol<T>() * 10);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(softmax_kernels_match_cpu_and_read_nothing_back, T, Scalars) {
+  Rng rng(17);
+  // Empty, tiny, odd, one column, wider than a block (256 threads), and logits of ±80 (exp of
+  // them overflows float without the max shift).
+  const std::vector<std::pair<index_t, index_t>> shapes{{0, 4}, {3, 0}, {1, 1}, {7, 13}, {64, 1}, {5, 1000}, {33, 257}, {4, 4097}};
+  for (const auto& [rows, cols] : shapes)
+    for (double scale : {2.0, 80.0}) {
+      const std::string nm = std::to_string(rows) + "x" + std::to_string(cols) + " scale " + std::to_string(int(scale));
+      const Tensor<T, Cpu> x = random<T>(Shape{rows, cols}, rng, -scale, scale);
+      for (bool log : {false, true}) {
+        Tensor<T, Cpu> y(x.shape());
+        Tensor<T, Cuda> yg(x.shape());
+        softmax_rows(Cpu{}, rows, cols, log, x.data(), y.data());
+        softmax_rows(Cuda{}, rows, cols, log, gpu(x).data(), yg.data());
+        check_close(std::string(log ? "log_softmax_rows " : "softmax_rows ") + nm, y, yg, tol<T>() * (log ? 10 : 1));
+      }
+      if (cols == 0) continue;
+      std::vector<int> labels(static_cast<std::size_t>(rows));
+      for (auto& l : labels) l = static_cast<int>(rng.below(static_cast<std::uint64_t>(cols)));
+      Tensor<T, Cpu> loss(Shape{1}), grad(x.shape()), acc(Shape{1});
+      Tensor<T, Cuda> lossg(Shape{1}), gradg(x.shape()), accg(Shape{1});
+      softmax_cross_entropy(Cpu{}, x.data(), rows, cols, labels, loss.data(), grad.data());
+      softmax_cross_entropy(Cuda{}, gpu(x).data(), rows, cols, labels, lossg.data(), gradg.data());
+      check_close("softmax_cross_entropy loss " + nm, loss, lossg, tol<T>() * 10);
+      check_close("softmax_cross_entropy grad " + nm, grad, gradg);
+      argmax_accuracy(Cpu{}, x.data(), rows, cols, labels, acc.data());
+      argmax_accuracy(Cuda{}, gpu(x).data(), rows, cols, labels, accg.data());
+      check_equal("argmax_accuracy " + nm, acc, accg);
+    }
+  // Ties go to the first maximal column; no rows: 0.
+  const Tensor<T, Cpu> tied = from_vector<T>(Shape{3, 4}, {T(1), T(3), T(3), T(0), T(2), T(2), T(2), T(2), T(-1), T(0), T(5), T(5)});
+  check_equal("argmax_accuracy ties", from_vector<T>(Shape{1}, {T(1)}), argmax_accuracy(gpu(tied), {1, 0, 2}));
+  check_equal("argmax_accuracy ties, other labels", from_vector<T>(Shape{1}, {T(0)}), argmax_accuracy(gpu(tied), {2, 3, 3}));
+  Tensor<T, Cuda> none(Shape{1});
+  softmax_cross_entropy(Cuda{}, gpu(tied).data(), 0, 4, std::vector<int>{}, none.data(), (T*)nullptr);
+  check_equal("softmax_cross_entropy of no rows", from_vector<T>(Shape{1}, {T(0)}), none);
+
+  // The ops (ops/softmax.hpp) on the GPU: values, gradients, a JVP and no device→host transfer
+  // inside a DeferredReads scope (the cross-entropy's finiteness check is queued).
+  const Tensor<T, Cpu> z = random<T>(Shape{9, 300}, rng, -6, 6), w = random<T>(Shape{9, 300}, rng), v = random<T>(Shape{9, 300}, rng);
+  std::vector<int> labels(9);
+  for (auto& l : labels) l = static_cast<int>(rng.below(300));
+  Var<T> xc(z, true), sc(z, true);
+  backward(softmax_cross_entropy(xc, labels));
+  backward(sum_all(mul(softmax_rows(sc), Var<T>(w))));
+  const DualTensor<Tensor<T, Cpu>> jc = softmax_cross_entropy(DualTensor<Tensor<T, Cpu>>(z, v), labels);
+  const Tensor<T, Cuda> zg = gpu(z), wg = gpu(w), vg = gpu(v);
+  Var<T, Cuda> xg(zg, true), sg(zg, true);
+  DeviceReadout<T, Cuda> readout;
+  auto& counters = backend::counters(Cuda{});
+  Tensor<T, Cuda> lg, ag, jg;
+  counters.reset();
+  {
+    DeferredReads<T, Cuda> deferred(readout);
+    const Var<T, Cuda> l = softmax_cross_entropy(xg, labels);
+    backward(l);
+    backward(sum_all(mul(softmax_rows(sg), Var<T, Cuda>(wg))));
+    jg = softmax_cross_entropy(DualTensor<Tensor<T, Cuda>>(zg, vg), labels).tangent;
+    lg = l.value();
+    ag = argmax_accuracy(zg, labels);
+  }
+  BOOST_TEST(counters.to_host == 0u, counters.to_host << " device→host transfers");
+  BOOST_TEST(!readout.read().has_value());
+  check_close("softmax_cross_entropy op", softmax_cross_entropy(z, labels), lg, tol<T>() * 10);
+  check_close("softmax_cross_entropy op gradient", xc.grad(), xg.grad());
+  check_close("softmax_rows op gradient", sc.grad(), sg.grad(), tol<T>() * 10);
+  check_close("softmax_cross_entropy JVP", jc.tangent, jg, tol<T>() * 10);
+  check_equal("argmax_accuracy op", argmax_accuracy(z, labels), ag);
 }

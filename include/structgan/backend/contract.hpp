@@ -54,7 +54,9 @@
 /// | `gather_rows(D, src, width, host index, out)` | out[i, :] = src[index[i], :] |
 /// | `scatter_add_rows(D, g, width, host index, dst)` | dst[index[i], :] += g[i, :] (repeated indices add up) |
 /// | `topk_rows(D, x, rows, cols, k)` | host vector of each row's k largest columns, largest first, ties to the smaller index |
-/// | `softmax_cross_entropy(D, logits, n, k, host labels, grad)` | mean over rows of −log softmax(logits)[label]; grad = ∂/∂logits when not null; throws on a label outside [0, k) |
+/// | `softmax_cross_entropy(D, logits, n, k, host labels, loss, grad)` | loss[0] = mean over rows of −log softmax(logits)[label] (0 when n = 0); grad = ∂loss/∂logits when not null; throws on a label outside [0, k) |
+/// | `softmax_rows(D, rows, cols, bool log, x, y)` | each row of y = softmax of that row of x (log: log-softmax), from the row minus its maximum |
+/// | `argmax_accuracy(D, logits, n, k, host labels, accuracy)` | accuracy[0] = fraction of rows whose first maximal column is their label (0 when n = 0); throws on a label outside [0, k) |
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -252,7 +254,9 @@ constexpr bool conforms() {
   static_assert(returns<decltype(gather_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "gather_rows");
   static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "scatter_add_rows");
   static_assert(returns<decltype(topk_rows(D{}, arg<In>(), index_t{}, index_t{}, index_t{})), std::vector<index_t>>(), "topk_rows");
-  static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), T>(), "softmax_cross_entropy");
+  static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>(), arg<Out>())), void>(), "softmax_cross_entropy");
+  static_assert(returns<decltype(softmax_rows(D{}, index_t{}, index_t{}, false, arg<In>(), arg<Out>())), void>(), "softmax_rows");
+  static_assert(returns<decltype(argmax_accuracy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), void>(), "argmax_accuracy");
   return true;
 }
 

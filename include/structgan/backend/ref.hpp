@@ -489,24 +489,54 @@ std::vector<index_t> topk_rows(Ref, const T* x, index_t rows, index_t cols, inde
   return out;
 }
 
+namespace ref {
+inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
+  require(static_cast<index_t>(labels.size()) == n, op, ": ", labels.size(), " labels for ", n, " rows");
+  for (int y : labels) require(y >= 0 && y < k, op, ": label ", y, " outside [0, ", k, ")");
+}
+}  // namespace ref
+
 template <class T>
-T softmax_cross_entropy(Ref, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
+void softmax_rows(Ref, index_t rows, index_t cols, bool log, const T* x, T* y) {
   using A = ref::Acc<T>;
-  require(static_cast<index_t>(labels.size()) == n, "softmax_cross_entropy: ", labels.size(), " labels for ", n, " rows");
-  A loss = 0;
+  for (index_t r = 0; r < rows && cols > 0; ++r) {
+    const T* z = x + r * cols;
+    const A m = *std::max_element(z, z + cols);
+    A sum = 0;
+    for (index_t j = 0; j < cols; ++j) sum += std::exp(A(z[j]) - m);
+    for (index_t j = 0; j < cols; ++j)
+      y[r * cols + j] = static_cast<T>(log ? A(z[j]) - m - std::log(sum) : std::exp(A(z[j]) - m) / sum);
+  }
+}
+
+template <class T>
+void softmax_cross_entropy(Ref, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
+  using A = ref::Acc<T>;
+  ref::check_labels("softmax_cross_entropy", n, k, labels);
+  A total = 0;
   for (index_t i = 0; i < n; ++i) {
     const int y = labels[static_cast<std::size_t>(i)];
-    require(y >= 0 && y < k, "softmax_cross_entropy: label ", y, " outside [0, ", k, ")");
     const T* z = logits + i * k;
     const A m = *std::max_element(z, z + k);
     A sum = 0;
     for (index_t j = 0; j < k; ++j) sum += std::exp(z[j] - m);
     const A lse = m + std::log(sum);
-    loss += lse - z[y];
+    total += lse - z[y];
     if (grad)
       for (index_t j = 0; j < k; ++j) grad[i * k + j] = static_cast<T>((std::exp(z[j] - lse) - (j == y ? 1 : 0)) / A(n));
   }
-  return static_cast<T>(loss / A(n));
+  loss[0] = n > 0 ? static_cast<T>(total / A(n)) : T(0);
+}
+
+template <class T>
+void argmax_accuracy(Ref, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
+  ref::check_labels("argmax_accuracy", n, k, labels);
+  index_t hits = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const T* z = logits + i * k;
+    hits += std::max_element(z, z + k) - z == labels[static_cast<std::size_t>(i)];  // the first maximum
+  }
+  accuracy[0] = n > 0 ? static_cast<T>(ref::Acc<T>(hits) / ref::Acc<T>(n)) : T(0);
 }
 
 }  // namespace backend

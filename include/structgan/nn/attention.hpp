@@ -5,22 +5,9 @@
 #include <vector>
 
 #include "structgan/nn/layers.hpp"
+#include "structgan/ops/softmax.hpp"
 
 namespace structgan::nn {
-
-/// Softmax over the last axis of a matrix (rows × cols), written with V ops. Each row is shifted
-/// by its maximum, a constant (softmax does not depend on the shift, so neither does any derivative).
-template <class V>
-V softmax_rows(const V& s) {
-  using T = typename ValueTraits<V>::scalar;
-  using D = typename ValueTraits<V>::device;
-  require(s.shape().rank() == 2, "softmax_rows: needs a matrix, got ", s.shape());
-  const Tensor<T, Cpu> h = to_host(value_of(s));
-  Tensor<T, Cpu> shift(Shape{h.dim(0), 1});
-  for (index_t i = 0; i < h.dim(0); ++i) shift[i] = h.matrix().row(i).maxCoeff();
-  V e = exp(sub(s, constant<V>(to_device<D>(shift))));
-  return div(e, sum(e, {1}, true));
-}
 
 /// Options of SelfAttention.
 struct SelfAttentionOptions {
@@ -78,7 +65,7 @@ struct SelfAttention : Module<SelfAttention<T, D>> {
       V ti = reshape(slice(th, 0, i, 1), Shape{c / 8, hw});
       V pi = reshape(slice(ph, 0, i, 1), Shape{c / 8, hw / 4});
       V gi = reshape(slice(gg, 0, i, 1), Shape{c / 2, hw / 4});
-      V beta = softmax_rows(matmul(ti, pi, true, false));  // HW × HW/4
+      V beta = softmax_rows(matmul(ti, pi, true, false));  // HW × HW/4, on the device (ops/softmax.hpp)
       outs.push_back(reshape(matmul(gi, beta, false, true), Shape{1, c / 2, s[2], s[3]}));
     }
     V att = n == 1 ? outs[0] : concat(outs, 0);

@@ -140,17 +140,11 @@ struct GeneratorStep {
 
 namespace detail {
 
-/// The probe's accuracy: argmax of each row of the logits against the labels.
+/// The probe's accuracy: argmax of each row of the logits against the labels, a one-element
+/// tensor on the logits' device (nothing read back; the caller adds it to its readout).
 template <class T, class D>
-double probe_accuracy(const Tensor<T, D>& logits, const std::vector<int>& labels) {
-  const auto h = to_host(logits);
-  index_t hit = 0;
-  for (index_t i = 0; i < h.dim(0); ++i) {
-    index_t best;
-    h.matrix().row(i).maxCoeff(&best);
-    hit += best == labels[static_cast<std::size_t>(i)];
-  }
-  return h.dim(0) ? double(hit) / double(h.dim(0)) : 0.0;
+Tensor<T, D> probe_accuracy(const Tensor<T, D>& logits, const std::vector<int>& labels) {
+  return argmax_accuracy(logits, labels);
 }
 }  // namespace detail
 
@@ -260,15 +254,13 @@ class StructuralObjective {
       loss = add(loss, mul_scalar(ce, T(o_.lambda_probe)));
       dt.add(&LossTerms::probe, ce.value());
     }
+    if (!labels.empty()) dt.add(&LossTerms::probe_accuracy, detail::probe_accuracy(logits.value(), labels));
     dt.add(&LossTerms::distance, dist.value());
     dt.add(&LossTerms::s_real, c.s_real.value());
     dt.add(&LossTerms::s_fake, c.s_fake.value());
     dt.add(&LossTerms::hinge, hinge.value());
     dt.add(&LossTerms::embed_norm, mean_all(row_norm(f_tilde.value())));
     dt.add(&LossTerms::total, loss.value());
-    if (!labels.empty())
-      dt.add(&LossTerms::probe_accuracy,
-             to_device<D>(from_vector<T>(Shape{1}, {T(detail::probe_accuracy(logits.value(), labels))})));
     LossTerms t = read_now() ? dt.read() : LossTerms::unread();  // the logged terms, in one transfer
     return {loss, t, f.value(), std::move(dt)};
   }

@@ -1,5 +1,5 @@
 #pragma once
-/// \file CPU kernels for data movement, selection and the softmax cross-entropy.
+/// \file CPU kernels for data movement, selection, the row softmax and the softmax cross-entropy.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -80,25 +80,70 @@ std::vector<index_t> topk_rows(Cpu, const T* x, index_t rows, index_t cols, inde
   return out;
 }
 
-/// Mean softmax cross-entropy of logits (n × k) against labels; writes ∂loss/∂logits to grad
-/// when it is not null. Computed with the log-sum-exp shift for stability.
+namespace cpu {
+/// The rows' labels, checked: one per row, each in [0, k).
+inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
+  require(static_cast<index_t>(labels.size()) == n, op, ": ", labels.size(), " labels for ", n, " rows");
+  for (int y : labels) require(y >= 0 && y < k, op, ": label ", y, " outside [0, ", k, ")");
+}
+}  // namespace cpu
+
+/// Softmax (log: log-softmax) of each row of x (rows × cols) into y, from the row minus its
+/// maximum (exp never overflows; the largest term is 1, so the sum is at least 1).
 template <class T>
-T softmax_cross_entropy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
-  require(static_cast<index_t>(labels.size()) == n, "softmax_cross_entropy: ", labels.size(), " labels for ", n, " rows");
-  for (int y : labels) require(y >= 0 && y < k, "softmax_cross_entropy: label ", y, " outside [0, ", k, ")");
-  double loss = 0;
+void softmax_rows(Cpu, index_t rows, index_t cols, bool log, const T* x, T* y) {
+  if (rows <= 0 || cols <= 0) return;
+  using Row = Eigen::Array<T, 1, Eigen::Dynamic>;
+  cpu::parallel_for(rows, std::max<index_t>(1, (index_t(1) << 14) / cols), [&](index_t b, index_t e) {
+    for (index_t r = b; r < e; ++r) {
+      const Eigen::Map<const Row> xr(x + r * cols, cols);
+      Eigen::Map<Row> yr(y + r * cols, cols);
+      const T m = xr.maxCoeff();
+      if (log) {
+        const T lse = m + std::log((xr - m).exp().sum());
+        yr = xr - lse;
+      } else {
+        yr = (xr - m).exp();
+        yr /= yr.sum();
+      }
+    }
+  });
+}
+
+/// Mean softmax cross-entropy of logits (n × k) against labels into loss[0]; writes
+/// ∂loss/∂logits to grad when it is not null. Computed with the log-sum-exp shift for stability.
+template <class T>
+void softmax_cross_entropy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
+  cpu::check_labels("softmax_cross_entropy", n, k, labels);
+  double total = 0;
   for (index_t i = 0; i < n; ++i) {
     const T* z = logits + i * k;
     const T m = *std::max_element(z, z + k);
     double s = 0;
     for (index_t j = 0; j < k; ++j) s += std::exp(double(z[j] - m));
     const double lse = double(m) + std::log(s);
-    loss += lse - double(z[labels[static_cast<std::size_t>(i)]]);
+    total += lse - double(z[labels[static_cast<std::size_t>(i)]]);
     if (grad)
       for (index_t j = 0; j < k; ++j)
         grad[i * k + j] = T((std::exp(double(z[j]) - lse) - (j == labels[static_cast<std::size_t>(i)] ? 1.0 : 0.0)) / double(n));
   }
-  return T(loss / double(n));
+  loss[0] = n > 0 ? T(total / double(n)) : T(0);
+}
+
+/// accuracy[0] = the fraction of the n rows of logits (n × k) whose first maximal column is the
+/// row's label (0 when n = 0).
+template <class T>
+void argmax_accuracy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
+  cpu::check_labels("argmax_accuracy", n, k, labels);
+  index_t hits = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const T* z = logits + i * k;
+    index_t best = 0;
+    for (index_t j = 1; j < k; ++j)
+      if (z[j] > z[best]) best = j;
+    hits += best == labels[static_cast<std::size_t>(i)];
+  }
+  accuracy[0] = n > 0 ? T(double(hits) / double(n)) : T(0);
 }
 
 }  // namespace structgan::backend

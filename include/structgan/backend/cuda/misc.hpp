@@ -1,6 +1,7 @@
 #pragma once
-/// \file CUDA kernels for data movement, selection and the softmax cross-entropy. Row indices
-/// arrive on the host (as in the CPU backend) and are uploaded per call.
+/// \file CUDA kernels for data movement, selection, the row softmax and the softmax cross-entropy. Row indices
+/// arrive on the host (as in the CPU backend) and are uploaded per call; labels travel as kernel
+/// arguments.
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -120,10 +121,18 @@ struct MaxOp {
   __device__ T operator()(const T& a, const T& b) const { return a < b ? b : a; }
 };
 
-/// One block per row: loss_i = logsumexp(z_i) − z_i[label_i] (double) and, when grad is not
-/// null, grad_ij = (softmax_ij − [j = label_i]) / n.
+/// Up to 512 rows' labels passed by value as a kernel argument (2 KiB of the 4 KiB argument space):
+/// the labels reach the device with the launch, without an upload that waits for the stream.
+inline constexpr index_t labels_per_launch = 512;
+struct LabelChunk {
+  int value[labels_per_launch];
+};
+
+/// One block per row of a chunk of n rows (at most labels_per_launch): loss_i = logsumexp(z_i) −
+/// z_i[label_i] (double) and, when grad is not null, grad_ij = (softmax_ij − [j = label_i]) / scale_n.
 template <class T>
-__global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, const int* labels, double* loss, T* grad) {
+__global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, LabelChunk labels, index_t scale_n, double* loss,
+                                    T* grad) {
   using MaxReduce = cub::BlockReduce<T, block_threads>;
   using SumReduce = cub::BlockReduce<double, block_threads>;
   __shared__ union {
@@ -145,15 +154,68 @@ __global__ void softmax_xent_kernel(const T* logits, index_t n, index_t k, const
     s = SumReduce(tmp.sum).Sum(s);
     if (threadIdx.x == 0) {
       shared_lse = double(m) + ::log(s);
-      loss[i] = shared_lse - double(z[labels[i]]);
+      loss[i] = shared_lse - double(z[labels.value[i]]);
     }
     __syncthreads();
     const double lse = shared_lse;
     if (grad)
       for (index_t j = threadIdx.x; j < k; j += blockDim.x)
-        grad[i * k + j] = T((::exp(double(z[j]) - lse) - (j == labels[i] ? 1.0 : 0.0)) / double(n));
+        grad[i * k + j] = T((::exp(double(z[j]) - lse) - (j == labels.value[i] ? 1.0 : 0.0)) / double(scale_n));
     __syncthreads();
   }
+}
+
+/// One block per row: the row's softmax (log: log-softmax) from the row minus its maximum.
+template <class T>
+__global__ void softmax_rows_kernel(index_t rows, index_t cols, bool log, const T* x, T* y) {
+  using Reduce = cub::BlockReduce<T, block_threads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  __shared__ T shared_max, shared_sum;
+  for (index_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* z = x + r * cols;
+    T m = z[0];
+    for (index_t j = threadIdx.x; j < cols; j += blockDim.x) m = m < z[j] ? z[j] : m;
+    m = Reduce(tmp).Reduce(m, MaxOp{});
+    if (threadIdx.x == 0) shared_max = m;
+    __syncthreads();
+    m = shared_max;
+    T s = 0;
+    for (index_t j = threadIdx.x; j < cols; j += blockDim.x) s += ::exp(z[j] - m);
+    s = Reduce(tmp).Sum(s);
+    if (threadIdx.x == 0) shared_sum = s;
+    __syncthreads();
+    s = shared_sum;
+    const T shift = m + ::log(s);
+    for (index_t j = threadIdx.x; j < cols; j += blockDim.x) y[r * cols + j] = log ? z[j] - shift : ::exp(z[j] - m) / s;
+    __syncthreads();  // tmp and the shared values are reused by the next row
+  }
+}
+
+/// One block per row of a chunk of n rows: hit[i] = 1 when the row's first maximal column is
+/// labels.value[i], else 0.
+template <class T>
+__global__ void argmax_hits_kernel(const T* logits, index_t n, index_t k, LabelChunk labels, double* hit) {
+  using Reduce = cub::BlockReduce<TopkCandidate<T>, block_threads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  for (index_t i = blockIdx.x; i < n; i += gridDim.x) {
+    const T* z = logits + i * k;
+    TopkCandidate<T> best{T(0), -1};
+    for (index_t j = threadIdx.x; j < k; j += blockDim.x) best = TopkBetter{}(best, TopkCandidate<T>{z[j], j});
+    best = Reduce(tmp).Reduce(best, TopkBetter{});
+    if (threadIdx.x == 0) hit[i] = best.index == labels.value[i] ? 1.0 : 0.0;
+    __syncthreads();
+  }
+}
+
+/// One block: out[0] = the mean of v[0 … n) (0 when n = 0), summed in double on the device.
+template <class T>
+__global__ void mean_to_scalar_kernel(const double* v, index_t n, T* out) {
+  using Reduce = cub::BlockReduce<double, block_threads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  double s = 0;
+  for (index_t i = threadIdx.x; i < n; i += blockDim.x) s += v[i];
+  s = Reduce(tmp).Sum(s);
+  if (threadIdx.x == 0) out[0] = n > 0 ? T(s / double(n)) : T(0);
 }
 
 inline unsigned row_blocks(index_t rows) { return static_cast<unsigned>(std::clamp<index_t>(rows, 1, index_t(1) << 20)); }
@@ -216,21 +278,62 @@ std::vector<index_t> topk_rows(Cuda, const T* x, index_t rows, index_t cols, ind
   return out.to_host();
 }
 
-/// Mean softmax cross-entropy of logits (n × k) against labels; writes ∂loss/∂logits to grad
-/// when it is not null. Per-row losses are summed on the host in row order.
+namespace cuda {
+inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
+  require(static_cast<index_t>(labels.size()) == n, op, " (cuda): ", labels.size(), " labels for ", n, " rows");
+  for (int y : labels) require(y >= 0 && y < k, op, " (cuda): label ", y, " outside [0, ", k, ")");
+}
+/// Calls launch(first row, rows, chunk) for each run of up to labels_per_launch rows, the chunk
+/// holding their labels.
+template <class F>
+void for_label_chunks(const std::vector<int>& labels, F&& launch) {
+  const index_t n = static_cast<index_t>(labels.size());
+  for (index_t r0 = 0; r0 < n; r0 += labels_per_launch) {
+    const index_t rows = std::min(labels_per_launch, n - r0);
+    LabelChunk chunk{};
+    std::copy(labels.begin() + r0, labels.begin() + r0 + rows, chunk.value);
+    launch(r0, rows, chunk);
+  }
+}
+}  // namespace cuda
+
+/// Softmax (log: log-softmax) of each row of x (rows × cols) into y, one block per row.
 template <class T>
-T softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* grad) {
-  require(static_cast<index_t>(labels.size()) == n, "softmax_cross_entropy (cuda): ", labels.size(), " labels for ", n, " rows");
-  for (int y : labels) require(y >= 0 && y < k, "softmax_cross_entropy (cuda): label ", y, " outside [0, ", k, ")");
-  if (n <= 0) return T(0);
-  const cuda::DeviceBuffer<int> d_labels(labels);
-  cuda::DeviceBuffer<double> loss(static_cast<std::size_t>(n));
-  cuda::softmax_xent_kernel<T><<<cuda::row_blocks(n), cuda::block_threads, 0, cuda::stream()>>>(logits, n, k, d_labels.data(),
-                                                                                               loss.data(), grad);
-  STRUCTGAN_CUDA_CHECK_LAUNCH("softmax_xent_kernel");
-  double total = 0;
-  for (double v : loss.to_host()) total += v;
-  return T(total / double(n));
+void softmax_rows(Cuda, index_t rows, index_t cols, bool log, const T* x, T* y) {
+  if (rows <= 0 || cols <= 0) return;
+  cuda::softmax_rows_kernel<T><<<cuda::row_blocks(rows), cuda::block_threads, 0, cuda::stream()>>>(rows, cols, log, x, y);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("softmax_rows_kernel");
+}
+
+/// Mean softmax cross-entropy of logits (n × k) against labels into the device scalar loss[0];
+/// writes ∂loss/∂logits to grad when it is not null. The labels travel as kernel arguments (no
+/// upload, no wait); nothing comes back: the per-row losses are averaged on the device.
+template <class T>
+void softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
+  cuda::check_labels("softmax_cross_entropy", n, k, labels);
+  cuda::DeviceBuffer<double> rows(static_cast<std::size_t>(std::max<index_t>(n, 1)));
+  cuda::for_label_chunks(labels, [&](index_t r0, index_t count, const cuda::LabelChunk& chunk) {
+    cuda::softmax_xent_kernel<T><<<cuda::row_blocks(count), cuda::block_threads, 0, cuda::stream()>>>(
+        logits + r0 * k, count, k, chunk, n, rows.data() + r0, grad ? grad + r0 * k : nullptr);
+    STRUCTGAN_CUDA_CHECK_LAUNCH("softmax_xent_kernel");
+  });
+  cuda::mean_to_scalar_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(rows.data(), n, loss);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("mean_to_scalar_kernel");
+}
+
+/// accuracy[0] = the fraction of rows of logits (n × k) whose first maximal column is their
+/// label, on the device (labels as kernel arguments, as for the cross-entropy; nothing comes back).
+template <class T>
+void argmax_accuracy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
+  cuda::check_labels("argmax_accuracy", n, k, labels);
+  cuda::DeviceBuffer<double> hits(static_cast<std::size_t>(std::max<index_t>(n, 1)));
+  cuda::for_label_chunks(labels, [&](index_t r0, index_t count, const cuda::LabelChunk& chunk) {
+    cuda::argmax_hits_kernel<T><<<cuda::row_blocks(count), cuda::block_threads, 0, cuda::stream()>>>(logits + r0 * k, count, k,
+                                                                                                    chunk, hits.data() + r0);
+    STRUCTGAN_CUDA_CHECK_LAUNCH("argmax_hits_kernel");
+  });
+  cuda::mean_to_scalar_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(hits.data(), n, accuracy);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("mean_to_scalar_kernel");
 }
 
 }  // namespace structgan::backend
