@@ -4,8 +4,10 @@
 ///
 /// Streams: every structgan kernel, copy and cuBLAS call is queued on the *legacy default
 /// stream* (cudaStreamLegacy), whatever thread issues it. Work is thus ordered across threads
-/// and the caching allocator can reuse a freed block at once (see caching_pool.hpp). One device:
-/// the one current when the first tensor is allocated (cudaSetDevice before that to choose).
+/// and the caching allocator can reuse a freed block at once (see caching_pool.hpp), unless work
+/// on another stream (NCCL's, a user's) used it: that work is declared with
+/// cuda::record_stream (memory.hpp), and the block waits for it. One device: the one current
+/// when the first tensor is allocated (cudaSetDevice before that to choose).
 #include <algorithm>
 #include <string>
 
