@@ -16,6 +16,7 @@
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/plans.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
+#include "structgan/backend/cuda/tf32.hpp"
 #include "structgan/core/tensor.hpp"
 
 using namespace structgan;
@@ -510,4 +511,36 @@ BOOST_AUTO_TEST_CASE(reduce_plans_visit_each_element_once_for_its_output) {
   });
   BOOST_TEST(cases == 81 * 256);
   BOOST_TEST(wrong == 0);
+}
+
+BOOST_AUTO_TEST_CASE(tf32_defaults_follow_pytorch_and_choose_the_cublas_compute_type) {
+  using backend::cuda::gemm_compute_type;
+  using backend::cuda::GemmUse;
+  using backend::cuda::Tf32Options;
+  // PyTorch: torch.backends.cudnn.allow_tf32 = True, torch.backends.cuda.matmul.allow_tf32 = False.
+  BOOST_TEST(Tf32Options{}.conv);
+  BOOST_TEST(!Tf32Options{}.matmul);
+  BOOST_TEST((backend::cuda::tf32() == Tf32Options{}));  // nothing set it in this process
+  BOOST_TEST(gemm_compute_type<float>(GemmUse::conv) == CUBLAS_COMPUTE_32F_FAST_TF32);
+  BOOST_TEST(gemm_compute_type<float>(GemmUse::matmul) == CUBLAS_COMPUTE_32F);
+  // Every combination: float follows the option of its use, double is never TF32.
+  for (bool conv : {false, true})
+    for (bool matmul : {false, true}) {
+      const Tf32Options o{conv, matmul};
+      BOOST_TEST(gemm_compute_type<float>(GemmUse::conv, o) == (conv ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F));
+      BOOST_TEST(gemm_compute_type<float>(GemmUse::matmul, o) ==
+                 (matmul ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F));
+      BOOST_TEST(gemm_compute_type<double>(GemmUse::conv, o) == CUBLAS_COMPUTE_64F);
+      BOOST_TEST(gemm_compute_type<double>(GemmUse::matmul, o) == CUBLAS_COMPUTE_64F);
+    }
+  // set_tf32 is process-wide and what the GEMMs read by default; a scope restores the previous options.
+  {
+    backend::cuda::Tf32Scope scope(Tf32Options{false, true});
+    BOOST_TEST((backend::cuda::tf32() == Tf32Options{false, true}));
+    BOOST_TEST(gemm_compute_type<float>(GemmUse::conv) == CUBLAS_COMPUTE_32F);
+    BOOST_TEST(gemm_compute_type<float>(GemmUse::matmul) == CUBLAS_COMPUTE_32F_FAST_TF32);
+    std::thread other([] { BOOST_TEST(!backend::cuda::tf32().conv); });  // seen from every thread
+    other.join();
+  }
+  BOOST_TEST((backend::cuda::tf32() == Tf32Options{}));
 }

@@ -60,7 +60,7 @@ inline cublasHandle_t blas_handle() {
     cublasHandle_t h = nullptr;
     STRUCTGAN_CUDA_CHECK(cublasCreate(&h));
     STRUCTGAN_CUDA_CHECK(cublasSetStream(h, stream()));
-    // Full FP32 arithmetic (no TF32): results comparable with the CPU backend.
+    // Default math: no TF32 unless a call's compute type asks for it (gemm_for, tf32.hpp).
     STRUCTGAN_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     return h;
   }();
