@@ -10,6 +10,8 @@ int run_image_training_cuda(const train::CommandLine& cl) {
     std::fprintf(stderr, "error: --device cuda: no usable CUDA device (%s)\n", why.c_str());
     return 2;
   }
+  // TF32 for the float GEMMs as the configuration says (PyTorch's defaults: convolutions only).
+  backend::cuda::set_tf32(backend::cuda::Tf32Options{cl.config.cuda_tf32_conv, cl.config.cuda_tf32_matmul});
   return run_image_training<Cuda>(cl);
 }
 }  // namespace structgan::examples

@@ -16,6 +16,7 @@
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/plans.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
+#include "structgan/backend/cuda/tf32.hpp"
 #include "structgan/core/tensor.hpp"
 
 using namespace structgan;
@@ -26,16 +27,53 @@ namespace {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-/// A raw allocator over host memory with a byte budget; records every call.
+/// A raw allocator over host memory with a byte budget and a fake event clock: streams are
+/// numbers (0 the home stream), an event recorded on a stream completes when the test finishes
+/// that stream's work (finish) or synchronizes. Records every call.
 struct FakeRaw {
+  using Stream = int;
+  using Event = int;
+  struct FakeEvent {
+    Stream stream;
+    bool done;
+  };
   struct Log {
     std::set<void*> live;
-    std::vector<std::string> calls;  // "alloc N", "fail N", "sync", "release N"
+    std::vector<std::string> calls;  // "alloc N", "fail N", "sync", "release N", "record S", "query E"
     std::map<void*, std::size_t> size;
     std::size_t used = 0, budget = 1 << 20;
+    std::map<Event, FakeEvent> events;  // recorded and not yet released
+    Event next_event = 1;
     std::mutex m;
   };
   std::shared_ptr<Log> log = std::make_shared<Log>();
+
+  Stream home_stream() const { return 0; }
+  Event record_event(Stream s) {
+    std::lock_guard<std::mutex> lock(log->m);
+    BOOST_REQUIRE(s != 0);  // the home stream is ordered: the pool must not record on it
+    const Event e = log->next_event++;
+    log->events[e] = FakeEvent{s, false};
+    log->calls.push_back("record " + std::to_string(s));
+    return e;
+  }
+  bool event_done(Event e) {
+    std::lock_guard<std::mutex> lock(log->m);
+    BOOST_REQUIRE(log->events.count(e) == 1);  // never queried after release
+    log->calls.push_back("query " + std::to_string(e));
+    return log->events[e].done;
+  }
+  void release_event(Event e) {
+    std::lock_guard<std::mutex> lock(log->m);
+    BOOST_REQUIRE(log->events.count(e) == 1);
+    log->events.erase(e);
+  }
+  /// The work queued on stream s so far has finished (the test's clock).
+  void finish(Stream s) {
+    std::lock_guard<std::mutex> lock(log->m);
+    for (auto& [id, ev] : log->events)
+      if (ev.stream == s) ev.done = true;
+  }
 
   void* allocate(std::size_t bytes) {
     std::lock_guard<std::mutex> lock(log->m);
@@ -59,9 +97,10 @@ struct FakeRaw {
     log->size.erase(p);
     ::operator delete(p);
   }
-  void synchronize() {
+  void synchronize() {  // as cudaDeviceSynchronize: every stream's work has finished
     std::lock_guard<std::mutex> lock(log->m);
     log->calls.push_back("sync");
+    for (auto& [id, ev] : log->events) ev.done = true;
   }
 };
 
@@ -175,6 +214,7 @@ BOOST_AUTO_TEST_CASE(pool_is_thread_safe) {
         const std::size_t n = 1 + rng() % 5000;
         auto* p = static_cast<unsigned char*>(pool.allocate(n, &cls));
         std::fill(p, p + n, static_cast<unsigned char>(seed));  // a block shared by two owners would be overwritten
+        if (rng() % 4 == 0 && !pool.record_stream(p + n / 2, static_cast<int>(seed))) overlap = true;
         held.emplace_back(p, n);
       } else {
         const std::size_t k = rng() % held.size();
@@ -182,6 +222,7 @@ BOOST_AUTO_TEST_CASE(pool_is_thread_safe) {
         if (std::any_of(p, p + n, [&](unsigned char v) { return v != static_cast<unsigned char>(seed); })) overlap = true;
         pool.deallocate(p, bin_size(n));
         held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
+        if (rng() % 8 == 0) raw.finish(static_cast<int>(seed));  // this worker's stream catches up
       }
     }
     for (auto [p, n] : held) pool.deallocate(p, bin_size(n));
@@ -194,8 +235,136 @@ BOOST_AUTO_TEST_CASE(pool_is_thread_safe) {
   BOOST_TEST(s.bytes_in_use == 0u);
   BOOST_TEST(s.raw_allocations == raw.log->live.size());
   BOOST_TEST(s.reuses > 0u);
+  BOOST_TEST(s.events_recorded > 0u);
   pool.release_cached();
   BOOST_TEST(raw.log->live.empty());
+  BOOST_TEST(raw.log->events.empty());
+  BOOST_TEST(pool.stats().bytes_pending == 0u);
+}
+
+namespace {
+std::size_t count_calls(const FakeRaw& raw, const std::string& prefix) {
+  const auto& calls = raw.log->calls;
+  return static_cast<std::size_t>(
+      std::count_if(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; }));
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pool_reuses_a_block_used_on_another_stream_only_after_that_work_finished) {
+  FakeRaw raw;
+  CachingPool<FakeRaw> pool(raw);
+  std::size_t ca = 0, cb = 0;
+  void* a = pool.allocate(1000, &ca);
+  BOOST_TEST(pool.record_stream(a, 1));  // e.g. an NCCL collective queued on stream 1 reads a
+  pool.deallocate(a, ca);
+  auto s = pool.stats();
+  BOOST_TEST(s.bytes_pending == ca);  // parked, not in the free list
+  BOOST_TEST(s.bytes_cached == 0u);
+  BOOST_TEST(s.bytes_in_use == 0u);
+  BOOST_TEST(s.events_recorded == 1u);
+  BOOST_TEST(count_calls(raw, "record 1") == 1u);
+  // While stream 1's event is pending, requests of a's class get other blocks, however often asked.
+  void* b = pool.allocate(1000, &cb);
+  BOOST_TEST(b != a);
+  BOOST_TEST(pool.stats().raw_allocations == 2u);
+  for (int i = 0; i < 3; ++i) {
+    pool.deallocate(b, cb);  // used on the home stream only: back in the list at once
+    b = pool.allocate(900, &cb);
+    BOOST_TEST(b != a);
+  }
+  BOOST_TEST(pool.stats().raw_allocations == 2u);
+  BOOST_TEST(pool.stats().bytes_pending == ca);
+  // Stream 1's work finishes: the next allocation finds a's event done and a is handed out again.
+  raw.finish(1);
+  pool.deallocate(b, cb);
+  std::size_t cx = 0, cy = 0;
+  void* x = pool.allocate(1000, &cx);
+  void* y = pool.allocate(1000, &cy);
+  BOOST_TEST((std::set<void*>{x, y} == std::set<void*>{a, b}));
+  s = pool.stats();
+  BOOST_TEST(s.raw_allocations == 2u);
+  BOOST_TEST(s.bytes_pending == 0u);
+  BOOST_TEST(raw.log->events.empty());  // the event was given back
+  pool.deallocate(x, cx);
+  pool.deallocate(y, cy);
+}
+
+BOOST_AUTO_TEST_CASE(pool_waits_for_every_stream_that_used_a_block) {
+  FakeRaw raw;
+  CachingPool<FakeRaw> pool(raw);
+  std::size_t ca = 0;
+  void* a = pool.allocate(5000, &ca);
+  // Two streams, one of them declared twice, and an address inside the block: one event per stream.
+  BOOST_TEST(pool.record_stream(a, 1));
+  BOOST_TEST(pool.record_stream(static_cast<char*>(a) + 4000, 2));
+  BOOST_TEST(pool.record_stream(a, 1));
+  BOOST_TEST(pool.record_stream(a, 0));  // the home stream: ordered anyway, nothing recorded
+  pool.deallocate(a, ca);
+  BOOST_TEST(pool.stats().events_recorded == 2u);
+  BOOST_TEST(count_calls(raw, "record 1") == 1u);
+  BOOST_TEST(count_calls(raw, "record 2") == 1u);
+  raw.finish(1);  // stream 2 still works on a
+  std::size_t cb = 0;
+  void* b = pool.allocate(5000, &cb);
+  BOOST_TEST(b != a);
+  BOOST_TEST(pool.stats().bytes_pending == ca);
+  pool.deallocate(b, cb);
+  raw.finish(2);  // now both have finished
+  std::size_t cx = 0, cy = 0;
+  void* x = pool.allocate(5000, &cx);
+  void* y = pool.allocate(5000, &cy);
+  BOOST_TEST((std::set<void*>{x, y} == std::set<void*>{a, b}));
+  BOOST_TEST(pool.stats().raw_allocations == 2u);
+  BOOST_TEST(pool.stats().bytes_pending == 0u);
+  // A block's streams are forgotten when it is freed: its next owner starts with none.
+  pool.deallocate(x, cx);
+  pool.deallocate(y, cy);
+  BOOST_TEST(pool.stats().bytes_pending == 0u);
+  BOOST_TEST(pool.stats().events_recorded == 2u);
+  BOOST_TEST(raw.log->events.empty());
+}
+
+BOOST_AUTO_TEST_CASE(pool_records_streams_only_on_its_live_blocks) {
+  FakeRaw raw;
+  CachingPool<FakeRaw> pool(raw);
+  int not_pool_memory = 0;
+  BOOST_TEST(!pool.record_stream(&not_pool_memory, 1));  // memory the caller owns: not ours to guard
+  std::size_t ca = 0;
+  void* a = pool.allocate(100, &ca);
+  BOOST_TEST(pool.record_stream(static_cast<char*>(a) + ca - 1, 1));  // the block's last byte
+  pool.deallocate(a, ca);
+  BOOST_TEST(!pool.record_stream(a, 2));  // freed: too late to declare work on it
+  BOOST_TEST(pool.stats().events_recorded == 1u);
+  BOOST_TEST(count_calls(raw, "record 2") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(emptying_the_cache_waits_for_parked_blocks_and_frees_them) {
+  FakeRaw raw;
+  raw.log->budget = 4096;
+  CachingPool<FakeRaw> pool(raw);
+  std::size_t c1 = 0, c2 = 0;
+  void* a = pool.allocate(3000, &c1);  // class 3072
+  BOOST_TEST(pool.record_stream(a, 1));
+  pool.deallocate(a, c1);              // parked: stream 1 still uses it
+  void* b = pool.allocate(2048, &c2);  // fails once; synchronizing finishes stream 1, a is freed, retried
+  BOOST_TEST(b != nullptr);
+  const std::vector<std::string> expected{"alloc 3072", "record 1", "query 1", "fail 2048",   "sync",
+                                          "query 1",    "release 3072", "alloc 2048"};
+  BOOST_TEST(raw.log->calls == expected, boost::test_tools::per_element());
+  BOOST_TEST(pool.stats().bytes_pending == 0u);
+  BOOST_TEST(raw.log->events.empty());
+  // release_cached too: a parked block is freed only after synchronizing.
+  BOOST_TEST(pool.record_stream(b, 2));
+  pool.deallocate(b, c2);
+  BOOST_TEST(pool.stats().bytes_pending == c2);
+  raw.log->calls.clear();
+  pool.release_cached();
+  const std::vector<std::string> expected_release{"sync", "query 2", "release 2048"};
+  BOOST_TEST(raw.log->calls == expected_release, boost::test_tools::per_element());
+  BOOST_TEST(raw.log->live.empty());
+  const auto s = pool.stats();
+  BOOST_TEST(s.bytes_pending == 0u);
+  BOOST_TEST(s.bytes_cached == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(cuda_and_cublas_failures_become_errors_naming_the_call) {
@@ -342,4 +511,36 @@ BOOST_AUTO_TEST_CASE(reduce_plans_visit_each_element_once_for_its_output) {
   });
   BOOST_TEST(cases == 81 * 256);
   BOOST_TEST(wrong == 0);
+}
+
+BOOST_AUTO_TEST_CASE(tf32_defaults_follow_pytorch_and_choose_the_cublas_compute_type) {
+  using backend::cuda::gemm_compute_type;
+  using backend::cuda::GemmUse;
+  using backend::cuda::Tf32Options;
+  // PyTorch: torch.backends.cudnn.allow_tf32 = True, torch.backends.cuda.matmul.allow_tf32 = False.
+  BOOST_TEST(Tf32Options{}.conv);
+  BOOST_TEST(!Tf32Options{}.matmul);
+  BOOST_TEST((backend::cuda::tf32() == Tf32Options{}));  // nothing set it in this process
+  BOOST_TEST(gemm_compute_type<float>(GemmUse::conv) == CUBLAS_COMPUTE_32F_FAST_TF32);
+  BOOST_TEST(gemm_compute_type<float>(GemmUse::matmul) == CUBLAS_COMPUTE_32F);
+  // Every combination: float follows the option of its use, double is never TF32.
+  for (bool conv : {false, true})
+    for (bool matmul : {false, true}) {
+      const Tf32Options o{conv, matmul};
+      BOOST_TEST(gemm_compute_type<float>(GemmUse::conv, o) == (conv ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F));
+      BOOST_TEST(gemm_compute_type<float>(GemmUse::matmul, o) ==
+                 (matmul ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F));
+      BOOST_TEST(gemm_compute_type<double>(GemmUse::conv, o) == CUBLAS_COMPUTE_64F);
+      BOOST_TEST(gemm_compute_type<double>(GemmUse::matmul, o) == CUBLAS_COMPUTE_64F);
+    }
+  // set_tf32 is process-wide and what the GEMMs read by default; a scope restores the previous options.
+  {
+    backend::cuda::Tf32Scope scope(Tf32Options{false, true});
+    BOOST_TEST((backend::cuda::tf32() == Tf32Options{false, true}));
+    BOOST_TEST(gemm_compute_type<float>(GemmUse::conv) == CUBLAS_COMPUTE_32F);
+    BOOST_TEST(gemm_compute_type<float>(GemmUse::matmul) == CUBLAS_COMPUTE_32F_FAST_TF32);
+    std::thread other([] { BOOST_TEST(!backend::cuda::tf32().conv); });  // seen from every thread
+    other.join();
+  }
+  BOOST_TEST((backend::cuda::tf32() == Tf32Options{}));
 }

@@ -279,6 +279,8 @@ TrainConfig every_key_changed() {
   c.sample_count = 16;
   c.checkpoint_every = 200;
   c.device = "cuda";
+  c.cuda_tf32_conv = false;
+  c.cuda_tf32_matmul = true;
   c.eval_at_end = false;
   c.eval_batch = 250;
   c.eval_image_size = 48;
@@ -355,6 +357,8 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.sample_count == 16);
   BOOST_TEST(c.checkpoint_every == 200);
   BOOST_TEST(c.device == "cuda");
+  BOOST_TEST(!c.cuda_tf32_conv);
+  BOOST_TEST(c.cuda_tf32_matmul);
   BOOST_TEST(!c.eval_at_end);
   BOOST_TEST(c.eval_batch == 250);
   BOOST_TEST(c.eval_image_size == 48);
@@ -586,11 +590,13 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.fid_every == 0);  // FID during training (added since): off
   BOOST_TEST(c.eval_svm_c == 10.0);  // the SVM's C (added since): the preset's
   BOOST_TEST(c.validation_size == 10000);
+  BOOST_TEST(c.cuda_tf32_conv);     // TF32 (added since): PyTorch's defaults
+  BOOST_TEST(!c.cuda_tf32_matmul);
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
                             "validation_seed", "eval_embedding", "eval_svm_c", "validate_every",
-                            "validate_svm_train_size", "validate_kmeans_repeats"})
+                            "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));
@@ -617,4 +623,26 @@ BOOST_AUTO_TEST_CASE(bad_files_key) {
   BOOST_CHECK_EXCEPTION(train::load_split(c, data::Split::test), Error,
                         [](const Error& e) { return std::string(e.what()).find("'bad_files'") != std::string::npos; });
   fs::remove_all(dir);
+}
+
+// The TF32 keys of --device cuda runs (backend/cuda/tf32.hpp): PyTorch's defaults in every preset
+// (convolutions on, matrix products off), booleans from JSON and --set, wrong types refused by name.
+BOOST_AUTO_TEST_CASE(cuda_tf32_keys) {
+  for (const char* name : {"cifar10", "cifar100", "imagenet10", "fashion_mnist", "double_spiral"}) {
+    const TrainConfig c = train::preset(name);
+    BOOST_TEST(c.cuda_tf32_conv, name);
+    BOOST_TEST(!c.cuda_tf32_matmul, name);
+  }
+  TrainConfig c = train::preset("fashion_mnist");
+  train::apply_json(c, nlohmann::json{{"cuda_tf32_conv", false}, {"cuda_tf32_matmul", true}}, "test");
+  BOOST_TEST(!c.cuda_tf32_conv);
+  BOOST_TEST(c.cuda_tf32_matmul);
+  train::apply_override(c, "cuda_tf32_conv=true");
+  BOOST_TEST(c.cuda_tf32_conv);
+  const nlohmann::json j = train::to_json(c);
+  BOOST_TEST(j.at("cuda_tf32_conv").get<bool>());
+  BOOST_TEST(j.at("cuda_tf32_matmul").get<bool>());
+  BOOST_CHECK_EXCEPTION(train::apply_json(c, nlohmann::json{{"cuda_tf32_matmul", "yes"}}, "test"), Error,
+                        [](const Error& e) { return std::string(e.what()).find("cuda_tf32_matmul") != std::string::npos; });
+  BOOST_TEST(c.cuda_tf32_matmul);  // a refused value leaves the config unchanged
 }

@@ -1,19 +1,28 @@
 #pragma once
-/// \file The NCCL engine of the communicator: collectives on CUDA buffers, queued on the CUDA
-/// backend's stream (NCCL from the CUDA toolkit, CMake option STRUCTGAN_NCCL, target
-/// structgan::nccl; compile the including file with nvcc). MPI starts the processes and carries
-/// NCCL's unique id from rank 0 to the others; host buffers (logged scalars, configuration text)
-/// go over MPI.
+/// \file The NCCL engine of the communicator: collectives on CUDA buffers (NCCL from the CUDA
+/// toolkit, CMake option STRUCTGAN_NCCL, target structgan::nccl; compile the including file with
+/// nvcc). MPI starts the processes and carries NCCL's unique id from rank 0 to the others; host
+/// buffers (logged scalars, configuration text) go over MPI.
+///
+/// Streams: the collectives run on the communicator's own non-blocking stream, ordered with the
+/// backend's stream by events in both directions (the collective waits for the work queued on
+/// the buffers before the call; work queued after the call waits for the collective), so for
+/// the caller a collective behaves as if it were queued on the backend's stream. The buffers are
+/// also declared to the device pool with cuda::record_stream: a buffer freed right after the call
+/// is not handed out again until the collective has finished, whatever stream its next owner
+/// uses.
 ///
 /// Each rank uses the GPU `local rank mod GPUs on the node` (OMPI_COMM_WORLD_LOCAL_RANK, or
 /// SLURM_LOCALID), selected before anything touches the device.
 #include <nccl.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/distributed/mpi.hpp"
 
@@ -52,13 +61,23 @@ class NcclCommunicator final : public Communicator {
     if (mpi_.rank() == 0) detail::check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     mpi_.broadcast(&id, sizeof id, ScalarType::Byte, 0, Memory::Host);
     detail::check_nccl(ncclCommInitRank(&comm_, mpi_.size(), id, mpi_.rank()), "ncclCommInitRank");
+    STRUCTGAN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    STRUCTGAN_CUDA_CHECK(cudaEventCreateWithFlags(&inputs_ready_, cudaEventDisableTiming));
+    STRUCTGAN_CUDA_CHECK(cudaEventCreateWithFlags(&collective_done_, cudaEventDisableTiming));
   }
   /// Joins the processes of `bootstrap` and owns it: MPI is finalized after NCCL is torn down.
   explicit NcclCommunicator(std::unique_ptr<MpiCommunicator> bootstrap)
       : NcclCommunicator(*require_bootstrap(bootstrap), std::move(bootstrap)) {}
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
-  ~NcclCommunicator() override { ncclCommDestroy(comm_); }
+  ~NcclCommunicator() override {
+    // Errors cannot be reported from here; the queued collectives finish before the teardown.
+    if (stream_) (void)cudaStreamSynchronize(stream_);
+    ncclCommDestroy(comm_);
+    if (collective_done_) (void)cudaEventDestroy(collective_done_);
+    if (inputs_ready_) (void)cudaEventDestroy(inputs_ready_);
+    if (stream_) (void)cudaStreamDestroy(stream_);
+  }
 
   int rank() const override { return mpi_.rank(); }
   int size() const override { return mpi_.size(); }
@@ -68,25 +87,44 @@ class NcclCommunicator final : public Communicator {
  protected:
   void do_all_reduce_sum(void* data, std::size_t count, ScalarType type, Memory memory) override {
     if (memory == Memory::Host) return mpi_.all_reduce_sum(data, count, type, memory);
-    detail::check_nccl(ncclAllReduce(data, data, count, detail::nccl_type(type), ncclSum, comm_, backend::cuda::stream()),
-                       "ncclAllReduce");
+    const cudaStream_t s = begin_collective({data});
+    detail::check_nccl(ncclAllReduce(data, data, count, detail::nccl_type(type), ncclSum, comm_, s), "ncclAllReduce");
+    end_collective();
   }
   void do_all_gather(const void* send, void* recv, std::size_t count, ScalarType type, Memory memory) override {
     if (memory == Memory::Host) return mpi_.all_gather(send, recv, count, type, memory);
-    detail::check_nccl(ncclAllGather(send, recv, count, detail::nccl_type(type), comm_, backend::cuda::stream()),
-                       "ncclAllGather");
+    const cudaStream_t s = begin_collective({send, recv});
+    detail::check_nccl(ncclAllGather(send, recv, count, detail::nccl_type(type), comm_, s), "ncclAllGather");
+    end_collective();
   }
   void do_broadcast(void* data, std::size_t count, ScalarType type, int root, Memory memory) override {
     if (memory == Memory::Host) return mpi_.broadcast(data, count, type, root, memory);
-    detail::check_nccl(ncclBroadcast(data, data, count, detail::nccl_type(type), root, comm_, backend::cuda::stream()),
-                       "ncclBroadcast");
+    const cudaStream_t s = begin_collective({data});
+    detail::check_nccl(ncclBroadcast(data, data, count, detail::nccl_type(type), root, comm_, s), "ncclBroadcast");
+    end_collective();
   }
   void do_barrier() override {
-    backend::cuda::synchronize();  // this rank's queued collectives are done ...
-    mpi_.barrier();                // ... and so are everyone's
+    STRUCTGAN_CUDA_CHECK(cudaStreamSynchronize(stream_));  // this rank's queued collectives are done ...
+    backend::cuda::synchronize();
+    mpi_.barrier();  // ... and so are everyone's
   }
 
  private:
+  /// Orders the communicator's stream after the work queued so far on the backend's stream and
+  /// declares the buffers' use on it to the device pool (buffers the pool does not hold, e.g.
+  /// from the caller's own cudaMalloc, are the caller's to guard). Returns the stream.
+  cudaStream_t begin_collective(std::initializer_list<const void*> buffers) {
+    STRUCTGAN_CUDA_CHECK(cudaEventRecord(inputs_ready_, backend::cuda::stream()));
+    STRUCTGAN_CUDA_CHECK(cudaStreamWaitEvent(stream_, inputs_ready_, 0));
+    for (const void* b : buffers) (void)backend::cuda::record_stream(b, stream_);
+    return stream_;
+  }
+  /// Orders the work queued on the backend's stream from now on after the collective.
+  void end_collective() {
+    STRUCTGAN_CUDA_CHECK(cudaEventRecord(collective_done_, stream_));
+    STRUCTGAN_CUDA_CHECK(cudaStreamWaitEvent(backend::cuda::stream(), collective_done_, 0));
+  }
+
   static MpiCommunicator* require_bootstrap(const std::unique_ptr<MpiCommunicator>& bootstrap) {
     require(bootstrap != nullptr, "NcclCommunicator: no MPI communicator to bootstrap from");
     return bootstrap.get();
@@ -99,6 +137,9 @@ class NcclCommunicator final : public Communicator {
   std::unique_ptr<MpiCommunicator> owned_;  // declared first: destroyed after ~NcclCommunicator ran ncclCommDestroy
   MpiCommunicator& mpi_;
   ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;          ///< the collectives' stream (non-blocking)
+  cudaEvent_t inputs_ready_ = nullptr;     ///< backend stream → stream_
+  cudaEvent_t collective_done_ = nullptr;  ///< stream_ → backend stream
 };
 
 }  // namespace structgan::distributed

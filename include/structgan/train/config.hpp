@@ -75,6 +75,8 @@ struct TrainConfig {
   std::int64_t sample_count = 64;       ///< images in a grid (points for the double spiral)
   std::int64_t checkpoint_every = 1000; ///< checkpoint every N iterations (0: only at the end)
   std::string device = "cpu";
+  bool cuda_tf32_conv = true;       ///< --device cuda: convolutions' float GEMMs in TF32 (PyTorch's default: on)
+  bool cuda_tf32_matmul = false;    ///< --device cuda: other float GEMMs in TF32 (PyTorch's default: off)
   // ---- evaluation at the end (examples) ----
   bool eval_at_end = true;
   std::int64_t eval_batch = 500;            ///< images per feature-extraction batch
@@ -175,6 +177,12 @@ void visit_fields(C& c, F&& f) {
   f(Key("sample_count", "images per sample grid").min(1), c.sample_count);
   f(Key("checkpoint_every", "checkpoint every N iterations (0: at the end only)").min(0), c.checkpoint_every);
   f(Key("device", "where the networks run").one_of({"cpu", "cuda"}).cli("--device"), c.device);
+  f(Key("cuda_tf32_conv", "--device cuda: convolutions round float operands to TF32 (10 mantissa bits, ≈ 5e-4 "
+                          "relative per product; PyTorch's default, docs/cuda.md)"),
+    c.cuda_tf32_conv);
+  f(Key("cuda_tf32_matmul", "--device cuda: the other matrix products (linear layers, similarities) in TF32 too "
+                            "(PyTorch's default: off)"),
+    c.cuda_tf32_matmul);
   // ---- evaluation at the end ----
   f(Key("eval_at_end", "evaluate the EMA discriminator when training ends"), c.eval_at_end);
   f(Key("eval_batch", "images per feature-extraction batch").min(1), c.eval_batch);

@@ -2,7 +2,8 @@
 /// \file CUDA 2-D convolution: im2col of a chunk of images into a (C·kh·kw) × (images·Ho·Wo)
 /// matrix, one cuBLAS GEMM per chunk, then the rows moved into NCHW order (the CPU backend's
 /// layout). The input gradient is a GEMM and col2im written as a gather (one thread per input
-/// element, no atomics, deterministic).
+/// element, no atomics, deterministic). All these GEMMs are convolution GEMMs (GemmUse::conv):
+/// TF32 for float unless set_tf32 turned it off for convolutions (tf32.hpp).
 #include <algorithm>
 
 #include "structgan/backend/contract.hpp"
@@ -82,7 +83,7 @@ void conv2d_forward(Cuda, const ConvGeometry& g, const T* x, const T* w, T* y) {
     STRUCTGAN_CUDA_CHECK_LAUNCH("im2col_kernel");
     // One image: its rows are already its NCHW output.
     T* out = b == 1 ? y + n0 * g.o * hw : rows.data();
-    gemm(Cuda{}, false, false, g.o, ld, g.patch(), T(1), w, g.patch(), col.data(), ld, T(0), out, ld);
+    cuda::gemm_for(cuda::GemmUse::conv, false, false, g.o, ld, g.patch(), T(1), w, g.patch(), col.data(), ld, T(0), out, ld);
     if (b > 1) {
       cuda::rows_nchw_kernel<T><<<cuda::grid_for(g.o * ld), cuda::block_threads, 0, cuda::stream()>>>(g.o, b, hw, n0, true,
                                                                                                     rows.data(), y);
@@ -112,10 +113,10 @@ void conv2d_backward(Cuda, const ConvGeometry& g, const T* x, const T* w, const 
     if (dw) {
       cuda::im2col_kernel<T><<<cuda::grid_for(g.patch() * ld), cuda::block_threads, 0, cuda::stream()>>>(g, n0, b, x, col.data());
       STRUCTGAN_CUDA_CHECK_LAUNCH("im2col_kernel");
-      gemm(Cuda{}, false, true, g.o, g.patch(), ld, T(1), rows.data(), ld, col.data(), ld, T(1), dw, g.patch());
+      cuda::gemm_for(cuda::GemmUse::conv, false, true, g.o, g.patch(), ld, T(1), rows.data(), ld, col.data(), ld, T(1), dw, g.patch());
     }
     if (dx) {
-      gemm(Cuda{}, true, false, g.patch(), ld, g.o, T(1), w, g.patch(), rows.data(), ld, T(0), col.data(), ld);
+      cuda::gemm_for(cuda::GemmUse::conv, true, false, g.patch(), ld, g.o, T(1), w, g.patch(), rows.data(), ld, T(0), col.data(), ld);
       cuda::col2im_kernel<T><<<cuda::grid_for(b * g.c * g.h * g.w), cuda::block_threads, 0, cuda::stream()>>>(g, n0, b,
                                                                                                             col.data(), dx);
       STRUCTGAN_CUDA_CHECK_LAUNCH("col2im_kernel");

@@ -16,8 +16,12 @@
 namespace structgan {
 namespace backend::cuda {
 
-/// cudaMalloc / cudaFree for CachingPool.
+/// cudaMalloc / cudaFree, and the events that guard blocks used on other streams, for
+/// CachingPool. Events are recycled (creating one costs a driver call).
 struct RawDeviceAllocator {
+  using Stream = cudaStream_t;
+  using Event = cudaEvent_t;
+
   void* allocate(std::size_t bytes) {
     void* p = nullptr;
     const cudaError_t status = cudaMalloc(&p, bytes);
@@ -29,7 +33,35 @@ struct RawDeviceAllocator {
     return p;
   }
   void release(void* p) { STRUCTGAN_CUDA_CHECK(cudaFree(p)); }
+  /// Waits for the work of every stream of the device (so every recorded event has completed).
   void synchronize() { STRUCTGAN_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+  Stream home_stream() const { return stream(); }
+  Event record_event(Stream s) {
+    Event e = nullptr;
+    if (!spare_events_.empty()) {
+      e = spare_events_.back();
+      spare_events_.pop_back();
+    } else {
+      STRUCTGAN_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    }
+    const cudaError_t status = cudaEventRecord(e, s);
+    if (status != cudaSuccess) {
+      spare_events_.push_back(e);
+      check(status, "cudaEventRecord", __FILE__, __LINE__);
+    }
+    return e;
+  }
+  bool event_done(Event e) {
+    const cudaError_t status = cudaEventQuery(e);
+    if (status == cudaErrorNotReady) return false;  // not an error: the work is still queued
+    check(status, "cudaEventQuery", __FILE__, __LINE__);
+    return true;
+  }
+  void release_event(Event e) { spare_events_.push_back(e); }
+
+ private:
+  std::vector<Event> spare_events_;  // guarded by the pool's lock
 };
 
 using DevicePool = CachingPool<RawDeviceAllocator>;
@@ -46,6 +78,22 @@ inline PoolStats memory_stats() { return device_pool().stats(); }
 
 /// Gives cached (unused) device memory back to the driver; live tensors are untouched.
 inline void release_cached_memory() { device_pool().release_cached(); }
+
+/// Declares that work queued on `s` (a stream other than the backend's, e.g. NCCL's or one of
+/// yours) uses the device memory at `device_ptr` (any address inside a pool block): when the
+/// block is freed, the pool reuses it only once the work queued on `s` until then has finished,
+/// as PyTorch's Tensor.record_stream. Returns false when `device_ptr` is not in a live block of
+/// the pool (memory allocated otherwise: guarding its reuse is then the caller's business).
+inline bool record_stream(const void* device_ptr, cudaStream_t s) { return device_pool().record_stream(device_ptr, s); }
+
+/// record_stream for the storage of a device tensor (or any holder of pool memory with data()).
+/// A defined tensor's storage always comes from the pool.
+template <class Holder, class = decltype(std::declval<const Holder&>().data())>
+void record_stream(const Holder& t, cudaStream_t s) {
+  if (t.data() == nullptr) return;
+  require(record_stream(static_cast<const void*>(t.data()), s),
+          "cuda::record_stream: the memory is not a live block of structgan's device pool");
+}
 
 /// Bytes for n values of T, refusing sizes that overflow.
 template <class T>

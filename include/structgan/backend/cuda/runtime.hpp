@@ -4,8 +4,10 @@
 ///
 /// Streams: every structgan kernel, copy and cuBLAS call is queued on the *legacy default
 /// stream* (cudaStreamLegacy), whatever thread issues it. Work is thus ordered across threads
-/// and the caching allocator can reuse a freed block at once (see caching_pool.hpp). One device:
-/// the one current when the first tensor is allocated (cudaSetDevice before that to choose).
+/// and the caching allocator can reuse a freed block at once (see caching_pool.hpp), unless work
+/// on another stream (NCCL's, a user's) used it: that work is declared with
+/// cuda::record_stream (memory.hpp), and the block waits for it. One device: the one current
+/// when the first tensor is allocated (cudaSetDevice before that to choose).
 #include <algorithm>
 #include <string>
 
@@ -58,7 +60,7 @@ inline cublasHandle_t blas_handle() {
     cublasHandle_t h = nullptr;
     STRUCTGAN_CUDA_CHECK(cublasCreate(&h));
     STRUCTGAN_CUDA_CHECK(cublasSetStream(h, stream()));
-    // Full FP32 arithmetic (no TF32): results comparable with the CPU backend.
+    // Default math: no TF32 unless a call's compute type asks for it (gemm_for, tf32.hpp).
     STRUCTGAN_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     return h;
   }();
