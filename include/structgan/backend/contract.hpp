@@ -55,6 +55,9 @@
 /// | `scatter_add_rows(D, g, width, host index, dst)` | dst[index[i], :] += g[i, :] (repeated indices add up) |
 /// | `topk_rows(D, x, rows, cols, k)` | host vector of each row's k largest columns, largest first, ties to the smaller index |
 /// | `softmax_cross_entropy(D, logits, n, k, host labels, grad)` | mean over rows of −log softmax(logits)[label]; grad = ∂/∂logits when not null; throws on a label outside [0, k) |
+/// | `cholesky(D, p, a, l, info)` | l = the lower factor L of the symmetric p×p a = L·Lᵀ (only a's lower triangle read; l's strict upper triangle 0); info[0] = 0 when every pivot is finite and > 0 (a positive definite), else nonzero and l unspecified |
+/// | `cholesky_logdet(D, p, l, y)` | y[0] = 2·Σᵢ log l_ii = log det(L·Lᵀ) for a lower factor l |
+/// | `cholesky_inverse(D, p, l, y)` | y = (L·Lᵀ)⁻¹, all p×p entries (symmetric), for a lower factor l with a positive diagonal |
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -253,6 +256,9 @@ constexpr bool conforms() {
   static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "scatter_add_rows");
   static_assert(returns<decltype(topk_rows(D{}, arg<In>(), index_t{}, index_t{}, index_t{})), std::vector<index_t>>(), "topk_rows");
   static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), T>(), "softmax_cross_entropy");
+  static_assert(returns<decltype(cholesky(D{}, index_t{}, arg<In>(), arg<Out>(), arg<Out>())), void>(), "cholesky");
+  static_assert(returns<decltype(cholesky_logdet(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_logdet");
+  static_assert(returns<decltype(cholesky_inverse(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_inverse");
   return true;
 }
 
