@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "structgan/backend/ref.hpp"
 #include "structgan/backend/tensor_util.hpp"
 #include "structgan/core/random.hpp"
+
+#include <Eigen/Cholesky>
 
 using namespace structgan;
 using A4 = std::array<index_t, 4>;
@@ -467,6 +470,109 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(row_softmax_and_argmax_accuracy, T, Scalars) {
   BOOST_TEST(acc[0] == T(0));
   BOOST_CHECK_THROW(argmax_accuracy(Cpu{}, z.data(), 2, 3, std::vector<int>{1, 3}, acc.data()), Error);
   BOOST_CHECK_THROW(argmax_accuracy(Ref{}, z.data(), 2, 3, std::vector<int>{1}, acc.data()), Error);
+}
+
+namespace {
+/// A random symmetric positive definite p×p matrix, row-major: B·Bᵀ/p + c·I with B p×(p + 1)
+/// (c = 0.05 makes it moderately ill-conditioned, c = 1 well-conditioned).
+template <class T>
+std::vector<T> random_spd(Rng& rng, index_t p, double c) {
+  const auto b = random_values<double>(rng, p * (p + 1));
+  std::vector<T> a(static_cast<std::size_t>(p * p));
+  for (index_t i = 0; i < p; ++i)
+    for (index_t j = 0; j <= i; ++j) {
+      double s = i == j ? c : 0.0;
+      for (index_t k = 0; k <= p; ++k) s += b[std::size_t(i * (p + 1) + k)] * b[std::size_t(j * (p + 1) + k)] / double(p);
+      a[std::size_t(i * p + j)] = a[std::size_t(j * p + i)] = static_cast<T>(s);
+    }
+  return a;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(cholesky_logdet_and_inverse, T, Scalars) {
+  Rng rng(12);
+  for (index_t p : {index_t(0), index_t(1), index_t(2), index_t(5), index_t(17), index_t(64)})
+    for (double c : {1.0, 0.05}) {
+      const std::string where = " p=" + std::to_string(p) + " c=" + std::to_string(c);
+      auto a = random_spd<T>(rng, p, c);
+      // Only the lower triangle is read: NaN in the strict upper one changes nothing.
+      for (index_t i = 0; i < p; ++i)
+        for (index_t j = i + 1; j < p; ++j) a[std::size_t(i * p + j)] = std::numeric_limits<T>::quiet_NaN();
+      const std::size_t pp = std::size_t(p * p);
+      std::vector<T> l(pp), l_ref(pp), info{T(-1)}, info_ref{T(-1)};
+      cholesky(Cpu{}, p, a.data(), l.data(), info.data());
+      cholesky(Ref{}, p, a.data(), l_ref.data(), info_ref.data());
+      BOOST_TEST(info[0] == T(0), "cholesky info" << where);
+      BOOST_TEST(info_ref[0] == T(0), "cholesky info (ref)" << where);
+      check_close("cholesky" + where, l, l_ref, tolerance<T>());
+      // L is lower triangular with a positive diagonal and L·Lᵀ = a (independently of both kernels).
+      double worst = 0;
+      for (index_t i = 0; i < p; ++i)
+        for (index_t j = 0; j < p; ++j) {
+          if (j > i) BOOST_TEST(l[std::size_t(i * p + j)] == T(0));
+          if (j > i) continue;
+          double s = 0;
+          for (index_t k = 0; k <= j; ++k) s += double(l[std::size_t(i * p + k)]) * double(l[std::size_t(j * p + k)]);
+          worst = std::max(worst, std::abs(s - double(a[std::size_t(i * p + j)])));
+        }
+      BOOST_TEST(worst <= 10 * tolerance<T>() * (1 + c), "L·Lᵀ − a" << where << ": " << worst);
+      // log det and inverse, each backend from the same factor.
+      std::vector<T> ld{T(0)}, ld_ref{T(0)};
+      cholesky_logdet(Cpu{}, p, l.data(), ld.data());
+      cholesky_logdet(Ref{}, p, l.data(), ld_ref.data());
+      check_close("cholesky_logdet" + where, ld, ld_ref, tolerance<T>());
+      if (p == 0) BOOST_TEST(ld[0] == T(0));
+      std::vector<T> inv(pp), inv_ref(pp);
+      cholesky_inverse(Cpu{}, p, l.data(), inv.data());
+      cholesky_inverse(Ref{}, p, l.data(), inv_ref.data());
+      // The inverse's rounding grows with the condition number (c = 0.05: about 10³).
+      check_close("cholesky_inverse" + where, inv, inv_ref, (c < 1 ? 2e3 : 20) * tolerance<T>());
+      for (index_t i = 0; i < p; ++i)
+        for (index_t j = 0; j < i; ++j) {
+          BOOST_TEST(inv[std::size_t(i * p + j)] == inv[std::size_t(j * p + i)]);
+          BOOST_TEST(inv_ref[std::size_t(i * p + j)] == inv_ref[std::size_t(j * p + i)]);
+        }
+    }
+  // Not positive definite, or a NaN or Inf in the lower triangle: info is nonzero on both.
+  for (index_t p : {index_t(1), index_t(3), index_t(9)}) {
+    std::vector<std::vector<T>> bad;
+    bad.push_back(random_spd<T>(rng, p, 1.0));
+    for (index_t i = 0; i < p; ++i) bad.back()[std::size_t(i * p + i)] -= T(5);  // a − 5·I: eigenvalues < 0
+    bad.push_back(random_spd<T>(rng, p, 1.0));
+    bad.back()[std::size_t(p * p - 1)] = -bad.back()[std::size_t(p * p - 1)] - T(1);  // the last pivot < 0
+    bad.push_back(random_spd<T>(rng, p, 1.0));
+    bad.back()[std::size_t((p - 1) * p)] = std::numeric_limits<T>::quiet_NaN();  // lower-left corner
+    bad.push_back(random_spd<T>(rng, p, 1.0));
+    bad.back()[std::size_t((p - 1) * p)] = std::numeric_limits<T>::infinity();
+    for (std::size_t k = 0; k < bad.size(); ++k) {
+      std::vector<T> l(std::size_t(p * p)), info{T(0)}, info_ref{T(0)};
+      cholesky(Cpu{}, p, bad[k].data(), l.data(), info.data());
+      cholesky(Ref{}, p, bad[k].data(), l.data(), info_ref.data());
+      BOOST_TEST(info[0] != T(0), "cpu: bad matrix " << k << " p=" << p);
+      BOOST_TEST(info_ref[0] != T(0), "ref: bad matrix " << k << " p=" << p);
+    }
+  }
+}
+
+/// The CPU kernels in double are those of today's Eigen LLT path bit for bit (ops/linalg.hpp's
+/// results did not move when it went through them).
+BOOST_AUTO_TEST_CASE(cpu_cholesky_kernels_equal_eigen_llt_bit_for_bit) {
+  using M = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Rng rng(13);
+  for (index_t p : {index_t(1), index_t(3), index_t(16), index_t(33)}) {
+    const auto a = random_spd<double>(rng, p, 0.1);
+    const Eigen::LLT<M> llt(Eigen::Map<const M>(a.data(), p, p));
+    std::vector<double> l(std::size_t(p * p)), info{1}, ld{0}, inv(std::size_t(p * p));
+    cholesky(Cpu{}, p, a.data(), l.data(), info.data());
+    cholesky_logdet(Cpu{}, p, l.data(), ld.data());
+    cholesky_inverse(Cpu{}, p, l.data(), inv.data());
+    BOOST_TEST(info[0] == 0.0);
+    BOOST_TEST((Eigen::Map<const M>(l.data(), p, p) == M(llt.matrixL())), "factor p=" << p);
+    BOOST_TEST(ld[0] == 2.0 * llt.matrixLLT().diagonal().array().log().sum(), "log det p=" << p);
+    M want = llt.solve(M::Identity(p, p));
+    want = (0.5 * (want + want.transpose())).eval();
+    BOOST_TEST((Eigen::Map<const M>(inv.data(), p, p) == want), "inverse p=" << p);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(reference_memory_starts_as_nan_and_is_counted) {

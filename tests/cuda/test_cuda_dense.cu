@@ -3,7 +3,10 @@
 #include <boost/test/unit_test.hpp>
 
 // GPU against CPU for GEMM (cuBLAS), convolution, pooling, upsampling, the normalization kernels
-// and the softmax kernels (row softmax, cross-entropy, arg-max accuracy).
+// and the softmax kernels (row softmax, cross-entropy, arg-max accuracy), and the SPD algebra
+// (cuSOLVER).
+#include <limits>
+#include <string>
 #include <tuple>
 
 #include "cuda_test_util.hpp"
@@ -190,16 +193,68 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(standardization_kernels_match_cpu, T, Scalars) {
               batch_norm_eval(gpu(x), gpu(rm), gpu(rv), gpu(gw), gpu(gb), T(1e-5)));
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(host_side_linear_algebra_round_trips, T, Scalars) {
-  // logdet_spd, inverse_spd and solve factor on the host: the device copies must go there and back.
+BOOST_AUTO_TEST_CASE_TEMPLATE(spd_linear_algebra_runs_on_the_device, T, Scalars) {
+  // cholesky (cuSOLVER potrf: the row-major lower triangle is the column-major upper one),
+  // cholesky_logdet and cholesky_inverse (potri) against the CPU's Eigen LLT on odd sizes; the
+  // ops built on them read nothing inside a DeferredReads scope. solve (LU) still goes through
+  // the host: the device copies must go there and back.
   Rng rng(16);
-  const Tensor<T, Cpu> a = random<T>(Shape{12, 7}, rng);
-  Tensor<T, Cpu> spd = clone(matmul(a, a, true, false));
-  for (index_t i = 0; i < 7; ++i) spd.at(i, i) += T(0.5);
-  check_close("logdet_spd", logdet_spd(spd), logdet_spd(gpu(spd)));
-  check_close("inverse_spd", inverse_spd(spd), inverse_spd(gpu(spd)), tol<T>() * 10);
-  const Tensor<T, Cpu> b = random<T>(Shape{7, 3}, rng);
-  check_close("solve", solve(spd, b), solve(gpu(spd), gpu(b)), tol<T>() * 10);
+  for (index_t p : {index_t(1), index_t(7), index_t(33), index_t(130)}) {
+    const std::string at = " p=" + std::to_string(p);
+    const Tensor<T, Cpu> a = random<T>(Shape{p + 5, p}, rng);
+    Tensor<T, Cpu> spd = clone(mul_scalar(matmul(a, a, true, false), T(1.0 / double(p + 5))));
+    for (index_t i = 0; i < p; ++i) spd.at(i, i) += T(1);  // eigenvalues in about [1, 5]
+    // The kernel reads only the lower triangle: NaN in the strict upper one changes nothing.
+    Tensor<T, Cpu> lower_only = clone(spd);
+    for (index_t i = 0; i < p; ++i)
+      for (index_t j = i + 1; j < p; ++j) lower_only.at(i, j) = std::numeric_limits<T>::quiet_NaN();
+    const Tensor<T, Cuda> d_lower = gpu(lower_only);
+    Tensor<T, Cuda> l(Shape{p, p}), info(Shape{1});
+    cholesky(Cuda{}, p, d_lower.data(), l.data(), info.data());
+    Tensor<T, Cpu> lc(Shape{p, p}), infoc(Shape{1});
+    cholesky(Cpu{}, p, spd.data(), lc.data(), infoc.data());
+    BOOST_TEST(host(info)[0] == T(0), "cholesky info" << at);
+    check_close("cholesky" + at, lc, l, tol<T>() * 10);
+    const Tensor<T, Cuda> d_spd = gpu(spd);
+    check_close("logdet_spd" + at, logdet_spd(spd), logdet_spd(d_spd), tol<T>() * 10);
+    const Tensor<T, Cuda> inv = inverse_spd(d_spd);
+    check_close("inverse_spd" + at, inverse_spd(spd), inv, tol<T>() * 10);
+    const Tensor<T, Cpu> inv_host = host(inv);
+    bool symmetric = true;
+    for (index_t i = 0; i < p; ++i)
+      for (index_t j = 0; j < i; ++j) symmetric = symmetric && inv_host.at(i, j) == inv_host.at(j, i);
+    BOOST_TEST(symmetric, "inverse_spd is exactly symmetric" << at);
+    Var<T, Cuda> v(d_spd, true);
+    backward(logdet_spd(v));
+    check_close("∂ logdet_spd / ∂S" + at, inverse_spd(spd), v.grad(), tol<T>() * 10);
+  }
+  // Not positive definite, or NaN: info nonzero, on the device.
+  Tensor<T, Cpu> not_spd = from_vector<T>({3, 3}, {T(1), T(2), T(0), T(2), T(1), T(0), T(0), T(0), T(1)});
+  Tensor<T, Cpu> nan = from_vector<T>({2, 2}, {T(1), T(0), std::numeric_limits<T>::quiet_NaN(), T(1)});
+  for (const Tensor<T, Cpu>* m : {&not_spd, &nan}) {
+    const Tensor<T, Cuda> d = gpu(*m);
+    Tensor<T, Cuda> l(m->shape()), info(Shape{1});
+    cholesky(Cuda{}, m->dim(0), d.data(), l.data(), info.data());
+    BOOST_TEST(host(info)[0] != T(0));
+  }
+  // The ops: no device→host transfer inside a scope; the failure named at the readout's read.
+  const Tensor<T, Cuda> d_not_spd = gpu(not_spd);
+  auto& counters = backend::counters(Cuda{});
+  DeviceReadout<T, Cuda> readout;
+  {
+    DeferredReads<T, Cuda> scope(readout);
+    counters.reset();
+    BOOST_CHECK_NO_THROW(logdet_spd(d_not_spd));
+    BOOST_TEST(counters.to_host == 0u);
+  }
+  const auto failed = readout.read();
+  BOOST_REQUIRE(failed.has_value());
+  BOOST_TEST(failed->find("not positive definite") != std::string::npos, *failed);
+  BOOST_CHECK_THROW(logdet_spd(d_not_spd), Error);
+  const Tensor<T, Cpu> b = random<T>(Shape{7, 3}, rng), a7 = random<T>(Shape{12, 7}, rng);
+  Tensor<T, Cpu> s7 = clone(matmul(a7, a7, true, false));
+  for (index_t i = 0; i < 7; ++i) s7.at(i, i) += T(0.5);
+  check_close("solve", solve(s7, b), solve(gpu(s7), gpu(b)), tol<T>() * 10);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(softmax_kernels_match_cpu_and_read_nothing_back, T, Scalars) {

@@ -367,7 +367,7 @@ BOOST_AUTO_TEST_CASE(emptying_the_cache_waits_for_parked_blocks_and_frees_them) 
   BOOST_TEST(s.bytes_cached == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(cuda_and_cublas_failures_become_errors_naming_the_call) {
+BOOST_AUTO_TEST_CASE(cuda_cublas_and_cusolver_failures_become_errors_naming_the_call) {
   try {
     STRUCTGAN_CUDA_CHECK(cudaErrorMemoryAllocation);
     BOOST_FAIL("expected an error");
@@ -386,8 +386,18 @@ BOOST_AUTO_TEST_CASE(cuda_and_cublas_failures_become_errors_naming_the_call) {
     BOOST_TEST(contains(m, "cuBLAS error"));
     BOOST_TEST(contains(m, "CUBLAS_STATUS_INVALID_VALUE"));
   }
+  try {
+    STRUCTGAN_CUDA_CHECK(CUSOLVER_STATUS_INVALID_VALUE);
+    BOOST_FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    BOOST_TEST(contains(m, "cuSOLVER error"));
+    BOOST_TEST(contains(m, "CUSOLVER_STATUS_INVALID_VALUE"));
+    BOOST_TEST(contains(m, "test_cuda_host.cpp"));
+  }
   BOOST_CHECK_NO_THROW(STRUCTGAN_CUDA_CHECK(cudaSuccess));
   BOOST_CHECK_NO_THROW(STRUCTGAN_CUDA_CHECK(CUBLAS_STATUS_SUCCESS));
+  BOOST_CHECK_NO_THROW(STRUCTGAN_CUDA_CHECK(CUSOLVER_STATUS_SUCCESS));
 }
 
 BOOST_AUTO_TEST_CASE(device_query_agrees_with_the_runtime) {

@@ -8,6 +8,8 @@
 #include <Eigen/Dense>
 
 #include "objectives_test_util.hpp"
+#include "structgan/backend/device_readout.hpp"
+#include "structgan/backend/ref.hpp"
 #include "structgan/distributed/communicator.hpp"
 #include "structgan/objectives/gaussian.hpp"
 
@@ -352,4 +354,59 @@ BOOST_AUTO_TEST_CASE(the_global_path_on_one_rank_equals_the_local_one_with_its_d
   for (auto k : {GaussianStats::Global, GaussianStats::PerRank})
     BOOST_TEST(static_cast<int>(gaussian_stats_from_string(to_string(k))) == static_cast<int>(k));
   BOOST_CHECK_THROW(gaussian_stats_from_string("per-rank"), Error);
+}
+
+// Issue #24: the distances' p×p algebra (factorizations, the ridge check, the identity) stays on
+// the device. On the reference device inside a DeferredReads scope a distance and its gradient read
+// nothing and upload nothing; the values and gradients are the CPU's; a failed check surfaces at
+// the readout's read with its message.
+BOOST_AUTO_TEST_CASE(distances_on_the_reference_device_read_nothing_inside_a_scope) {
+  using VR = Var<double, Ref>;
+  Rng rng(12);
+  const TD a = unit_rows(9, 5, rng), b = unit_rows(7, 5, rng);
+  auto& counters = backend::counters(Ref{});
+  for (const GaussianOptions& o : every_distance(1e-2)) {
+    BOOST_TEST_CONTEXT(to_string(o.kind)) {
+      VD ca(a, true), cb(b, true);
+      VD cd = gaussian_distance(ca, cb, o);
+      backward(cd);
+      VR ra(to_device<Ref>(a), true), rb(to_device<Ref>(b), true);
+      DeviceReadout<double, Ref> readout;
+      double value = 0;
+      {
+        DeferredReads<double, Ref> scope(readout);
+        counters.reset();
+        VR rd = gaussian_distance(ra, rb, o);
+        backward(rd);
+        BOOST_TEST(counters.to_host == 0u);
+        BOOST_TEST(counters.from_host == 0u);
+        readout.add(&value, rd.value());
+      }
+      counters.reset();
+      BOOST_TEST(!readout.read().has_value());
+      BOOST_TEST(counters.to_host == 1u);
+      BOOST_TEST(close(value, cd.value()[0], 1e-12, 1e-14));
+      BOOST_TEST(max_abs_diff(to_host(ra.grad()), ca.grad()) <= 1e-10 * max_abs(ca.grad()));
+      BOOST_TEST(max_abs_diff(to_host(rb.grad()), cb.grad()) <= 1e-10 * max_abs(cb.grad()));
+    }
+  }
+  // A ridge too small for p > n: the error waits for the read and names the cause.
+  const TD x = unit_rows(3, 10, rng), y = unit_rows(4, 10, rng);
+  const Tensor<double, Ref> xr = to_device<Ref>(x), yr = to_device<Ref>(y);
+  for (double ridge : {0.0, 1e-30}) {
+    DeviceReadout<double, Ref> readout;
+    {
+      DeferredReads<double, Ref> scope(readout);
+      counters.reset();
+      BOOST_CHECK_NO_THROW(jsd_distance(xr, yr, ridge));
+      BOOST_TEST(counters.to_host == 0u);
+    }
+    const auto failed = readout.read();
+    BOOST_REQUIRE(failed.has_value());
+    BOOST_TEST(failed->find("jsd_distance") != std::string::npos, *failed);
+    BOOST_TEST(failed->find("singular to working precision") != std::string::npos, *failed);
+    // Outside a scope the same error is thrown at once, as on the CPU.
+    BOOST_CHECK_THROW(jsd_distance(xr, yr, ridge), Error);
+    BOOST_CHECK_THROW(jsd_distance(x, y, ridge), Error);
+  }
 }

@@ -57,6 +57,9 @@
 /// | `softmax_cross_entropy(D, logits, n, k, host labels, loss, grad)` | loss[0] = mean over rows of −log softmax(logits)[label] (0 when n = 0); grad = ∂loss/∂logits when not null; throws on a label outside [0, k) |
 /// | `softmax_rows(D, rows, cols, bool log, x, y)` | each row of y = softmax of that row of x (log: log-softmax), from the row minus its maximum |
 /// | `argmax_accuracy(D, logits, n, k, host labels, accuracy)` | accuracy[0] = fraction of rows whose first maximal column is their label (0 when n = 0); throws on a label outside [0, k) |
+/// | `cholesky(D, p, a, l, info)` | l = the lower factor L of the symmetric p×p a = L·Lᵀ (only a's lower triangle read; l's strict upper triangle 0); info[0] = 0 when every pivot is finite and > 0 (a positive definite), else nonzero and l unspecified |
+/// | `cholesky_logdet(D, p, l, y)` | y[0] = 2·Σᵢ log l_ii = log det(L·Lᵀ) for a lower factor l |
+/// | `cholesky_inverse(D, p, l, y)` | y = (L·Lᵀ)⁻¹, all p×p entries (symmetric), for a lower factor l with a positive diagonal |
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -257,6 +260,9 @@ constexpr bool conforms() {
   static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>(), arg<Out>())), void>(), "softmax_cross_entropy");
   static_assert(returns<decltype(softmax_rows(D{}, index_t{}, index_t{}, false, arg<In>(), arg<Out>())), void>(), "softmax_rows");
   static_assert(returns<decltype(argmax_accuracy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), void>(), "argmax_accuracy");
+  static_assert(returns<decltype(cholesky(D{}, index_t{}, arg<In>(), arg<Out>(), arg<Out>())), void>(), "cholesky");
+  static_assert(returns<decltype(cholesky_logdet(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_logdet");
+  static_assert(returns<decltype(cholesky_inverse(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_inverse");
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include "structgan/backend/cpu/conv.hpp"
 #include "structgan/backend/cpu/elementwise.hpp"
 #include "structgan/backend/cpu/gemm.hpp"
+#include "structgan/backend/cpu/linalg.hpp"
 #include "structgan/backend/cpu/memory.hpp"
 #include "structgan/backend/cpu/misc.hpp"
 #include "structgan/backend/cpu/norm.hpp"

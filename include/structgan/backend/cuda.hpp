@@ -2,9 +2,10 @@
 /// \file The CUDA backend: device memory (Allocator<Cuda>, a caching pool) and every kernel the
 /// tensor ops call, as overloads for the `Cuda` device tag (found by argument-dependent lookup,
 /// so `Tensor<float, Cuda>`, `Var<float, Cuda>` and `DualTensor<...>` use them unchanged).
-/// GEMM and convolution go through cuBLAS, element-wise work through Thrust, reductions and
-/// top-k through CUB block reductions. Compile the including file as CUDA (nvcc) and link
-/// structgan::cuda; docs/cuda.md says how.
+/// GEMM and convolution go through cuBLAS, the Cholesky factor and the SPD inverse through
+/// cuSOLVER, element-wise work through Thrust, reductions and top-k through CUB block
+/// reductions. Compile the including file as CUDA (nvcc) and link structgan::cuda; docs/cuda.md
+/// says how.
 ///
 /// Include this header before Eigen (e.g. before structgan/autodiff.hpp) so Eigen is used as
 /// host-only code (EIGEN_NO_CUDA); structgan never runs Eigen on the device.
@@ -18,6 +19,7 @@
 #include "structgan/backend/cuda/conv.hpp"
 #include "structgan/backend/cuda/elementwise.hpp"
 #include "structgan/backend/cuda/gemm.hpp"
+#include "structgan/backend/cuda/linalg.hpp"
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/misc.hpp"
 #include "structgan/backend/cuda/norm.hpp"

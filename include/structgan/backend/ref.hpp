@@ -539,6 +539,66 @@ void argmax_accuracy(Ref, const T* logits, index_t n, index_t k, const std::vect
   accuracy[0] = n > 0 ? static_cast<T>(ref::Acc<T>(hits) / ref::Acc<T>(n)) : T(0);
 }
 
+// ---- symmetric positive definite matrices ----------------------------------------------------------
+
+/// The Cholesky–Banachiewicz recurrence in Acc, column by column: L_jj = √(a_jj − Σ_k<j L_jk²),
+/// L_ij = (a_ij − Σ_k<j L_ik·L_jk)/L_jj for i > j. Stops at the first pivot that is not finite and
+/// > 0 (info 1; l is then all NaN).
+template <class T>
+void cholesky(Ref, index_t p, const T* a, T* l, T* info) {
+  using A = ref::Acc<T>;
+  std::vector<A> f(static_cast<std::size_t>(p * p), A(0));
+  auto at = [&](index_t i, index_t j) -> A& { return f[static_cast<std::size_t>(i * p + j)]; };
+  std::fill(l, l + p * p, std::numeric_limits<T>::quiet_NaN());
+  info[0] = T(0);
+  for (index_t j = 0; j < p; ++j) {
+    A d = a[j * p + j];
+    for (index_t k = 0; k < j; ++k) d -= at(j, k) * at(j, k);
+    if (!(d > 0) || !std::isfinite(d)) {
+      info[0] = T(1);
+      return;
+    }
+    at(j, j) = std::sqrt(d);
+    for (index_t i = j + 1; i < p; ++i) {
+      A s = a[i * p + j];
+      for (index_t k = 0; k < j; ++k) s -= at(i, k) * at(j, k);
+      at(i, j) = s / at(j, j);
+    }
+  }
+  for (index_t i = 0; i < p; ++i)
+    for (index_t j = 0; j < p; ++j) l[i * p + j] = static_cast<T>(at(i, j));
+}
+
+template <class T>
+void cholesky_logdet(Ref, index_t p, const T* l, T* y) {
+  ref::Acc<T> sum = 0;
+  for (index_t i = 0; i < p; ++i) sum += std::log(ref::Acc<T>(l[i * p + i]));
+  y[0] = static_cast<T>(2 * sum);
+}
+
+/// (L·Lᵀ)⁻¹ = L⁻ᵀ·L⁻¹ = ZᵀZ with Z = L⁻¹ (lower, by forward substitution): entry (i, j) is
+/// Σ_k Z_ki·Z_kj over k ≥ max(i, j), the same sum for (j, i), so y is exactly symmetric.
+template <class T>
+void cholesky_inverse(Ref, index_t p, const T* l, T* y) {
+  using A = ref::Acc<T>;
+  std::vector<A> z(static_cast<std::size_t>(p * p), A(0));
+  auto zat = [&](index_t i, index_t j) -> A& { return z[static_cast<std::size_t>(i * p + j)]; };
+  for (index_t j = 0; j < p; ++j) {  // column j of Z solves L·z = e_j
+    zat(j, j) = A(1) / l[j * p + j];
+    for (index_t i = j + 1; i < p; ++i) {
+      A s = 0;
+      for (index_t k = j; k < i; ++k) s += A(l[i * p + k]) * zat(k, j);
+      zat(i, j) = -s / l[i * p + i];
+    }
+  }
+  for (index_t i = 0; i < p; ++i)
+    for (index_t j = 0; j < p; ++j) {
+      A s = 0;
+      for (index_t k = std::max(i, j); k < p; ++k) s += zat(k, i) * zat(k, j);
+      y[i * p + j] = static_cast<T>(s);
+    }
+}
+
 }  // namespace backend
 }  // namespace structgan
 

@@ -117,29 +117,41 @@ void check_pair(const char* op, const V& f, const V& g) {
           value_of(g).shape());
 }
 
-/// The p×p identity as a constant of value type V.
+/// The p×p identity as a constant of value type V, made on the device (no host upload: on a GPU
+/// an upload waits for the stream, as a read does).
 template <class V>
 V identity(index_t p) {
   using T = typename ValueTraits<V>::scalar;
   using D = typename ValueTraits<V>::device;
-  Tensor<T, Cpu> eye = zeros<T>(Shape{p, p});
-  for (index_t i = 0; i < p; ++i) eye.at(i, i) = T(1);
-  return constant<V>(to_device<D>(eye));
+  Tensor<T, D> eye = filled<T, D>(Shape{p, p}, T(0));
+  const Tensor<T, D> one = filled<T, D>(Shape{1}, T(1));
+  copy_rows(D{}, p, 1, one.data(), 0, eye.data(), p + 1, false);  // the diagonal: stride p + 1
+  return constant<V>(eye);
 }
 
 /// Throws a structgan::Error when the symmetric matrix s (a ridge covariance) cannot be factored
-/// reliably in T: Cholesky fails, or its pivots span more than 1/(64·ε_T) (the ridge is too small).
+/// reliably in T: a NaN or Inf entry, Cholesky fails, or its pivots d_i = L_ii² span more than
+/// 1/(64·ε_T) (the ridge is too small). Checked on s's device, read as the factorization checks
+/// of ops/linalg.hpp are (one read outside a DeferredReads scope, none inside).
 template <class T, class D>
 void require_factorable(const char* op, const char* what, const Tensor<T, D>& s, double ridge) {
-  const auto h = to_host(s);
-  structgan::detail::HostMatrix<double> m = h.matrix().template cast<double>();
-  require(m.allFinite(), op, ": ", what, " has NaN or Inf entries");
-  Eigen::LLT<structgan::detail::HostMatrix<double>> llt(m);
-  const auto d = llt.matrixLLT().diagonal().array().square().eval();
-  const double tol = 64.0 * double(std::numeric_limits<T>::epsilon());
-  require(llt.info() == Eigen::Success && d.minCoeff() > tol * d.maxCoeff(), op, ": the ", s.dim(0), "×", s.dim(0), " ", what,
-          " is singular to working precision with ridge ", ridge, " (Cholesky ",
-          llt.info() == Eigen::Success ? "pivots too small" : "failed", "); increase the ridge");
+  const index_t p = s.dim(0);
+  Tensor<T, D> l(s.shape()), info(Shape{1});
+  cholesky(D{}, p, s.data(), l.data(), info.data());
+  Tensor<T, D> diag(Shape{p, 1});
+  copy_rows(D{}, p, 1, l.data(), p + 1, diag.data(), 1, false);
+  const Tensor<T, D> d = mul(diag, diag);
+  // min d > tol·max d ⟺ d_i − tol·d_j > 0 for every pair (i, j): the indicator counts the pairs
+  // that fail (a NaN fails), a sum of 0s and 1s, so it is 0 exactly when all pass.
+  const T tol = T(64) * std::numeric_limits<T>::epsilon();
+  const Tensor<T, D> pass = step(sub(d, mul_scalar(reshape(d, Shape{1, p}), tol)));
+  const Tensor<T, D> failed_pairs = sum_all(add_scalar(mul_scalar(pass, T(-1)), T(1)));
+  structgan::detail::require_zero_on_device_together<T, D>(
+      {{nonfinite_indicator(s), format_message(op, ": ", what, " has NaN or Inf entries")},
+       {info, format_message(op, ": the ", p, "×", p, " ", what, " is singular to working precision with ridge ", ridge,
+                             " (Cholesky failed); increase the ridge")},
+       {failed_pairs, format_message(op, ": the ", p, "×", p, " ", what, " is singular to working precision with ridge ",
+                                     ridge, " (Cholesky pivots too small); increase the ridge")}});
 }
 
 /// L = logdet(I + (p/eps)·Σ) with μ = normalize(m) and Σ = (X−μ)ᵀ(X−μ)/(n + 1e-5)
@@ -217,12 +229,14 @@ GaussianMoments<V> joint_moments(const GaussianMoments<V>& a, const GaussianMome
 }
 
 /// The moments of f and of fg over every rank of comm (each rank passing its own rows; the same
-/// width p everywhere, any number of rows): two collectives, every rank calling this in the
+/// width p everywhere, any number of rows): three collectives, every rank calling this in the
 /// same order.
-///  1. the counts and the sums Σx of both sets (values only, 2·(1 + p) scalars), summed: the
-///     shared shift c = the global mean of each set (a constant: every rank's statistics must
-///     be taken about the same c to add up);
-///  2. s and S about c of both sets (2·(p + p²) scalars), summed by sum_over_ranks, through which
+///  1. the row counts of both sets (2 host values: the host needs them, and reading them from
+///     the device would stop it, issue #24);
+///  2. the sums Σx of both sets (values only, 2·p scalars on the device), summed: the shared
+///     shift c = the global mean of each set (a constant: every rank's statistics must be taken
+///     about the same c to add up);
+///  3. s and S about c of both sets (2·(p + p²) scalars), summed by sum_over_ranks, through which
 ///     the gradients flow (ops/collective.hpp states the convention: each rank's gradient is
 ///     N × its share, averaged by the trainer).
 template <class V>
@@ -234,14 +248,13 @@ std::pair<GaussianMoments<V>, GaussianMoments<V>> global_moments(distributed::Co
   require(f.shape().rank() == 2 && fg.shape().rank() == 2 && f.shape()[1] == fg.shape()[1], op,
           ": needs two matrices of the same width, got ", f.shape(), " and ", fg.shape());
   const index_t p = f.shape()[1];
-  Tn first = concat(std::vector<Tn>{filled<T, D>(Shape{1, 1}, T(f.shape()[0])), sum(value_of(f), {0}, true),
-                                    filled<T, D>(Shape{1, 1}, T(fg.shape()[0])), sum(value_of(fg), {0}, true)},
-                    1);
+  std::vector<double> counts{double(f.shape()[0]), double(fg.shape()[0])};
+  distributed::all_reduce_sum(comm, counts);
+  const double nf = counts[0], ng = counts[1];
+  Tn first = concat(std::vector<Tn>{sum(value_of(f), {0}, true), sum(value_of(fg), {0}, true)}, 1);
   distributed::all_reduce_sum(comm, first);
-  const Tensor<T, Cpu> counts = to_host(first);
-  const double nf = double(counts[0]), ng = double(counts[1 + p]);
-  GaussianSums<V> sf = gaussian_sums(f, mul_scalar(slice(first, 1, 1, p), T(1.0 / nf)));
-  GaussianSums<V> sg = gaussian_sums(fg, mul_scalar(slice(first, 1, 2 + p, p), T(1.0 / ng)));
+  GaussianSums<V> sf = gaussian_sums(f, mul_scalar(slice(first, 1, 0, p), T(1.0 / nf)));
+  GaussianSums<V> sg = gaussian_sums(fg, mul_scalar(slice(first, 1, p, p), T(1.0 / ng)));
   const Shape flat{1, p * p};
   V total = sum_over_ranks(comm, concat(std::vector<V>{sf.sum, reshape(sf.scatter, flat), sg.sum, reshape(sg.scatter, flat)}, 1));
   sf.count = nf;
@@ -289,7 +302,7 @@ V bhattacharyya_distance(const GaussianMoments<V>& f, const GaussianMoments<V>& 
   V sg = detail::ridge_covariance(op, "generated covariance", fg, ridge);
   V s = mul_scalar(add(sf, sg), T(0.5));
   V dm = reshape(sub(f.mean, fg.mean), Shape{p, 1});
-  V quad = sum_all(mul(dm, solve(s, dm)));
+  V quad = sum_all(mul(dm, matmul(inverse_spd(s), dm)));  // S is SPD: Cholesky on the device, not LU on the host
   V logdets = sub(logdet_spd(s), mul_scalar(add(logdet_spd(sf), logdet_spd(sg)), T(0.5)));
   return add(mul_scalar(quad, T(0.125)), mul_scalar(logdets, T(0.5)));
 }

@@ -1,8 +1,14 @@
 #pragma once
 /// \file Matrix ops with their three rules: matmul, linear, and the small dense linear algebra
 /// the Gaussian objectives need (SPEC §2): log det through Cholesky, SPD inverse, linear solve.
-/// The p×p factorizations run on the host in double-checked Eigen code (p ≤ a few hundred).
-#include <Eigen/Cholesky>
+/// log det and the SPD inverse run on the tensor's device (the contract's cholesky,
+/// cholesky_logdet and cholesky_inverse kernels) and read nothing back inside a training step:
+/// their failure checks are deferred to the step's one read (backend/device_readout.hpp).
+/// solve (LU with full pivoting, any square A) runs on the host in double.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <Eigen/LU>
 
 #include "structgan/backend/device_readout.hpp"
@@ -54,15 +60,49 @@ namespace detail {
 template <class T>
 using HostMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-template <class T>
-Eigen::LLT<HostMatrix<double>> cholesky_checked(const char* op, const Tensor<T, Cpu>& s) {
+/// Requires each indicator (one value on the device; 0 passes), in order, with its message:
+/// queued into the current DeferredReads scope of (T, D) if one is installed, else read together
+/// in one transfer, throwing structgan::Error with the first failed check's message
+/// (require_zero_on_device for several checks at the price of one read).
+template <class T, class D>
+void require_zero_on_device_together(std::vector<std::pair<Tensor<T, D>, std::string>> checks) {
+  DeviceReadout<T, D> local;
+  DeviceReadout<T, D>* const deferred = DeferredReads<T, D>::current();
+  for (auto& c : checks) (deferred ? *deferred : local).check(c.first, std::move(c.second));
+  if (deferred == nullptr)
+    if (const auto failed = local.read()) fail(*failed);
+}
+
+/// The lower Cholesky factor L (s = L·Lᵀ) of the square s, on s's device (the contract's
+/// cholesky kernel). A NaN or Inf entry, or a matrix that is not positive definite, is `op`'s
+/// error: at once outside a DeferredReads scope (one device read for both checks), else at the
+/// scope's read, the device never stopped in between.
+template <class T, class D>
+Tensor<T, D> cholesky_factor(const char* op, const Tensor<T, D>& s) {
   require(s.rank() == 2 && s.dim(0) == s.dim(1), op, ": needs a square matrix, got ", s.shape());
-  HostMatrix<double> m = s.matrix().template cast<double>();
-  require(m.allFinite(), op, ": matrix of shape ", s.shape(), " has NaN or Inf entries");
-  Eigen::LLT<HostMatrix<double>> llt(m);
-  require(llt.info() == Eigen::Success, op, ": the ", s.dim(0), "×", s.dim(0),
-          " matrix is not positive definite (Cholesky failed); increase the ridge");
-  return llt;
+  const index_t p = s.dim(0);
+  Tensor<T, D> l(s.shape()), info(Shape{1});
+  cholesky(D{}, p, s.data(), l.data(), info.data());
+  require_zero_on_device_together<T, D>(
+      {{nonfinite_indicator(s), format_message(op, ": matrix of shape ", s.shape(), " has NaN or Inf entries")},
+       {info, format_message(op, ": the ", p, "×", p, " matrix is not positive definite (Cholesky failed); increase the ridge")}});
+  return l;
+}
+
+/// log det(L·Lᵀ) = 2·Σ log L_ii, shape [1].
+template <class T, class D>
+Tensor<T, D> logdet_of_factor(const Tensor<T, D>& l) {
+  Tensor<T, D> y(Shape{1});
+  cholesky_logdet(D{}, l.dim(0), l.data(), y.data());
+  return y;
+}
+
+/// (L·Lᵀ)⁻¹, symmetric.
+template <class T, class D>
+Tensor<T, D> inverse_of_factor(const Tensor<T, D>& l) {
+  Tensor<T, D> y(l.shape());
+  cholesky_inverse(D{}, l.dim(0), l.data(), y.data());
+  return y;
 }
 }  // namespace detail
 
@@ -70,20 +110,12 @@ Eigen::LLT<HostMatrix<double>> cholesky_checked(const char* op, const Tensor<T, 
 /// Reverse rule: ∂/∂S = S⁻¹ (symmetric); tangent rule: tr(S⁻¹ Ṡ).
 template <class T, class D>
 Tensor<T, D> logdet_spd(const Tensor<T, D>& s) {
-  const auto llt = detail::cholesky_checked("logdet_spd", to_host(s));
-  const double ld = 2.0 * llt.matrixLLT().diagonal().array().log().sum();
-  return to_device<D>(from_vector<T>(Shape{1}, {T(ld)}));
+  return detail::logdet_of_factor(detail::cholesky_factor("logdet_spd", s));
 }
 /// S⁻¹ of a symmetric positive definite S. Reverse rule −S⁻¹ G S⁻¹; tangent −S⁻¹ Ṡ S⁻¹.
 template <class T, class D>
 Tensor<T, D> inverse_spd(const Tensor<T, D>& s) {
-  const auto llt = detail::cholesky_checked("inverse_spd", to_host(s));
-  const index_t p = s.dim(0);
-  detail::HostMatrix<double> inv = llt.solve(detail::HostMatrix<double>::Identity(p, p));
-  inv = (0.5 * (inv + inv.transpose())).eval();
-  Tensor<T, Cpu> h(s.shape());
-  h.matrix() = inv.template cast<T>();
-  return to_device<D>(h);
+  return detail::inverse_of_factor(detail::cholesky_factor("inverse_spd", s));
 }
 template <class T, class D>
 Var<T, D> inverse_spd(const Var<T, D>& s) {
@@ -97,8 +129,10 @@ DualTensor<V> inverse_spd(const DualTensor<V>& s) {
 }
 template <class T, class D>
 Var<T, D> logdet_spd(const Var<T, D>& s) {
-  const Tensor<T, D> inv = inverse_spd(s.value());
-  return Var<T, D>::op(logdet_spd(s.value()), {&s}, [inv](auto& n) { send_grad(n, 0, mul(inv, expand(n.grad, inv.shape()))); });
+  // One factorization for the value and the gradient's S⁻¹.
+  const Tensor<T, D> l = detail::cholesky_factor("logdet_spd", s.value());
+  const Tensor<T, D> inv = detail::inverse_of_factor(l);
+  return Var<T, D>::op(detail::logdet_of_factor(l), {&s}, [inv](auto& n) { send_grad(n, 0, mul(inv, expand(n.grad, inv.shape()))); });
 }
 template <class V>
 DualTensor<V> logdet_spd(const DualTensor<V>& s) {

@@ -1,6 +1,7 @@
 #pragma once
 /// \file The CUDA runtime pieces every kernel shares: the stream, device queries, the cuBLAS
-/// handle and launch sizes. Host-only: compiles with any C++17 compiler (links cudart, cublas).
+/// and cuSOLVER handles and launch sizes. Host-only: compiles with any C++17 compiler (links cudart,
+/// cublas, cusolver).
 ///
 /// Streams: every structgan kernel, copy and cuBLAS call is queued on the *legacy default
 /// stream* (cudaStreamLegacy), whatever thread issues it. Work is thus ordered across threads
@@ -12,6 +13,7 @@
 #include <string>
 
 #include <cublas_v2.h>
+#include <cusolverDn.h>
 #include <cuda_runtime_api.h>
 
 #include "structgan/backend/cuda/error.hpp"
@@ -62,6 +64,18 @@ inline cublasHandle_t blas_handle() {
     STRUCTGAN_CUDA_CHECK(cublasSetStream(h, stream()));
     // Default math: no TF32 unless a call's compute type asks for it (gemm_for, tf32.hpp).
     STRUCTGAN_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+    return h;
+  }();
+  return handle;
+}
+
+/// This thread's cuSOLVER dense handle, bound to stream() (kept for the thread's life, as the
+/// cuBLAS handle is).
+inline cusolverDnHandle_t solver_handle() {
+  thread_local cusolverDnHandle_t handle = [] {
+    cusolverDnHandle_t h = nullptr;
+    STRUCTGAN_CUDA_CHECK(cusolverDnCreate(&h));
+    STRUCTGAN_CUDA_CHECK(cusolverDnSetStream(h, stream()));
     return h;
   }();
   return handle;
