@@ -60,14 +60,14 @@ BENCHMARK(logdet_distance)->Unit(benchmark::kMillisecond)->UseRealTime()->Measur
 void knn_search(benchmark::State& st) {
   const index_t m = quick() ? 32 : 512, len = quick() ? 1024 : 10240, q = quick() ? 64 : 512;
   const Tensor<T> queries = unit_rows(m, q, 1), bank = unit_rows(len, q, 2);
-  std::vector<index_t> nb;
+  DeviceIndices<Cpu> nb;
   for (auto _ : st) {
     nb = objectives::knn_search(queries, queries, bank, 1, true);
     benchmark::DoNotOptimize(nb.data());
   }
   // the similarity GEMM: m × (m + L) × q multiply-adds
   bench::set_flops(st, 2.0 * double(m) * double(m + len) * double(q));
-  if (nb.size() != static_cast<std::size_t>(m)) st.SkipWithError("wrong neighbour count");
+  if (nb.size() != m) st.SkipWithError("wrong neighbour count");
 }
 BENCHMARK(knn_search)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "structgan/backend/cpu.hpp"
+#include "structgan/backend/device_indices.hpp"
 #include "structgan/backend/ref.hpp"
 #include "structgan/backend/tensor_util.hpp"
 #include "structgan/core/random.hpp"
@@ -377,23 +378,37 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(rows_selection_and_cross_entropy, T, Scalars) {
       copy_rows(Ref{}, rows, len, src.data(), ss, want.data(), ds, acc);
       check_close(std::string("copy_rows") + (acc ? " accumulate" : ""), got, want, tolerance<T>());
     }
+    // Gather and scatter with an offset: indices outside [offset, offset + table) give zero rows
+    // (gather) and are skipped (scatter); repeats add up.
     const index_t width = 1 + random_dim(rng, 9), table = 1 + random_dim(rng, 12), picks = random_dim(rng, 20);
+    const index_t offset = random_dim(rng, 4);
     std::vector<index_t> index(static_cast<std::size_t>(picks));
-    for (auto& i : index) i = static_cast<index_t>(rng.below(static_cast<std::uint64_t>(table)));  // repeats too
+    for (auto& i : index) i = static_cast<index_t>(rng.below(static_cast<std::uint64_t>(table + 6))) + offset - 3;
     const auto tab = random_values<T>(rng, table * width), g = random_values<T>(rng, picks * width);
-    std::vector<T> out(static_cast<std::size_t>(picks * width)), out_ref(out.size());
-    gather_rows(Cpu{}, tab.data(), width, index, out.data());
-    gather_rows(Ref{}, tab.data(), width, index, out_ref.data());
+    std::vector<T> out(static_cast<std::size_t>(picks * width), T(7)), out_ref(out.size(), T(-7));
+    gather_rows(Cpu{}, tab.data(), table, width, index.data(), picks, offset, out.data());
+    gather_rows(Ref{}, tab.data(), table, width, index.data(), picks, offset, out_ref.data());
     check_close("gather_rows", out, out_ref, 0);
+    for (index_t i = 0; i < picks; ++i) {  // and what it should be, stated once more
+      const index_t r = index[static_cast<std::size_t>(i)] - offset;
+      for (index_t j = 0; j < width; ++j)
+        BOOST_TEST(out[static_cast<std::size_t>(i * width + j)] == (r >= 0 && r < table ? tab[static_cast<std::size_t>(r * width + j)] : T(0)));
+    }
     auto sc = tab, sc_ref = tab;
-    scatter_add_rows(Cpu{}, g.data(), width, index, sc.data());
-    scatter_add_rows(Ref{}, g.data(), width, index, sc_ref.data());
+    scatter_add_rows(Cpu{}, g.data(), width, index.data(), picks, offset, sc.data(), table);
+    scatter_add_rows(Ref{}, g.data(), width, index.data(), picks, offset, sc_ref.data(), table);
     check_close("scatter_add_rows", sc, sc_ref, tolerance<T>());
-    const index_t cols = 1 + random_dim(rng, 60), k = 1 + random_dim(rng, cols - 1);
+    const index_t cols = 1 + random_dim(rng, 60), k = random_dim(rng, cols);
     for (bool tied : {false, true}) {
       const auto x = tied ? tied_values<T>(rng, rows * cols) : random_values<T>(rng, rows * cols);
-      const auto top = topk_rows(Cpu{}, x.data(), rows, cols, k), top_ref = topk_rows(Ref{}, x.data(), rows, cols, k);
+      std::vector<index_t> top(static_cast<std::size_t>(rows * k), -1), top_ref(top.size(), -2), top_only(top.size(), -3);
+      std::vector<T> val(top.size()), val_ref(top.size());
+      topk_rows(Cpu{}, x.data(), rows, cols, k, val.data(), top.data());
+      topk_rows(Ref{}, x.data(), rows, cols, k, val_ref.data(), top_ref.data());
+      topk_rows(Cpu{}, x.data(), rows, cols, k, static_cast<T*>(nullptr), top_only.data());
       BOOST_TEST(top == top_ref, "topk_rows " << rows << "×" << cols << " k=" << k << (tied ? " (ties)" : ""));
+      BOOST_TEST(top_only == top_ref, "topk_rows without values " << rows << "×" << cols << " k=" << k);
+      check_close("topk_rows values", val, val_ref, 0);
     }
     const index_t classes = 1 + random_dim(rng, 12), n = random_dim(rng, 16) + 1;
     const auto logits = random_values<T>(rng, n * classes, 4.0);
@@ -573,6 +588,105 @@ BOOST_AUTO_TEST_CASE(cpu_cholesky_kernels_equal_eigen_llt_bit_for_bit) {
     want = (0.5 * (want + want.transpose())).eval();
     BOOST_TEST((Eigen::Map<const M>(inv.data(), p, p) == want), "inverse p=" << p);
   }
+}
+
+/// Each row's top k of x (rows × cols, Ref: a stable sort), values and indices.
+template <class T>
+void reference_topk(const std::vector<T>& x, index_t rows, index_t cols, index_t k, std::vector<T>& v, std::vector<index_t>& i) {
+  v.assign(static_cast<std::size_t>(rows * k), T(0));
+  i.assign(static_cast<std::size_t>(rows * k), 0);
+  topk_rows(Ref{}, x.data(), rows, cols, k, v.data(), i.data());
+}
+
+// The blocked selection of the kNN search: each block's top-k merged into the running best gives
+// what one selection over the whole row gives (ties to the smaller index included), on the CPU
+// and on Ref; and the two merges agree on arbitrary sorted lists.
+BOOST_AUTO_TEST_CASE_TEMPLATE(topk_merge_of_blocks_equals_one_selection, T, Scalars) {
+  Rng rng(8);
+  for (int trial = 0; trial < 60; ++trial) {
+    const index_t rows = random_dim(rng, 7), cols = 1 + random_dim(rng, 50), k = 1 + random_dim(rng, cols - 1);
+    const index_t block = 1 + random_dim(rng, cols);
+    for (bool tied : {false, true}) {
+      const auto x = tied ? tied_values<T>(rng, rows * cols) : random_values<T>(rng, rows * cols);
+      std::vector<T> want_v;
+      std::vector<index_t> want_i;
+      reference_topk(x, rows, cols, k, want_v, want_i);
+      // The blocks: columns [c0, c0 + nb) of every row, copied out, selected and merged.
+      std::vector<T> best_v(static_cast<std::size_t>(rows * k)), best_v_ref = best_v;
+      std::vector<index_t> best_i(best_v.size()), best_i_ref(best_v.size());
+      index_t have = 0;
+      for (index_t c0 = 0; c0 < cols; c0 += block) {
+        const index_t nb = std::min(block, cols - c0), kb = std::min(k, nb);
+        std::vector<T> part(static_cast<std::size_t>(rows * nb));
+        for (index_t r = 0; r < rows; ++r)
+          for (index_t j = 0; j < nb; ++j) part[static_cast<std::size_t>(r * nb + j)] = x[static_cast<std::size_t>(r * cols + c0 + j)];
+        std::vector<T> bv(static_cast<std::size_t>(rows * kb));
+        std::vector<index_t> bi(bv.size());
+        topk_rows(Cpu{}, part.data(), rows, nb, kb, bv.data(), bi.data());
+        topk_merge_rows(Cpu{}, rows, k, have, best_v.data(), best_i.data(), kb, bv.data(), bi.data(), c0);
+        topk_merge_rows(Ref{}, rows, k, have, best_v_ref.data(), best_i_ref.data(), kb, bv.data(), bi.data(), c0);
+        have = std::min(k, have + kb);
+      }
+      BOOST_TEST(best_i == want_i, "blocked top-k (cpu) " << rows << "×" << cols << " k=" << k << " block " << block
+                                                          << (tied ? " (ties)" : ""));
+      BOOST_TEST(best_i_ref == want_i, "blocked top-k (ref) " << rows << "×" << cols << " k=" << k << " block " << block);
+      check_close("blocked top-k values", best_v, want_v, 0);
+      check_close("blocked top-k values (ref)", best_v_ref, want_v, 0);
+    }
+    // Two arbitrary sorted lists (na ≤ k, any nb, overlapping index ranges): the CPU's in-place
+    // merge against Ref's sort of both.
+    const index_t k2 = 1 + random_dim(rng, 6), na = random_dim(rng, k2), nb = random_dim(rng, 6), shift = random_dim(rng, 3);
+    const auto xa = tied_values<T>(rng, rows * 8), xb = tied_values<T>(rng, rows * 8);
+    std::vector<T> av, bv;
+    std::vector<index_t> ai, bi;
+    reference_topk(xa, rows, 8, na, av, ai);
+    reference_topk(xb, rows, 8, nb, bv, bi);
+    std::vector<T> a_v(static_cast<std::size_t>(rows * k2), T(0));
+    std::vector<index_t> a_i(a_v.size(), 0);
+    for (index_t r = 0; r < rows; ++r)
+      for (index_t t = 0; t < na; ++t) {
+        a_v[static_cast<std::size_t>(r * k2 + t)] = av[static_cast<std::size_t>(r * na + t)];
+        a_i[static_cast<std::size_t>(r * k2 + t)] = ai[static_cast<std::size_t>(r * na + t)];
+      }
+    auto a_v_ref = a_v;
+    auto a_i_ref = a_i;
+    topk_merge_rows(Cpu{}, rows, k2, na, a_v.data(), a_i.data(), nb, bv.data(), bi.data(), shift);
+    topk_merge_rows(Ref{}, rows, k2, na, a_v_ref.data(), a_i_ref.data(), nb, bv.data(), bi.data(), shift);
+    BOOST_TEST(a_i == a_i_ref, "merge " << rows << " rows, k " << k2 << ", " << na << " + " << nb << " entries, shift " << shift);
+    check_close("merge values", a_v, a_v_ref, 0);
+  }
+  // Empty: no rows, or nothing to merge, leaves everything as it was.
+  std::vector<T> v{T(3)};
+  std::vector<index_t> i{4};
+  topk_merge_rows(Cpu{}, 0, 1, 0, v.data(), i.data(), 1, v.data(), i.data(), 0);
+  topk_merge_rows(Cpu{}, 1, 1, 1, v.data(), i.data(), 0, v.data(), i.data(), 9);
+  BOOST_TEST(v[0] == T(3));
+  BOOST_TEST(i[0] == 4);
+  BOOST_CHECK_THROW(topk_merge_rows(Cpu{}, 1, 1, 2, v.data(), i.data(), 0, v.data(), i.data(), 0), Error);
+  BOOST_CHECK_THROW(topk_rows(Ref{}, v.data(), 1, 1, 2, v.data(), i.data()), Error);
+}
+
+// Index buffers on the reference device: fresh ones hold no valid row, and reading them back is a
+// counted transfer (DeviceIndices, backend/device_indices.hpp).
+BOOST_AUTO_TEST_CASE(reference_index_memory_is_poisoned_and_counted) {
+  auto& counters = backend::counters(Ref{});
+  counters.reset();
+  DeviceIndices<Ref> fresh(2, 3);
+  BOOST_TEST(counters.allocations == 1u);
+  BOOST_TEST(counters.allocated_bytes == 6 * sizeof(index_t));
+  for (index_t j : to_host(fresh)) BOOST_TEST(j < 0);
+  BOOST_TEST(counters.to_host == 1u);
+  BOOST_TEST(counters.to_host_bytes == 6 * sizeof(index_t));
+  const auto up = DeviceIndices<Ref>::from_host(1, 3, {5, 0, 2});
+  BOOST_TEST(counters.from_host == 1u);
+  DeviceIndices<Ref> copied(1, 3);
+  copy_rows(Ref{}, 1, 3, up.data(), 3, copied.data(), 3, false);
+  BOOST_TEST(to_host(copied) == (std::vector<index_t>{5, 0, 2}));
+  BOOST_TEST(counters.to_host == 2u);
+  BOOST_CHECK_THROW(DeviceIndices<Ref>::from_host(2, 2, {1, 2, 3}), Error);
+  // The CPU's index memory is the host's: no counters, same values.
+  const auto cpu = DeviceIndices<Cpu>::from_host(3, 1, {7, 8, 9});
+  BOOST_TEST(to_host(cpu) == (std::vector<index_t>{7, 8, 9}));
 }
 
 BOOST_AUTO_TEST_CASE(reference_memory_starts_as_nan_and_is_counted) {

@@ -3,14 +3,15 @@
 #include <boost/test/unit_test.hpp>
 
 // GPU against CPU for GEMM (cuBLAS), convolution, pooling, upsampling, the normalization kernels
-// and the softmax kernels (row softmax, cross-entropy, arg-max accuracy), and the SPD algebra
-// (cuSOLVER).
+// the softmax kernels (row softmax, cross-entropy, arg-max accuracy), the SPD algebra (cuSOLVER)
+// and the kNN search (top-k, merge, gather, scatter on device indices).
 #include <limits>
 #include <string>
 #include <tuple>
 
 #include "cuda_test_util.hpp"
 #include "gpu_test_main.hpp"
+#include "structgan/objectives/clustering.hpp"
 
 using namespace structgan;
 using namespace structgan::testing;
@@ -325,4 +326,104 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(softmax_kernels_match_cpu_and_read_nothing_back, T
   check_close("softmax_rows op gradient", sc.grad(), sg.grad(), tol<T>() * 10);
   check_close("softmax_cross_entropy JVP", jc.tangent, jg, tol<T>() * 10);
   check_equal("argmax_accuracy op", argmax_accuracy(z, labels), ag);
+}
+
+// The kNN search of SPEC §3 on the device (issue #24): top-k of each candidate block and the merge
+// into the running best on the GPU. Integer keys make every similarity exact on both devices, so
+// ties (many) are broken the same way and the neighbours must be equal.
+BOOST_AUTO_TEST_CASE_TEMPLATE(knn_search_merges_blocks_on_the_device_as_the_cpu_does, T, Scalars) {
+  Rng rng(15);
+  const index_t n = 37, m = 29, L = 300, q = 6;
+  const Tensor<T, Cpu> queries = random<T>(Shape{m, q}, rng, -2, 2, true), batch = random<T>(Shape{n, q}, rng, -2, 2, true),
+                       bank = random<T>(Shape{L, q}, rng, -2, 2, true);
+  for (index_t block : {index_t(1) << 21, index_t(50), index_t(7)})
+    for (bool drop : {true, false})
+      for (index_t k : {1, 3, 20}) {
+        BOOST_TEST_CONTEXT("k " << k << " drop " << drop << " block " << block) {
+          const std::vector<index_t> want = to_host(objectives::knn_search(queries, batch, bank, k, drop, block));
+          const std::vector<index_t> got = to_host(objectives::knn_search(gpu(queries), gpu(batch), gpu(bank), k, drop, block));
+          BOOST_TEST(want == got, boost::test_tools::per_element());
+          const std::vector<index_t> no_bank = to_host(objectives::knn_search(gpu(queries), gpu(batch), Tensor<T, Cuda>(), k, drop, block));
+          BOOST_TEST(to_host(objectives::knn_search(queries, batch, Tensor<T, Cpu>(), k, drop, block)) == no_bank,
+                     boost::test_tools::per_element());
+        }
+      }
+}
+
+// The kNN branch of a training step (both similarities, their gradients) with the finite checks
+// deferred makes no device→host transfer; neighbours equal the CPU's, values agree to rounding.
+BOOST_AUTO_TEST_CASE_TEMPLATE(knn_branch_makes_no_device_to_host_transfer, T, Scalars) {
+  Rng rng(16);
+  const index_t n = 24, L = 200, q = 6, p = 5;
+  objectives::MemoryBank<T> bank(L, q, p, rng);
+  objectives::MemoryBank<T, Cuda> bank_gpu;
+  bank_gpu.load_state({gpu(bank.keys()), gpu(bank.values()), 0});
+  const Tensor<T, Cpu> kr = random<T>(Shape{n, q}, rng, -2, 2, true), kf = random<T>(Shape{n, q}, rng, -2, 2, true);
+  const Tensor<T, Cpu> f = random<T>(Shape{n, p}, rng), fg = random<T>(Shape{n, p}, rng);
+  objectives::ClusterOptions o;
+  o.k = 2;
+  o.block_elements = 64;
+  Var<T, Cpu> fv(f, true), gv(fg, true);
+  const auto want = objectives::cluster_similarities(fv, gv, kr, kf, bank, o);
+  backward(add(want.s_real, want.s_fake));
+  Var<T, Cuda> fgpu(gpu(f), true), ggpu(gpu(fg), true);
+  const Tensor<T, Cuda> krg = gpu(kr), kfg = gpu(kf);
+  DeviceReadout<T, Cuda> readout;
+  auto& counters = backend::counters(Cuda{});
+  counters.reset();
+  DeviceIndices<Cuda> real_nb, fake_nb;
+  Tensor<T, Cuda> s_real, s_fake;
+  {
+    DeferredReads<T, Cuda> deferred(readout);
+    const auto c = objectives::cluster_similarities(fgpu, ggpu, krg, kfg, bank_gpu, o);
+    backward(add(c.s_real, c.s_fake));
+    real_nb = c.real_neighbours, fake_nb = c.fake_neighbours;
+    s_real = c.s_real.value(), s_fake = c.s_fake.value();
+  }
+  BOOST_TEST(counters.to_host == 0u, counters.to_host << " device→host transfers in the kNN branch");
+  BOOST_TEST(!readout.read().has_value());
+  BOOST_TEST(to_host(real_nb) == to_host(want.real_neighbours), boost::test_tools::per_element());
+  BOOST_TEST(to_host(fake_nb) == to_host(want.fake_neighbours), boost::test_tools::per_element());
+  check_close("s_real", want.s_real.value(), s_real);
+  check_close("s_fake", want.s_fake.value(), s_fake);
+  check_close("∂/∂f", fv.grad(), fgpu.grad());
+  check_close("∂/∂f^g", gv.grad(), ggpu.grad());
+}
+
+// topk_merge_rows and the scatter with indices outside the rows, GPU against CPU.
+BOOST_AUTO_TEST_CASE_TEMPLATE(topk_merge_and_scatter_outside_rows_match_cpu, T, Scalars) {
+  Rng rng(17);
+  const index_t rows = 70, k = 5, na = 3, nb = 4;
+  const Tensor<T, Cpu> xa = random<T>(Shape{rows, 9}, rng, -2, 2, true), xb = random<T>(Shape{rows, 9}, rng, -2, 2, true);
+  DeviceIndices<Cpu> ai(rows, k), bi(rows, nb);
+  Tensor<T, Cpu> av(Shape{rows, k}), bv(Shape{rows, nb});
+  topk_rows(Cpu{}, xa.data(), rows, 9, na, av.data(), ai.data());
+  // a's na entries at row stride k
+  for (index_t r = rows - 1; r >= 0; --r)
+    for (index_t t = na - 1; t >= 0; --t) av[r * k + t] = av[r * na + t], ai.data()[r * k + t] = ai.data()[r * na + t];
+  topk_rows(Cpu{}, xb.data(), rows, 9, nb, bv.data(), bi.data());
+  Tensor<T, Cuda> avg = gpu(av), bvg = gpu(bv);
+  const auto aig = DeviceIndices<Cuda>::from_host(rows, k, to_host(ai)), big = DeviceIndices<Cuda>::from_host(rows, nb, to_host(bi));
+  topk_merge_rows(Cpu{}, rows, k, na, av.data(), ai.data(), nb, bv.data(), bi.data(), 4);
+  topk_merge_rows(Cuda{}, rows, k, na, avg.data(), aig.data(), nb, bvg.data(), big.data(), 4);
+  BOOST_TEST(to_host(ai) == to_host(aig), boost::test_tools::per_element());
+  check_equal("merged values", av, avg);
+  // the GPU's own top-k values
+  Tensor<T, Cuda> tv(Shape{rows, nb});
+  DeviceIndices<Cuda> ti(rows, nb);
+  topk_rows(Cuda{}, gpu(xb).data(), rows, 9, nb, tv.data(), ti.data());
+  topk_rows(Cpu{}, xb.data(), rows, 9, nb, bv.data(), bi.data());
+  check_equal("top-k values", bv, tv);
+  BOOST_TEST(to_host(bi) == to_host(ti), boost::test_tools::per_element());
+  // scatter: 3000 sources onto 50 rows, a tenth of them outside (skipped)
+  const index_t count = 3000, width = 7, dst_rows = 50;
+  std::vector<index_t> idx(static_cast<std::size_t>(count));
+  for (auto& i : idx) i = static_cast<index_t>(rng.below(55)) - 2;
+  const Tensor<T, Cpu> g = random<T>(Shape{count, width}, rng);
+  Tensor<T, Cpu> dst = random<T>(Shape{dst_rows, width}, rng);
+  Tensor<T, Cuda> dstg = gpu(dst);
+  scatter_add_rows(Cpu{}, g.data(), width, DeviceIndices<Cpu>::from_host(count, 1, idx).data(), count, 0, dst.data(), dst_rows);
+  scatter_add_rows(Cuda{}, gpu(g).data(), width, DeviceIndices<Cuda>::from_host(count, 1, idx).data(), count, 0, dstg.data(),
+                   dst_rows);
+  check_equal("scatter_add_rows (sources outside skipped)", dst, dstg);
 }

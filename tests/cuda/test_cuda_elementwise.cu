@@ -174,9 +174,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(row_movement_matches_cpu_exactly, T, Scalars) {
   const Tensor<T, Cpu> g = random<T>(Shape{8, 5, 4}, rng);
   Tensor<T, Cpu> s = random<T>(Shape{6, 5, 4}, rng);
   Tensor<T, Cuda> sg = gpu(s);
-  scatter_add_rows(Cpu{}, g.data(), 20, idx, s.data());
-  scatter_add_rows(Cuda{}, gpu(g).data(), 20, idx, sg.data());
+  // (indices in device memory; offset 1 leaves index 0 outside, skipped)
+  const index_t count = static_cast<index_t>(idx.size());
+  const auto idx_cpu = DeviceIndices<Cpu>::from_host(count, 1, idx);
+  const auto idx_gpu = DeviceIndices<Cuda>::from_host(count, 1, idx);
+  scatter_add_rows(Cpu{}, g.data(), 20, idx_cpu.data(), count, 1, s.data(), 5);
+  scatter_add_rows(Cuda{}, gpu(g).data(), 20, idx_gpu.data(), count, 1, sg.data(), 5);
   check_equal("scatter_add_rows", s, sg);
+  check_equal("gather_rows with an offset", gather_rows(x, idx_cpu, 2), gather_rows(xg, idx_gpu, 2));
   // the gradient of gather_rows goes through scatter_add_rows
   Var<T, Cpu> xv(x, true);
   Var<T, Cuda> xgv(xg, true);

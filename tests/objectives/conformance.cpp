@@ -117,20 +117,20 @@ void run_knn(const json& c, Checker& chk) {
   const json& e = c.at("expected");
   {
     VD f(feat, true);
-    std::vector<index_t> nb;
+    DeviceIndices<Cpu> nb;
     VD s = real_cluster_similarity(f, bg, bank_k, bank_v, o, &nb);
     backward(s);
     chk.scalar("s_real", s.value()[0], e.at("s_real"));
-    chk.indices("real_neighbours", nb, e.at("real_neighbours"));
+    chk.indices("real_neighbours", to_host(nb), e.at("real_neighbours"));
     chk.tensor("grad_s_real_feat", f.grad(), e.at("grad_s_real_feat"));
   }
   {
     VD f(feat, true), g(gen, true);
-    std::vector<index_t> nb;
+    DeviceIndices<Cpu> nb;
     VD s = fake_cluster_similarity(g, f, gen_bg, bg, bank_k, bank_v, o, &nb);
     backward(s);
     chk.scalar("s_fake", s.value()[0], e.at("s_fake"));
-    chk.indices("fake_neighbours", nb, e.at("fake_neighbours"));
+    chk.indices("fake_neighbours", to_host(nb), e.at("fake_neighbours"));
     chk.tensor("grad_s_fake_gen_feat", g.grad(), e.at("grad_s_fake_gen_feat"));
     chk.tensor("grad_s_fake_feat", f.grad().defined() ? f.grad() : zeros<double>(feat.shape()), e.at("grad_s_fake_feat"));
   }

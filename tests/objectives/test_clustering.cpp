@@ -35,6 +35,12 @@ std::vector<index_t> brute_knn(const Tensor<T>& q, const Tensor<T>& batch, const
   return out;
 }
 
+/// knn_search's neighbours read back to the host.
+template <class... A>
+std::vector<index_t> knn(const A&... a) {
+  return to_host(knn_search(a...));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(blocked_search_matches_a_full_sort) {
@@ -44,9 +50,9 @@ BOOST_AUTO_TEST_CASE(blocked_search_matches_a_full_sort) {
     for (bool drop : {true, false})
       for (index_t block : {index_t(1), index_t(7), index_t(64), index_t(1) << 21}) {
         BOOST_TEST_CONTEXT("k " << k << " drop " << drop << " block " << block) {
-          BOOST_TEST(knn_search(queries, batch, bank, k, drop, block) == brute_knn(queries, batch, bank, k, drop));
-          BOOST_TEST(knn_search(batch, batch, bank, k, drop, block) == brute_knn(batch, batch, bank, k, drop));
-          BOOST_TEST(knn_search(queries, batch, TD(), k, drop, block) == brute_knn(queries, batch, TD(), k, drop));
+          BOOST_TEST(knn(queries, batch, bank, k, drop, block) == brute_knn(queries, batch, bank, k, drop));
+          BOOST_TEST(knn(batch, batch, bank, k, drop, block) == brute_knn(batch, batch, bank, k, drop));
+          BOOST_TEST(knn(queries, batch, TD(), k, drop, block) == brute_knn(queries, batch, TD(), k, drop));
         }
       }
 }
@@ -54,8 +60,8 @@ BOOST_AUTO_TEST_CASE(blocked_search_matches_a_full_sort) {
 BOOST_AUTO_TEST_CASE(real_branch_drops_the_sample_itself) {
   Rng rng(2);
   const TD keys = unit_rows(20, 8, rng), bank = unit_rows(30, 8, rng);
-  const auto nb = knn_search(keys, keys, bank, 2, true);
-  const auto with_self = knn_search(keys, keys, bank, 3, false);
+  const auto nb = knn(keys, keys, bank, 2, true);
+  const auto with_self = knn(keys, keys, bank, 3, false);
   for (index_t i = 0; i < 20; ++i) {
     BOOST_TEST(with_self[static_cast<std::size_t>(3 * i)] == i);  // each key is its own nearest candidate
     BOOST_TEST(nb[static_cast<std::size_t>(2 * i)] == with_self[static_cast<std::size_t>(3 * i + 1)]);
@@ -65,8 +71,8 @@ BOOST_AUTO_TEST_CASE(real_branch_drops_the_sample_itself) {
   TD near = clone(bank);
   near.matrix().row(5) = keys.matrix().row(3) + 1e-3 * bank.matrix().row(5);
   near = row_normalize(near);
-  BOOST_TEST(knn_search(keys, keys, near, 1, false)[3] == 3);
-  BOOST_TEST(knn_search(keys, keys, near, 1, true)[3] == 20 + 5);
+  BOOST_TEST(knn(keys, keys, near, 1, false)[3] == 3);
+  BOOST_TEST(knn(keys, keys, near, 1, true)[3] == 20 + 5);
 }
 
 BOOST_AUTO_TEST_CASE(similarity_values_and_gradients) {
@@ -78,11 +84,12 @@ BOOST_AUTO_TEST_CASE(similarity_values_and_gradients) {
     ClusterOptions o;
     o.k = k;
     // Values by hand from the neighbours.
-    std::vector<index_t> nr, nf;
-    const double sr = real_cluster_similarity(f, kr, bk, bv, o, &nr)[0];
-    const double sf = fake_cluster_similarity(fg, f, kf, kr, bk, bv, o, &nf)[0];
-    BOOST_TEST(nr == knn_search(kr, kr, bk, k, true));
-    BOOST_TEST(nf == knn_search(kf, kr, bk, k, true));
+    DeviceIndices<Cpu> nr_device, nf_device;
+    const double sr = real_cluster_similarity(f, kr, bk, bv, o, &nr_device)[0];
+    const double sf = fake_cluster_similarity(fg, f, kf, kr, bk, bv, o, &nf_device)[0];
+    const std::vector<index_t> nr = to_host(nr_device), nf = to_host(nf_device);
+    BOOST_TEST(nr == knn(kr, kr, bk, k, true));
+    BOOST_TEST(nf == knn(kf, kr, bk, k, true));
     auto value_row = [&](index_t j) { return j < n ? TD::RowMajorMatrix(f.matrix().row(j)) : TD::RowMajorMatrix(bv.matrix().row(j - n)); };
     double er = 0, ef = 0;
     for (index_t i = 0; i < n; ++i)
@@ -112,9 +119,9 @@ BOOST_AUTO_TEST_CASE(bank_values_carry_no_gradient) {
   bk.array() += 1e-3 * randn<double>(bk.shape(), rng).array();
   bk = row_normalize(bk);
   VD fv(f, true);
-  std::vector<index_t> nb;
+  DeviceIndices<Cpu> nb;
   VD s = real_cluster_similarity(fv, kr, bk, bv, ClusterOptions{}, &nb);
-  for (index_t i = 0; i < 4; ++i) BOOST_TEST(nb[static_cast<std::size_t>(i)] == 4 + i);
+  for (index_t i = 0; i < 4; ++i) BOOST_TEST(to_host(nb)[static_cast<std::size_t>(i)] == 4 + i);
   backward(s);
   // s = mean f_i·bv_i, so ∂s/∂f_i = bv_i / 4 exactly.
   for (index_t i = 0; i < f.numel(); ++i) BOOST_TEST(close(fv.grad()[i], bv[i] / 4.0, 1e-15, 1e-16));
@@ -127,8 +134,10 @@ BOOST_AUTO_TEST_CASE(cluster_similarities_with_a_memory_bank) {
   const auto c = cluster_similarities(f, fg, kr, kf, bank);
   BOOST_TEST(c.s_real[0] == real_cluster_similarity(f, kr, bank.keys(), bank.values())[0]);
   BOOST_TEST(c.s_fake[0] == fake_cluster_similarity(fg, f, kf, kr, bank.keys(), bank.values())[0]);
-  BOOST_TEST(c.real_neighbours.size() == 8u);
-  BOOST_TEST(c.fake_neighbours.size() == 8u);
+  BOOST_TEST(c.real_neighbours.size() == 8);
+  BOOST_TEST(c.fake_neighbours.size() == 8);
+  BOOST_TEST(to_host(c.real_neighbours) == knn(kr, kr, bank.keys(), 1, true));
+  BOOST_TEST(to_host(c.fake_neighbours) == knn(kf, kr, bank.keys(), 1, true));
 }
 
 BOOST_AUTO_TEST_CASE(search_over_a_10240_entry_bank) {
@@ -138,11 +147,11 @@ BOOST_AUTO_TEST_CASE(search_over_a_10240_entry_bank) {
   const Tensor<float> keys = row_normalize(randn<float>(Shape{b, q}, rng));
   const Tensor<float> bank = row_normalize(randn<float>(Shape{L, q}, rng));
   const auto t0 = std::chrono::steady_clock::now();
-  const auto nb = knn_search(keys, keys, bank, 1, true);
+  const auto nb = knn(keys, keys, bank, 1, true);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   BOOST_TEST_MESSAGE("knn_search 512 queries vs 512 + 10240 candidates (q = 512, float): " << ms << " ms");
   // Small blocks give the same answer.
-  BOOST_TEST(knn_search(keys, keys, bank, 1, true, 1 << 16) == nb);
+  BOOST_TEST(knn(keys, keys, bank, 1, true, 1 << 16) == nb);
   // Spot-check rows against the brute force.
   const Tensor<float> few = slice(keys, 0, 0, 16);
   const auto want = brute_knn(few, keys, bank, 2, false);
@@ -156,25 +165,25 @@ BOOST_AUTO_TEST_CASE(bad_inputs_throw) {
   ClusterOptions o;
   o.k = 10;
   BOOST_CHECK_THROW(real_cluster_similarity(f, kr, bk, bv, o), Error);
-  BOOST_CHECK_THROW(knn_search(kr, kr, bk, 10, true), Error);
-  BOOST_CHECK_NO_THROW(knn_search(kr, kr, bk, 10, false));
-  BOOST_CHECK_THROW(knn_search(kr, kr, TD(), 4, true), Error);
-  BOOST_CHECK_THROW(knn_search(kr, kr, bk, 0, false), Error);
+  BOOST_CHECK_THROW(knn(kr, kr, bk, 10, true), Error);
+  BOOST_CHECK_NO_THROW(knn(kr, kr, bk, 10, false));
+  BOOST_CHECK_THROW(knn(kr, kr, TD(), 4, true), Error);
+  BOOST_CHECK_THROW(knn(kr, kr, bk, 0, false), Error);
   try {
-    knn_search(kr, kr, bk, 12, false);
+    knn(kr, kr, bk, 12, false);
     BOOST_FAIL("no throw");
   } catch (const Error& e) {
     BOOST_TEST(std::string(e.what()).find("candidates") != std::string::npos);
   }
   // Widths and rows.
-  BOOST_CHECK_THROW(knn_search(kr, kr, unit_rows(6, 4, rng), 1, true), Error);
+  BOOST_CHECK_THROW(knn(kr, kr, unit_rows(6, 4, rng), 1, true), Error);
   BOOST_CHECK_THROW(real_cluster_similarity(f, unit_rows(3, 5, rng), bk, bv), Error);
   BOOST_CHECK_THROW(real_cluster_similarity(f, kr, bk, unit_rows(6, 2, rng)), Error);
   BOOST_CHECK_THROW(fake_cluster_similarity(f, f, kr, unit_rows(4, 4, rng), bk, bv), Error);
   // NaN in keys or values.
   TD nan = clone(kr);
   nan.at(1, 2) = std::nan("");
-  BOOST_CHECK_THROW(knn_search(nan, kr, bk, 1, true), Error);
+  BOOST_CHECK_THROW(knn(nan, kr, bk, 1, true), Error);
   BOOST_CHECK_THROW(real_cluster_similarity(f, nan, bk, bv), Error);
   TD fnan = clone(f);
   fnan.at(0, 0) = std::numeric_limits<double>::infinity();

@@ -85,10 +85,11 @@ BOOST_AUTO_TEST_CASE(cluster_similarities_and_their_gradients) {
   emb::ClusterOptions o;
   o.k = 2;
   const auto r = emb::cluster_similarities(f, fg, kr, kf, bank_k, bank_v, o);
-  std::vector<index_t> nr, nf;
-  const double sr = objectives::real_cluster_similarity(tensor(f), tensor(kr), tensor(bank_k), tensor(bank_v), o, &nr)[0];
-  const double sf =
-      objectives::fake_cluster_similarity(tensor(fg), tensor(f), tensor(kf), tensor(kr), tensor(bank_k), tensor(bank_v), o, &nf)[0];
+  DeviceIndices<Cpu> nr_device, nf_device;
+  const double sr = objectives::real_cluster_similarity(tensor(f), tensor(kr), tensor(bank_k), tensor(bank_v), o, &nr_device)[0];
+  const double sf = objectives::fake_cluster_similarity(tensor(fg), tensor(f), tensor(kf), tensor(kr), tensor(bank_k),
+                                                        tensor(bank_v), o, &nf_device)[0];
+  const std::vector<index_t> nr = to_host(nr_device), nf = to_host(nf_device);
   BOOST_TEST(close(r.s_real, sr, 1e-14, 0));
   BOOST_TEST(close(r.s_fake, sf, 1e-14, 0));
   BOOST_TEST(r.real_neighbours.rows() == 7);

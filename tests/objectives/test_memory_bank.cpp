@@ -188,5 +188,71 @@ BOOST_AUTO_TEST_CASE(searches_against_a_bank_do_not_read_it_back) {
   BOOST_TEST(counters.to_host_bytes < bank_bytes / 2);
   BOOST_TEST(to_host(raw.s_real)[0] == to_host(c.s_real)[0]);
   BOOST_TEST(to_host(raw.s_fake)[0] == to_host(c.s_fake)[0]);
-  BOOST_TEST(raw.real_neighbours == c.real_neighbours);
+  BOOST_TEST(to_host(raw.real_neighbours) == to_host(c.real_neighbours));
+}
+
+// The kNN branch of a training step makes no host round trip (issue #24): with the finite checks
+// deferred (DeferredReads), the search (top-k and the merge of the candidate blocks), the gathers
+// of the neighbours' values and the backward pass run on the device; the neighbours equal the
+// CPU's, the similarities and gradients agree to rounding (Ref sums in long double), and the
+// neighbours are read only when asked for.
+BOOST_AUTO_TEST_CASE(knn_branch_makes_no_device_to_host_transfer) {
+  Rng rng(10);
+  const index_t L = 300, q = 16, p = 8, n = 9;
+  MemoryBank<double> cpu_bank(L, q, p, rng);
+  MemoryBank<double, Ref> bank;
+  bank.load_state({to_device<Ref>(cpu_bank.keys()), to_device<Ref>(cpu_bank.values()), 0});
+  const TD keys = unit_rows(n, q, rng), fake_keys = unit_rows(n, q, rng), f = unit_rows(n, p, rng), fg = unit_rows(n, p, rng);
+  ClusterOptions o;
+  o.k = 3;
+  o.block_elements = 40;  // several query and candidate blocks, merged on the device
+  VD fv(f, true), gv(fg, true);
+  const auto want = cluster_similarities(fv, gv, keys, fake_keys, cpu_bank, o);
+  backward(add(want.s_real, want.s_fake));
+
+  using VR = Var<double, Ref>;
+  VR fr(to_device<Ref>(f), true), gr(to_device<Ref>(fg), true);
+  const auto kr = to_device<Ref>(keys), kf = to_device<Ref>(fake_keys);
+  DeviceReadout<double, Ref> readout;
+  auto& counters = backend::counters(Ref{});
+  counters.reset();
+  {
+    DeferredReads<double, Ref> deferred(readout);
+    const auto c = cluster_similarities(fr, gr, kr, kf, bank, o);
+    backward(add(c.s_real, c.s_fake));
+    BOOST_TEST(counters.to_host == 0u, counters.to_host << " device→host transfers in the kNN branch");
+    BOOST_TEST(readout.checks() > 0u);  // the finite checks were queued, not read
+    BOOST_TEST(to_host(c.real_neighbours) == to_host(want.real_neighbours));
+    BOOST_TEST(to_host(c.fake_neighbours) == to_host(want.fake_neighbours));
+    BOOST_TEST(close(to_host(c.s_real.value())[0], want.s_real.value()[0], 1e-14, 1e-15));
+    BOOST_TEST(close(to_host(c.s_fake.value())[0], want.s_fake.value()[0], 1e-14, 1e-15));
+  }
+  BOOST_TEST(!readout.read().has_value());
+  const TD grad_f = to_host(fr.grad()), grad_g = to_host(gr.grad());
+  for (index_t i = 0; i < f.numel(); ++i) BOOST_TEST(close(grad_f[i], fv.grad()[i], 1e-13, 1e-15));
+  for (index_t i = 0; i < fg.numel(); ++i) BOOST_TEST(close(grad_g[i], gv.grad()[i], 1e-13, 1e-15));
+}
+
+// With the checks deferred, NaN keys reach the search: it still returns candidates (indices in
+// [0, n + L)), so the gathers stay inside the values, and the queued check reports the NaN.
+BOOST_AUTO_TEST_CASE(deferred_nan_keys_give_candidates_and_a_failed_check) {
+  Rng rng(11);
+  const index_t L = 40, q = 5, p = 3, n = 6;
+  MemoryBank<double, Ref> bank(L, q, p, rng);
+  TD keys = unit_rows(n, q, rng);
+  keys.at(2, 1) = std::nan("");
+  const auto kr = to_device<Ref>(keys), f = to_device<Ref>(unit_rows(n, p, rng));
+  ClusterOptions o;
+  o.k = 2;
+  o.block_elements = 16;
+  DeviceReadout<double, Ref> readout;
+  {
+    DeferredReads<double, Ref> deferred(readout);
+    const auto c = cluster_similarities(f, f, kr, kr, bank, o);
+    for (index_t j : to_host(c.real_neighbours)) BOOST_TEST((j >= 0 && j < n + L), "neighbour " << j);
+    for (index_t j : to_host(c.fake_neighbours)) BOOST_TEST((j >= 0 && j < n + L), "neighbour " << j);
+  }
+  const auto failed = readout.read();
+  BOOST_REQUIRE(failed.has_value());
+  BOOST_TEST(failed->find("NaN or Inf") != std::string::npos, *failed);
 }

@@ -51,15 +51,21 @@
 /// | `group_norm_backward(D, g, x, mean, rstd, w, dy, dx, dw, db)` | its VJP: dx (overwritten), dw[c] = Σ dy·xhat, db[c] = Σ dy (overwritten; each skipped when null) |
 /// | `group_norm_jvp(D, g, x, mean, rstd, w, xdot, wdot, bdot, ydot)` | its tangent: ydot = w[c]·rstd·(ẋ − mean ẋ − xhat·mean(xhat·ẋ)) + xhat·ẇ[c] + ḃ[c] (w, ẇ, ḃ null: 1, 0, 0) |
 /// | `copy_rows(D, rows, len, src, src_stride, dst, dst_stride, bool acc)` | dst[r·dst_stride + i] (+)= src[r·src_stride + i] |
-/// | `gather_rows(D, src, width, host index, out)` | out[i, :] = src[index[i], :] |
-/// | `scatter_add_rows(D, g, width, host index, dst)` | dst[index[i], :] += g[i, :] (repeated indices add up) |
-/// | `topk_rows(D, x, rows, cols, k)` | host vector of each row's k largest columns, largest first, ties to the smaller index |
+/// | `gather_rows(D, src, rows, width, const index_t* index, count, offset, out)` | out[i, :] = src[index[i] − offset, :] for i < count where that row is in [0, rows), else 0 (index in device memory) |
+/// | `scatter_add_rows(D, g, width, const index_t* index, count, offset, dst, rows)` | dst[index[i] − offset, :] += g[i, :] where that row is in [0, rows), others skipped; repeated indices add up in order of i |
+/// | `topk_rows(D, x, rows, cols, k, T* values, index_t* indices)` | each row's k largest columns, largest first, ties to the smaller index: indices (rows×k) and their values (rows×k, skipped when null), in device memory |
 /// | `softmax_cross_entropy(D, logits, n, k, host labels, loss, grad)` | loss[0] = mean over rows of −log softmax(logits)[label] (0 when n = 0); grad = ∂loss/∂logits when not null; throws on a label outside [0, k) |
 /// | `softmax_rows(D, rows, cols, bool log, x, y)` | each row of y = softmax of that row of x (log: log-softmax), from the row minus its maximum |
 /// | `argmax_accuracy(D, logits, n, k, host labels, accuracy)` | accuracy[0] = fraction of rows whose first maximal column is their label (0 when n = 0); throws on a label outside [0, k) |
 /// | `cholesky(D, p, a, l, info)` | l = the lower factor L of the symmetric p×p a = L·Lᵀ (only a's lower triangle read; l's strict upper triangle 0); info[0] = 0 when every pivot is finite and > 0 (a positive definite), else nonzero and l unspecified |
 /// | `cholesky_logdet(D, p, l, y)` | y[0] = 2·Σᵢ log l_ii = log det(L·Lᵀ) for a lower factor l |
 /// | `cholesky_inverse(D, p, l, y)` | y = (L·Lᵀ)⁻¹, all p×p entries (symmetric), for a lower factor l with a positive diagonal |
+///
+/// ## Index buffers and selection (index_t in device memory: backend/device_indices.hpp)
+/// | kernel | computes |
+/// |---|---|
+/// | `Allocator<D>::allocate<index_t>(n)`, `copy_to_host`, `copy_from_host`, `copy_rows` | as for T, on index_t (copy_rows without accumulation) |
+/// | `topk_merge_rows(D, rows, k, na, T* a_values, index_t* a_indices, nb, const T* b_values, const index_t* b_indices, b_offset)` | per row, a (na sorted entries, row stride k) becomes the first min(k, na + nb) of a ∪ b, b's nb sorted entries (row stride nb) taking index + b_offset; order: larger value first, ties to the smaller index |
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -222,7 +228,8 @@ constexpr bool conforms() {
   using namespace contract_detail;
   // Arguments of the stated types (declared, never defined: unevaluated operands only).
   using A4 = const std::array<index_t, 4>;
-  using Idx = const std::vector<index_t>;
+  using IdxIn = const index_t*;  // device memory read
+  using IdxOut = index_t*;       // device memory written
   using In = const T*;  // device memory read
   using Out = T*;       // device memory written
   static_assert(std::is_same_v<decltype(D::host_memory), const bool>, "D::host_memory");
@@ -254,15 +261,21 @@ constexpr bool conforms() {
   static_assert(returns<decltype(group_norm_backward(D{}, arg<G>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "group_norm_backward");
   static_assert(returns<decltype(group_norm_jvp(D{}, arg<G>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "group_norm_jvp");
   static_assert(returns<decltype(copy_rows(D{}, index_t{}, index_t{}, arg<In>(), index_t{}, arg<Out>(), index_t{}, false)), void>(), "copy_rows");
-  static_assert(returns<decltype(gather_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "gather_rows");
-  static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "scatter_add_rows");
-  static_assert(returns<decltype(topk_rows(D{}, arg<In>(), index_t{}, index_t{}, index_t{})), std::vector<index_t>>(), "topk_rows");
+  static_assert(returns<decltype(gather_rows(D{}, arg<In>(), index_t{}, index_t{}, arg<IdxIn>(), index_t{}, index_t{}, arg<Out>())), void>(), "gather_rows");
+  static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<IdxIn>(), index_t{}, index_t{}, arg<Out>(), index_t{})), void>(), "scatter_add_rows");
+  static_assert(returns<decltype(topk_rows(D{}, arg<In>(), index_t{}, index_t{}, index_t{}, arg<Out>(), arg<IdxOut>())), void>(), "topk_rows");
   static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>(), arg<Out>())), void>(), "softmax_cross_entropy");
   static_assert(returns<decltype(softmax_rows(D{}, index_t{}, index_t{}, false, arg<In>(), arg<Out>())), void>(), "softmax_rows");
   static_assert(returns<decltype(argmax_accuracy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), void>(), "argmax_accuracy");
   static_assert(returns<decltype(cholesky(D{}, index_t{}, arg<In>(), arg<Out>(), arg<Out>())), void>(), "cholesky");
   static_assert(returns<decltype(cholesky_logdet(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_logdet");
   static_assert(returns<decltype(cholesky_inverse(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_inverse");
+  // Index buffers (backend/device_indices.hpp) and the kernels on them.
+  static_assert(returns<decltype(Allocator<D>::template allocate<index_t>(std::size_t{})), std::shared_ptr<index_t>>(), "Allocator<D>::allocate<index_t>(n)");
+  static_assert(returns<decltype(copy_to_host(D{}, index_t{}, arg<IdxIn>(), arg<IdxOut>())), void>(), "copy_to_host (index_t)");
+  static_assert(returns<decltype(copy_from_host(D{}, index_t{}, arg<IdxIn>(), arg<IdxOut>())), void>(), "copy_from_host (index_t)");
+  static_assert(returns<decltype(copy_rows(D{}, index_t{}, index_t{}, arg<IdxIn>(), index_t{}, arg<IdxOut>(), index_t{}, false)), void>(), "copy_rows (index_t)");
+  static_assert(returns<decltype(topk_merge_rows(D{}, index_t{}, index_t{}, index_t{}, arg<Out>(), arg<IdxOut>(), index_t{}, arg<In>(), arg<IdxIn>(), index_t{})), void>(), "topk_merge_rows");
   return true;
 }
 

@@ -20,6 +20,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "structgan/backend/contract.hpp"
@@ -33,7 +34,9 @@ struct Allocator<Ref> {
   static std::shared_ptr<T> allocate(std::size_t n) {
     const std::size_t count = n == 0 ? 1 : n;
     std::shared_ptr<T> p(new T[count], std::default_delete<T[]>());
-    std::fill(p.get(), p.get() + count, std::numeric_limits<T>::quiet_NaN());
+    // NaN for values; for indices (index_t) the most negative one, which no row has.
+    const T poison = std::numeric_limits<T>::has_quiet_NaN ? std::numeric_limits<T>::quiet_NaN() : std::numeric_limits<T>::lowest();
+    std::fill(p.get(), p.get() + count, poison);
     backend::counters(Ref{}).allocation(count * sizeof(T));
     return p;
   }
@@ -463,30 +466,56 @@ void copy_rows(Ref, index_t rows, index_t len, const T* src, index_t src_stride,
 }
 
 template <class T>
-void gather_rows(Ref, const T* src, index_t width, const std::vector<index_t>& index, T* out) {
-  for (std::size_t i = 0; i < index.size(); ++i)
-    for (index_t j = 0; j < width; ++j) out[static_cast<index_t>(i) * width + j] = src[index[i] * width + j];
+void gather_rows(Ref, const T* src, index_t rows, index_t width, const index_t* index, index_t count, index_t offset, T* out) {
+  for (index_t i = 0; i < count; ++i) {
+    const index_t r = index[i] - offset;
+    for (index_t j = 0; j < width; ++j) out[i * width + j] = r >= 0 && r < rows ? src[r * width + j] : T(0);
+  }
 }
 
 template <class T>
-void scatter_add_rows(Ref, const T* g, index_t width, const std::vector<index_t>& index, T* dst) {
-  for (std::size_t i = 0; i < index.size(); ++i)
-    for (index_t j = 0; j < width; ++j) dst[index[i] * width + j] += g[static_cast<index_t>(i) * width + j];
+void scatter_add_rows(Ref, const T* g, index_t width, const index_t* index, index_t count, index_t offset, T* dst, index_t rows) {
+  for (index_t i = 0; i < count; ++i) {
+    const index_t r = index[i] - offset;
+    if (r >= 0 && r < rows)
+      for (index_t j = 0; j < width; ++j) dst[r * width + j] += g[i * width + j];
+  }
 }
 
 /// A stable sort of each row by decreasing value: ties keep the smaller index first.
 template <class T>
-std::vector<index_t> topk_rows(Ref, const T* x, index_t rows, index_t cols, index_t k) {
-  std::vector<index_t> out;
-  out.reserve(static_cast<std::size_t>(rows * k));
+void topk_rows(Ref, const T* x, index_t rows, index_t cols, index_t k, T* values, index_t* indices) {
+  require(k >= 0 && k <= cols, "topk_rows: k = ", k, " for ", cols, " columns");
   std::vector<index_t> order(static_cast<std::size_t>(cols));
   for (index_t r = 0; r < rows; ++r) {
     const T* row = x + r * cols;
     std::iota(order.begin(), order.end(), index_t(0));
     std::stable_sort(order.begin(), order.end(), [row](index_t i, index_t j) { return row[i] > row[j]; });
-    out.insert(out.end(), order.begin(), order.begin() + k);
+    for (index_t t = 0; t < k; ++t) {
+      indices[r * k + t] = order[static_cast<std::size_t>(t)];
+      if (values) values[r * k + t] = row[order[static_cast<std::size_t>(t)]];
+    }
   }
-  return out;
+}
+
+/// Both lists of a row in one, sorted by (value descending, index ascending), its first
+/// min(k, na + nb) entries kept.
+template <class T>
+void topk_merge_rows(Ref, index_t rows, index_t k, index_t na, T* a_values, index_t* a_indices, index_t nb, const T* b_values,
+                     const index_t* b_indices, index_t b_offset) {
+  require(na >= 0 && na <= k && nb >= 0, "topk_merge_rows: ", na, " + ", nb, " entries for k = ", k);
+  std::vector<std::pair<T, index_t>> all;
+  for (index_t r = 0; r < rows; ++r) {
+    all.clear();
+    for (index_t t = 0; t < na; ++t) all.emplace_back(a_values[r * k + t], a_indices[r * k + t]);
+    for (index_t t = 0; t < nb; ++t) all.emplace_back(b_values[r * nb + t], b_indices[r * nb + t] + b_offset);
+    std::stable_sort(all.begin(), all.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    for (index_t t = 0; t < std::min<index_t>(k, na + nb); ++t) {
+      a_values[r * k + t] = all[static_cast<std::size_t>(t)].first;
+      a_indices[r * k + t] = all[static_cast<std::size_t>(t)].second;
+    }
+  }
 }
 
 namespace ref {

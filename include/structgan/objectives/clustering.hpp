@@ -16,7 +16,6 @@
 /// \endcode
 #include <algorithm>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -157,28 +156,15 @@ void check_keys(const char* op, const char* what, const Tensor<T, D>& k, index_t
   require_finite(k, op, ": ", what, " of shape ", k.shape(), " have NaN or Inf entries");
 }
 
-/// Merges the candidates `idx` (global indices, values `sim`) of one block into a row's best
-/// list of length kk (value descending, ties to the smaller index).
-template <class T>
-void merge_best(index_t kk, index_t& have, index_t* best_i, T* best_v, index_t j, T s) {
-  const auto better = [](T a, index_t ia, T b, index_t ib) { return a > b || (a == b && ia < ib); };
-  if (have == kk && !better(s, j, best_v[kk - 1], best_i[kk - 1])) return;
-  index_t pos = have < kk ? have++ : kk - 1;
-  while (pos > 0 && better(s, j, best_v[pos - 1], best_i[pos - 1])) {
-    best_v[pos] = best_v[pos - 1];
-    best_i[pos] = best_i[pos - 1];
-    --pos;
-  }
-  best_v[pos] = s;
-  best_i[pos] = j;
-}
-}  // namespace detail
-
-namespace detail {
 /// knn_search on keys whose entries the caller has checked to be finite (shapes are checked here).
+/// Everything after the shape checks runs on the device: per block of queries, a GEMM per block of
+/// candidates, topk_rows of the block (values and columns) and topk_merge_rows into the queries'
+/// running best (values descending, ties to the smaller index: the blocks are merged exactly as one
+/// full sort would order them). Every row of a query block has seen the same candidates, so how
+/// many entries its best list holds is known on the host.
 template <class T, class D>
-std::vector<index_t> knn_search_finite(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys,
-                                       const Tensor<T, D>& bank_keys, index_t k, bool drop_first, index_t block_elements) {
+DeviceIndices<D> knn_search_finite(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys, const Tensor<T, D>& bank_keys,
+                                   index_t k, bool drop_first, index_t block_elements) {
   const char* op = "knn_search";
   detail::check_key_shape(op, "query keys", queries, -1);
   const index_t q = queries.dim(1), m = queries.dim(0);
@@ -192,14 +178,16 @@ std::vector<index_t> knn_search_finite(const Tensor<T, D>& queries, const Tensor
           " candidates (", n, " batch + ", L, " bank)");
   require(block_elements >= 1, op, ": block_elements must be ≥ 1");
 
-  std::vector<index_t> best_i(static_cast<std::size_t>(m * kk));
-  std::vector<T> best_v(static_cast<std::size_t>(m * kk));
-  std::vector<index_t> have(static_cast<std::size_t>(m), 0);
+  DeviceIndices<D> best_i(m, kk);
+  Tensor<T, D> best_v(Shape{m, kk});
   const index_t mq = std::min<index_t>(m, std::max<index_t>(1, block_elements / std::max<index_t>(kk, 64)));
   for (index_t q0 = 0; q0 < m; q0 += mq) {
     const index_t mb = std::min(mq, m - q0);
     const index_t cb = std::max<index_t>(kk, block_elements / mb);
     Tensor<T, D> sims(Shape{mb, std::min(cb, n + L)});
+    Tensor<T, D> top_v(Shape{mb, kk});
+    DeviceIndices<D> top_i(mb, kk);
+    index_t have = 0;  // entries in each row's best list so far
     // The two sources of candidates, each walked in blocks of ≤ cb rows (no concatenated copy).
     for (int src = 0; src < 2; ++src) {
       const Tensor<T, D>& keys = src == 0 ? batch_keys : bank_keys;
@@ -209,23 +197,16 @@ std::vector<index_t> knn_search_finite(const Tensor<T, D>& queries, const Tensor
         Tensor<T, D> s = nb == sims.dim(1) ? sims : Tensor<T, D>(Shape{mb, nb});
         gemm(D{}, false, true, mb, nb, q, T(1), queries.data() + q0 * q, q, keys.data() + c0 * q, q, T(0), s.data(), nb);
         const index_t kb = std::min(kk, nb);
-        const std::vector<index_t> top = topk_indices(s, kb);
-        const Tensor<T, Cpu> sh = to_host(s);
-        for (index_t r = 0; r < mb; ++r) {
-          const std::size_t row = static_cast<std::size_t>(q0 + r);
-          for (index_t t = 0; t < kb; ++t) {
-            const index_t j = top[static_cast<std::size_t>(r * kb + t)];
-            detail::merge_best(kk, have[row], best_i.data() + row * kk, best_v.data() + row * kk, offset + c0 + j,
-                               sh[r * nb + j]);
-          }
-        }
+        topk_rows(D{}, s.data(), mb, nb, kb, top_v.data(), top_i.data());
+        topk_merge_rows(D{}, mb, kk, have, best_v.data() + q0 * kk, best_i.data() + q0 * kk, kb, top_v.data(), top_i.data(),
+                        offset + c0);
+        have = std::min(kk, have + kb);
       }
     }
   }
-  std::vector<index_t> out(static_cast<std::size_t>(m * k));
-  const index_t skip = drop_first ? 1 : 0;
-  for (index_t r = 0; r < m; ++r)
-    for (index_t t = 0; t < k; ++t) out[static_cast<std::size_t>(r * k + t)] = best_i[static_cast<std::size_t>(r * kk + skip + t)];
+  if (!drop_first) return best_i;
+  DeviceIndices<D> out(m, k);
+  copy_rows(D{}, m, k, best_i.data() + 1, kk, out.data(), k, false);
   return out;
 }
 }  // namespace detail
@@ -233,13 +214,14 @@ std::vector<index_t> knn_search_finite(const Tensor<T, D>& queries, const Tensor
 /// The k nearest neighbours of each query key among the candidates [batch_keys; bank_keys]
 /// (SPEC §3): similarity = dot product of unit keys; the top k + 1 are taken and the first
 /// (the sample itself, for the real branch) dropped when drop_first, else the top k.
-/// Returns row-major m×k indices into [batch; bank] (j < n: batch row; j ≥ n: bank row j − n).
-/// Blocked: queries × ≤ block_elements candidates at a time through GEMM, then a partial
-/// selection (topk_indices) per block merged into the running best; memory O(block_elements).
+/// Returns m×k indices into [batch; bank] (j < n: batch row; j ≥ n: bank row j − n) in D's
+/// memory (`to_host` reads them). Blocked: queries × ≤ block_elements candidates at a time
+/// through GEMM, then a partial selection per block (topk_rows) merged into the running best
+/// (topk_merge_rows), all on the device; memory O(block_elements).
 /// Throws when widths differ, keys are not finite, or k (+1) exceeds the n + L candidates.
 template <class T, class D>
-std::vector<index_t> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys, const Tensor<T, D>& bank_keys,
-                                index_t k, bool drop_first, index_t block_elements = index_t(1) << 21) {
+DeviceIndices<D> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>& batch_keys, const Tensor<T, D>& bank_keys,
+                            index_t k, bool drop_first, index_t block_elements = index_t(1) << 21) {
   const char* op = "knn_search";
   detail::check_keys(op, "query keys", queries, -1);
   if (batch_keys.data() != queries.data()) detail::check_keys(op, "batch keys", batch_keys, queries.dim(1));
@@ -253,47 +235,52 @@ std::vector<index_t> knn_search(const Tensor<T, D>& queries, const Tensor<T, D>&
 
 /// s = mean over i < m, j < k of q_i · v_{n_ij} (SPEC §3), the values v taken from
 /// [batch_values; bank_values]: rows of the live batch carry gradient, bank rows are constants.
-/// `neighbours` is the m×k row-major output of knn_search. Shape [1].
+/// `neighbours` is the m×k output of knn_search, in D's memory: the rows are gathered on the
+/// device, once from the batch (bank indices give zero rows there) and once from the bank (batch
+/// indices give zero rows), and added. The indices are not read back to check them: one outside
+/// [0, n + L) contributes a zero row. Shape [1].
 template <class V, class T, class D>
 V neighbour_similarity(const V& query_values, const V& batch_values, const Tensor<T, D>& bank_values,
-                       const std::vector<index_t>& neighbours, index_t k) {
+                       const DeviceIndices<D>& neighbours, index_t k) {
   const char* op = "neighbour_similarity";
   const Shape qs = query_values.shape(), bs = batch_values.shape();
   require(qs.rank() == 2 && bs.rank() == 2 && qs[1] == bs[1], op, ": query values ", qs, " and batch values ", bs,
           " must be matrices of the same width");
   const index_t m = qs[0], p = qs[1], n = bs[0];
-  require(k >= 1 && static_cast<index_t>(neighbours.size()) == m * k, op, ": ", neighbours.size(), " neighbour indices for ", m,
-          " queries × k = ", k);
+  require(k >= 1 && neighbours.size() == m * k, op, ": ", neighbours.size(), " neighbour indices for ", m, " queries × k = ", k);
   const index_t L = bank_values.defined() ? bank_values.dim(0) : 0;
   if (L > 0) require(bank_values.rank() == 2 && bank_values.dim(1) == p, op, ": bank values ", bank_values.shape(), " for width ", p);
-  // The bank rows actually used, gathered once (constants), appended after the batch.
-  std::vector<index_t> bank_rows, remapped(neighbours.size());
-  std::unordered_map<index_t, index_t> slot;
-  for (std::size_t i = 0; i < neighbours.size(); ++i) {
-    const index_t j = neighbours[i];
-    require(j >= 0 && j < n + L, op, ": neighbour index ", j, " outside [0, ", n + L, ")");
-    if (j < n) {
-      remapped[i] = j;
-    } else {
-      auto [it, inserted] = slot.emplace(j - n, static_cast<index_t>(bank_rows.size()));
-      if (inserted) bank_rows.push_back(j - n);
-      remapped[i] = n + it->second;
-    }
-  }
-  V pool = bank_rows.empty() ? batch_values
-                             : concat(std::vector<V>{batch_values, constant<V>(gather_rows(bank_values, bank_rows))}, 0);
-  V picked = reshape(gather_rows(pool, remapped), Shape{m, k, p});
+  V picked = gather_rows(batch_values, neighbours, 0);
+  if (L > 0) picked = add(picked, constant<V>(gather_rows(bank_values, neighbours, n)));
+  picked = reshape(picked, Shape{m, k, p});
   V prod = mul(picked, reshape(query_values, Shape{m, 1, p}));
   return mul_scalar(sum_all(prod), T(1.0 / double(m * k)));
 }
+/// neighbour_similarity with neighbours on the host (m×k row-major), each checked to lie in
+/// [0, n + L), then copied to the device once (a convenience outside the training step).
+template <class V, class T, class D>
+V neighbour_similarity(const V& query_values, const V& batch_values, const Tensor<T, D>& bank_values,
+                       const std::vector<index_t>& neighbours, index_t k) {
+  const char* op = "neighbour_similarity";
+  const index_t m = query_values.shape().rank() >= 1 ? query_values.shape()[0] : 0;
+  const index_t n = batch_values.shape().rank() >= 1 ? batch_values.shape()[0] : 0;
+  const index_t L = bank_values.defined() ? bank_values.dim(0) : 0;
+  require(k >= 1 && static_cast<index_t>(neighbours.size()) == m * k, op, ": ", neighbours.size(), " neighbour indices for ",
+          m, " queries × k = ", k);
+  for (index_t j : neighbours) require(j >= 0 && j < n + L, op, ": neighbour index ", j, " outside [0, ", n + L, ")");
+  return neighbour_similarity(query_values, batch_values, bank_values, DeviceIndices<D>::from_host(m, k, neighbours), k);
+}
 
 /// s_real, s_fake and the neighbours of both branches.
+/// The neighbours stay in the device's memory (the search makes no host round trip);
+/// `to_host(c.real_neighbours)` reads them.
 template <class V>
 struct ClusterSimilarities {
-  V s_real;                                 ///< mean f_i · v_ij over the real batch (shape [1])
-  V s_fake;                                 ///< mean f^g_i · v_ij over the generated batch (shape [1])
-  std::vector<index_t> real_neighbours;     ///< n×k into [batch; bank]
-  std::vector<index_t> fake_neighbours;     ///< m×k into [batch; bank]
+  using Indices = DeviceIndices<typename ValueTraits<V>::device>;
+  V s_real;                ///< mean f_i · v_ij over the real batch (shape [1])
+  V s_fake;                ///< mean f^g_i · v_ij over the generated batch (shape [1])
+  Indices real_neighbours;  ///< n×k into [batch; bank]
+  Indices fake_neighbours;  ///< m×k into [batch; bank]
 };
 
 namespace detail {
@@ -319,9 +306,9 @@ void check_bank_keys(const char* op, const Tensor<T, D>& bank_keys, index_t widt
 // The similarities on inputs whose entries the public functions below have checked once.
 template <class V, class T, class D>
 V real_similarity_finite(const V& f, const Tensor<T, D>& real_keys, const Tensor<T, D>& bank_keys,
-                         const Tensor<T, D>& bank_values, const ClusterOptions& o, std::vector<index_t>* neighbours) {
+                         const Tensor<T, D>& bank_values, const ClusterOptions& o, DeviceIndices<D>* neighbours) {
   check_value_shape("real_cluster_similarity", "real values f", f, real_keys);
-  std::vector<index_t> nb = knn_search_finite(real_keys, real_keys, bank_keys, o.k, true, o.block_elements);
+  DeviceIndices<D> nb = knn_search_finite(real_keys, real_keys, bank_keys, o.k, true, o.block_elements);
   V s = neighbour_similarity(f, f, bank_values, nb, o.k);
   if (neighbours) *neighbours = std::move(nb);
   return s;
@@ -329,12 +316,12 @@ V real_similarity_finite(const V& f, const Tensor<T, D>& real_keys, const Tensor
 template <class V, class T, class D>
 V fake_similarity_finite(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
                          const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values, const ClusterOptions& o,
-                         std::vector<index_t>* neighbours) {
+                         DeviceIndices<D>* neighbours) {
   const char* op = "fake_cluster_similarity";
   check_key_shape(op, "real keys", real_keys, fake_keys.dim(1));
   check_value_shape(op, "generated values f^g", fg, fake_keys);
   check_value_shape(op, "real values f", f, real_keys);
-  std::vector<index_t> nb = knn_search_finite(fake_keys, real_keys, bank_keys, o.k, o.skip_first_fake, o.block_elements);
+  DeviceIndices<D> nb = knn_search_finite(fake_keys, real_keys, bank_keys, o.k, o.skip_first_fake, o.block_elements);
   V s = neighbour_similarity(fg, f, bank_values, nb, o.k);
   if (neighbours) *neighbours = std::move(nb);
   return s;
@@ -370,7 +357,7 @@ ClusterSimilarities<V> similarities_with_finite_bank(const V& f, const V& fg, co
 template <class V, class T, class D>
 V real_cluster_similarity(const V& f, const Tensor<T, D>& real_keys, const Tensor<T, D>& bank_keys,
                           const Tensor<T, D>& bank_values, const ClusterOptions& o = {},
-                          std::vector<index_t>* neighbours = nullptr) {
+                          DeviceIndices<D>* neighbours = nullptr) {
   const char* op = "real_cluster_similarity";
   detail::check_real_batch(op, f, real_keys);
   detail::check_bank_keys(op, bank_keys, real_keys.dim(1));
@@ -383,7 +370,7 @@ V real_cluster_similarity(const V& f, const Tensor<T, D>& real_keys, const Tenso
 template <class V, class T, class D>
 V fake_cluster_similarity(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
                           const Tensor<T, D>& bank_keys, const Tensor<T, D>& bank_values, const ClusterOptions& o = {},
-                          std::vector<index_t>* neighbours = nullptr) {
+                          DeviceIndices<D>* neighbours = nullptr) {
   const char* op = "fake_cluster_similarity";
   detail::check_fake_batch(op, fg, fake_keys, -1);
   detail::check_real_batch(op, f, real_keys);
@@ -394,7 +381,7 @@ V fake_cluster_similarity(const V& fg, const V& f, const Tensor<T, D>& fake_keys
 template <class V, class T, class D>
 V fake_cluster_similarity(const V& fg, const V& f, const Tensor<T, D>& fake_keys, const Tensor<T, D>& real_keys,
                           const MemoryBank<T, D>& bank, const ClusterOptions& o = {},
-                          std::vector<index_t>* neighbours = nullptr) {
+                          DeviceIndices<D>* neighbours = nullptr) {
   const char* op = "fake_cluster_similarity";
   detail::check_fake_batch(op, fg, fake_keys, -1);
   detail::check_real_batch(op, f, real_keys);

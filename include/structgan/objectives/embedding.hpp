@@ -141,22 +141,23 @@ ClusterResult<detail::scalar_t<D1>> cluster_similarities(const Eigen::MatrixBase
     bv = detail::to_tensor(bank_values);
   }
   ClusterResult<T> r;
-  std::vector<index_t> nr, nf;
+  DeviceIndices<Cpu> nr_device, nf_device;
   {
     Var<T> fv(detail::to_tensor(f), true);
-    Var<T> s = objectives::real_cluster_similarity(fv, rk, bk, bv, o, &nr);
+    Var<T> s = objectives::real_cluster_similarity(fv, rk, bk, bv, o, &nr_device);
     backward(s);
     r.s_real = s.value()[0];
     r.grad_s_real_f = detail::to_matrix(fv.grad(), f.rows(), f.cols());
   }
   {
     Var<T> fv(detail::to_tensor(f), true), gv(detail::to_tensor(fg), true);
-    Var<T> s = objectives::fake_cluster_similarity(gv, fv, fk, rk, bk, bv, o, &nf);
+    Var<T> s = objectives::fake_cluster_similarity(gv, fv, fk, rk, bk, bv, o, &nf_device);
     backward(s);
     r.s_fake = s.value()[0];
     r.grad_s_fake_fg = detail::to_matrix(gv.grad(), fg.rows(), fg.cols());
     r.grad_s_fake_f = detail::to_matrix(fv.grad(), f.rows(), f.cols());
   }
+  const std::vector<index_t> nr = to_host(nr_device), nf = to_host(nf_device);
   r.real_neighbours = Eigen::Map<const Eigen::Matrix<index_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
                           nr.data(), f.rows(), o.k).template cast<std::int64_t>();
   r.fake_neighbours = Eigen::Map<const Eigen::Matrix<index_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(

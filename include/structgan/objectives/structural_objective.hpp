@@ -287,7 +287,7 @@ class StructuralObjective {
     }
     check_outputs(op, f.value(), fg.value(), x_real.dim(0), x_fake.dim(0));
     const VT dist = gaussian_distance(f, fg, o_.distance, comm_);
-    std::vector<index_t> nb;
+    DeviceIndices<D> nb;
     const VT s_fake = gathers_batch() ? gathered_similarities(f, fg, real_keys, fake_keys, bank, false).s_fake
                                       : fake_cluster_similarity(fg, f, fake_keys, real_keys, bank, o_.cluster, &nb);
     const VT loss = sub(dist, mul_scalar(s_fake, T(o_.lambda_cluster)));

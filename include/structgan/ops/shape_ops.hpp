@@ -3,6 +3,7 @@
 /// concat, slice (any axis, so also the channel slice), gather of rows, top-k indices.
 #include <vector>
 
+#include "structgan/backend/device_indices.hpp"
 #include "structgan/ops/elementwise.hpp"
 
 namespace structgan {
@@ -187,38 +188,63 @@ DualTensor<V> concat(const std::vector<DualTensor<V>>& xs, int axis) {
 
 // ---- rows: gather and top-k ----------------------------------------------------------------------
 
-/// out[i] = x[index[i]] for the rows (first axis) of x; differentiable in x.
+/// out[i] = x[index[i] − offset] for the rows (first axis) of x, a zero row where index[i] − offset
+/// is not a row of x; differentiable in x. The indices stay in device memory (a kNN's neighbours:
+/// [batch; bank] rows are gathered with one call per source, offset 0 and n). Nothing is read back
+/// to check them: an index outside is a zero row, never memory outside x. (offset has no default,
+/// so that gather_rows(x, {i, j}) means the host-index form below.)
 template <class T, class D>
-Tensor<T, D> gather_rows(const Tensor<T, D>& x, const std::vector<index_t>& index) {
+Tensor<T, D> gather_rows(const Tensor<T, D>& x, const DeviceIndices<D>& index, index_t offset) {
   require(x.rank() >= 1, "gather_rows: needs rank ≥ 1, got ", x.shape());
-  for (index_t i : index) require(i >= 0 && i < x.dim(0), "gather_rows: index ", i, " out of range for ", x.shape());
   Shape s = x.shape();
-  s[0] = static_cast<index_t>(index.size());
+  s[0] = index.size();
   Tensor<T, D> y(s);
-  gather_rows(D{}, x.data(), x.numel() / std::max<index_t>(1, x.dim(0)), index, y.data());
+  gather_rows(D{}, x.data(), x.dim(0), x.numel() / std::max<index_t>(1, x.dim(0)), index.data(), index.size(), offset, y.data());
   return y;
 }
 template <class T, class D>
-Var<T, D> gather_rows(const Var<T, D>& x, const std::vector<index_t>& index) {
+Var<T, D> gather_rows(const Var<T, D>& x, const DeviceIndices<D>& index, index_t offset) {
   const Shape from = x.shape();
-  return Var<T, D>::op(gather_rows(x.value(), index), {&x}, [from, index](auto& n) {
+  return Var<T, D>::op(gather_rows(x.value(), index, offset), {&x}, [from, index, offset](auto& n) {
     Tensor<T, D> g = filled<T, D>(from, T(0));
-    scatter_add_rows(D{}, n.grad.data(), from.numel() / std::max<index_t>(1, from[0]), index, g.data());
+    scatter_add_rows(D{}, n.grad.data(), from.numel() / std::max<index_t>(1, from[0]), index.data(), index.size(), offset,
+                     g.data(), from[0]);
     send_grad(n, 0, g);
   });
 }
-template <class V>
-DualTensor<V> gather_rows(const DualTensor<V>& x, const std::vector<index_t>& index) {
-  return {primal_value([&] { return gather_rows(x.primal, index); }), x.has_tangent() ? gather_rows(x.tangent, index) : V()};
+template <class V, class D>
+DualTensor<V> gather_rows(const DualTensor<V>& x, const DeviceIndices<D>& index, index_t offset) {
+  return {primal_value([&] { return gather_rows(x.primal, index, offset); }),
+          x.has_tangent() ? gather_rows(x.tangent, index, offset) : V()};
+}
+
+/// gather_rows with indices on the host, each checked to be a row of x, then copied to the device
+/// once (a convenience outside the training step).
+template <class X>
+X gather_rows(const X& x, const std::vector<index_t>& index) {
+  using D = typename ValueTraits<X>::device;
+  const index_t rows = x.shape().rank() >= 1 ? x.shape()[0] : 0;
+  require(x.shape().rank() >= 1, "gather_rows: needs rank ≥ 1, got ", x.shape());
+  for (index_t i : index) require(i >= 0 && i < rows, "gather_rows: index ", i, " out of range for ", x.shape());
+  return gather_rows(x, DeviceIndices<D>::from_host(static_cast<index_t>(index.size()), 1, index), 0);
 }
 
 /// The column indices of the k largest entries of each row of a matrix (rows × cols), largest
-/// first, ties to the smaller index; row-major rows × k. No gradient (indices are discrete).
+/// first, ties to the smaller index, in device memory (rows × k). No gradient (indices are discrete).
+template <class T, class D>
+DeviceIndices<D> topk_columns(const Tensor<T, D>& x, index_t k) {
+  require(x.rank() == 2, "topk_columns: needs a matrix, got ", x.shape());
+  require(k >= 1 && k <= x.dim(1), "topk_columns: k = ", k, " but only ", x.dim(1), " candidates");
+  DeviceIndices<D> out(x.dim(0), k);
+  topk_rows(D{}, x.data(), x.dim(0), x.dim(1), k, static_cast<T*>(nullptr), out.data());
+  return out;
+}
+/// topk_columns read back to the host, row-major rows × k (a convenience outside the training step).
 template <class T, class D>
 std::vector<index_t> topk_indices(const Tensor<T, D>& x, index_t k) {
   require(x.rank() == 2, "topk_indices: needs a matrix, got ", x.shape());
   require(k >= 1 && k <= x.dim(1), "topk_indices: k = ", k, " but only ", x.dim(1), " candidates");
-  return topk_rows(D{}, x.data(), x.dim(0), x.dim(1), k);
+  return to_host(topk_columns(x, k));
 }
 
 }  // namespace structgan

@@ -11,6 +11,7 @@
 #include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/core/error.hpp"
 #include "structgan/backend/contract.hpp"
+#include "structgan/backend/row_selection.hpp"
 
 namespace structgan::backend {
 
@@ -34,34 +35,48 @@ void copy_rows(Cpu, index_t rows, index_t len, const T* src, index_t src_stride,
   });
 }
 
-/// out[i, :] = src[index[i], :] for rows of `width` values (index on the host).
+/// out[i, :] = src[index[i] − offset, :] for rows of `width` values where index[i] − offset is in
+/// [0, rows), else zeros (the kNN gathers [batch; bank] rows with two calls, one per source).
 template <class T>
-void gather_rows(Cpu, const T* src, index_t width, const std::vector<index_t>& index, T* out) {
-  for (std::size_t i = 0; i < index.size(); ++i)
-    std::memcpy(out + static_cast<index_t>(i) * width, src + index[i] * width, static_cast<std::size_t>(width) * sizeof(T));
+void gather_rows(Cpu, const T* src, index_t rows, index_t width, const index_t* index, index_t count, index_t offset, T* out) {
+  if (width <= 0) return;
+  const std::size_t bytes = static_cast<std::size_t>(width) * sizeof(T);
+  cpu::parallel_for(count, std::max<index_t>(1, (index_t(1) << 14) / width), [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) {
+      const index_t r = index[i] - offset;
+      if (r >= 0 && r < rows) std::memcpy(out + i * width, src + r * width, bytes);
+      else std::fill(out + i * width, out + (i + 1) * width, T(0));
+    }
+  });
 }
 
-/// dst[index[i], :] += g[i, :] (the adjoint of gather_rows; repeated indices add up).
+/// dst[index[i] − offset, :] += g[i, :] where that row is in [0, rows) (the adjoint of
+/// gather_rows; repeated indices add up in order of i).
 template <class T>
-void scatter_add_rows(Cpu, const T* g, index_t width, const std::vector<index_t>& index, T* dst) {
-  for (std::size_t i = 0; i < index.size(); ++i)
-    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + index[i] * width, width) +=
-        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(g + static_cast<index_t>(i) * width, width);
+void scatter_add_rows(Cpu, const T* g, index_t width, const index_t* index, index_t count, index_t offset, T* dst, index_t rows) {
+  for (index_t i = 0; i < count; ++i) {
+    const index_t r = index[i] - offset;
+    if (r >= 0 && r < rows)
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + r * width, width) +=
+          Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(g + i * width, width);
+  }
 }
 
-/// The indices of the k largest values of each row of x (rows × cols), largest first; ties go
-/// to the smaller index. Partial selection (nth_element + sort of k), never a full sort.
+/// The k largest values of each row of x (rows × cols), largest first, ties to the smaller index:
+/// their columns to indices (rows × k) and, when not null, their values to values (rows × k).
+/// Partial selection (nth_element + sort of k), never a full sort.
 template <class T>
-std::vector<index_t> topk_rows(Cpu, const T* x, index_t rows, index_t cols, index_t k) {
-  std::vector<index_t> out(static_cast<std::size_t>(rows * k));
+void topk_rows(Cpu, const T* x, index_t rows, index_t cols, index_t k, T* values, index_t* indices) {
+  require(k >= 0 && k <= cols, "topk_rows: k = ", k, " for ", cols, " columns");
+  if (rows <= 0 || k == 0) return;
   cpu::parallel_for(rows, 4, [&](index_t b, index_t e) {
-    std::vector<index_t> idx(static_cast<std::size_t>(cols));
+    std::vector<index_t> idx;
     for (index_t r = b; r < e; ++r) {
       const T* row = x + r * cols;
+      index_t* best = indices + r * k;
       const auto greater = [row](index_t i, index_t j) { return row[i] > row[j] || (row[i] == row[j] && i < j); };
       if (k <= 8) {
         // Small k (the kNN search uses k = 2): one pass keeping a sorted list of the best k.
-        index_t* best = out.data() + r * k;
         index_t have = 0;
         for (index_t j = 0; j < cols; ++j) {
           if (have == k && !greater(j, best[k - 1])) continue;
@@ -69,15 +84,29 @@ std::vector<index_t> topk_rows(Cpu, const T* x, index_t rows, index_t cols, inde
           while (pos > 0 && greater(j, best[pos - 1])) { best[pos] = best[pos - 1]; --pos; }
           best[pos] = j;
         }
-        continue;
+      } else {
+        idx.resize(static_cast<std::size_t>(cols));
+        std::iota(idx.begin(), idx.end(), index_t(0));
+        std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), greater);
+        std::sort(idx.begin(), idx.begin() + k, greater);
+        std::copy(idx.begin(), idx.begin() + k, best);
       }
-      std::iota(idx.begin(), idx.end(), index_t(0));
-      std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), greater);
-      std::sort(idx.begin(), idx.begin() + k, greater);
-      std::copy(idx.begin(), idx.begin() + k, out.begin() + r * k);
+      if (values)
+        for (index_t t = 0; t < k; ++t) values[r * k + t] = row[best[t]];
     }
   });
-  return out;
+}
+
+/// Per row, a's na sorted entries (row stride k) become the first min(k, na + nb) of a ∪ b, b's nb
+/// sorted entries (row stride nb) taking index + b_offset (backend/row_selection.hpp).
+template <class T>
+void topk_merge_rows(Cpu, index_t rows, index_t k, index_t na, T* a_values, index_t* a_indices, index_t nb, const T* b_values,
+                     const index_t* b_indices, index_t b_offset) {
+  require(na >= 0 && na <= k && nb >= 0, "topk_merge_rows: ", na, " + ", nb, " entries for k = ", k);
+  cpu::parallel_for(rows, 256, [&](index_t b, index_t e) {
+    for (index_t r = b; r < e; ++r)
+      selection::merge_topk_row(k, na, a_values + r * k, a_indices + r * k, nb, b_values + r * nb, b_indices + r * nb, b_offset);
+  });
 }
 
 namespace cpu {

@@ -1,15 +1,21 @@
 #pragma once
-/// \file CUDA kernels for data movement, selection, the row softmax and the softmax cross-entropy. Row indices
-/// arrive on the host (as in the CPU backend) and are uploaded per call; labels travel as kernel
-/// arguments.
+/// \file CUDA kernels for data movement, selection, the row softmax and the softmax cross-entropy.
+/// Row indices live in device memory (backend/device_indices.hpp): the top-k writes them there and
+/// the gathers and scatters read them there, so a kNN search makes no host round trip (issue #24);
+/// labels travel as kernel arguments.
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <vector>
 
 #include <cub/block/block_reduce.cuh>
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
 
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
+#include "structgan/backend/row_selection.hpp"
 
 namespace structgan::backend {
 namespace cuda {
@@ -25,24 +31,44 @@ __global__ void copy_rows_kernel(index_t rows, index_t len, const T* src, index_
   }
 }
 
+/// out[i, :] = src[index[i] − offset, :] where that row is in [0, rows), else zeros.
 template <class T>
-__global__ void gather_rows_kernel(const T* src, index_t width, index_t count, const index_t* index, T* out) {
+__global__ void gather_rows_kernel(const T* src, index_t rows, index_t width, const index_t* index, index_t count,
+                                   index_t offset, T* out) {
   const index_t total = count * width;
-  for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x)
-    out[t] = src[index[t / width] * width + t % width];
+  for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x) {
+    const index_t r = index[t / width] - offset;
+    out[t] = r >= 0 && r < rows ? src[r * width + t % width] : T(0);
+  }
 }
 
-/// Destination row rows[q] gets g's rows order[offsets[q]], …, order[offsets[q+1] − 1] added in
-/// that order (the CPU backend's order, so the sums agree bit for bit).
+/// The sort keys of a scatter: source i's destination row, or `rows` for one outside [0, rows)
+/// (sorted last and skipped); and the sources' positions 0, 1, … to sort with them.
+__global__ inline void scatter_keys_kernel(const index_t* index, index_t count, index_t offset, index_t rows,
+                                           unsigned long long* keys, index_t* order) {
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += index_t(gridDim.x) * blockDim.x) {
+    const index_t r = index[i] - offset;
+    keys[i] = static_cast<unsigned long long>(r >= 0 && r < rows ? r : rows);
+    order[i] = i;
+  }
+}
+
+/// Destination row rows_of_run[q] (q < *runs) gets g's rows order[offsets[q]], …,
+/// order[offsets[q] + counts[q] − 1] added in that order (the sources sorted stably by
+/// destination: the CPU backend's order, so the sums agree bit for bit, and nothing is atomic).
 template <class T>
-__global__ void scatter_add_rows_kernel(const T* g, index_t width, index_t unique, const index_t* rows,
-                                        const index_t* offsets, const index_t* order, T* dst) {
-  const index_t total = unique * width;
+__global__ void scatter_add_rows_kernel(const T* g, index_t width, index_t max_runs, const index_t* runs,
+                                        const unsigned long long* rows_of_run, const index_t* offsets, const index_t* counts,
+                                        const index_t* order, index_t rows, T* dst) {
+  const index_t total = max_runs * width, used = *runs;
   for (index_t t = index_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += index_t(gridDim.x) * blockDim.x) {
     const index_t q = t / width, j = t % width;
-    T acc = dst[rows[q] * width + j];
-    for (index_t k = offsets[q]; k < offsets[q + 1]; ++k) acc += g[order[k] * width + j];
-    dst[rows[q] * width + j] = acc;
+    if (q >= used) continue;
+    const index_t row = static_cast<index_t>(rows_of_run[q]);
+    if (row >= rows) continue;  // the sources outside [0, rows)
+    T acc = dst[row * width + j];
+    for (index_t k = offsets[q]; k < offsets[q] + counts[q]; ++k) acc += g[order[k] * width + j];
+    dst[row * width + j] = acc;
   }
 }
 
@@ -76,7 +102,7 @@ inline constexpr int topk_round = 16;
 /// keeps a sorted list of its best columns ranked after the previous round's last pick, then 16
 /// block-wide arg-max steps merge the lists. O(cols · ⌈k/16⌉) per row.
 template <class T>
-__global__ void topk_rows_kernel(const T* x, index_t rows, index_t cols, index_t k, index_t* out) {
+__global__ void topk_rows_kernel(const T* x, index_t rows, index_t cols, index_t k, T* values, index_t* out) {
   using Reduce = cub::BlockReduce<TopkCandidate<T>, block_threads>;
   __shared__ typename Reduce::TempStorage tmp;
   __shared__ index_t winner;
@@ -105,6 +131,7 @@ __global__ void topk_rows_kernel(const T* x, index_t rows, index_t cols, index_t
         if (threadIdx.x == 0) {
           winner = top.index;
           out[r * k + done + step] = top.index;
+          if (values) values[r * k + done + step] = top.value;
         }
         __syncthreads();
         if (head < have && best[head] == winner) ++head;  // columns are unique: one owner
@@ -113,6 +140,14 @@ __global__ void topk_rows_kernel(const T* x, index_t rows, index_t cols, index_t
       }
     }
   }
+}
+
+/// One thread per row: backend/row_selection.hpp's in-place merge.
+template <class T>
+__global__ void topk_merge_rows_kernel(index_t rows, index_t k, index_t na, T* av, index_t* ai, index_t nb, const T* bv,
+                                       const index_t* bi, index_t b_offset) {
+  for (index_t r = index_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += index_t(gridDim.x) * blockDim.x)
+    selection::merge_topk_row(k, na, av + r * k, ai + r * k, nb, bv + r * nb, bi + r * nb, b_offset);
 }
 
 /// max(a, b) for CUB (NaN in b is ignored, as std::max_element does on the CPU).
@@ -231,51 +266,74 @@ void copy_rows(Cuda, index_t rows, index_t len, const T* src, index_t src_stride
   STRUCTGAN_CUDA_CHECK_LAUNCH("copy_rows_kernel");
 }
 
-/// out[i, :] = src[index[i], :] for rows of `width` values (index on the host, in range).
+/// out[i, :] = src[index[i] − offset, :] for rows of `width` values where that row is in [0, rows),
+/// else zeros (index in device memory).
 template <class T>
-void gather_rows(Cuda, const T* src, index_t width, const std::vector<index_t>& index, T* out) {
-  const index_t count = static_cast<index_t>(index.size());
-  if (count == 0 || width <= 0) return;
-  const cuda::DeviceBuffer<index_t> idx(index);
+void gather_rows(Cuda, const T* src, index_t rows, index_t width, const index_t* index, index_t count, index_t offset, T* out) {
+  if (count <= 0 || width <= 0) return;
   cuda::gather_rows_kernel<T><<<cuda::grid_for(count * width), cuda::block_threads, 0, cuda::stream()>>>(
-      src, width, count, idx.data(), out);
+      src, rows, width, index, count, offset, out);
   STRUCTGAN_CUDA_CHECK_LAUNCH("gather_rows_kernel");
 }
 
-/// dst[index[i], :] += g[i, :] (the adjoint of gather_rows; repeated indices add up, in order of i).
+/// dst[index[i] − offset, :] += g[i, :] where that row is in [0, rows) (the adjoint of
+/// gather_rows; repeated indices add up, in order of i). The sources are grouped by destination on
+/// the device: a stable radix sort of (row, i), run-length encoding, an exclusive scan; then one
+/// thread per (destination row, column) adds its sources in order. No host round trip.
 template <class T>
-void scatter_add_rows(Cuda, const T* g, index_t width, const std::vector<index_t>& index, T* dst) {
-  if (index.empty() || width <= 0) return;
-  // Group the sources by destination row on the host (stable: each row's sources in order of i).
-  std::vector<index_t> order(index.size());
-  std::iota(order.begin(), order.end(), index_t(0));
-  std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return index[a] < index[b]; });
-  std::vector<index_t> rows, offsets;
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    const index_t row = index[static_cast<std::size_t>(order[k])];
-    if (rows.empty() || rows.back() != row) {
-      rows.push_back(row);
-      offsets.push_back(static_cast<index_t>(k));
-    }
-  }
-  offsets.push_back(static_cast<index_t>(order.size()));
-  const cuda::DeviceBuffer<index_t> d_rows(rows), d_offsets(offsets), d_order(order);
-  const index_t unique = static_cast<index_t>(rows.size());
-  cuda::scatter_add_rows_kernel<T><<<cuda::grid_for(unique * width), cuda::block_threads, 0, cuda::stream()>>>(
-      g, width, unique, d_rows.data(), d_offsets.data(), d_order.data(), dst);
+void scatter_add_rows(Cuda, const T* g, index_t width, const index_t* index, index_t count, index_t offset, T* dst,
+                      index_t rows) {
+  if (count <= 0 || width <= 0 || rows <= 0) return;
+  require(count <= index_t(std::numeric_limits<int>::max()), "scatter_add_rows (cuda): ", count, " rows is too many");
+  const int n = static_cast<int>(count);
+  int end_bit = 1;  // keys are in [0, rows]
+  while (end_bit < 64 && (static_cast<unsigned long long>(rows) >> end_bit) != 0) ++end_bit;
+  cuda::DeviceBuffer<unsigned long long> keys(count), sorted_keys(count), run_rows(count);
+  cuda::DeviceBuffer<index_t> order_in(count), order(count), counts(count), offsets(count), runs(1);
+  cuda::scatter_keys_kernel<<<cuda::grid_for(count), cuda::block_threads, 0, cuda::stream()>>>(index, count, offset, rows,
+                                                                                             keys.data(), order_in.data());
+  STRUCTGAN_CUDA_CHECK_LAUNCH("scatter_keys_kernel");
+  std::size_t sort_bytes = 0, rle_bytes = 0, scan_bytes = 0;
+  STRUCTGAN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, keys.data(), sorted_keys.data(), order_in.data(),
+                                                       order.data(), n, 0, end_bit, cuda::stream()));
+  STRUCTGAN_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(nullptr, rle_bytes, sorted_keys.data(), run_rows.data(),
+                                                          counts.data(), runs.data(), n, cuda::stream()));
+  STRUCTGAN_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, counts.data(), offsets.data(), n, cuda::stream()));
+  cuda::DeviceBuffer<unsigned char> scratch(std::max({sort_bytes, rle_bytes, scan_bytes}));
+  STRUCTGAN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(scratch.data(), sort_bytes, keys.data(), sorted_keys.data(),
+                                                       order_in.data(), order.data(), n, 0, end_bit, cuda::stream()));
+  STRUCTGAN_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(scratch.data(), rle_bytes, sorted_keys.data(), run_rows.data(),
+                                                          counts.data(), runs.data(), n, cuda::stream()));
+  // Counts past the last run are never written; the kernel reads offsets of the runs only.
+  STRUCTGAN_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scratch.data(), scan_bytes, counts.data(), offsets.data(), n,
+                                                     cuda::stream()));
+  cuda::scatter_add_rows_kernel<T><<<cuda::grid_for(count * width), cuda::block_threads, 0, cuda::stream()>>>(
+      g, width, count, runs.data(), run_rows.data(), offsets.data(), counts.data(), order.data(), rows, dst);
   STRUCTGAN_CUDA_CHECK_LAUNCH("scatter_add_rows_kernel");
 }
 
-/// The indices of the k largest values of each row of x (rows × cols), largest first; ties go to
-/// the smaller index. Block-level selection on the device; the indices come back to the host.
+/// The k largest values of each row of x (rows × cols), largest first, ties to the smaller index:
+/// columns to indices and, when not null, values to values (rows × k each, device memory).
+/// Block-level selection on the device (one block per row).
 template <class T>
-std::vector<index_t> topk_rows(Cuda, const T* x, index_t rows, index_t cols, index_t k) {
+void topk_rows(Cuda, const T* x, index_t rows, index_t cols, index_t k, T* values, index_t* indices) {
   require(k >= 0 && k <= cols, "topk_rows (cuda): k = ", k, " for ", cols, " columns");
-  if (rows <= 0 || k == 0) return {};
-  cuda::DeviceBuffer<index_t> out(static_cast<std::size_t>(rows * k));
-  cuda::topk_rows_kernel<T><<<cuda::row_blocks(rows), cuda::block_threads, 0, cuda::stream()>>>(x, rows, cols, k, out.data());
+  if (rows <= 0 || k == 0) return;
+  cuda::topk_rows_kernel<T><<<cuda::row_blocks(rows), cuda::block_threads, 0, cuda::stream()>>>(x, rows, cols, k, values,
+                                                                                               indices);
   STRUCTGAN_CUDA_CHECK_LAUNCH("topk_rows_kernel");
-  return out.to_host();
+}
+
+/// Per row, a's na sorted entries (row stride k) become the first min(k, na + nb) of a ∪ b, b's nb
+/// sorted entries (row stride nb) taking index + b_offset: one thread per row.
+template <class T>
+void topk_merge_rows(Cuda, index_t rows, index_t k, index_t na, T* a_values, index_t* a_indices, index_t nb, const T* b_values,
+                     const index_t* b_indices, index_t b_offset) {
+  require(na >= 0 && na <= k && nb >= 0, "topk_merge_rows (cuda): ", na, " + ", nb, " entries for k = ", k);
+  if (rows <= 0 || (na == 0 && nb == 0)) return;
+  cuda::topk_merge_rows_kernel<T><<<cuda::grid_for(rows), cuda::block_threads, 0, cuda::stream()>>>(
+      rows, k, na, a_values, a_indices, nb, b_values, b_indices, b_offset);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("topk_merge_rows_kernel");
 }
 
 namespace cuda {
