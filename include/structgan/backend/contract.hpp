@@ -55,6 +55,7 @@
 /// | `scatter_add_rows(D, g, width, host index, dst)` | dst[index[i], :] += g[i, :] (repeated indices add up) |
 /// | `topk_rows(D, x, rows, cols, k)` | host vector of each row's k largest columns, largest first, ties to the smaller index |
 /// | `softmax_cross_entropy(D, logits, n, k, host labels, grad)` | mean over rows of −log softmax(logits)[label]; grad = ∂/∂logits when not null; throws on a label outside [0, k) |
+/// | `sum_of_squares(D, tensors, host x, host sizes, y)` | y[0] = Σ_t Σ_i x_t[i]² over `tensors` tensors (x: a host array of device pointers, sizes: their lengths; 0 tensors or empty ones allowed), accumulated in double in a fixed order (the same result every run), written as T |
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -253,6 +254,7 @@ constexpr bool conforms() {
   static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<Idx>(), arg<Out>())), void>(), "scatter_add_rows");
   static_assert(returns<decltype(topk_rows(D{}, arg<In>(), index_t{}, index_t{}, index_t{})), std::vector<index_t>>(), "topk_rows");
   static_assert(returns<decltype(softmax_cross_entropy(D{}, arg<In>(), index_t{}, index_t{}, arg<const std::vector<int>>(), arg<Out>())), T>(), "softmax_cross_entropy");
+  static_assert(returns<decltype(sum_of_squares(D{}, index_t{}, arg<const In*>(), arg<const index_t*>(), arg<Out>())), void>(), "sum_of_squares");
   return true;
 }
 
