@@ -8,9 +8,15 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <iomanip>
 #include <limits>
 #include <string>
 #include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "structgan/backend/cpu.hpp"
 #include "structgan/backend/device_indices.hpp"
@@ -687,6 +693,130 @@ BOOST_AUTO_TEST_CASE(reference_index_memory_is_poisoned_and_counted) {
   // The CPU's index memory is the host's: no counters, same values.
   const auto cpu = DeviceIndices<Cpu>::from_host(3, 1, {7, 8, 9});
   BOOST_TEST(to_host(cpu) == (std::vector<index_t>{7, 8, 9}));
+}
+
+namespace {
+/// Σ_t Σ_i x_t[i]² in long double: the reference the multi-tensor kernel is held to.
+template <class T>
+long double long_double_square_sum(const std::vector<std::vector<T>>& tensors) {
+  long double s = 0;
+  for (const auto& t : tensors)
+    for (T v : t) s += static_cast<long double>(v) * static_cast<long double>(v);
+  return s;
+}
+
+/// sum_of_squares of `tensors` on device D (host memory on both the CPU and Ref); empty
+/// tensors are passed as null pointers, as an undefined gradient would be.
+template <class D, class T>
+T square_sum_on(const std::vector<std::vector<T>>& tensors) {
+  std::vector<const T*> x;
+  std::vector<index_t> sizes;
+  for (const auto& t : tensors) {
+    x.push_back(t.empty() ? nullptr : t.data());
+    sizes.push_back(static_cast<index_t>(t.size()));
+  }
+  T y = std::numeric_limits<T>::quiet_NaN();
+  sum_of_squares(D{}, static_cast<index_t>(tensors.size()), x.data(), sizes.data(), &y);
+  return y;
+}
+
+/// Rounding: for float, the double sum written as float (half an ulp); for double, the double
+/// accumulation of up to 2^13 values per accumulator, whose errors grow like √n·ε ≈ 1e-14.
+template <class T>
+constexpr double square_sum_tolerance() { return std::is_same_v<T, float> ? std::numeric_limits<float>::epsilon() : 1e-13; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(multi_tensor_sum_of_squares, T, Scalars) {
+  Rng rng(9);
+  // No tensors, only empty ones, tiny and odd ones, and several chunks (2^15 values each on the
+  // CPU) within one tensor and across tensors, with scales over six orders of magnitude.
+  std::vector<std::vector<std::vector<T>>> cases{{}, {{}, {}}, {{T(3)}}, {{T(1), T(-2)}, {}, {T(0.5)}}};
+  for (index_t count : {index_t(1), index_t(5), index_t(17), index_t(60)}) {
+    std::vector<std::vector<T>> tensors;
+    for (index_t t = 0; t < count; ++t) {
+      const index_t n = rng.below(4) == 0 ? random_dim(rng, 9) : random_dim(rng, count > 17 ? 3000 : 70001);
+      tensors.push_back(random_values<T>(rng, n, std::pow(10.0, static_cast<double>(rng.below(7)) - 3)));
+    }
+    cases.push_back(tensors);
+  }
+  cases.push_back({random_values<T>(rng, 32768), random_values<T>(rng, 32769), random_values<T>(rng, 200001, 1e-2)});
+  for (const auto& tensors : cases) {
+    index_t values = 0;
+    for (const auto& t : tensors) values += static_cast<index_t>(t.size());
+    const std::string what = "sum_of_squares of " + std::to_string(tensors.size()) + " tensors, " + std::to_string(values) + " values";
+    const long double want = long_double_square_sum(tensors);
+    const T cpu = square_sum_on<Cpu>(tensors), ref = square_sum_on<Ref>(tensors);
+    const double tol = square_sum_tolerance<T>() * static_cast<double>(want);
+    BOOST_TEST(std::abs(static_cast<double>(cpu - want)) <= tol, what << ": cpu " << cpu << " long double " << static_cast<double>(want));
+    BOOST_TEST(std::abs(static_cast<double>(ref - want)) <= tol, what << ": ref " << ref << " long double " << static_cast<double>(want));
+    if (values == 0) BOOST_TEST((cpu == T(0) && ref == T(0)), what << ": not 0");
+  }
+  // A NaN or an infinity anywhere reaches the sum (the trainer's finite check of ‖∇‖ relies on it).
+  auto poisoned = cases.back();
+  poisoned[1][5] = std::numeric_limits<T>::quiet_NaN();
+  BOOST_TEST(std::isnan(square_sum_on<Cpu>(poisoned)));
+  BOOST_TEST(std::isnan(square_sum_on<Ref>(poisoned)));
+  poisoned[1][5] = std::numeric_limits<T>::infinity();
+  BOOST_TEST(std::isinf(square_sum_on<Cpu>(poisoned)));
+  BOOST_TEST(std::isinf(square_sum_on<Ref>(poisoned)));
+  // A negative size is an error on both.
+  const index_t bad = -1;
+  const T* none = nullptr;
+  T y = 0;
+  BOOST_CHECK_THROW(sum_of_squares(Cpu{}, 1, &none, &bad, &y), Error);
+  BOOST_CHECK_THROW(sum_of_squares(Ref{}, 1, &none, &bad, &y), Error);
+}
+
+boost::test_tools::assertion_result has_openmp(boost::unit_test::test_unit_id) {
+#ifdef _OPENMP
+  return true;
+#else
+  boost::test_tools::assertion_result r(false);
+  r.message() << "needs OpenMP (1, 2 and 3 threads are compared)";
+  return r;
+#endif
+}
+
+#ifdef _OPENMP
+namespace {
+/// sum_of_squares on 1, 2 and 3 threads against the chunk-order sum of its chunks' partial sums.
+template <class T>
+void check_thread_counts_agree() {
+  Rng rng(10);
+  // 24 tensors of two chunks each (2^15 + 7232 values), scales 10^-3 … 10^3 in random order: the
+  // 48 partial sums differ in magnitude, so adding them in another order (e.g. each thread's
+  // first, then the threads') rounds differently in double.
+  std::vector<std::vector<T>> tensors;
+  for (int t = 0; t < 24; ++t) tensors.push_back(random_values<T>(rng, 40000, std::pow(10.0, 6 * rng.uniform() - 3)));
+  double chunk_order = 0;
+  for (const auto& x : tensors)
+    for (std::size_t b = 0; b < x.size(); b += backend::cpu::square_sum_chunk)
+      chunk_order += backend::cpu::chunk_square_sum(x.data() + b, std::min<index_t>(backend::cpu::square_sum_chunk, static_cast<index_t>(x.size() - b)));
+  const T want = static_cast<T>(chunk_order);
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    BOOST_TEST_REQUIRE(backend::cpu::num_threads() == threads);
+    const T got = square_sum_on<Cpu>(tensors);
+    BOOST_TEST(std::memcmp(&got, &want, sizeof(T)) == 0,
+               threads << " threads: " << std::setprecision(17) << got << ", chunk order " << want);
+  }
+  omp_set_num_threads(before);
+  const long double exact = long_double_square_sum(tensors);
+  BOOST_TEST(std::abs(static_cast<double>(want - exact)) <= square_sum_tolerance<T>() * static_cast<double>(exact));
+}
+}  // namespace
+#endif
+
+// The CPU's partition into chunks, not its threads, fixes the order of the additions: 1, 2 and 3
+// threads give the bits of the partial sums added in chunk order. (The test has teeth in double:
+// a float result rounds the double sum, which hides almost any difference of order.) A build
+// without OpenMP reports this case as skipped.
+BOOST_AUTO_TEST_CASE(sum_of_squares_does_not_depend_on_the_thread_count, *boost::unit_test::precondition(has_openmp)) {
+#ifdef _OPENMP
+  check_thread_counts_agree<float>();
+  check_thread_counts_agree<double>();
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(reference_memory_starts_as_nan_and_is_counted) {

@@ -3,11 +3,14 @@
 #include <boost/test/unit_test.hpp>
 
 // GPU against CPU for GEMM (cuBLAS), convolution, pooling, upsampling, the normalization kernels
-// the softmax kernels (row softmax, cross-entropy, arg-max accuracy), the SPD algebra (cuSOLVER)
-// and the kNN search (top-k, merge, gather, scatter on device indices).
+// the softmax kernels (row softmax, cross-entropy, arg-max accuracy), the SPD algebra (cuSOLVER),
+// the kNN search (top-k, merge, gather, scatter on device indices) and the multi-tensor sum of
+// squares.
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "cuda_test_util.hpp"
 #include "gpu_test_main.hpp"
@@ -426,4 +429,54 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(topk_merge_and_scatter_outside_rows_match_cpu, T, 
   scatter_add_rows(Cuda{}, gpu(g).data(), width, DeviceIndices<Cuda>::from_host(count, 1, idx).data(), count, 0, dstg.data(),
                    dst_rows);
   check_equal("scatter_add_rows (sources outside skipped)", dst, dstg);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(multi_tensor_sum_of_squares_matches_cpu, T, Scalars) {
+  // The gradient norm's reduction (issue #24): no tensors, empty, tiny and odd ones, and tensors
+  // of several chunks (4096 values each on the GPU), against the CPU's double sum.
+  Rng rng(17);
+  std::vector<std::vector<Tensor<T, Cpu>>> cases{{}, {Tensor<T, Cpu>(Shape{0})}, {random<T>(Shape{1}, rng)}};
+  for (index_t count : {index_t(3), index_t(60)}) {
+    std::vector<Tensor<T, Cpu>> tensors;
+    for (index_t t = 0; t < count; ++t) {
+      const index_t n = t % 7 == 3 ? 0 : static_cast<index_t>(rng.below(count > 3 ? 20000 : 9));
+      tensors.push_back(random<T>(Shape{n}, rng, -std::pow(10.0, t % 5 - 2), std::pow(10.0, t % 5 - 2)));
+    }
+    cases.push_back(tensors);
+  }
+  cases.push_back({random<T>(Shape{4096}, rng), random<T>(Shape{4097}, rng), random<T>(Shape{(1 << 20) + 3}, rng, -1e-2, 1e-2)});
+  const double t_tol = std::is_same_v<T, float> ? 2 * std::numeric_limits<float>::epsilon() : 1e-13;
+  for (const auto& tensors : cases) {
+    std::vector<Tensor<T, Cuda>> device;
+    std::vector<const T*> xc, xg;
+    std::vector<index_t> sizes;
+    for (const auto& t : tensors) {
+      device.push_back(gpu(t));
+      xc.push_back(t.data());
+      xg.push_back(device.back().data());
+      sizes.push_back(t.numel());
+    }
+    const std::string what = "sum_of_squares of " + std::to_string(tensors.size()) + " tensors";
+    const index_t count = static_cast<index_t>(tensors.size());
+    T want = -1;
+    sum_of_squares(Cpu{}, count, xc.data(), sizes.data(), &want);
+    Tensor<T, Cuda> y = gpu(from_vector<T>(Shape{1}, {T(7)})), again(Shape{1});
+    const std::uint64_t reads = backend::counters(Cuda{}).to_host;
+    sum_of_squares(Cuda{}, count, xg.data(), sizes.data(), y.data());
+    sum_of_squares(Cuda{}, count, xg.data(), sizes.data(), again.data());
+    BOOST_TEST(backend::counters(Cuda{}).to_host == reads, what << ": read the device");
+    const T got = host(y)[0];
+    BOOST_TEST(std::abs(double(got) - double(want)) <= t_tol * double(want), what << ": gpu " << got << " cpu " << want);
+    if (want == T(0)) BOOST_TEST(got == T(0), what << ": gpu " << got << " for no values");
+    check_equal(what + " run twice", host(y), again);  // a fixed order: the same bits every run
+  }
+  // A NaN anywhere reaches the sum.
+  Tensor<T, Cpu> bad = random<T>(Shape{9000}, rng);
+  bad[8999] = std::numeric_limits<T>::quiet_NaN();
+  const Tensor<T, Cuda> badg = gpu(bad);
+  const T* xb = badg.data();
+  const index_t nb = bad.numel();
+  Tensor<T, Cuda> y(Shape{1});
+  sum_of_squares(Cuda{}, 1, &xb, &nb, y.data());
+  BOOST_TEST(std::isnan(host(y)[0]));
 }

@@ -60,6 +60,7 @@
 /// | `cholesky(D, p, a, l, info)` | l = the lower factor L of the symmetric p×p a = L·Lᵀ (only a's lower triangle read; l's strict upper triangle 0); info[0] = 0 when every pivot is finite and > 0 (a positive definite), else nonzero and l unspecified |
 /// | `cholesky_logdet(D, p, l, y)` | y[0] = 2·Σᵢ log l_ii = log det(L·Lᵀ) for a lower factor l |
 /// | `cholesky_inverse(D, p, l, y)` | y = (L·Lᵀ)⁻¹, all p×p entries (symmetric), for a lower factor l with a positive diagonal |
+/// | `sum_of_squares(D, tensors, host x, host sizes, y)` | y[0] = Σ_t Σ_i x_t[i]² over `tensors` tensors (x: a host array of device pointers, sizes: their lengths; 0 tensors or empty ones allowed), accumulated in double in a fixed order (the same result every run), written as T |
 ///
 /// ## Index buffers and selection (index_t in device memory: backend/device_indices.hpp)
 /// | kernel | computes |
@@ -270,6 +271,7 @@ constexpr bool conforms() {
   static_assert(returns<decltype(cholesky(D{}, index_t{}, arg<In>(), arg<Out>(), arg<Out>())), void>(), "cholesky");
   static_assert(returns<decltype(cholesky_logdet(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_logdet");
   static_assert(returns<decltype(cholesky_inverse(D{}, index_t{}, arg<In>(), arg<Out>())), void>(), "cholesky_inverse");
+  static_assert(returns<decltype(sum_of_squares(D{}, index_t{}, arg<const In*>(), arg<const index_t*>(), arg<Out>())), void>(), "sum_of_squares");
   // Index buffers (backend/device_indices.hpp) and the kernels on them.
   static_assert(returns<decltype(Allocator<D>::template allocate<index_t>(std::size_t{})), std::shared_ptr<index_t>>(), "Allocator<D>::allocate<index_t>(n)");
   static_assert(returns<decltype(copy_to_host(D{}, index_t{}, arg<IdxIn>(), arg<IdxOut>())), void>(), "copy_to_host (index_t)");

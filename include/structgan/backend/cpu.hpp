@@ -10,6 +10,7 @@
 #include "structgan/backend/cpu/misc.hpp"
 #include "structgan/backend/cpu/norm.hpp"
 #include "structgan/backend/cpu/pool.hpp"
+#include "structgan/backend/cpu/sum_of_squares.hpp"
 
 static_assert(structgan::backend::conforms<structgan::Cpu, float>() && structgan::backend::conforms<structgan::Cpu, double>(),
               "the CPU backend implements the backend contract");

@@ -26,6 +26,7 @@
 #include "structgan/backend/cuda/pool.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/backend/cuda/tf32.hpp"
+#include "structgan/backend/cuda/sum_of_squares.hpp"
 
 static_assert(structgan::backend::conforms<structgan::Cuda, float>() && structgan::backend::conforms<structgan::Cuda, double>(),
               "the CUDA backend implements the backend contract");

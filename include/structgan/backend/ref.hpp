@@ -628,6 +628,19 @@ void cholesky_inverse(Ref, index_t p, const T* l, T* y) {
     }
 }
 
+/// Σ over the tensors in order, each over its values in order, in the wide accumulator.
+template <class T>
+void sum_of_squares(Ref, index_t tensors, const T* const* x, const index_t* sizes, T* y) {
+  using A = ref::Acc<T>;
+  require(tensors >= 0, "sum_of_squares: ", tensors, " tensors");
+  A total = 0;
+  for (index_t t = 0; t < tensors; ++t) {
+    require(sizes[t] >= 0, "sum_of_squares: tensor ", t, " has ", sizes[t], " values");
+    for (index_t i = 0; i < sizes[t]; ++i) total += A(x[t][i]) * A(x[t][i]);
+  }
+  *y = static_cast<T>(total);
+}
+
 }  // namespace backend
 }  // namespace structgan
 

@@ -64,21 +64,24 @@ struct StepReport {
 
 namespace detail {
 
-/// ‖g‖₂² over every gradient of an optimizer's parameters, as one value on the device: each
-/// tensor's Σg² added up there in parameter order, so reading the norm is one transfer (not one
-/// per tensor: on a GPU each read is a synchronizing round trip) or none at a step that is not read.
+/// ‖g‖₂² over every gradient of an optimizer's parameters, as one value on the device: one
+/// multi-tensor reduction (the backend's sum_of_squares, in double, in a fixed order) over all
+/// of them, so reading the norm is one transfer (not one per tensor: on a GPU each read is a
+/// synchronizing round trip) or none at a step that is not read (issue #24).
 template <class Opt>
 auto gradient_square_norm(const Opt& opt) {
   using Tn = std::decay_t<decltype(opt.groups().front().slots.front().grad)>;
   using T = typename Tn::value_type;
   using D = typename Tn::device_type;
-  Tn total(Shape{1});
-  fill(D{}, 1, T(0), total.data());
+  std::vector<const T*> grads;
+  std::vector<index_t> sizes;
   for (const auto& g : opt.groups())
     for (const auto& slot : g.slots) {
-      const Tn s = sum_all(square(slot.grad));
-      axpy(D{}, 1, T(1), s.data(), total.data());
+      grads.push_back(slot.grad.data());
+      sizes.push_back(slot.grad.numel());
     }
+  Tn total(Shape{1});
+  sum_of_squares(D{}, static_cast<index_t>(grads.size()), grads.data(), sizes.data(), total.data());
   return total;
 }
 
