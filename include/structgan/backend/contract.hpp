@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "structgan/core/device.hpp"
+#include "structgan/core/error.hpp"
 #include "structgan/core/op_kinds.hpp"
 #include "structgan/core/shape.hpp"
 
@@ -205,6 +206,13 @@ inline BroadcastPlan plan_broadcast(const std::array<index_t, 4>& out, const std
   }
   if (p.rank == 0) { p.rank = 1; p.size[0] = 1; p.sa[0] = p.sb[0] = p.so[0] = 1; }
   return p;
+}
+
+/// The labels of a kernel taking one label per row (softmax_cross_entropy, argmax_accuracy),
+/// checked on the host before the launch: n of them, each in [0, k). `op` names the kernel.
+inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
+  require(static_cast<index_t>(labels.size()) == n, op, ": ", labels.size(), " labels for ", n, " rows");
+  for (int y : labels) require(y >= 0 && y < k, op, ": label ", y, " outside [0, ", k, ")");
 }
 
 namespace contract_detail {

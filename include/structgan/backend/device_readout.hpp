@@ -125,6 +125,19 @@ void require_zero_on_device(const Tensor<T, D>& indicator, const Parts&... parts
   require(to_host(indicator)[0] == T(0), parts...);
 }
 
+/// Requires each indicator (one value on the device; 0 passes), in order, each with its message:
+/// queued into the current DeferredReads scope of (T, D) if one is installed, else read together
+/// in one transfer (structgan::Error with the first failed check's message): several checks at
+/// the price of one read.
+template <class T, class D>
+void require_all_zero_on_device(std::vector<std::pair<Tensor<T, D>, std::string>> checks) {
+  DeviceReadout<T, D> local;
+  DeviceReadout<T, D>* const deferred = DeferredReads<T, D>::current();
+  for (auto& c : checks) (deferred ? *deferred : local).check(c.first, std::move(c.second));
+  if (deferred == nullptr)
+    if (const auto failed = local.read()) throw Error(*failed);
+}
+
 /// Requires every entry of x to be finite, as require_zero_on_device does; the message's `parts`
 /// name what x is. Where the host reads x's memory directly and no scope is installed, no kernel
 /// runs.

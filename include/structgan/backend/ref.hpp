@@ -518,13 +518,6 @@ void topk_merge_rows(Ref, index_t rows, index_t k, index_t na, T* a_values, inde
   }
 }
 
-namespace ref {
-inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
-  require(static_cast<index_t>(labels.size()) == n, op, ": ", labels.size(), " labels for ", n, " rows");
-  for (int y : labels) require(y >= 0 && y < k, op, ": label ", y, " outside [0, ", k, ")");
-}
-}  // namespace ref
-
 template <class T>
 void softmax_rows(Ref, index_t rows, index_t cols, bool log, const T* x, T* y) {
   using A = ref::Acc<T>;
@@ -541,7 +534,7 @@ void softmax_rows(Ref, index_t rows, index_t cols, bool log, const T* x, T* y) {
 template <class T>
 void softmax_cross_entropy(Ref, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
   using A = ref::Acc<T>;
-  ref::check_labels("softmax_cross_entropy", n, k, labels);
+  check_labels("softmax_cross_entropy", n, k, labels);
   A total = 0;
   for (index_t i = 0; i < n; ++i) {
     const int y = labels[static_cast<std::size_t>(i)];
@@ -559,7 +552,7 @@ void softmax_cross_entropy(Ref, const T* logits, index_t n, index_t k, const std
 
 template <class T>
 void argmax_accuracy(Ref, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
-  ref::check_labels("argmax_accuracy", n, k, labels);
+  check_labels("argmax_accuracy", n, k, labels);
   index_t hits = 0;
   for (index_t i = 0; i < n; ++i) {
     const T* z = logits + i * k;

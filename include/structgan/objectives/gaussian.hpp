@@ -146,7 +146,7 @@ void require_factorable(const char* op, const char* what, const Tensor<T, D>& s,
   const T tol = T(64) * std::numeric_limits<T>::epsilon();
   const Tensor<T, D> pass = step(sub(d, mul_scalar(reshape(d, Shape{1, p}), tol)));
   const Tensor<T, D> failed_pairs = sum_all(add_scalar(mul_scalar(pass, T(-1)), T(1)));
-  structgan::detail::require_zero_on_device_together<T, D>(
+  require_all_zero_on_device<T, D>(
       {{nonfinite_indicator(s), format_message(op, ": ", what, " has NaN or Inf entries")},
        {info, format_message(op, ": the ", p, "×", p, " ", what, " is singular to working precision with ridge ", ridge,
                              " (Cholesky failed); increase the ridge")},

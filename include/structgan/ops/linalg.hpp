@@ -60,19 +60,6 @@ namespace detail {
 template <class T>
 using HostMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Requires each indicator (one value on the device; 0 passes), in order, with its message:
-/// queued into the current DeferredReads scope of (T, D) if one is installed, else read together
-/// in one transfer, throwing structgan::Error with the first failed check's message
-/// (require_zero_on_device for several checks at the price of one read).
-template <class T, class D>
-void require_zero_on_device_together(std::vector<std::pair<Tensor<T, D>, std::string>> checks) {
-  DeviceReadout<T, D> local;
-  DeviceReadout<T, D>* const deferred = DeferredReads<T, D>::current();
-  for (auto& c : checks) (deferred ? *deferred : local).check(c.first, std::move(c.second));
-  if (deferred == nullptr)
-    if (const auto failed = local.read()) fail(*failed);
-}
-
 /// The lower Cholesky factor L (s = L·Lᵀ) of the square s, on s's device (the contract's
 /// cholesky kernel). A NaN or Inf entry, or a matrix that is not positive definite, is `op`'s
 /// error: at once outside a DeferredReads scope (one device read for both checks), else at the
@@ -83,7 +70,7 @@ Tensor<T, D> cholesky_factor(const char* op, const Tensor<T, D>& s) {
   const index_t p = s.dim(0);
   Tensor<T, D> l(s.shape()), info(Shape{1});
   cholesky(D{}, p, s.data(), l.data(), info.data());
-  require_zero_on_device_together<T, D>(
+  require_all_zero_on_device<T, D>(
       {{nonfinite_indicator(s), format_message(op, ": matrix of shape ", s.shape(), " has NaN or Inf entries")},
        {info, format_message(op, ": the ", p, "×", p, " matrix is not positive definite (Cholesky failed); increase the ridge")}});
   return l;

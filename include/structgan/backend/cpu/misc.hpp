@@ -109,14 +109,6 @@ void topk_merge_rows(Cpu, index_t rows, index_t k, index_t na, T* a_values, inde
   });
 }
 
-namespace cpu {
-/// The rows' labels, checked: one per row, each in [0, k).
-inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
-  require(static_cast<index_t>(labels.size()) == n, op, ": ", labels.size(), " labels for ", n, " rows");
-  for (int y : labels) require(y >= 0 && y < k, op, ": label ", y, " outside [0, ", k, ")");
-}
-}  // namespace cpu
-
 /// Softmax (log: log-softmax) of each row of x (rows × cols) into y, from the row minus its
 /// maximum (exp never overflows; the largest term is 1, so the sum is at least 1).
 template <class T>
@@ -143,7 +135,7 @@ void softmax_rows(Cpu, index_t rows, index_t cols, bool log, const T* x, T* y) {
 /// ∂loss/∂logits to grad when it is not null. Computed with the log-sum-exp shift for stability.
 template <class T>
 void softmax_cross_entropy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
-  cpu::check_labels("softmax_cross_entropy", n, k, labels);
+  check_labels("softmax_cross_entropy", n, k, labels);
   double total = 0;
   for (index_t i = 0; i < n; ++i) {
     const T* z = logits + i * k;
@@ -163,7 +155,7 @@ void softmax_cross_entropy(Cpu, const T* logits, index_t n, index_t k, const std
 /// row's label (0 when n = 0).
 template <class T>
 void argmax_accuracy(Cpu, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
-  cpu::check_labels("argmax_accuracy", n, k, labels);
+  check_labels("argmax_accuracy", n, k, labels);
   index_t hits = 0;
   for (index_t i = 0; i < n; ++i) {
     const T* z = logits + i * k;

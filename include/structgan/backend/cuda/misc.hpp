@@ -337,10 +337,6 @@ void topk_merge_rows(Cuda, index_t rows, index_t k, index_t na, T* a_values, ind
 }
 
 namespace cuda {
-inline void check_labels(const char* op, index_t n, index_t k, const std::vector<int>& labels) {
-  require(static_cast<index_t>(labels.size()) == n, op, " (cuda): ", labels.size(), " labels for ", n, " rows");
-  for (int y : labels) require(y >= 0 && y < k, op, " (cuda): label ", y, " outside [0, ", k, ")");
-}
 /// Calls launch(first row, rows, chunk) for each run of up to labels_per_launch rows, the chunk
 /// holding their labels.
 template <class F>
@@ -368,7 +364,7 @@ void softmax_rows(Cuda, index_t rows, index_t cols, bool log, const T* x, T* y) 
 /// upload, no wait); nothing comes back: the per-row losses are averaged on the device.
 template <class T>
 void softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* loss, T* grad) {
-  cuda::check_labels("softmax_cross_entropy", n, k, labels);
+  check_labels("softmax_cross_entropy (cuda)", n, k, labels);
   cuda::DeviceBuffer<double> rows(static_cast<std::size_t>(std::max<index_t>(n, 1)));
   cuda::for_label_chunks(labels, [&](index_t r0, index_t count, const cuda::LabelChunk& chunk) {
     cuda::softmax_xent_kernel<T><<<cuda::row_blocks(count), cuda::block_threads, 0, cuda::stream()>>>(
@@ -383,7 +379,7 @@ void softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const st
 /// label, on the device (labels as kernel arguments, as for the cross-entropy; nothing comes back).
 template <class T>
 void argmax_accuracy(Cuda, const T* logits, index_t n, index_t k, const std::vector<int>& labels, T* accuracy) {
-  cuda::check_labels("argmax_accuracy", n, k, labels);
+  check_labels("argmax_accuracy (cuda)", n, k, labels);
   cuda::DeviceBuffer<double> hits(static_cast<std::size_t>(std::max<index_t>(n, 1)));
   cuda::for_label_chunks(labels, [&](index_t r0, index_t count, const cuda::LabelChunk& chunk) {
     cuda::argmax_hits_kernel<T><<<cuda::row_blocks(count), cuda::block_threads, 0, cuda::stream()>>>(logits + r0 * k, count, k,
