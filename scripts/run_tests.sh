@@ -20,7 +20,15 @@ build=${STRUCTGAN_BUILD_DIR:-build-tests}
 jobs=${STRUCTGAN_JOBS:-$(nproc)}
 # STRUCTGAN_DEV_OPT=-O1, STRUCTGAN_EXAMPLES_OPT=-O0: the benchmarks and examples are only smoke-tested
 # here (their compile time halves at -O1 and again at -O0; the benchmarks' smoke run needs -O1).
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_ASSERTIONS=ON -DSTRUCTGAN_DEV_OPT=-O1 -DSTRUCTGAN_EXAMPLES_OPT=-O0 ${STRUCTGAN_CMAKE_ARGS:-}
+# STRUCTGAN_EXAMPLES_CUDA=ON: where nvcc is found, the examples' --device cuda path is compiled too, GPU
+# or not (its host code at the examples' -O0), as every GPU test is (tests/CMakeLists.txt). Where no
+# GPU is visible nothing built here can run on one, so one architecture proves that it compiles.
+cuda_args=(-DSTRUCTGAN_EXAMPLES_CUDA=ON)
+if ! nvidia-smi -L >/dev/null 2>&1 && [ -z "${CUDAARCHS:-}" ]; then
+  cuda_args+=(-DCMAKE_CUDA_ARCHITECTURES=90)
+fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRUCTGAN_ASSERTIONS=ON -DSTRUCTGAN_DEV_OPT=-O1 -DSTRUCTGAN_EXAMPLES_OPT=-O0 \
+  "${cuda_args[@]}" ${STRUCTGAN_CMAKE_ARGS:-}
 cmake --build "$build" -j "$jobs"
 stage "configure and build"
 (cd "$build" && ctest -j "$jobs" --output-on-failure --timeout 900)
