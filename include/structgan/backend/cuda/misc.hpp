@@ -13,6 +13,7 @@
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
 
+#include "structgan/backend/cuda/block_sum.hpp"
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/backend/row_selection.hpp"
@@ -242,17 +243,6 @@ __global__ void argmax_hits_kernel(const T* logits, index_t n, index_t k, LabelC
   }
 }
 
-/// One block: out[0] = the mean of v[0 … n) (0 when n = 0), summed in double on the device.
-template <class T>
-__global__ void mean_to_scalar_kernel(const double* v, index_t n, T* out) {
-  using Reduce = cub::BlockReduce<double, block_threads>;
-  __shared__ typename Reduce::TempStorage tmp;
-  double s = 0;
-  for (index_t i = threadIdx.x; i < n; i += blockDim.x) s += v[i];
-  s = Reduce(tmp).Sum(s);
-  if (threadIdx.x == 0) out[0] = n > 0 ? T(s / double(n)) : T(0);
-}
-
 inline unsigned row_blocks(index_t rows) { return static_cast<unsigned>(std::clamp<index_t>(rows, 1, index_t(1) << 20)); }
 
 }  // namespace cuda
@@ -371,8 +361,7 @@ void softmax_cross_entropy(Cuda, const T* logits, index_t n, index_t k, const st
         logits + r0 * k, count, k, chunk, n, rows.data() + r0, grad ? grad + r0 * k : nullptr);
     STRUCTGAN_CUDA_CHECK_LAUNCH("softmax_xent_kernel");
   });
-  cuda::mean_to_scalar_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(rows.data(), n, loss);
-  STRUCTGAN_CUDA_CHECK_LAUNCH("mean_to_scalar_kernel");
+  cuda::sum_to_scalar(rows.data(), n, cuda::ScalarOf::mean, loss);
 }
 
 /// accuracy[0] = the fraction of rows of logits (n × k) whose first maximal column is their
@@ -386,8 +375,7 @@ void argmax_accuracy(Cuda, const T* logits, index_t n, index_t k, const std::vec
                                                                                                     chunk, hits.data() + r0);
     STRUCTGAN_CUDA_CHECK_LAUNCH("argmax_hits_kernel");
   });
-  cuda::mean_to_scalar_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(hits.data(), n, accuracy);
-  STRUCTGAN_CUDA_CHECK_LAUNCH("mean_to_scalar_kernel");
+  cuda::sum_to_scalar(hits.data(), n, cuda::ScalarOf::mean, accuracy);
 }
 
 }  // namespace structgan::backend

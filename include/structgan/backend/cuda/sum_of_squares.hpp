@@ -7,6 +7,7 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include "structgan/backend/cuda/block_sum.hpp"
 #include "structgan/backend/cuda/memory.hpp"
 #include "structgan/backend/cuda/runtime.hpp"
 #include "structgan/core/error.hpp"
@@ -54,18 +55,6 @@ __global__ void chunk_square_sums_kernel(SquareSumTable<T> table, double* partia
   }
 }
 
-/// y[0] = Σ partial[c] (0 when count is 0), one block: thread t adds partials t, t + blockDim, …
-/// in order, then the fixed-tree block reduction.
-template <class T>
-__global__ void add_square_sums_kernel(const double* partial, index_t count, T* y) {
-  using Reduce = cub::BlockReduce<double, block_threads>;
-  __shared__ typename Reduce::TempStorage tmp;
-  double s = 0;
-  for (index_t c = threadIdx.x; c < count; c += blockDim.x) s += partial[c];
-  s = Reduce(tmp).Sum(s);
-  if (threadIdx.x == 0) y[0] = static_cast<T>(s);
-}
-
 }  // namespace cuda
 
 /// y[0] = Σ_t Σ_i x_t[i]² over `tensors` tensors of sizes[t] values (x and sizes host arrays of
@@ -98,8 +87,7 @@ void sum_of_squares(Cuda, index_t tensors, const T* const* x, const index_t* siz
     STRUCTGAN_CUDA_CHECK_LAUNCH("chunk_square_sums_kernel");
     done += chunks;
   }
-  cuda::add_square_sums_kernel<T><<<1, cuda::block_threads, 0, cuda::stream()>>>(partial.data(), count, y);
-  STRUCTGAN_CUDA_CHECK_LAUNCH("add_square_sums_kernel");
+  cuda::sum_to_scalar(partial.data(), count, cuda::ScalarOf::sum, y);
 }
 
 }  // namespace structgan::backend
