@@ -35,14 +35,25 @@ BOOST_AUTO_TEST_CASE(image_trainer_step_on_the_gpu_equals_the_cpu_step) {
     BOOST_TEST(relative_difference(a.g.total, b.g.total) < 1e-8, "iteration " << i << " G total");
     BOOST_TEST(relative_difference(a.grad_norm_d, b.grad_norm_d) < 1e-8, "iteration " << i << " ‖∇D‖");
   }
-  double worst = 0;
-  std::vector<Tensor<double, Cpu>> pa, pb;
-  nn::for_each_parameter(cpu.discriminator(), [&](const std::string&, auto& p) { pa.push_back(clone(p.value)); });
-  nn::for_each_parameter(gpu.discriminator(), [&](const std::string&, auto& p) { pb.push_back(to_host(p.value)); });
-  BOOST_REQUIRE_EQUAL(pa.size(), pb.size());
-  for (std::size_t i = 0; i < pa.size(); ++i)
-    for (index_t j = 0; j < pa[i].numel(); ++j) worst = std::max(worst, std::abs(pa[i][j] - pb[i][j]));
-  BOOST_TEST(worst < 1e-9, "largest parameter difference after 3 steps: " << worst);
+  // D (AdamW), G (Adam) and both EMA copies after the 3 steps
+  auto largest_difference = [](auto& net_cpu, auto& net_gpu) {
+    double worst = 0;
+    std::vector<Tensor<double, Cpu>> pa, pb;
+    nn::for_each_parameter(net_cpu, [&](const std::string&, auto& p) { pa.push_back(clone(p.value)); });
+    nn::for_each_parameter(net_gpu, [&](const std::string&, auto& p) { pb.push_back(to_host(p.value)); });
+    BOOST_REQUIRE_EQUAL(pa.size(), pb.size());
+    for (std::size_t i = 0; i < pa.size(); ++i)
+      for (index_t j = 0; j < pa[i].numel(); ++j) worst = std::max(worst, std::abs(pa[i][j] - pb[i][j]));
+    return worst;
+  };
+  const double d = largest_difference(cpu.discriminator(), gpu.discriminator());
+  const double g = largest_difference(cpu.generator(), gpu.generator());
+  const double d_ema = largest_difference(cpu.ema_discriminator(), gpu.ema_discriminator());
+  const double g_ema = largest_difference(cpu.ema_generator(), gpu.ema_generator());
+  BOOST_TEST(d < 1e-9, "largest D parameter difference after 3 steps: " << d);
+  BOOST_TEST(g < 1e-9, "largest G parameter difference after 3 steps: " << g);
+  BOOST_TEST(d_ema < 1e-9, "largest EMA D parameter difference after 3 steps: " << d_ema);
+  BOOST_TEST(g_ema < 1e-9, "largest EMA G parameter difference after 3 steps: " << g_ema);
 }
 
 BOOST_AUTO_TEST_CASE(a_gpu_step_reads_the_device_once_at_a_log_step_and_never_between) {
