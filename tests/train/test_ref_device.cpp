@@ -58,29 +58,7 @@ BOOST_AUTO_TEST_CASE(image_trainer_step_on_ref_equals_the_cpu_step) {
 // A checkpoint written from device memory loads on the CPU and back, every tensor bit for bit, and
 // the next step goes on alike (tests/cuda/test_cuda_models.cu asks the same of the GPU).
 BOOST_AUTO_TEST_CASE(a_checkpoint_saved_on_ref_resumes_on_the_cpu_and_back) {
-  const std::string dir = train_test::fresh_dir("ref_checkpoint");
-  std::filesystem::create_directories(dir);  // the checkpoints are written straight into it
-  const train::TrainConfig c = tiny_images(dir);
-  auto ref = train::make_image_trainer<double, Ref>(c, image_data(c));
-  for (int i = 0; i < 2; ++i) ref.step(true);
-  const std::string saved_on_ref = dir + "/ref.ckpt", saved_on_cpu = dir + "/cpu.ckpt", saved_again = dir + "/ref_again.ckpt";
-  ref.save(saved_on_ref);
-  auto cpu = train::make_image_trainer<double, Cpu>(c, image_data(c));
-  cpu.load(saved_on_ref);
-  cpu.save(saved_on_cpu);
-  train_test::check_same_state(saved_on_ref, saved_on_cpu);
-  auto resumed = train::make_image_trainer<double, Ref>(c, image_data(c));
-  resumed.load(saved_on_cpu);
-  resumed.save(saved_again);
-  train_test::check_same_state(saved_on_ref, saved_again);
-  const train::StepReport on_cpu = cpu.step(), on_resumed = resumed.step(true), went_on = ref.step(true);
-  const auto a = on_cpu.d.named(), b = on_resumed.d.named(), g = went_on.d.named();
-  BOOST_REQUIRE(a.size() == b.size() && b.size() == g.size());
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    BOOST_TEST(relative_difference(a[k].second, b[k].second) < 1e-10, "D " << a[k].first << ": cpu " << a[k].second << " ref " << b[k].second);
-    BOOST_TEST(g[k].second == b[k].second, "D " << g[k].first << " after resuming on Ref");
-  }
-  BOOST_TEST(relative_difference(on_cpu.g.total, on_resumed.g.total) < 1e-10);
+  train_test::check_checkpoint_round_trip<Ref>(train_test::fresh_dir("ref_checkpoint"), 1e-10, 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(host_round_trips_of_a_training_step_on_ref) {

@@ -2,6 +2,8 @@
 // Tiny configurations and state comparisons shared by the train tests.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -82,6 +84,37 @@ inline bool states_differ(const std::string& a, const std::string& b) {
   for (std::size_t i = 0; i < ea.size() && i < eb.size(); ++i)
     if (ea[i].kind == "tensor" && ea[i].checksum != eb[i].checksum) return true;
   return false;
+}
+
+/// A checkpoint written by a trainer on device Dev loads into a CPU trainer and back into a Dev
+/// trainer, every tensor, the RNG and the counters bit for bit; then the next step of the CPU
+/// trainer agrees with the resumed one within `cpu_tol` (relative), and the resumed one with the
+/// trainer that never stopped within `resume_tol` (0: exactly). Checkpoints go into `dir`.
+template <class Dev>
+void check_checkpoint_round_trip(const std::string& dir, double cpu_tol, double resume_tol) {
+  std::filesystem::create_directories(dir);  // the checkpoints are written straight into it
+  const train::TrainConfig c = tiny_images(dir);
+  auto trainer = train::make_image_trainer<double, Dev>(c, image_data(c));
+  for (int i = 0; i < 2; ++i) trainer.step(true);
+  const std::string saved = dir + "/device.ckpt", saved_on_cpu = dir + "/cpu.ckpt", saved_again = dir + "/device_again.ckpt";
+  trainer.save(saved);
+  auto cpu = train::make_image_trainer<double, Cpu>(c, image_data(c));
+  cpu.load(saved);
+  cpu.save(saved_on_cpu);
+  check_same_state(saved, saved_on_cpu);
+  auto resumed = train::make_image_trainer<double, Dev>(c, image_data(c));
+  resumed.load(saved_on_cpu);
+  resumed.save(saved_again);
+  check_same_state(saved, saved_again);
+  const train::StepReport on_cpu = cpu.step(), on_resumed = resumed.step(true), went_on = trainer.step(true);
+  const auto a = on_cpu.d.named(), b = on_resumed.d.named(), g = went_on.d.named();
+  BOOST_REQUIRE(a.size() == b.size() && b.size() == g.size());
+  auto rel = [](double x, double y) { return std::abs(x - y) / std::max({std::abs(x), std::abs(y), 1e-300}); };
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    BOOST_TEST(rel(a[k].second, b[k].second) <= cpu_tol, "D " << a[k].first << ": cpu " << a[k].second << ", " << Dev::name << " " << b[k].second);
+    BOOST_TEST(rel(g[k].second, b[k].second) <= resume_tol, "D " << g[k].first << " after resuming on " << Dev::name);
+  }
+  BOOST_TEST(rel(on_cpu.g.total, on_resumed.g.total) <= cpu_tol);
 }
 
 /// Whether `s` contains `part`.
