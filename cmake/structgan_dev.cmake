@@ -102,7 +102,7 @@ function(structgan_add_test name)
 endfunction()
 
 # structgan_add_test_group(<executable> TESTS name source [name source ...] [LIBS lib ...]
-#                          [LABELS l ...] [OPT -O2] [CUDA] [NO_MAIN])
+#                          [LABELS l ...] [ARGS ...] [OPT -O2] [CUDA] [NO_MAIN])
 # Several Boost.Test files compiled as ONE translation unit, each in its own namespace and test
 # suite, so that the templates they share (networks, ops, the trainer: the bulk of the compile
 # time) are instantiated and optimized once instead of once per file (measured: the four train
@@ -111,9 +111,10 @@ endfunction()
 # hoisted to the top of the generated unit, so a file may not include anything conditionally; a
 # change to a listed file re-runs CMake, which regenerates the unit. CUDA: the unit is a .cu file
 # (nvcc). NO_MAIN: the files bring their own main (tests/cuda/gpu_test_main.hpp), so Boost.Test's
-# is left out.
+# is left out. ARGS: given to every test after Boost.Test's `--`, so a file reads them as the master
+# suite's argv (tests/common/program_test.hpp).
 function(structgan_add_test_group exe)
-  cmake_parse_arguments(G "CUDA;NO_MAIN" "OPT" "TESTS;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(G "CUDA;NO_MAIN" "OPT" "TESTS;LIBS;LABELS;ARGS" ${ARGN})
   list(LENGTH G_TESTS _n)
   math(EXPR _last "${_n} - 1")
   set(_includes "")
@@ -156,7 +157,11 @@ function(structgan_add_test_group exe)
   target_link_libraries(${exe} PRIVATE structgan_dev Boost::unit_test_framework ${G_LIBS})
   target_compile_definitions(${exe} PRIVATE BOOST_TEST_DYN_LINK)
   foreach(_name ${_names})
-    add_test(NAME ${_name} COMMAND ${exe} --run_test=${_name})
+    if(G_ARGS)
+      add_test(NAME ${_name} COMMAND ${exe} --run_test=${_name} -- ${G_ARGS})
+    else()
+      add_test(NAME ${_name} COMMAND ${exe} --run_test=${_name})
+    endif()
     if(G_LABELS)
       set_tests_properties(${_name} PROPERTIES LABELS "${G_LABELS}")
     endif()
