@@ -22,10 +22,26 @@ set(STRUCTGAN_EXAMPLES_OPT "" CACHE STRING "Optimization flag of structgan's exa
 # flag in place of STRUCTGAN_DEV_OPT; it comes after the build type's flags, so it decides.
 set(_structgan_opt "$<IF:$<BOOL:$<TARGET_PROPERTY:STRUCTGAN_OPT>>,$<TARGET_PROPERTY:STRUCTGAN_OPT>,${STRUCTGAN_DEV_OPT}>")
 target_compile_options(structgan_dev INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${_structgan_opt}>)
-# nvcc units take the same flag for their host code (-Xcompiler: nvcc's own -O names the host
-# level too, but a second one draws a warning); their device code keeps nvcc's optimization.
-target_compile_options(structgan_dev INTERFACE
-                       "$<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${_structgan_opt}>>:-Xcompiler=${_structgan_opt}>")
+# nvcc units take the same flag for their host code, as nvcc's own -O (which names the host code's
+# level only: the device code keeps nvcc's optimization). nvcc hands the host compiler its -O after
+# every -Xcompiler flag, so an -Xcompiler=-O0 lost to the build type's -O3 (the GPU tests' host code
+# was compiled at -O3 where -O0 was asked for), and a second -O draws nvcc's "incompatible
+# redefinition" warning. Hence the build type's -O leaves CMAKE_CUDA_FLAGS_<CONFIG> here (this
+# directory's copy, which our tests, examples and benchmarks inherit; the cache and a parent
+# project's flags are untouched) and comes back as the fallback of the same expression.
+if(CMAKE_CUDA_COMPILER)
+  set(_structgan_cuda_build_opt "")
+  foreach(_cfg DEBUG RELEASE RELWITHDEBINFO MINSIZEREL)
+    string(REGEX MATCH "(^| )-O[0-3]( |$)" _o "${CMAKE_CUDA_FLAGS_${_cfg}}")
+    string(STRIP "${_o}" _o)
+    string(REGEX REPLACE "(^| )-O[0-3]( |$)" " " CMAKE_CUDA_FLAGS_${_cfg} "${CMAKE_CUDA_FLAGS_${_cfg}}")
+    if(_o)
+      string(APPEND _structgan_cuda_build_opt "$<$<CONFIG:${_cfg}>:${_o}>")
+    endif()
+  endforeach()
+  target_compile_options(structgan_dev INTERFACE
+    "$<$<COMPILE_LANGUAGE:CUDA>:$<IF:$<BOOL:${_structgan_opt}>,${_structgan_opt},${_structgan_cuda_build_opt}>>")
+endif()
 if(STRUCTGAN_ASSERTIONS)
   # -UNDEBUG comes after the build type's -DNDEBUG on the command line, so it wins; the cached
   # flags stay as they are (a parent project's too).
