@@ -10,8 +10,9 @@
    alternately, A B A B ..., each run in a fresh process, `--reps` times; each run reports its own
    median-of-repetitions time per call, and the table shows the median over runs.
 3. Prints one table: time per call of each side, the speed-up (PyTorch time / structgan time: above
-   1 means structgan is faster), GFLOP/s where the FLOP count is known, and the peak resident memory
-   (ru_maxrss) of each side's processes for that workload.
+   1 means structgan is faster), GFLOP/s where the FLOP count is known and, as a roofline column,
+   that as a fraction of the FLOP/s machine_peak_fma measures in the same run (always run, even with
+   --only), and the peak resident memory (ru_maxrss) of each side's processes for that workload.
 
 Both sides run with OMP_NUM_THREADS = --threads (PyTorch also with torch.set_num_threads). PyTorch's
 GEMM goes through the system BLAS; by default the peer runs with OpenBLAS (LD_LIBRARY_PATH to
@@ -184,9 +185,26 @@ def fmt(x, spec):
     return "—" if x is None else format(x, spec)
 
 
+def add_peak_fractions(rows):
+    """The roofline column: each side's GFLOP/s as a fraction of the FLOP/s machine_peak_fma measured
+    in the same run with the same threads (independent FMAs on every core: the ceiling a GEMM- or
+    convolution-bound workload can approach; a Winograd convolution counts the direct convolution's
+    FLOPs, so it can exceed it)."""
+    peak = next((r.get("structgan_gflops") for r in rows if r["workload"] == "machine_peak_fma"), None)
+    if not peak:
+        return
+    for r in rows:
+        if r["workload"] == "machine_peak_fma":
+            continue
+        for side in ("structgan", "peer"):
+            if r.get(f"{side}_gflops"):
+                r[f"{side}_peak_fraction"] = r[f"{side}_gflops"] / peak
+
+
 def render(rows, title):
     head = ["workload", "structgan", "PyTorch", "speed-up", "structgan GFLOP/s", "PyTorch GFLOP/s",
-            "structgan RSS MiB", "PyTorch RSS MiB"]
+            "structgan / peak", "PyTorch / peak", "structgan RSS MiB", "PyTorch RSS MiB"]
+    pct = lambda x: "—" if x is None else f"{100 * x:.0f}%"  # noqa: E731
     lines = [title, "", "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in rows:
         o, p = r.get("structgan"), r.get("peer")
@@ -195,6 +213,7 @@ def render(rows, title):
                  fmt_time(p and p["seconds"]) if p else ("error" if r.get("peer_error") else "—"),
                  fmt(r.get("speedup"), ".2f") + ("×" if r.get("speedup") else ""),
                  fmt(r.get("structgan_gflops"), ".1f"), fmt(r.get("peer_gflops"), ".1f"),
+                 pct(r.get("structgan_peak_fraction")), pct(r.get("peer_peak_fraction")),
                  fmt(o and o["peak_rss_mib"], ".0f"), fmt(p and p["peak_rss_mib"], ".0f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -251,7 +270,11 @@ def main():
     peer_names = set(subprocess.run([PYTHON, str(PEER / "torch_bench.py"), "--list"], capture_output=True, text=True,
                                     env=peer_env, check=True).stdout.split())
     if a.only:
-        names = [n for n in names if re.search(a.only, n)]
+        selected = [n for n in names if re.search(a.only, n)]
+        # the roofline column needs the machine's measured peak in the same run (a few ms)
+        if "machine_peak_fma" in names and "machine_peak_fma" not in selected:
+            selected.append("machine_peak_fma")
+        names = selected
 
     # the released code's step as the peer of train_step
     released_dir, tmp_released = os.environ.get("SAO_OFFICIAL"), None
@@ -307,6 +330,7 @@ def main():
                 log(f"  {side} error: {row[side + '_error']}")
         rows.append(row)
 
+    add_peak_fractions(rows)
     if not a.no_eval and not a.quick and not a.only:
         rows += eval_rows(build_dir, env, peer_env, a.threads)
 
