@@ -8,6 +8,17 @@
 #include <omp.h>
 #endif
 
+/// Put before a loop whose double sums (the named variables) may be split into SIMD lanes and
+/// added together at the end: OpenMP's `simd reduction(+: …)`, which lets the compiler reassociate
+/// them (it never does for plain floating-point code); the loop stays serial without OpenMP. A sum
+/// in one chain of dependent additions is bound by the adder's latency, not by memory.
+#define STRUCTGAN_PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define STRUCTGAN_SIMD_SUM(...) STRUCTGAN_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+#else
+#define STRUCTGAN_SIMD_SUM(...)
+#endif
+
 namespace structgan::backend::cpu {
 
 /// Number of threads the CPU backend uses (OpenMP's; 1 without OpenMP).
