@@ -15,11 +15,8 @@
 
 using namespace structgan;
 using structgan::train_test::image_data;
+using structgan::train_test::relative_difference;
 using structgan::train_test::tiny_images;
-
-namespace {
-double relative_difference(double a, double b) { return std::abs(a - b) / std::max({std::abs(a), std::abs(b), 1e-300}); }
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(image_trainer_step_on_the_gpu_equals_the_cpu_step) {
   const train::TrainConfig c = tiny_images(train_test::fresh_dir("cuda_step"));

@@ -16,6 +16,7 @@
 
 using namespace structgan;
 using structgan::train_test::image_data;
+using structgan::train_test::relative_difference;
 using structgan::train_test::tiny_images;
 
 namespace {
@@ -27,8 +28,6 @@ std::vector<Tensor<double, Cpu>> host_parameters(Net& net) {
   nn::for_each_parameter(net, [&](const std::string&, auto& p) { out.push_back(clone(to_host(p.value))); });
   return out;
 }
-
-double relative_difference(double a, double b) { return std::abs(a - b) / std::max({std::abs(a), std::abs(b), 1e-300}); }
 
 }  // namespace
 

@@ -86,6 +86,11 @@ inline bool states_differ(const std::string& a, const std::string& b) {
   return false;
 }
 
+/// |a − b| relative to the larger magnitude (0 when both are 0): how two devices' figures compare.
+inline double relative_difference(double a, double b) {
+  return std::abs(a - b) / std::max({std::abs(a), std::abs(b), 1e-300});
+}
+
 /// A checkpoint written by a trainer on device Dev loads into a CPU trainer and back into a Dev
 /// trainer, every tensor, the RNG and the counters bit for bit; then the next step of the CPU
 /// trainer agrees with the resumed one within `cpu_tol` (relative), and the resumed one with the
@@ -109,12 +114,11 @@ void check_checkpoint_round_trip(const std::string& dir, double cpu_tol, double 
   const train::StepReport on_cpu = cpu.step(), on_resumed = resumed.step(true), went_on = trainer.step(true);
   const auto a = on_cpu.d.named(), b = on_resumed.d.named(), g = went_on.d.named();
   BOOST_REQUIRE(a.size() == b.size() && b.size() == g.size());
-  auto rel = [](double x, double y) { return std::abs(x - y) / std::max({std::abs(x), std::abs(y), 1e-300}); };
   for (std::size_t k = 0; k < a.size(); ++k) {
-    BOOST_TEST(rel(a[k].second, b[k].second) <= cpu_tol, "D " << a[k].first << ": cpu " << a[k].second << ", " << Dev::name << " " << b[k].second);
-    BOOST_TEST(rel(g[k].second, b[k].second) <= resume_tol, "D " << g[k].first << " after resuming on " << Dev::name);
+    BOOST_TEST(relative_difference(a[k].second, b[k].second) <= cpu_tol, "D " << a[k].first << ": cpu " << a[k].second << ", " << Dev::name << " " << b[k].second);
+    BOOST_TEST(relative_difference(g[k].second, b[k].second) <= resume_tol, "D " << g[k].first << " after resuming on " << Dev::name);
   }
-  BOOST_TEST(rel(on_cpu.g.total, on_resumed.g.total) <= cpu_tol);
+  BOOST_TEST(relative_difference(on_cpu.g.total, on_resumed.g.total) <= cpu_tol);
 }
 
 /// Whether `s` contains `part`.
