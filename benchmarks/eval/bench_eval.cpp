@@ -1,7 +1,7 @@
 // bench_eval: times structgan's evaluation protocol pieces on .npy data (peer: benchmarks/peer/eval_sklearn.py).
 //   bench_eval gen DIR [--seed S] [--spread 0.3] [--sigma 0.1]   mixture of 10 Gaussians on the sphere
 //   bench_eval kmeans X.npy Y.npy [--repeats 20] [--restarts 5] [--threads 2]
-//   bench_eval svm TRAIN_X TRAIN_Y TEST_X TEST_Y [--c 1] [--threads 2]
+//   bench_eval svm TRAIN_X TRAIN_Y TEST_X TEST_Y [--c 1] [--solver auto|dual|primal] [--threads 2]
 //   bench_eval knn TRAIN_X TRAIN_Y TEST_X TEST_Y [--threads 2]
 // Each timing mode prints one JSON line: {"what", "seconds" (wall), "cpu_seconds" (user+sys), "accuracy", ...}.
 #include <sys/resource.h>
@@ -132,6 +132,11 @@ int main(int argc, char** argv) {
         ev::SvmOptions o;
         o.c = c;
         o.threads = threads;
+        const std::string solver = option(args, "--solver", "auto");
+        if (solver == "dual") o.solver = ev::SvmSolver::dual;
+        else if (solver == "primal") o.solver = ev::SvmSolver::primal;
+        else if (solver != "auto") throw std::runtime_error("--solver: auto, dual or primal, got " + solver);
+        out["solver"] = ev::resolve_solver(o.solver, trx.rows(), trx.cols()) == ev::SvmSolver::primal ? "primal" : "dual";
         acc = ev::svm_accuracy(trx, tr_y, tex, te_y, o);
       } else {
         ev::KnnOptions o;

@@ -11,7 +11,9 @@ scikit-learn's k-means++ seeding (kmeans_plusplus) then Lloyd steps with the cen
 on the normalized rows (centers not re-normalized: a different algorithm, kept for comparison).
 Either repeated `repeats` times (random_state = repeat), clusters matched to classes with
 scipy's linear_sum_assignment on the count matrix; mean/std (ddof 0) of the accuracy.
-SVM: rows L2-normalized, LinearSVC(C) with its defaults (squared hinge, dual, tol 1e-4, intercept).
+SVM: rows L2-normalized, LinearSVC(C) with its defaults (squared hinge, tol 1e-4, intercept); --solver picks
+dual=True/False as structgan's SvmSolver does ("auto": the primal problem when samples outnumber features,
+scikit-learn ≥ 1.3's dual="auto", spelled out for Debian's 1.2).
 Threads: set OMP_NUM_THREADS / OPENBLAS_NUM_THREADS in the environment (run_eval_bench.sh uses 2).
 Prints one JSON line like bench_eval (seconds: wall; cpu_seconds: user+sys of all threads).
 """
@@ -76,6 +78,7 @@ def main():
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--restarts", type=int, default=5)
     p.add_argument("--c", type=float, default=1.0)
+    p.add_argument("--solver", choices=["auto", "dual", "primal"], default="auto")
     p.add_argument("--protocol", choices=["spherical", "euclidean"], default="spherical")
     a = p.parse_args()
     info = {}
@@ -104,10 +107,12 @@ def main():
         trx, try_ = normalize(np.load(a.files[0])), np.load(a.files[1])
         tex, tey = normalize(np.load(a.files[2])), np.load(a.files[3])
         c0, t0 = time.process_time(), time.perf_counter()
-        svm = LinearSVC(C=a.c).fit(trx, try_)
+        dual = a.solver == "dual" or (a.solver == "auto" and trx.shape[0] <= trx.shape[1])
+        svm = LinearSVC(C=a.c, dual=dual).fit(trx, try_)
         acc = float((svm.predict(tex) == tey).mean())
         t1, c1 = time.perf_counter(), time.process_time()
-        out = {"what": "svm", "side": "sklearn", "seconds": t1 - t0, "cpu_seconds": c1 - c0, "accuracy": acc}
+        out = {"what": "svm", "side": "sklearn", "seconds": t1 - t0, "cpu_seconds": c1 - c0, "accuracy": acc,
+               "solver": "dual" if dual else "primal"}
     out["threadpools"] = info
     print(json.dumps(out), flush=True)
 

@@ -31,6 +31,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 
 #include "structgan/core/build_info.hpp"
 #include "structgan/eval/eval.hpp"
@@ -642,6 +643,12 @@ int main(int argc, char** argv) {
   app.add_option("--restarts", o.kmeans.kmeans.restarts, "k-means++ starts per repetition")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--svm-c", o.svm.c, "SVM cost C")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--svm-solver", o.svm.solver, "LIBLINEAR's solver of the SVM: dual, primal or auto (primal when "
+                 "samples outnumber features, as LinearSVC's dual=\"auto\")")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, structgan::eval::SvmSolver>{
+          {"dual", structgan::eval::SvmSolver::dual}, {"primal", structgan::eval::SvmSolver::primal},
+          {"auto", structgan::eval::SvmSolver::automatic}}))
+      ->default_str("auto");
   app.add_option("--knn-k", o.knn.k, "kNN neighbours")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--knn-t", o.knn.temperature, "kNN temperature")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", plots.threads, "threads (0 = all)")->capture_default_str();

@@ -57,6 +57,16 @@ BOOST_AUTO_TEST_CASE(table_json_and_plots_from_files) {
   BOOST_CHECK_EQUAL(j.at("kmeans_repeats").get<int>(), 2);
   BOOST_CHECK(fs::file_size(dir / "plots" / "tsne_labels.png") > 1000);
   BOOST_CHECK_EQUAL(io::read_npy_matrix<double>((dir / "plots" / "tsne.npy").string()).rows(), 180);
+  // either LIBLINEAR solver on request (the same classifier); an unknown one is refused, naming the option
+  for (const char* solver : {"dual", "primal"}) {
+    BOOST_REQUIRE_EQUAL(run(files + " --no-kmeans --no-knn --svm-c 10 --svm-solver " + solver + " --json '" +
+                                (dir / "solver.json").string() + "'",
+                            log),
+                        0);
+    BOOST_CHECK_EQUAL(nlohmann::json::parse(slurp(dir / "solver.json")).at("svm_accuracy").get<double>(), 1.0);
+  }
+  BOOST_CHECK_NE(run(files + " --svm-solver newton", log), 0);
+  BOOST_CHECK(slurp(log).find("--svm-solver") != std::string::npos);
   // a truncated feature file: non-zero exit, the message names the file
   {
     const std::string bytes = slurp(dir / "test.npy");

@@ -15,8 +15,10 @@ BOOST_AUTO_TEST_CASE(solves_a_one_dimensional_problem_exactly) {
   o.bias = -1.0;
   o.normalize = false;
   o.eps = 1e-8;
-  for (double c : {1.0, 0.25}) {
+  for (const auto& [c, solver] : {std::pair{1.0, ev::SvmSolver::dual}, std::pair{0.25, ev::SvmSolver::dual},
+                                  std::pair{1.0, ev::SvmSolver::primal}, std::pair{0.25, ev::SvmSolver::primal}}) {
     o.c = c;
+    o.solver = solver;
     const ev::LinearSvm svm = ev::train_linear_svm(x, {4, 2}, o);
     BOOST_REQUIRE_EQUAL(svm.classes.size(), 2u);
     BOOST_CHECK_EQUAL(svm.classes[0], 2);
@@ -61,6 +63,33 @@ BOOST_AUTO_TEST_CASE(separable_multiclass_data) {
   // scaling the features does not matter: rows are L2-normalized
   const ev::RowMatrixF scaled = 17.0f * test;
   BOOST_CHECK(ev::predict(one, scaled) == ytest);
+}
+
+BOOST_AUTO_TEST_CASE(dual_and_primal_solvers_reach_the_same_classifier) {
+  // Overlapping clusters (no separating hyperplane), so every sample's hinge matters; C large enough
+  // that the dual solver needs many passes. The objective is strictly convex: one minimizer.
+  const evtest::Clusters all = evtest::sphere_clusters(4, 150, 12, 0.6f, 23);
+  ev::SvmOptions o;
+  o.threads = 1;
+  o.c = 10.0;
+  o.eps = 1e-7;
+  o.solver = ev::SvmSolver::dual;
+  const ev::LinearSvm dual = ev::train_linear_svm(all.x, all.labels, o);
+  o.solver = ev::SvmSolver::primal;
+  const ev::LinearSvm primal = ev::train_linear_svm(all.x, all.labels, o);
+  const double scale = dual.weights.cwiseAbs().maxCoeff();
+  BOOST_TEST_MESSAGE("max |w_dual - w_primal| / max |w| = " << (dual.weights - primal.weights).cwiseAbs().maxCoeff() / scale);
+  BOOST_CHECK_LT((dual.weights - primal.weights).cwiseAbs().maxCoeff(), 1e-4 * scale);
+  BOOST_CHECK_LT((dual.intercepts - primal.intercepts).cwiseAbs().maxCoeff(), 1e-4 * scale);
+  BOOST_CHECK(ev::predict(dual, all.x) == ev::predict(primal, all.x));
+
+  // automatic: the primal solver with more samples than features (600 > 12), the dual one otherwise
+  o.solver = ev::SvmSolver::automatic;
+  BOOST_CHECK(ev::train_linear_svm(all.x, all.labels, o).weights == primal.weights);  // TRON draws no random numbers
+  BOOST_CHECK(ev::resolve_solver(ev::SvmSolver::automatic, 600, 12) == ev::SvmSolver::primal);
+  BOOST_CHECK(ev::resolve_solver(ev::SvmSolver::automatic, 12, 12) == ev::SvmSolver::dual);
+  BOOST_CHECK(ev::resolve_solver(ev::SvmSolver::dual, 600, 12) == ev::SvmSolver::dual);
+  BOOST_CHECK(ev::resolve_solver(ev::SvmSolver::primal, 8, 12) == ev::SvmSolver::primal);
 }
 
 BOOST_AUTO_TEST_CASE(rejects_bad_input) {

@@ -17,17 +17,35 @@
 
 namespace structgan::eval {
 
+/// Which of LIBLINEAR's two solvers minimizes the SVM's objective. Both minimize the same strictly
+/// convex function (L2-regularized squared hinge), so they reach the same classifier up to `eps`; they
+/// differ in cost. Dual coordinate descent (solver 1) is fast when there are few samples or C is
+/// small; trust-region Newton on the primal (solver 2) costs a few passes over the data per Newton
+/// step whatever C is, and wins when samples far outnumber features (LIBLINEAR's guide, section 2).
+enum class SvmSolver {
+  dual,       ///< LIBLINEAR solver 1: LinearSVC(dual=True)
+  primal,     ///< LIBLINEAR solver 2: LinearSVC(dual=False)
+  automatic,  ///< primal when samples outnumber features, else dual: LinearSVC(dual="auto") of scikit-learn ≥ 1.3
+};
+
 /// Options of the linear SVM. Defaults are scikit-learn LinearSVC's: L2-regularized squared hinge,
-/// dual coordinate descent (LIBLINEAR solver 1), C = 1, tol 1e-4, intercept as a feature of value 1.
+/// C = 1, tol 1e-4, intercept as a feature of value 1, and the solver its dual="auto" picks.
 struct SvmOptions {
   double c = 1.0;          ///< cost C
-  double eps = 1e-4;       ///< LIBLINEAR stopping tolerance of the dual solver (its own default is 0.1)
+  double eps = 1e-4;       ///< LIBLINEAR's stopping tolerance (its own default: 0.1 dual, 0.01 primal), as LinearSVC's tol
+  SvmSolver solver = SvmSolver::automatic;
   double bias = 1.0;       ///< value of the appended intercept feature; < 0 = no intercept
   bool normalize = true;   ///< L2-normalize rows of train and test features (SPEC §6)
-  int threads = 0;         ///< one-vs-rest classifiers trained in parallel (0 = OpenMP's maximum). With more
-                           ///< than one thread LIBLINEAR's shared rand() makes the coordinate order, and so
-                           ///< the last digits of the weights, depend on scheduling; threads = 1 is bit-reproducible.
+  int threads = 0;         ///< one-vs-rest classifiers trained in parallel (0 = OpenMP's maximum). The dual
+                           ///< solver's coordinate order comes from LIBLINEAR's shared rand(), so its last digits
+                           ///< depend on scheduling (threads > 1) and on earlier calls; the primal one draws nothing.
 };
+
+/// The solver `train_linear_svm` runs for `solver` on `samples` rows of `features` entries.
+inline SvmSolver resolve_solver(SvmSolver solver, Eigen::Index samples, Eigen::Index features) {
+  if (solver != SvmSolver::automatic) return solver;
+  return samples > features ? SvmSolver::primal : SvmSolver::dual;
+}
 
 /// A trained one-vs-rest linear classifier: score_k(x) = w_k·x + b_k, prediction = argmax_k.
 struct LinearSvm {
@@ -100,6 +118,7 @@ LinearSvm train_linear_svm(const Eigen::MatrixBase<Derived>& x, const std::vecto
   svm.normalize = options.normalize;
   svm.weights.setZero(k, d);
   svm.intercepts.setZero(k);
+  const bool primal = resolve_solver(options.solver, n, d) == SvmSolver::primal;
   // Two classes: one binary problem (as LIBLINEAR and LinearSVC); more: one problem per class.
   const int problems = k == 2 ? 1 : k;
   // The problems share the feature nodes (read only); each has its own ±1 labels.
@@ -114,7 +133,7 @@ LinearSvm train_linear_svm(const Eigen::MatrixBase<Derived>& x, const std::vecto
     prob.x = const_cast<feature_node**>(rows.rows.data());  // LIBLINEAR only reads them
     prob.bias = options.bias;
     parameter param{};
-    param.solver_type = L2R_L2LOSS_SVC_DUAL;
+    param.solver_type = primal ? L2R_L2LOSS_SVC : L2R_L2LOSS_SVC_DUAL;
     param.eps = options.eps;
     param.C = options.c;
     if (const char* msg = check_parameter(&prob, &param)) fail("train_linear_svm: LIBLINEAR rejected the problem: ", msg);
