@@ -120,8 +120,9 @@ int main(int argc, char** argv) {
              {"accuracy", r.accuracy_mean}, {"accuracy_std", r.accuracy_std}, {"nmi", r.nmi_mean},
              {"repeats", o.repeats}, {"restarts", o.kmeans.restarts}, {"kept_iterations", iters}};
     } else if (mode == "svm" || mode == "knn") {
-      if (args.size() != 5) throw std::runtime_error(mode + " needs TRAIN_X TRAIN_Y TEST_X TEST_Y");
       const double c = std::stod(option(args, "--c", "1.0"));
+      const std::string solver = option(args, "--solver", "auto");
+      if (args.size() != 5) throw std::runtime_error(mode + " needs TRAIN_X TRAIN_Y TEST_X TEST_Y");
       const ev::RowMatrixF trx = io::read_npy_matrix<float>(args[1]);
       const std::vector<int> tr_y = io::read_labels(args[2]);
       const ev::RowMatrixF tex = io::read_npy_matrix<float>(args[3]);
@@ -132,7 +133,6 @@ int main(int argc, char** argv) {
         ev::SvmOptions o;
         o.c = c;
         o.threads = threads;
-        const std::string solver = option(args, "--solver", "auto");
         if (solver == "dual") o.solver = ev::SvmSolver::dual;
         else if (solver == "primal") o.solver = ev::SvmSolver::primal;
         else if (solver != "auto") throw std::runtime_error("--solver: auto, dual or primal, got " + solver);

@@ -5,13 +5,16 @@
 #
 #   benchmarks/eval/run_eval_bench.sh [BUILD_DIR=build-eval] [ROUNDS=2] [TASKS="kmeans svm"]
 #
+# STRUCTGAN_EVAL_BENCH_SVM_SOLVER=auto|dual|primal (default auto) is passed to both sides' SVM as --solver:
+# LIBLINEAR's dual coordinate descent or its primal Newton solver, the same one on each side.
+#
 # STRUCTGAN_EVAL_BENCH_RT=1 runs every measured process under SCHED_FIFO (chrt -f 10, needs root; like
 # benchmarks/run_all.py --rt) with a 1 s pause between processes, so that on a shared machine both sides get the
 # cores they ask for instead of whatever share the other jobs leave.
 #
 # Data (generated once by `bench_eval gen`, in $STRUCTGAN_EVAL_BENCH_DATA or /tmp/structgan-eval-bench):
 #   k-means: 10,000×512 float32, mixture of 10 Gaussians on the sphere; 20 repeats × 5 restarts + Hungarian.
-#   SVM:     60,000×512 train, 10,000×512 test, same mixture; LIBLINEAR (ours) vs LinearSVC, C = 1.
+#   SVM:     60,000×512 train, 10,000×512 test, same mixture; LIBLINEAR (ours) vs LinearSVC, C = 1, same solver.
 # scikit-learn's numpy uses Debian's reference BLAS unless Debian's OpenBLAS is installed
 # (apt-get install libopenblas0-pthread); when it is, the peer is pointed at it with LD_LIBRARY_PATH so that
 # it runs with an optimized BLAS (the kernel it uses is printed by threadpoolctl in the JSON lines).
@@ -41,7 +44,7 @@ svm=("$data/svm_train_x.npy" "$data/svm_train_y.npy" "$data/svm_test_x.npy" "$da
 for r in $(seq "$rounds"); do
   echo "round $r/$rounds" >&2
   for task in $tasks; do
-    if [ "$task" = kmeans ]; then args=("${km[@]}"); else args=("${svm[@]}"); fi
+    if [ "$task" = kmeans ]; then args=("${km[@]}"); else args=("${svm[@]}" --solver "${STRUCTGAN_EVAL_BENCH_SVM_SOLVER:-auto}"); fi
     sleep "$gap"
     echo "  load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     "${rt[@]}" "$bench" "$task" "${args[@]}" --threads 2 | tee -a "$out" >&2
