@@ -133,10 +133,8 @@ int main(int argc, char** argv) {
         ev::SvmOptions o;
         o.c = c;
         o.threads = threads;
-        if (solver == "dual") o.solver = ev::SvmSolver::dual;
-        else if (solver == "primal") o.solver = ev::SvmSolver::primal;
-        else if (solver != "auto") throw std::runtime_error("--solver: auto, dual or primal, got " + solver);
-        out["solver"] = ev::resolve_solver(o.solver, trx.rows(), trx.cols()) == ev::SvmSolver::primal ? "primal" : "dual";
+        o.solver = ev::svm_solver_from_string(solver);
+        out["solver"] = ev::to_string(ev::resolve_solver(o.solver, trx.rows(), trx.cols()));
         acc = ev::svm_accuracy(trx, tr_y, tex, te_y, o);
       } else {
         ev::KnnOptions o;

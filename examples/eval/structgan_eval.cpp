@@ -31,7 +31,6 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
-#include <map>
 
 #include "structgan/core/build_info.hpp"
 #include "structgan/eval/eval.hpp"
@@ -643,12 +642,18 @@ int main(int argc, char** argv) {
   app.add_option("--restarts", o.kmeans.kmeans.restarts, "k-means++ starts per repetition")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--svm-c", o.svm.c, "SVM cost C")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--svm-solver", o.svm.solver, "LIBLINEAR's solver of the SVM: dual, primal or auto (primal when "
+  std::string svm_solver = structgan::eval::to_string(o.svm.solver);
+  app.add_option("--svm-solver", svm_solver, "LIBLINEAR's solver of the SVM: dual, primal or auto (primal when "
                  "samples outnumber features, as LinearSVC's dual=\"auto\")")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, structgan::eval::SvmSolver>{
-          {"dual", structgan::eval::SvmSolver::dual}, {"primal", structgan::eval::SvmSolver::primal},
-          {"auto", structgan::eval::SvmSolver::automatic}}))
-      ->default_str("auto");
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        try {
+          structgan::eval::svm_solver_from_string(s);
+          return std::string();
+        } catch (const structgan::Error& e) {
+          return std::string(e.what());
+        }
+      });
   app.add_option("--knn-k", o.knn.k, "kNN neighbours")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--knn-t", o.knn.temperature, "kNN temperature")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", plots.threads, "threads (0 = all)")->capture_default_str();
@@ -669,6 +674,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    o.svm.solver = structgan::eval::svm_solver_from_string(svm_solver);
     o.run_svm = !no_svm;
     o.run_kmeans = !no_kmeans;
     o.run_knn = !no_knn;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "structgan/core/error.hpp"
@@ -41,6 +42,22 @@ struct SvmOptions {
                            ///< solver's coordinate order comes from LIBLINEAR's shared rand(), so its last digits
                            ///< depend on scheduling (threads > 1) and on earlier calls; the primal one draws nothing.
 };
+
+/// The name of a solver ("dual", "primal", "auto") and back (throws on an unknown name).
+inline const char* to_string(SvmSolver s) {
+  switch (s) {
+    case SvmSolver::dual: return "dual";
+    case SvmSolver::primal: return "primal";
+    case SvmSolver::automatic: return "auto";
+  }
+  return "?";
+}
+inline SvmSolver svm_solver_from_string(const std::string& s) {
+  if (s == "dual") return SvmSolver::dual;
+  if (s == "primal") return SvmSolver::primal;
+  if (s == "auto") return SvmSolver::automatic;
+  fail("svm solver: unknown solver '", s, "' (expected dual, primal or auto)");
+}
 
 /// The solver `train_linear_svm` runs for `solver` on `samples` rows of `features` entries.
 inline SvmSolver resolve_solver(SvmSolver solver, Eigen::Index samples, Eigen::Index features) {
