@@ -52,18 +52,23 @@ if(STRUCTGAN_SANITIZE)
   target_link_options(structgan_dev INTERFACE -fsanitize=address,undefined)
 endif()
 
-# build_info() (structgan/core/build_info.hpp) in our own programs: the commit (at configure time)
-# and the flags in a generated header, rewritten only when they change, so that a new commit
-# recompiles only the files that print it; the target's own optimization flag as a definition.
-set(_structgan_commit unknown)
+# build_info() (structgan/core/build_info.hpp) in our own programs: the flags in a header generated
+# when CMake configures (they change only then), the target's own optimization flag as a
+# definition, and the commit from structgan_build_commit() in a one-function library whose source
+# is regenerated at every build (cmake/structgan_commit.cmake), so that a build folder rebuilt
+# after a commit names that commit (it named the one it was configured at), while a new commit
+# recompiles one tiny unit and relinks.
 find_package(Git QUIET)
-if(GIT_FOUND)
-  execute_process(COMMAND ${GIT_EXECUTABLE} rev-parse --short=12 HEAD WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-                  OUTPUT_VARIABLE _out RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-  if(_rc EQUAL 0)
-    set(_structgan_commit ${_out})
-  endif()
-endif()
+set(_structgan_commit_cpp ${PROJECT_BINARY_DIR}/generated/structgan_build_commit.cpp)
+add_custom_target(structgan_commit
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DOUTPUT=${_structgan_commit_cpp}
+          "-DGIT_EXECUTABLE=${GIT_EXECUTABLE}" -P ${PROJECT_SOURCE_DIR}/cmake/structgan_commit.cmake
+  BYPRODUCTS ${_structgan_commit_cpp}
+  COMMENT "structgan: the commit for build_info()" VERBATIM)
+add_library(structgan_build_commit STATIC ${_structgan_commit_cpp})
+add_dependencies(structgan_build_commit structgan_commit)
+target_link_libraries(structgan_dev INTERFACE structgan_build_commit)
+target_compile_definitions(structgan_dev INTERFACE STRUCTGAN_HAS_BUILD_COMMIT)
 string(TOUPPER "${CMAKE_BUILD_TYPE}" _bt)
 set(_structgan_flags "(${CMAKE_BUILD_TYPE}) ${CMAKE_CXX_FLAGS} ${CMAKE_CXX_FLAGS_${_bt}}")
 if(STRUCTGAN_NATIVE)
@@ -78,7 +83,7 @@ endif()
 string(REGEX REPLACE " +" " " _structgan_flags "${_structgan_flags}")
 string(STRIP "${_structgan_flags}" _structgan_flags)
 file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/generated/structgan_build_config.h CONTENT
-  "#define STRUCTGAN_VERSION_STRING \"${PROJECT_VERSION}\"\n#define STRUCTGAN_GIT_COMMIT \"${_structgan_commit}\"\n#define STRUCTGAN_BUILD_FLAGS \"${_structgan_flags}\"\n")
+  "#define STRUCTGAN_VERSION_STRING \"${PROJECT_VERSION}\"\n#define STRUCTGAN_BUILD_FLAGS \"${_structgan_flags}\"\n")
 target_include_directories(structgan_dev INTERFACE ${PROJECT_BINARY_DIR}/generated)
 target_compile_definitions(structgan_dev INTERFACE "STRUCTGAN_OPT_FLAG=\"${_structgan_opt}\"")
 
@@ -86,7 +91,7 @@ target_compile_definitions(structgan_dev INTERFACE "STRUCTGAN_OPT_FLAG=\"${_stru
 function(structgan_add_version_test program)
   add_test(NAME version_${program} COMMAND ${program} --version)
   set_tests_properties(version_${program} PROPERTIES LABELS "version" PASS_REGULAR_EXPRESSION
-    "^structgan ${PROJECT_VERSION} \\(commit ([0-9a-f]+|unknown)\\); [a-z]+ [0-9][^;]*; flags \\(${CMAKE_BUILD_TYPE}\\)[^;]*; backends cpu[^;]*; (OpenMP [0-9]+ threads|no OpenMP \\(1 thread\\))\n$")
+    "^structgan ${PROJECT_VERSION} \\(commit ([0-9a-f]+(-modified)?|unknown)\\); [a-z]+ [0-9][^;]*; flags \\(${CMAKE_BUILD_TYPE}\\)[^;]*; backends cpu[^;]*; (OpenMP [0-9]+ threads|no OpenMP \\(1 thread\\))\n$")
 endfunction()
 
 find_package(Boost 1.70 COMPONENTS unit_test_framework)
