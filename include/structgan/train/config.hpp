@@ -344,8 +344,8 @@ inline TrainConfig preset(const std::string& name) {
       // The longer recipe: 2500 iterations (3.2 epochs of the 50,000 training images), 56 minutes
       // at the slowest 2-core host's 0.75 it/s, plus 6 validations (f^b of 20,000 images at 24×24,
       // the SVM on 10,000 and k-means over 5 repeats: 30–80 s each on one shared Zen 5 core) and the
-      // evaluation. Validation k-means levels off near 0.61 from iteration 500 on while the SVM
-      // still gains (docs/training.md, "The longer recipe").
+      // evaluation. Validation k-means stays between 0.585 and 0.63 from iteration 500 on while the
+      // SVM gains half a point (docs/training.md, "The longer recipe").
       c.iterations = 2500;
       c.validate_every = 500;
       c.sample_every = 500;
