@@ -305,8 +305,8 @@ inline TrainConfig preset(const std::string& name) {
     c.batch_size = 64;
     // 500 iterations (0.64 epochs of the 50,000 training images): the main job, with the evaluation
     // below, in 465 s on a 2-core Zen 5 (2026-12-06; about 935 s estimated on the Zen 3 host, which
-    // trained at 1.02 it/s: over 15 minutes there); test EMA f^b k-means 0.629 ± 0.015, SVM 0.872 ± 0.003 over 3 seeds
-    // (5cf2c8caac54; docs/training.md, "Measured").
+    // trained at 1.02 it/s: over 15 minutes there); test EMA f^b k-means 0.629 ± 0.015, SVM
+    // 0.872 ± 0.003 over 3 seeds (5cf2c8caac54; docs/training.md, "Measured").
     c.iterations = 500;
     // Under an epoch instead of SPEC §5's 1000, so 5× SPEC's step size: on 2 CPU cores, EMA f^b
     // k-means 0.499 → 0.625 and SVM 0.812 → 0.842 at the same cost (lr sweep in docs/training.md)
