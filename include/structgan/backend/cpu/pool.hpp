@@ -8,12 +8,38 @@
 
 namespace structgan::backend {
 
+namespace cpu {
+/// Whether `g` is an average pooling whose windows tile the image without overlap or padding
+/// (stride = k, pad = 0: the ResNet blocks' avgpool_s of SPEC §1), which pool2d_forward and
+/// pool2d_backward run a whole row at a time (the same sums in the same order: the same bits).
+inline bool tiles_the_image(bool max, const PoolGeometry& g) { return !max && g.stride == g.k && g.pad == 0; }
+}  // namespace cpu
+
 /// Average (or max) k×k pooling of g.planes() planes, stride g.stride, padding g.pad (PoolGeometry:
 /// padded positions are never the maximum, and count in the average only when g.count_padding).
 template <class T>
 void pool2d_forward(Cpu, bool max, const PoolGeometry& g, const T* x, T* y) {
   const index_t h = g.h, w = g.w, ho = g.ho(), wo = g.wo();
   const T inv = T(1) / T(g.k * g.k);
+  if (cpu::tiles_the_image(max, g)) {
+    // Each window's sum in the general loop's order (row by row, left to right), a whole output
+    // row at a time so that the additions vectorize.
+    const index_t k = g.k;
+    cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
+      for (index_t p = p0; p < p1; ++p)
+        for (index_t oy = 0; oy < ho; ++oy) {
+          T* yr = y + (p * ho + oy) * wo;
+          std::fill(yr, yr + wo, T(0));
+          for (index_t i = 0; i < k; ++i) {
+            const T* xr = x + (p * h + oy * k + i) * w;
+            for (index_t j = 0; j < k; ++j)
+              for (index_t ox = 0; ox < wo; ++ox) yr[ox] += xr[ox * k + j];
+          }
+          for (index_t ox = 0; ox < wo; ++ox) yr[ox] *= inv;
+        }
+    });
+    return;
+  }
   cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
     for (index_t p = p0; p < p1; ++p) {
       const T* xp = x + p * h * w;
@@ -55,6 +81,24 @@ template <class T>
 void pool2d_backward(Cpu, bool max, const PoolGeometry& g, const T* x, const T* dy, T* dx) {
   const index_t h = g.h, w = g.w, ho = g.ho(), wo = g.wo();
   const T inv = T(1) / T(g.k * g.k);
+  if (cpu::tiles_the_image(max, g)) {
+    const index_t k = g.k;
+    cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
+      for (index_t p = p0; p < p1; ++p) {
+        T* dp = dx + p * h * w;
+        std::fill(dp, dp + h * w, T(0));  // rows and columns past the last window get nothing
+        for (index_t oy = 0; oy < ho; ++oy) {
+          const T* gr = dy + (p * ho + oy) * wo;
+          for (index_t i = 0; i < k; ++i) {
+            T* dr = dp + (oy * k + i) * w;
+            for (index_t ox = 0; ox < wo; ++ox)
+              for (index_t j = 0; j < k; ++j) dr[ox * k + j] += gr[ox] * inv;
+          }
+        }
+      }
+    });
+    return;
+  }
   cpu::parallel_for(g.planes(), 16, [&](index_t p0, index_t p1) {
     for (index_t p = p0; p < p1; ++p) {
       const T* xp = x + p * h * w;
