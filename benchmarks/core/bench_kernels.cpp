@@ -4,6 +4,7 @@
 //   conv2d_fwd_bwd  the same, forward + backward (dx and dw) through Var
 //   group_norm_fwd_bwd  GroupNorm(8 groups, affine) on 64×128×16×16, forward + backward
 //   group_norm_elu_fwd_bwd  the same followed by ELU (GroupNorm then ELU, as in D), forward + backward
+//   avg_pool_fwd_bwd  2×2 average pooling, stride 2 (D's avgpool_s, SPEC §1), on 64×128×16×16, forward + backward
 //   conv_block_jvp  dual (JVP) forward of D's stride-1 residual block (SPEC §1) on 64×128×16×16
 // Peers: benchmarks/peer/torch_bench.py (same names, shapes and thread count).
 #include "bench_common.hpp"
@@ -91,6 +92,26 @@ void group_norm_fwd_bwd(benchmark::State& st) {
   bench::check_finite(st, dx);
 }
 BENCHMARK(group_norm_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+void avg_pool_fwd_bwd(benchmark::State& st) {
+  const ConvCase k = conv_case();
+  const Tensor<T> x = bench::normal(Shape{k.n, k.c, k.hw, k.hw}, 1);
+  const Tensor<T> dy = bench::normal(Shape{k.n, k.c, k.hw / 2, k.hw / 2}, 3);
+  Tensor<T> dx;
+  auto step = [&] {
+    Var<T> xv(x, true);
+    Var<T> y = avg_pool2d(xv, 2);
+    backward(y, dy);
+    dx = xv.grad();
+  };
+  step();
+  for (auto _ : st) {
+    step();
+    benchmark::DoNotOptimize(dx.data());
+  }
+  bench::check_finite(st, dx);
+}
+BENCHMARK(avg_pool_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void group_norm_elu_fwd_bwd(benchmark::State& st) {
   const ConvCase k = conv_case();

@@ -90,6 +90,18 @@ def group_norm_fwd_bwd(quick):
 
 
 @workload
+def avg_pool_fwd_bwd(quick):
+    n, c, hw = conv_case(quick)
+    x, dy = normal((n, c, hw, hw), 1), normal((n, c, hw // 2, hw // 2), 3)
+
+    def step():
+        xv = x.detach().requires_grad_(True)
+        F.avg_pool2d(xv, 2).backward(dy)
+        return xv.grad
+    return step, None
+
+
+@workload
 def group_norm_elu_fwd_bwd(quick):
     n, c, hw = conv_case(quick)
     x, dy = normal((n, c, hw, hw), 1), normal((n, c, hw, hw), 3)
