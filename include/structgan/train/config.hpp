@@ -304,8 +304,8 @@ inline TrainConfig preset(const std::string& name) {
     c.g_ch = 16;
     c.batch_size = 64;
     // 500 iterations (0.64 epochs of the 50,000 training images): the main job, with the evaluation
-    // below, in 465 s on a 2-core Zen 5 (2026-12-06; about 935 s estimated on the Zen 3 host, which
-    // trained at 1.02 it/s: over 15 minutes there); test EMA f^b k-means 0.629 ± 0.015, SVM
+    // below, in 422–472 s on a 2-core Zen 5 (2026-12-06; about 865 s estimated on the Zen 3 host,
+    // which trained at 1.02 it/s: not measured there); test EMA f^b k-means 0.629 ± 0.015, SVM
     // 0.872 ± 0.003 over 3 seeds (5cf2c8caac54; docs/training.md, "Measured").
     c.iterations = 500;
     // Under an epoch instead of SPEC §5's 1000, so 5× SPEC's step size: on 2 CPU cores, EMA f^b
