@@ -45,6 +45,7 @@
 #include "structgan/train/data_source.hpp"
 #include "structgan/train/image_quality.hpp"
 #include "structgan/train/models.hpp"
+#include "../common/evaluate.hpp"
 #include "../common/subsample.hpp"
 #endif
 
@@ -197,35 +198,18 @@ struct CheckpointOptions {
 
 using structgan::examples::subsample;
 
-// f^b and f~ of network d for every image of `set` (through transform t, in order), N×width and N×p floats.
+// f^b and f~ of network d for every image of `set` (through transform t, in order), N×width and N×p
+// floats: the training examples' features_of, then checked.
 template <class DNet>
 void extract_features(DNet& d, const data::ImageSet& set, const data::Transform& t, int batch, ev::RowMatrixF& fb,
                       ev::RowMatrixF& ft, std::vector<int>& labels) {
-  data::LoaderOptions lo;
-  lo.batch_size = batch;
-  lo.shuffle = false;
-  lo.drop_last = false;
-  data::BatchLoader loader(set, t, lo);
-  labels.clear();
-  structgan::NoGradGuard no_grad;
-  auto copy_rows = [](const structgan::Tensor<float>& f, ev::RowMatrixF& out, Eigen::Index row0, std::size_t n) {
-    structgan::require(f.shape().rank() == 2, "feature extraction: expected a matrix, got ", f.shape());
-    if (out.rows() == 0) out.resize(static_cast<Eigen::Index>(n), f.dim(1));
-    structgan::require(f.dim(1) == out.cols() && row0 + f.dim(0) <= out.rows(), "feature extraction: batch of ", f.shape());
-    std::memcpy(out.row(row0).data(), f.data(), sizeof(float) * static_cast<std::size_t>(f.numel()));
-  };
-  for (std::size_t k = 0; k < loader.batches_per_epoch(); ++k) {
-    const data::Batch b = loader.next();
-    structgan::Tensor<float> x(structgan::Shape{b.n, b.c, b.h, b.w});
-    std::memcpy(x.data(), b.images.data(), b.images.size() * sizeof(float));
-    const auto out = d(x);
-    const Eigen::Index row0 = static_cast<Eigen::Index>(labels.size());
-    copy_rows(out.f_b, fb, row0, set.size());
-    copy_rows(out.f_tilde, ft, row0, set.size());
-    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
-  }
-  structgan::require(labels.size() == set.size(), "feature extraction: ", labels.size(), " of ", set.size(), " images");
-  structgan::require(fb.allFinite() && ft.allFinite(), "feature extraction: the network's features hold NaN or Inf");
+  structgan::examples::Features f = structgan::examples::features_of<float, structgan::Cpu>(d, set, t, batch, true);
+  structgan::require(f.labels.size() == set.size(), "feature extraction: ", f.labels.size(), " of ", set.size(), " images");
+  structgan::require(f.backbone.allFinite() && f.embedding.allFinite(),
+                     "feature extraction: the network's features hold NaN or Inf");
+  fb = std::move(f.backbone);
+  ft = std::move(f.embedding);
+  labels = std::move(f.labels);
 }
 
 const io::EntryInfo* find_entry(const std::vector<io::EntryInfo>& entries, const std::string& name) {
