@@ -71,6 +71,17 @@ void conv2d_fwd_bwd(benchmark::State& st) {
 }
 BENCHMARK(conv2d_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
+// Times `step` (a forward + backward that writes dx) after one warm-up call, then checks dx.
+template <class Step>
+void time_fwd_bwd(benchmark::State& st, Step& step, const Tensor<T>& dx) {
+  step();
+  for (auto _ : st) {
+    step();
+    benchmark::DoNotOptimize(dx.data());
+  }
+  bench::check_finite(st, dx);
+}
+
 void group_norm_fwd_bwd(benchmark::State& st) {
   const ConvCase k = conv_case();
   const index_t groups = k.c / 16;
@@ -84,12 +95,7 @@ void group_norm_fwd_bwd(benchmark::State& st) {
     backward(y, dy);
     dx = xv.grad();
   };
-  step();
-  for (auto _ : st) {
-    step();
-    benchmark::DoNotOptimize(dx.data());
-  }
-  bench::check_finite(st, dx);
+  time_fwd_bwd(st, step, dx);
 }
 BENCHMARK(group_norm_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -104,12 +110,7 @@ void avg_pool_fwd_bwd(benchmark::State& st) {
     backward(y, dy);
     dx = xv.grad();
   };
-  step();
-  for (auto _ : st) {
-    step();
-    benchmark::DoNotOptimize(dx.data());
-  }
-  bench::check_finite(st, dx);
+  time_fwd_bwd(st, step, dx);
 }
 BENCHMARK(avg_pool_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -126,12 +127,7 @@ void group_norm_elu_fwd_bwd(benchmark::State& st) {
     backward(y, dy);
     dx = xv.grad();
   };
-  step();
-  for (auto _ : st) {
-    step();
-    benchmark::DoNotOptimize(dx.data());
-  }
-  bench::check_finite(st, dx);
+  time_fwd_bwd(st, step, dx);
 }
 BENCHMARK(group_norm_elu_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
