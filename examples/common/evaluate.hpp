@@ -160,11 +160,13 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
     double seconds_features = 0;
   };
   std::vector<Row> rows;
+  // Only the trained network is measured on the validation images: the untrained one chooses nothing.
+  auto measured_on_validation = [&](int network) { return validating && network == 0; };
   nlohmann::json report;
   auto evaluate = [&](auto& d, int network, const std::string& name) {
     const auto te = clock::now();
     const Features ftr = features_of<T, Dev>(d, train_set, tt, batch, c.eval_embedding);
-    const bool on_validation = validating && network == 0;
+    const bool on_validation = measured_on_validation(network);
     const Features fva = on_validation ? features_of<T, Dev>(d, validation, tt, batch, c.eval_embedding) : Features{};
     const Features fte = features_of<T, Dev>(d, test, tt, batch, c.eval_embedding);
     const double feat_s = seconds_since(te);
@@ -213,7 +215,7 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
   auto rows_json = [&](bool on_validation) {
     nlohmann::json a = nlohmann::json::array();
     for (const Row& r : rows) {
-      if (on_validation && r.network != 0) continue;
+      if (on_validation && !measured_on_validation(r.network)) continue;
       nlohmann::json j = (on_validation ? r.validation : r.test).to_json();
       j["network"] = r.network == 0 ? "trained" : "untrained";
       j["features"] = r.feature == 0 ? "f_b" : "f_tilde";
@@ -244,7 +246,7 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
   auto print = [&](bool on_validation) {
     std::vector<eval::Table1Row> table;
     for (const Row& r : rows)
-      if (!on_validation || r.network == 0) table.push_back(on_validation ? r.validation : r.test);
+      if (!on_validation || measured_on_validation(r.network)) table.push_back(on_validation ? r.validation : r.test);
     eval::print_table(os, table);
     char line[256];
     for (const auto& r : table) {
