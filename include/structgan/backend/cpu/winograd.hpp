@@ -15,10 +15,8 @@
 /// cuDNN and oneDNN also pay for F(4×4); in double it is far below any test's tolerance
 /// (benchmarks/core/test_conv_paths checks both against long double).
 ///
-/// The backward pass runs the forward algebra backwards (its exact adjoint): with
-/// dM[ξ] = (A dY Aᵀ)[ξ] for each tile of dy, dU[ξ] = Σ_tiles dM[ξ] · V[ξ]ᵀ gives dw = Gᵀ dU G and
-/// dV[ξ] = U[ξ]ᵀ · dM[ξ] gives dx = Σ_tiles B dV Bᵀ (the patches added where the forward read
-/// them). dx and dw share dM, and dx reuses the forward's transformed kernels.
+/// dx is the same convolution of dy with the kernel flipped and its channels swapped; dw runs
+/// the forward algebra backwards: dU[ξ] = Σ_tiles (A dY Aᵀ)[ξ] · V[ξ]ᵀ, then dw = Gᵀ dU G.
 /// Threads split the batch as in conv.hpp: each takes a contiguous range of images and runs its
 /// transforms and single-threaded GEMMs alone; layers with more channels than the batch has tiles
 /// split the α² GEMMs instead (split_by_xi).
@@ -119,25 +117,6 @@ inline void input_1d(const T* d, T* r) {
     r[5] = T(4) * d[1] - T(5) * d[3] + d[5];
   }
 }
-/// B (α×α), the adjoint of input_1d: r = B s.
-template <int M, class T>
-inline void input_adjoint_1d(const T* s, T* r) {
-  if constexpr (M == 2) {
-    r[0] = s[0];
-    r[1] = s[1] - s[2] + s[3];
-    r[2] = s[1] + s[2] - s[0];
-    r[3] = -s[3];
-  } else {
-    static_assert(M == 4);
-    const T p = s[1] + s[2], q = s[3] + s[4], a = s[2] - s[1], b = s[3] - s[4];
-    r[0] = T(4) * s[0];
-    r[1] = T(4) * (a + s[5]) - T(2) * b;
-    r[2] = -T(5) * s[0] - T(4) * p - q;
-    r[3] = T(2) * b - a - T(5) * s[5];
-    r[4] = s[0] + p + q;
-    r[5] = s[5];
-  }
-}
 /// Aᵀ (m×α) on transformed outputs: r = Aᵀ s.
 template <int M, class T>
 inline void output_1d(const T* s, T* r) {
@@ -209,17 +188,26 @@ inline void kernel_adjoint_1d(const T* u, T* r) {
 /// layer's convolution). A block is transformed in L1 and each of its rows written whole.
 constexpr index_t kKernelBlock = 64;
 
-/// u[ξ][i] = (G g_i Gᵀ)[ξ] for the n kernels g_i of w (3×3 each, contiguous); u has α² rows of n.
+/// u[ξ][i] = (G g_i Gᵀ)[ξ] for the n kernels g_i (3×3 each, contiguous); u has α² rows of n.
+/// With `flip`, kernel i is taken from w as the (O×C) → (C×O) transpose rotated by 180°, i.e.
+/// the kernel of dx = conv(dy, ·): g'_{c,o}[ki][kj] = w_{o,c}[2−ki][2−kj] (o_count = O, c_count = C).
 template <int M, class T>
-void transform_kernels(index_t n, const T* w, T* u) {
+void transform_kernels(index_t o_count, index_t c_count, const T* w, bool flip, T* u) {
   constexpr int A = M + 2;
-  const index_t blocks = (n + kKernelBlock - 1) / kKernelBlock;
+  const index_t n = o_count * c_count, blocks = (n + kKernelBlock - 1) / kKernelBlock;
   parallel_for(blocks, 16, [&](index_t b0, index_t b1) {
     alignas(64) T g[9][kKernelBlock], r[A][3][kKernelBlock], out[A * A][kKernelBlock];
     for (index_t blk = b0; blk < b1; ++blk) {
       const index_t i0 = blk * kKernelBlock, m = std::min(kKernelBlock, n - i0);
-      for (index_t k = 0; k < m; ++k)
-        for (int e = 0; e < 9; ++e) g[e][k] = w[(i0 + k) * 9 + e];
+      for (index_t k = 0; k < m; ++k) {
+        const index_t i = i0 + k;
+        if (!flip) {
+          for (int e = 0; e < 9; ++e) g[e][k] = w[i * 9 + e];
+        } else {  // i = c·O + o
+          const T* src = w + ((i % o_count) * c_count + i / o_count) * 9;
+          for (int e = 0; e < 9; ++e) g[e][k] = src[8 - e];
+        }
+      }
       for (int j = 0; j < 3; ++j)  // G g: the α×3 intermediate, a kernel column at a time
         for (index_t k = 0; k < m; ++k) {
           const T col[3] = {g[j][k], g[3 + j][k], g[6 + j][k]};
@@ -257,9 +245,8 @@ constexpr index_t kChannelBlock = 64;
 /// tile transform here is (Bᵀ d B, Aᵀ m A, A dY Aᵀ): f maps In values to Out (input_1d,
 /// output_1d, output_adjoint_1d), first down each of the In columns, then along each of the Out
 /// rows of the result. Entry (i, j) of the tile's channel k is in[i·in_row + j·in_col + k], entry
-/// (a, b) of the result goes to out[a·out_row + b·out_col + k] (added to it with Add); both loops
-/// over k vectorize.
-template <int In, int Out, bool Add = false, class T, class F>
+/// (a, b) of the result goes to out[a·out_row + b·out_col + k]; both loops over k vectorize.
+template <int In, int Out, class T, class F>
 void transform_tile(F&& f, const T* in, index_t in_row, index_t in_col, T* out, index_t out_row, index_t out_col,
                     index_t n) {
   alignas(64) T t[Out][In][kChannelBlock];  // t[a][j][k]: column j after f
@@ -280,10 +267,7 @@ void transform_tile(F&& f, const T* in, index_t in_row, index_t in_col, T* out, 
       T d[In], r[Out];
       for (int j = 0; j < In; ++j) d[j] = t[a][j][k];
       f(d, r);
-      for (int b = 0; b < Out; ++b) {
-        if constexpr (Add) oa[b * out_col + k] += r[b];
-        else oa[b * out_col + k] = r[b];
-      }
+      for (int b = 0; b < Out; ++b) oa[b * out_col + k] = r[b];
     }
   }
 }
@@ -322,27 +306,6 @@ void transform_input(const ConvGeometry& g, const T* pad, T* vt, index_t plane, 
         transform_tile<A, A>([](const T* d, T* r) { input_1d<M>(d, r); }, p + c0, pw * c, c, out + c0, A * plane, plane,
                              std::min(kChannelBlock, c - c0));
     }
-}
-
-/// The adjoint of pad_channels_last and transform_input for one image: B dV Bᵀ of each tile of
-/// dvt[ξ][col0 + tile][c] (rows C apart, ξ-planes `plane` apart) added into dpad (the
-/// pad_channels_last layout; neighbouring patches overlap by two rows and columns), then dx (C×H×W)
-/// from dpad's interior (the padding and the cut-off tiles' extra pixels are constants: dropped).
-template <int M, class T>
-void transform_input_gradient(const ConvGeometry& g, const T* dvt, index_t plane, index_t col0, T* dpad, T* dx) {
-  constexpr int A = M + 2;
-  const Tiling tl(g, M);
-  const index_t pw = M * tl.cols + 2, c = g.c;
-  std::fill(dpad, dpad + tl.padded_plane() * c, T(0));
-  for (index_t ty = 0; ty < tl.rows; ++ty)
-    for (index_t tx = 0; tx < tl.cols; ++tx) {
-      const T* dv = dvt + (col0 + ty * tl.cols + tx) * c;
-      T* p = dpad + (M * ty * pw + M * tx) * c;
-      for (index_t c0 = 0; c0 < c; c0 += kChannelBlock)
-        transform_tile<A, A, true>([](const T* d, T* r) { input_adjoint_1d<M>(d, r); }, dv + c0, A * plane, plane, p + c0,
-                                   pw * c, c, std::min(kChannelBlock, c - c0));
-    }
-  to_channels_first(c, g.h, g.w, ChannelsLast<const T>{dpad + (pw + 1) * c, pw, c}, dx, g.h * g.w);
 }
 
 /// One image's output y (O×H×W) from mt[ξ][col0 + tile][o] (rows O apart, ξ-planes `plane`
@@ -467,72 +430,56 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
 
 template <int M, class T>
 void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
-  if (!dx && !dw) return;
   const Tiling tl(g, M);
-  const index_t oc = g.o * g.c, xis = tl.xi(), per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
-  std::shared_ptr<T> u;  // the forward's transformed kernels, for dx
-  if (dx) {
-    u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
-    transform_kernels<M>(oc, w, u.get());
+  const index_t oc = g.o * g.c, xis = tl.xi();
+  if (dx) {  // dx = conv(dy, flipped kernel with the channels swapped): O inputs, C outputs
+    const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
+    transform_kernels<M>(g.o, g.c, w, true, u.get());
+    forward_transformed<M>(ConvGeometry{g.n, g.o, g.h, g.w, g.c, 3, 3, 1, 1, 1}, dy, u.get(), dx);
   }
-  // Images [n0, n0 + b): dM from dy; with dw, V from x and du (α² × O×C) = beta·du + Σ over the
-  // chunk's tiles dM·Vᵀ; with dx, dV = Uᵀ·dM over V (each ξ-plane read by dw's GEMM first), then dx.
+  if (!dw) return;
+  const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
+  // du (α² × O×C) = beta·du + Σ over images [n0, n0 + b) of their tiles' products
   auto run = [&](index_t n0, index_t b, T* v, T* dm, T* du, T beta, bool single, bool split) {
     const index_t ld = b * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
       T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
       T* et = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
       for (index_t i = j0; i < j1; ++i) {
-        if (dw) {
-          pad_channels_last<M>(g, x + (n0 + i) * in, pad);
-          transform_input<M>(g, pad, v, vs, i * per);
-        }
+        pad_channels_last<M>(g, x + (n0 + i) * in, pad);
+        transform_input<M>(g, pad, v, vs, i * per);
         transform_output_gradient<M>(g, dy + (n0 + i) * out, et, dm, ms, i * per);
       }
     });
+    // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
     for_xi(split, xis, [&](index_t a, index_t e) {
-      for (index_t xi = a; xi < e; ++xi) {
-        // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
-        if (dw) gemm(Cpu{}, true, false, g.o, g.c, ld, T(1), dm + xi * ms, g.o, v + xi * vs, g.c, beta, du + xi * oc, g.c);
-        // dVᵀ[ξ] (tiles×C) = dMᵀ[ξ] (tiles×O) · U[ξ] (O×C)
-        if (dx) gemm(Cpu{}, false, false, ld, g.c, g.o, T(1), dm + xi * ms, g.o, u.get() + xi * oc, g.c, T(0), v + xi * vs, g.c);
-      }
+      for (index_t xi = a; xi < e; ++xi)
+        gemm(Cpu{}, true, false, g.o, g.c, ld, T(1), dm + xi * ms, g.o, v + xi * vs, g.c, beta, du + xi * oc, g.c);
     });
-    if (dx)
-      for_chunk_images(single, b, [&](index_t j0, index_t j1) {
-        T* dpad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
-        for (index_t i = j0; i < j1; ++i) transform_input_gradient<M>(g, v, vs, i * per, dpad, dx + (n0 + i) * in);
-      });
   };
   if (split_by_xi(g)) {  // each thread owns whole ξ-planes of du, so no partial sums
     const index_t nb = split_chunk(g), ld = nb * per;
     const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.c)));
     const std::shared_ptr<T> dm = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.o)));
-    std::shared_ptr<T> du;
-    if (dw) du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
+    const std::shared_ptr<T> du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
     for (index_t n0 = 0; n0 < g.n; n0 += nb)
       run(n0, std::min(nb, g.n - n0), v.get(), dm.get(), du.get(), n0 == 0 ? T(0) : T(1), false, true);
-    if (dw) add_kernel_gradient<M>(oc, du.get(), dw);
+    add_kernel_gradient<M>(oc, du.get(), dw);
     return;
   }
   const index_t nb = chunk(g);
   const int max_ranges = std::max(1, num_threads());
-  // With dw, one du per image range, summed after the parallel region.
-  std::shared_ptr<T> du;
-  if (dw) du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc * max_ranges));
+  // One du per image range, summed after the parallel region.
+  const std::shared_ptr<T> du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc * max_ranges));
   const int ranges = for_image_ranges(g.n, [&](index_t i0, index_t i1, int t, bool single) {
-    T* dut = nullptr;
-    if (dw) {
-      dut = du.get() + static_cast<index_t>(t) * xis * oc;
-      std::fill(dut, dut + xis * oc, T(0));
-    }
+    T* dut = du.get() + static_cast<index_t>(t) * xis * oc;
+    std::fill(dut, dut + xis * oc, T(0));
     if (i0 >= i1) return;
     const index_t cap = std::min(nb, i1 - i0);
     T* v = scratch<T>(0, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.c)));
     T* dm = scratch<T>(1, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.o)));
     for (index_t n0 = i0; n0 < i1; n0 += cap) run(n0, std::min(cap, i1 - n0), v, dm, dut, T(1), single, false);
   });
-  if (!dw) return;
   T* total = du.get();
   for (int t = 1; t < ranges; ++t) {
     const T* p = du.get() + static_cast<index_t>(t) * xis * oc;
@@ -546,7 +493,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
 template <int M, class T>
 void conv2d_forward_tiled(const ConvGeometry& g, const T* x, const T* w, T* y) {
   const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(Tiling(g, M).xi() * g.o * g.c));
-  transform_kernels<M>(g.o * g.c, w, u.get());
+  transform_kernels<M>(g.o, g.c, w, false, u.get());
   forward_transformed<M>(g, x, u.get(), y);
 }
 
