@@ -6,6 +6,8 @@
 // for 3×3 "same" convolutions (even and odd sizes, cut-off tiles, several chunks, GEMMs split by ξ),
 // float and double; forward, dx and the accumulated dw against a direct sum in long double.
 #include <cmath>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "structgan/structgan.hpp"
@@ -206,4 +208,81 @@ BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
     BOOST_TEST(!split_by_xi(ConvGeometry{32, 128, 16, 16, 128, 3, 3, 1, 1, 1}));
     BOOST_TEST(!split_by_xi(ConvGeometry{32, 64, 32, 32, 64, 3, 3, 1, 1, 1}));
   }
+}
+
+// panel_gemm (backend/cpu/panel_gemm.hpp) against a long double sum: packed kernels (the
+// forward's products, a partial last panel) and a plain row-major B (dw's, whole panels), row
+// counts that leave every register block's tail, overwriting and accumulating.
+template <class T>
+void check_panel_gemm(index_t rows, index_t cols, index_t depth, bool packed, bool accumulate) {
+  using backend::cpu::kernel_panel;
+  Rng rng(11);
+  const Tensor<T> a = randn<T>(Shape{rows, depth}, rng), u = randn<T>(Shape{cols, depth}, rng);  // B = uᵀ
+  Tensor<T> c = randn<T>(Shape{rows, cols}, rng);
+  const std::vector<T> c0(c.data(), c.data() + c.numel());
+  std::vector<T> b;
+  backend::cpu::PanelOperands s{depth, 1, 0, 0};
+  if (packed) {  // panel p, depth k, lane l = u[p·NR + l][k], zero past cols
+    const index_t nr = kernel_panel<T>();
+    b.assign(static_cast<std::size_t>(backend::cpu::packed_kernels<T>(cols, depth)), T(0));
+    for (index_t j = 0; j < cols; ++j)
+      for (index_t k = 0; k < depth; ++k) b[static_cast<std::size_t>((j / nr * depth + k) * nr + j % nr)] = u.data()[j * depth + k];
+    s.b_panel = depth, s.b_depth = nr;
+  } else {  // row-major depth × cols
+    b.resize(static_cast<std::size_t>(depth * cols));
+    for (index_t j = 0; j < cols; ++j)
+      for (index_t k = 0; k < depth; ++k) b[static_cast<std::size_t>(k * cols + j)] = u.data()[j * depth + k];
+    s.b_panel = 1, s.b_depth = cols;
+  }
+  backend::cpu::panel_gemm(rows, cols, depth, a.data(), b.data(), s, accumulate, c.data(), cols);
+  double worst = 0;
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t j = 0; j < cols; ++j) {
+      long double want = accumulate ? c0[static_cast<std::size_t>(i * cols + j)] : 0.0L;
+      for (index_t k = 0; k < depth; ++k) want += (long double)a.data()[i * depth + k] * u.data()[j * depth + k];
+      worst = std::max(worst, static_cast<double>(std::fabs(c.data()[i * cols + j] - want) / (1.0L + std::fabs(want))));
+    }
+  BOOST_TEST(worst < (std::is_same_v<T, float> ? 1e-5 : 1e-13), "rows " << rows << " cols " << cols << " depth " << depth);
+}
+
+BOOST_AUTO_TEST_CASE(panel_gemm_matches_a_long_double_sum) {
+  const index_t nr = backend::cpu::kernel_panel<float>();
+  for (const index_t rows : {1, 3, 4, 5, 12, 17, 29})
+    for (const bool accumulate : {false, true}) {
+      check_panel_gemm<float>(rows, 2 * nr + 5, 37, true, accumulate);
+      check_panel_gemm<float>(rows, 2 * nr, 37, false, accumulate);
+      check_panel_gemm<double>(rows, backend::cpu::kernel_panel<double>() + 3, 19, true, accumulate);
+      check_panel_gemm<double>(rows, 3 * backend::cpu::kernel_panel<double>(), 19, false, accumulate);
+    }
+}
+
+// The layout moves around the Winograd transforms (backend/cpu/transpose.hpp): both directions
+// for planes under and over the 2 KiB at which channels move in sweeps of N, channel counts that
+// leave a remainder, a padded channels-last grid, and maps whose pixel count leaves a partial group.
+template <class T>
+void check_transposes(index_t channels, index_t h, index_t w, index_t ld) {
+  std::vector<T> src(static_cast<std::size_t>(channels * ld));
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<T>(i);
+  const index_t row = w + 3, stride = channels + 2;  // a grid wider than the image, rows longer than the channels
+  std::vector<T> grid(static_cast<std::size_t>((h + 1) * row * stride), T(-1));
+  const backend::cpu::ChannelsLast<T> cl{grid.data() + row * stride, row, stride};
+  backend::cpu::to_channels_last(channels, h, w, src.data(), ld, cl);
+  bool last_ok = true, first_ok = true;
+  for (index_t c = 0; c < channels; ++c)
+    for (index_t r = 0; r < h; ++r)
+      for (index_t col = 0; col < w; ++col) last_ok &= cl.base[(r * row + col) * stride + c] == src[c * ld + r * w + col];
+  std::vector<T> back(src.size(), T(-1));
+  backend::cpu::to_channels_first(channels, h, w, backend::cpu::ChannelsLast<const T>{cl.base, row, stride}, back.data(), ld);
+  for (index_t c = 0; c < channels; ++c)
+    for (index_t p = 0; p < h * w; ++p) first_ok &= back[c * ld + p] == src[c * ld + p];
+  BOOST_TEST(last_ok, "to_channels_last, " << channels << " channels, " << h << "×" << w << ", ld " << ld);
+  BOOST_TEST(first_ok, "to_channels_first, " << channels << " channels, " << h << "×" << w << ", ld " << ld);
+}
+
+BOOST_AUTO_TEST_CASE(channel_moves_round_trip) {
+  for (const index_t channels : {3, 8, 21, 64})
+    for (const auto& [h, w] : {std::pair<index_t, index_t>{32, 32}, {4, 4}, {5, 7}, {16, 16}, {1, 3}}) {
+      check_transposes<float>(channels, h, w, h * w);
+      check_transposes<double>(channels, h, w, h * w + 5);
+    }
 }

@@ -15,6 +15,9 @@
 /// cuDNN and oneDNN also pay for F(4×4); in double it is far below any test's tolerance
 /// (benchmarks/core/test_conv_paths checks both against long double).
 ///
+/// The products run in panel_gemm (panel_gemm.hpp): the forward's on kernels transformed straight
+/// into its packed layout, dw's on the transforms' buffers as they are.
+///
 /// dx is the same convolution of dy with the kernel flipped and its channels swapped; dw runs
 /// the forward algebra backwards: dU[ξ] = Σ_tiles (A dY Aᵀ)[ξ] · V[ξ]ᵀ, then dw = Gᵀ dU G.
 /// Threads split the batch as in conv.hpp: each takes a contiguous range of images and runs its
@@ -27,6 +30,7 @@
 #include "structgan/backend/cpu/conv_support.hpp"
 #include "structgan/backend/cpu/gemm.hpp"
 #include "structgan/backend/cpu/memory.hpp"
+#include "structgan/backend/cpu/panel_gemm.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
 #include "structgan/backend/cpu/transpose.hpp"
 #include "structgan/backend/contract.hpp"
@@ -188,24 +192,36 @@ inline void kernel_adjoint_1d(const T* u, T* r) {
 /// layer's convolution). A block is transformed in L1 and each of its rows written whole.
 constexpr index_t kKernelBlock = 64;
 
-/// u[ξ][i] = (G g_i Gᵀ)[ξ] for the n kernels g_i (3×3 each, contiguous); u has α² rows of n.
-/// With `flip`, kernel i is taken from w as the (O×C) → (C×O) transpose rotated by 180°, i.e.
-/// the kernel of dx = conv(dy, ·): g'_{c,o}[ki][kj] = w_{o,c}[2−ki][2−kj] (o_count = O, c_count = C).
+/// u[ξ] = (G g Gᵀ)[ξ] for the kernels g(o, c) of a convolution with `outputs` outputs and
+/// `inputs` inputs, each ξ-plane packed_kernels(outputs, inputs) values in panel_gemm's layout
+/// (packed_slot; zero past the last output): g(o, c) is w's kernel (o, c), w being
+/// outputs×inputs×3×3, or with `flip` the kernel of dx = conv(dy, ·), w being the forward's
+/// inputs×outputs×3×3 weights: g(o, c)[ki][kj] = w(c, o)[2−ki][2−kj].
 template <int M, class T>
-void transform_kernels(index_t o_count, index_t c_count, const T* w, bool flip, T* u) {
+void transform_kernels(index_t outputs, index_t inputs, const T* w, bool flip, T* u) {
   constexpr int A = M + 2;
-  const index_t n = o_count * c_count, blocks = (n + kKernelBlock - 1) / kKernelBlock;
+  constexpr index_t NR = kernel_panel<T>();
+  const index_t n = packed_kernels<T>(outputs, inputs), blocks = (n + kKernelBlock - 1) / kKernelBlock;
   parallel_for(blocks, 16, [&](index_t b0, index_t b1) {
     alignas(64) T g[9][kKernelBlock], r[A][3][kKernelBlock], out[A * A][kKernelBlock];
     for (index_t blk = b0; blk < b1; ++blk) {
       const index_t i0 = blk * kKernelBlock, m = std::min(kKernelBlock, n - i0);
+      // slot i0 holds output o0 + l, input c (panel_gemm.hpp); step through the slots in order
+      index_t o0 = i0 / (inputs * NR) * NR, c = i0 / NR % inputs, l = i0 % NR;
       for (index_t k = 0; k < m; ++k) {
-        const index_t i = i0 + k;
-        if (!flip) {
-          for (int e = 0; e < 9; ++e) g[e][k] = w[i * 9 + e];
-        } else {  // i = c·O + o
-          const T* src = w + ((i % o_count) * c_count + i / o_count) * 9;
+        const index_t o = o0 + l;
+        if (o >= outputs) {
+          for (int e = 0; e < 9; ++e) g[e][k] = T(0);
+        } else if (!flip) {
+          const T* src = w + (o * inputs + c) * 9;
+          for (int e = 0; e < 9; ++e) g[e][k] = src[e];
+        } else {
+          const T* src = w + (c * outputs + o) * 9;
           for (int e = 0; e < 9; ++e) g[e][k] = src[8 - e];
+        }
+        if (++l == NR) {
+          l = 0;
+          if (++c == inputs) c = 0, o0 += NR;
         }
       }
       for (int j = 0; j < 3; ++j)  // G g: the α×3 intermediate, a kernel column at a time
@@ -386,7 +402,7 @@ void for_xi(bool split, index_t xi, F&& f) {
   else f(index_t(0), xi);
 }
 
-/// y (N×O×H×W) = conv2d(x, w) for transformed kernels u (α² × O×C).
+/// y (N×O×H×W) = conv2d(x, w) for transformed kernels u (α² planes, packed as transform_kernels writes them).
 template <int M, class T>
 void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   const Tiling tl(g, M);
@@ -404,7 +420,8 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
     // Mᵀ[ξ] (tiles×O) = Vᵀ[ξ] (tiles×C) · U[ξ]ᵀ
     for_xi(split, xis, [&](index_t a, index_t e) {
       for (index_t xi = a; xi < e; ++xi)
-        gemm(Cpu{}, false, true, ld, g.o, g.c, T(1), v + xi * vs, g.c, u + xi * g.o * g.c, g.c, T(0), m + xi * ms, g.o);
+        panel_gemm(ld, g.o, g.c, v + xi * vs, u + xi * packed_kernels<T>(g.o, g.c),
+                   PanelOperands{g.c, 1, g.c, kernel_panel<T>()}, false, m + xi * ms, g.o);
     });
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
       T* yt = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
@@ -428,13 +445,24 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   });
 }
 
+/// dU (O×C) = dMᵀ·V, or dU += dMᵀ·V when `accumulate`, for dM (tiles×O) and V (tiles×C):
+/// panel_gemm over the whole panels of C, Eigen's GEMM over the columns past them.
+template <class T>
+void add_tile_products(index_t o_count, index_t c_count, index_t tiles, const T* dm, const T* v, bool accumulate, T* du) {
+  const index_t whole = c_count / kernel_panel<T>() * kernel_panel<T>();
+  if (whole > 0) panel_gemm(o_count, whole, tiles, dm, v, PanelOperands{1, o_count, 1, c_count}, accumulate, du, c_count);
+  if (whole < c_count)
+    gemm(Cpu{}, true, false, o_count, c_count - whole, tiles, T(1), dm, o_count, v + whole, c_count,
+         accumulate ? T(1) : T(0), du + whole, c_count);
+}
+
 template <int M, class T>
 void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   const Tiling tl(g, M);
   const index_t oc = g.o * g.c, xis = tl.xi();
   if (dx) {  // dx = conv(dy, flipped kernel with the channels swapped): O inputs, C outputs
-    const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
-    transform_kernels<M>(g.o, g.c, w, true, u.get());
+    const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * packed_kernels<T>(g.c, g.o)));
+    transform_kernels<M>(g.c, g.o, w, true, u.get());
     forward_transformed<M>(ConvGeometry{g.n, g.o, g.h, g.w, g.c, 3, 3, 1, 1, 1}, dy, u.get(), dx);
   }
   if (!dw) return;
@@ -454,7 +482,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
     for_xi(split, xis, [&](index_t a, index_t e) {
       for (index_t xi = a; xi < e; ++xi)
-        gemm(Cpu{}, true, false, g.o, g.c, ld, T(1), dm + xi * ms, g.o, v + xi * vs, g.c, beta, du + xi * oc, g.c);
+        add_tile_products(g.o, g.c, ld, dm + xi * ms, v + xi * vs, beta != T(0), du + xi * oc);
     });
   };
   if (split_by_xi(g)) {  // each thread owns whole ξ-planes of du, so no partial sums
@@ -492,7 +520,8 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
 
 template <int M, class T>
 void conv2d_forward_tiled(const ConvGeometry& g, const T* x, const T* w, T* y) {
-  const std::shared_ptr<T> u = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(Tiling(g, M).xi() * g.o * g.c));
+  const std::shared_ptr<T> u =
+      Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(Tiling(g, M).xi() * packed_kernels<T>(g.o, g.c)));
   transform_kernels<M>(g.o, g.c, w, false, u.get());
   forward_transformed<M>(g, x, u.get(), y);
 }
