@@ -193,8 +193,8 @@ inline void kernel_adjoint_1d(const T* u, T* r) {
 constexpr index_t kKernelBlock = 64;
 
 /// u[ξ] = (G g Gᵀ)[ξ] for the kernels g(o, c) of a convolution with `outputs` outputs and
-/// `inputs` inputs, each ξ-plane packed_kernels(outputs, inputs) values in panel_gemm's layout
-/// (packed_slot; zero past the last output): g(o, c) is w's kernel (o, c), w being
+/// `inputs` inputs, each ξ-plane packed_kernels(outputs, inputs) values laid out as panel_gemm.hpp's
+/// packed kernels (panels of outputs, zero past the last one): g(o, c) is w's kernel (o, c), w being
 /// outputs×inputs×3×3, or with `flip` the kernel of dx = conv(dy, ·), w being the forward's
 /// inputs×outputs×3×3 weights: g(o, c)[ki][kj] = w(c, o)[2−ki][2−kj].
 template <int M, class T>
