@@ -304,9 +304,10 @@ inline TrainConfig preset(const std::string& name) {
     c.g_ch = 16;
     c.batch_size = 64;
     // 500 iterations (0.64 epochs of the 50,000 training images): the main job, with the evaluation
-    // below, in 422–472 s on a 2-core Zen 5 (2026-12-06; about 865 s estimated on the Zen 3 host,
-    // which trained at 1.02 it/s: not measured there); test EMA f^b k-means 0.629 ± 0.015, SVM
-    // 0.872 ± 0.003 over 3 seeds (5cf2c8caac54; docs/training.md, "Measured").
+    // below, in 361 s on a 2-core Zen 5 (2026-12-06; about 745 s estimated on the Zen 3 host,
+    // which trained at 1.02 it/s before the convolution's panel_gemm: not measured there); test
+    // EMA f^b k-means 0.582 ± 0.022, SVM 0.872 ± 0.004 over 3 seeds (fc6e955; docs/training.md,
+    // "Measured").
     c.iterations = 500;
     // Under an epoch instead of SPEC §5's 1000, so 5× SPEC's step size: on 2 CPU cores, EMA f^b
     // k-means 0.499 → 0.625 and SVM 0.812 → 0.842 at the same cost (lr sweep in docs/training.md)
