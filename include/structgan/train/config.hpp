@@ -317,13 +317,13 @@ inline TrainConfig preset(const std::string& name) {
     c.crop_scale_min = 0.5;
     // λ_c = 6 (SPEC §5: 3): first chosen on the test split, examined again on the validation split
     // (docs/training.md, "Choices made on the validation split": k-means / SVM 0.577 / 0.868 at 3,
-    // 0.611 / 0.872 at 6) and kept; 8 and 10 each collapsed a seed (0.367 of six at 8, 0.367 of
-    // three at 10).
+    // 0.611 / 0.872 at 6) and kept; 8 and 10 each collapsed a seed (one of six at 8, one of three
+    // at 10: k-means 0.367 at the end).
     c.objective.bank_size = 4096;
     c.objective.lambda_cluster = 6;
     // K = 3 neighbours (SPEC §3: 1), chosen on the validation split over five seeds (docs/training.md,
     // "Choices made on the validation split": k-means 0.587 ± 0.028 at K = 1, 0.609 ± 0.011 at K = 3,
-    // higher on 4 of 5 seeds); K = 5 collapsed two of five fresh seeds.
+    // higher on 4 of 5 seeds); K = 5 collapsed one of four fresh seeds, a fifth falling when stopped.
     c.objective.cluster.k = 3;
     // λ_s = 10 (SPEC §5: 5), chosen on the validation split over six seeds (docs/training.md, "Choices
     // made on the validation split": k-means 0.607 at 5, 0.619 at 10, higher on 5 of 6; 20 fell).
