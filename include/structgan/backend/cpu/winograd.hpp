@@ -467,8 +467,8 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
   }
   if (!dw) return;
   const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
-  // du (α² × O×C) = beta·du + Σ over images [n0, n0 + b) of their tiles' products
-  auto run = [&](index_t n0, index_t b, T* v, T* dm, T* du, T beta, bool single, bool split) {
+  // du (α² × O×C) = (du +, when `accumulate`) Σ over images [n0, n0 + b) of their tiles' products
+  auto run = [&](index_t n0, index_t b, T* v, T* dm, T* du, bool accumulate, bool single, bool split) {
     const index_t ld = b * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
       T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
@@ -482,7 +482,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
     for_xi(split, xis, [&](index_t a, index_t e) {
       for (index_t xi = a; xi < e; ++xi)
-        add_tile_products(g.o, g.c, ld, dm + xi * ms, v + xi * vs, beta != T(0), du + xi * oc);
+        add_tile_products(g.o, g.c, ld, dm + xi * ms, v + xi * vs, accumulate, du + xi * oc);
     });
   };
   if (split_by_xi(g)) {  // each thread owns whole ξ-planes of du, so no partial sums
@@ -491,7 +491,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     const std::shared_ptr<T> dm = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * xi_plane_stride<T>(ld, g.o)));
     const std::shared_ptr<T> du = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * oc));
     for (index_t n0 = 0; n0 < g.n; n0 += nb)
-      run(n0, std::min(nb, g.n - n0), v.get(), dm.get(), du.get(), n0 == 0 ? T(0) : T(1), false, true);
+      run(n0, std::min(nb, g.n - n0), v.get(), dm.get(), du.get(), n0 > 0, false, true);
     add_kernel_gradient<M>(oc, du.get(), dw);
     return;
   }
@@ -506,7 +506,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     const index_t cap = std::min(nb, i1 - i0);
     T* v = scratch<T>(0, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.c)));
     T* dm = scratch<T>(1, static_cast<std::size_t>(xis * xi_plane_stride<T>(cap * per, g.o)));
-    for (index_t n0 = i0; n0 < i1; n0 += cap) run(n0, std::min(cap, i1 - n0), v, dm, dut, T(1), single, false);
+    for (index_t n0 = i0; n0 < i1; n0 += cap) run(n0, std::min(cap, i1 - n0), v, dm, dut, true, single, false);
   });
   T* total = du.get();
   for (int t = 1; t < ranges; ++t) {
