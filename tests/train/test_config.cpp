@@ -105,6 +105,19 @@ BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
   BOOST_TEST(train::lr_factor(c, 100) == 0.5, boost::test_tools::tolerance(1e-15));
   train::apply_override(c, "lr_schedule=constant");
   BOOST_TEST(train::lr_factor(c, 100) == 1.0);
+  // A linear warm-up over W = 4 iterations: 1/4, 2/4, 3/4 of the rates, then the schedule's.
+  train::apply_override(c, "lr_warmup_iterations=4");
+  BOOST_TEST(train::lr_factor(c, 0) == 0.25);
+  BOOST_TEST(train::lr_factor(c, 1) == 0.5);
+  BOOST_TEST(train::lr_factor(c, 3) == 1.0);
+  BOOST_TEST(train::lr_factor(c, 4) == 1.0);
+  // On top of the cosine schedule: the product of the two factors.
+  train::apply_override(c, "lr_schedule=cosine");
+  BOOST_TEST(train::lr_factor(c, 2) == 0.75 * 0.5 * (1.0 + std::cos(3.14159265358979323846 * 2.0 / 200.0)),
+             boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(train::lr_factor(c, 100) == 0.5, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(train::lr_factor(c, 200) == 0.0);
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "lr_warmup_iterations=-1"); }), "lr_warmup_iterations"));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected_by_name) {
@@ -256,6 +269,7 @@ TrainConfig every_key_changed() {
   c.lr_g = 3e-4;
   c.lr_schedule = "cosine";
   c.lr_schedule_iterations = 2000;
+  c.lr_warmup_iterations = 50;
   c.beta1 = 0.0;
   c.beta2 = 0.99;
   c.adam_eps = 1e-6;
@@ -334,6 +348,7 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.lr_g == 3e-4);
   BOOST_TEST(c.lr_schedule == "cosine");
   BOOST_TEST(c.lr_schedule_iterations == 2000);
+  BOOST_TEST(c.lr_warmup_iterations == 50);
   BOOST_TEST(c.beta1 == 0.0);
   BOOST_TEST(c.beta2 == 0.99);
   BOOST_TEST(c.adam_eps == 1e-6);
@@ -596,11 +611,13 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.validation_size == 10000);
   BOOST_TEST(c.cuda_tf32_conv);     // TF32 (added since): PyTorch's defaults
   BOOST_TEST(!c.cuda_tf32_matmul);
+  BOOST_TEST(c.lr_warmup_iterations == 0);  // the warm-up (added since): none
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
                             "validation_seed", "eval_embedding", "eval_svm_c", "validate_every",
-                            "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul"})
+                            "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul",
+                            "lr_warmup_iterations"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));

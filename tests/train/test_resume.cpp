@@ -94,6 +94,45 @@ BOOST_AUTO_TEST_CASE(cosine_schedule_resumes_exactly_and_changes_the_trajectory)
   BOOST_TEST(has(error_of([&] { train::run(w, {true, 0, false}); }), "lr_schedule"));
 }
 
+BOOST_AUTO_TEST_CASE(warmup_ramps_the_rates_resumes_exactly_and_is_part_of_the_trajectory) {
+  const std::string dir = fresh_dir("resume_warmup");
+  fs::create_directories(dir);
+  train::TrainConfig c = tiny_spiral(dir);
+  c.lr_d = c.lr_g = 1e-2;
+  c.lr_warmup_iterations = 4;
+  const int k = 6;
+  auto a = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < k; ++i) {
+    a.step();
+    // The step after i iterations took min(i + 1, 4)/4 of the rates.
+    const double f = std::min(i + 1, 4) / 4.0;
+    BOOST_TEST(a.lr_d() == 1e-2 * f, boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(a.lr_g() == 1e-2 * f, boost::test_tools::tolerance(1e-15));
+  }
+  a.save(dir + "/a.ckpt");
+  // Saved inside the warm-up, resumed: the same state as the uninterrupted run.
+  auto b = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < 2; ++i) b.step();
+  b.save(dir + "/half.ckpt");
+  auto b2 = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  b2.load(dir + "/half.ckpt");
+  for (int i = 2; i < k; ++i) b2.step();
+  b2.save(dir + "/b.ckpt");
+  check_same_state(dir + "/a.ckpt", dir + "/b.ckpt");
+  // Without the warm-up the first step differs, and a checkpoint of one may not resume the other.
+  train::TrainConfig flat = c;
+  flat.lr_warmup_iterations = 0;
+  auto u = train::make_spiral_trainer<float>(flat, train::make_train_data(flat));
+  auto v = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  u.step();
+  v.step();
+  u.save(dir + "/flat1.ckpt");
+  v.save(dir + "/warm1.ckpt");
+  BOOST_TEST(states_differ(dir + "/flat1.ckpt", dir + "/warm1.ckpt"));
+  auto w = train::make_spiral_trainer<float>(flat, train::make_train_data(flat));
+  BOOST_TEST(has(error_of([&] { w.load(dir + "/half.ckpt"); }), "lr_warmup_iterations: saved 4, now 0"));
+}
+
 BOOST_AUTO_TEST_CASE(images_run_equals_run_then_resume_through_the_output_folder) {
   // The image path: BatchLoader seeking, augmentation draws, BigGAN's BatchNorm and
   // spectral-norm buffers, the ResNet's GroupNorm, the checkpoint file of run().

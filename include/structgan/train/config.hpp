@@ -67,6 +67,7 @@ struct TrainConfig {
   double ema_momentum = 0.99;       ///< EMA of D and G, every iteration
   std::string lr_schedule = "constant";      ///< constant (SPEC §5) | cosine (both rates, to 0 over the schedule)
   std::int64_t lr_schedule_iterations = 0;   ///< the cosine schedule's length (0: `iterations`)
+  std::int64_t lr_warmup_iterations = 0;     ///< both rates ramp linearly up over these first iterations (0: none)
   objectives::ObjectiveOptions objective;    ///< the structural objective's weights and options (JSON: a nested object)
   // ---- output ----
   std::string output_dir = "runs/cifar10";
@@ -164,6 +165,9 @@ void visit_fields(C& c, F&& f) {
   f(Key("lr_schedule_iterations", "T of the cosine schedule (0: `iterations`; a resumed run must then keep "
                                   "`iterations`)").min(0),
     c.lr_schedule_iterations);
+  f(Key("lr_warmup_iterations", "W: the step after t iterations (t < W) takes both rates times (t + 1)/W, on top of "
+                                "lr_schedule (0: none; PyTorch's LinearLR, start_factor 1/W, total_iters W − 1)").min(0),
+    c.lr_warmup_iterations);
   f(Key("beta1", "Adam β₁").min(0).below(1), c.beta1);
   f(Key("beta2", "Adam β₂").min(0).below(1), c.beta2);
   f(Key("adam_eps", "Adam ε").min(0), c.adam_eps);
@@ -396,7 +400,7 @@ inline std::vector<std::string> trajectory_keys() {
           "spiral_noise", "d_width",     "d_channels_per_group", "embed_dim", "g_ch", "g_bottom_width",
           "z_dim",          "mlp_hidden",      "mlp_depth",    "batch_size", "seed",        "lr_d",
           "lr_g",           "beta1",           "beta2",        "adam_eps",  "weight_decay_d", "ema_momentum",
-          "lr_schedule",    "lr_schedule_iterations", "objective", "validation_size", "validation_seed"};
+          "lr_schedule",    "lr_schedule_iterations", "lr_warmup_iterations", "objective", "validation_size", "validation_seed"};
 }
 
 /// The iterations a cosine schedule spans (lr_schedule_iterations, or iterations when that is 0).
@@ -405,14 +409,20 @@ inline std::int64_t lr_schedule_length(const TrainConfig& c) {
 }
 
 /// The factor of lr_d and lr_g (and so of AdamW's decay, as in PyTorch) at the step after
-/// `done` completed iterations: 1 for `constant`; for `cosine` PyTorch's CosineAnnealingLR with
-/// η_min = 0 stepped once per iteration, ½(1 + cos(π·done/T)), and 0 from T on.
+/// `done` completed iterations: the schedule's — 1 for `constant`; for `cosine` PyTorch's
+/// CosineAnnealingLR with η_min = 0 stepped once per iteration, ½(1 + cos(π·done/T)), and 0 from
+/// T on — times the warm-up's (done + 1)/W while done < W = lr_warmup_iterations.
 inline double lr_factor(const TrainConfig& c, std::int64_t done) {
-  if (c.lr_schedule != "cosine") return 1.0;
-  const std::int64_t t_max = lr_schedule_length(c);
-  if (t_max <= 0 || done >= t_max) return 0.0;
-  const double pi = 3.14159265358979323846;
-  return 0.5 * (1.0 + std::cos(pi * static_cast<double>(done) / static_cast<double>(t_max)));
+  double f = 1.0;
+  if (c.lr_schedule == "cosine") {
+    const std::int64_t t_max = lr_schedule_length(c);
+    if (t_max <= 0 || done >= t_max) return 0.0;
+    const double pi = 3.14159265358979323846;
+    f = 0.5 * (1.0 + std::cos(pi * static_cast<double>(done) / static_cast<double>(t_max)));
+  }
+  if (done < c.lr_warmup_iterations)
+    f *= static_cast<double>(done + 1) / static_cast<double>(c.lr_warmup_iterations);
+  return f;
 }
 
 }  // namespace structgan::train
