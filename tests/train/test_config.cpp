@@ -270,6 +270,7 @@ TrainConfig every_key_changed() {
   c.lr_schedule = "cosine";
   c.lr_schedule_iterations = 2000;
   c.lr_warmup_iterations = 50;
+  c.max_grad_norm_d = 25.0;
   c.beta1 = 0.0;
   c.beta2 = 0.99;
   c.adam_eps = 1e-6;
@@ -349,6 +350,7 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.lr_schedule == "cosine");
   BOOST_TEST(c.lr_schedule_iterations == 2000);
   BOOST_TEST(c.lr_warmup_iterations == 50);
+  BOOST_TEST(c.max_grad_norm_d == 25.0);
   BOOST_TEST(c.beta1 == 0.0);
   BOOST_TEST(c.beta2 == 0.99);
   BOOST_TEST(c.adam_eps == 1e-6);
@@ -612,12 +614,13 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.cuda_tf32_conv);     // TF32 (added since): PyTorch's defaults
   BOOST_TEST(!c.cuda_tf32_matmul);
   BOOST_TEST(c.lr_warmup_iterations == 0);  // the warm-up (added since): none
+  BOOST_TEST(c.max_grad_norm_d == 0.0);      // clipping (added since): off
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
                             "validation_seed", "eval_embedding", "eval_svm_c", "validate_every",
                             "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul",
-                            "lr_warmup_iterations"})
+                            "lr_warmup_iterations", "max_grad_norm_d"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));

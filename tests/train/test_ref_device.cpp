@@ -138,3 +138,87 @@ BOOST_AUTO_TEST_CASE(a_non_finite_batch_between_log_steps_is_named_at_the_next_r
   BOOST_CHECK_THROW(ref.save(dir + "/never.ckpt"), train::NonFiniteError);
   BOOST_TEST(!std::filesystem::exists(dir + "/never.ckpt"));
 }
+
+namespace {
+/// A module of two parameters, for the gradient clipping below.
+template <class D>
+struct TwoParameters {
+  using value_type = double;
+  using device_type = D;
+  Parameter<double, D> a, b;
+  template <class Vis>
+  void visit(Vis&& v, const std::string& prefix) {
+    v.parameter(nn::join_name(prefix, "a"), a);
+    v.parameter(nn::join_name(prefix, "b"), b);
+  }
+};
+
+/// Gradients (3, 4) and (12), ‖g‖ = 13, clipped to max_norm on D; the gradients read back.
+template <class D>
+std::vector<double> clipped(double max_norm) {
+  TwoParameters<D> m;
+  m.a.value = to_device<D>(Tensor<double, Cpu>(Shape{2}));
+  m.b.value = to_device<D>(Tensor<double, Cpu>(Shape{1}));
+  nn::Adam<double, D> opt(nn::named_parameters(m));
+  Tensor<double, Cpu> ga(Shape{2}), gb(Shape{1});
+  ga[0] = 3;
+  ga[1] = 4;
+  gb[0] = 12;
+  assign(m.a.grad, to_device<D>(ga));
+  assign(m.b.grad, to_device<D>(gb));
+  train::detail::clip_gradient_norm(opt, train::detail::gradient_square_norm(opt), max_norm);
+  const Tensor<double, Cpu> a = to_host(m.a.grad), b = to_host(m.b.grad);
+  return {a[0], a[1], b[0]};
+}
+}  // namespace
+
+// max_grad_norm_d (PyTorch's clip_grad_norm_): scaled onto the bound when above it, every bit kept
+// within it, the same on the reference device as on the CPU.
+BOOST_AUTO_TEST_CASE(clip_gradient_norm_scales_onto_the_bound_and_keeps_a_gradient_within_it) {
+  for (const auto& g : {clipped<Cpu>(6.5), clipped<Ref>(6.5)}) {
+    BOOST_TEST(g[0] == 1.5);
+    BOOST_TEST(g[1] == 2.0);
+    BOOST_TEST(g[2] == 6.0);
+  }
+  const auto five = clipped<Cpu>(5.0);
+  BOOST_TEST(std::sqrt(five[0] * five[0] + five[1] * five[1] + five[2] * five[2]) == 5.0, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(five[0] / five[2] == 0.25, boost::test_tools::tolerance(1e-15));  // the direction kept
+  for (double bound : {13.0, 13.000001, 1e9}) {
+    const auto g = clipped<Ref>(bound);
+    BOOST_TEST(g[0] == 3.0);
+    BOOST_TEST(g[1] == 4.0);
+    BOOST_TEST(g[2] == 12.0);
+  }
+}
+
+// The trainer with D's gradient clipped: the same steps on Ref as on the CPU, no host read added
+// to a step that is not read, and a trajectory other than the unclipped one.
+BOOST_AUTO_TEST_CASE(a_clipped_training_step_on_ref_equals_the_cpu_and_reads_nothing_more) {
+  train::TrainConfig c = tiny_images(train_test::fresh_dir("ref_clip"));
+  c.max_grad_norm_d = 1e-3;  // below every step's ‖∇D‖ here
+  auto cpu = train::make_image_trainer<double, Cpu>(c, image_data(c));
+  auto ref = train::make_image_trainer<double, Ref>(c, image_data(c));
+  train::TrainConfig unclipped_config = c;
+  unclipped_config.max_grad_norm_d = 0;
+  auto unclipped = train::make_image_trainer<double, Cpu>(unclipped_config, image_data(unclipped_config));
+  for (int i = 0; i < 3; ++i) {
+    const train::StepReport a = cpu.step(), u = unclipped.step();
+    BOOST_TEST(a.grad_norm_d > c.max_grad_norm_d);  // the norm logged is the one before clipping
+    BOOST_TEST(u.grad_norm_d > c.max_grad_norm_d);
+    if (i == 0) BOOST_TEST(a.grad_norm_d == u.grad_norm_d);  // the same first gradient
+    auto& counters = backend::counters(Ref{});
+    counters.reset();
+    ref.step(false);
+    BOOST_TEST(counters.to_host == 0u);
+  }
+  const auto pa = host_parameters(cpu.discriminator()), pb = host_parameters(ref.discriminator()),
+             pu = host_parameters(unclipped.discriminator());
+  double worst = 0, moved = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    for (index_t j = 0; j < pa[i].numel(); ++j) {
+      worst = std::max(worst, std::abs(pa[i][j] - pb[i][j]));
+      moved = std::max(moved, std::abs(pa[i][j] - pu[i][j]));
+    }
+  BOOST_TEST(worst < 1e-10, "largest parameter difference, cpu against ref, after 3 clipped steps: " << worst);
+  BOOST_TEST(moved > 1e-6, "largest parameter difference, clipped against unclipped: " << moved);
+}

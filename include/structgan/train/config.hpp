@@ -65,6 +65,7 @@ struct TrainConfig {
   double beta1 = 0.5, beta2 = 0.999, adam_eps = 1e-8;
   double weight_decay_d = 0.1;      ///< AdamW's decoupled decay for D
   double ema_momentum = 0.99;       ///< EMA of D and G, every iteration
+  double max_grad_norm_d = 0;       ///< D's gradient clipped to this ℓ2 norm before its update (0: off)
   std::string lr_schedule = "constant";      ///< constant (SPEC §5) | cosine (both rates, to 0 over the schedule)
   std::int64_t lr_schedule_iterations = 0;   ///< the cosine schedule's length (0: `iterations`)
   std::int64_t lr_warmup_iterations = 0;     ///< both rates ramp linearly up over these first iterations (0: none)
@@ -173,6 +174,9 @@ void visit_fields(C& c, F&& f) {
   f(Key("adam_eps", "Adam ε").min(0), c.adam_eps);
   f(Key("weight_decay_d", "D's decoupled weight decay").min(0), c.weight_decay_d);
   f(Key("ema_momentum", "EMA momentum of D and G").min(0).max(1), c.ema_momentum);
+  f(Key("max_grad_norm_d", "D's gradient, all parameters together, scaled to this ℓ2 norm when above it, before "
+                           "D's update (PyTorch's clip_grad_norm_; grad_norm_d logs the norm before; 0: off)").min(0),
+    c.max_grad_norm_d);
   f(Key("objective", "options of the structural objective (docs/objectives.md)"), c.objective);
   // ---- output ----
   f(Key("output_dir", "folder for the log, samples and checkpoints (not empty)").cli("--output"), c.output_dir);
@@ -399,7 +403,7 @@ inline std::vector<std::string> trajectory_keys() {
   return {"dataset",        "cifar100_labels", "image_size",   "augment",   "crop_scale_min", "flip_p",
           "spiral_noise", "d_width",     "d_channels_per_group", "embed_dim", "g_ch", "g_bottom_width",
           "z_dim",          "mlp_hidden",      "mlp_depth",    "batch_size", "seed",        "lr_d",
-          "lr_g",           "beta1",           "beta2",        "adam_eps",  "weight_decay_d", "ema_momentum",
+          "lr_g",           "beta1",           "beta2",        "adam_eps",  "weight_decay_d", "ema_momentum", "max_grad_norm_d",
           "lr_schedule",    "lr_schedule_iterations", "lr_warmup_iterations", "objective", "validation_size", "validation_seed"};
 }
 

@@ -85,6 +85,26 @@ auto gradient_square_norm(const Opt& opt) {
   return total;
 }
 
+/// g ← g·(*factor) element by element, the factor read on the device (a backend `map` functor).
+template <class T>
+struct ScaleByDeviceValue {
+  const T* factor;
+  STRUCTGAN_HOST_DEVICE void operator()(T& g) const { g = g * *factor; }
+};
+
+/// Scales every gradient of an optimizer by min(1, max_norm/‖g‖₂), ‖g‖₂² being `square_norm` (on
+/// the device, from gradient_square_norm): PyTorch's clip_grad_norm_ without its 1e-6, so that a
+/// gradient within the bound keeps every bit (the factor is then max_norm/max_norm = 1). The
+/// factor is formed and applied on the device, with no host read.
+template <class Opt, class Tn>
+void clip_gradient_norm(Opt& opt, const Tn& square_norm, double max_norm) {
+  using T = typename Tn::value_type;
+  using D = typename Tn::device_type;
+  const Tn factor = div(filled<T, D>(Shape{1}, static_cast<T>(max_norm)), clamp_min(sqrt(square_norm), max_norm));
+  for (auto& g : opt.groups())
+    for (auto& slot : g.slots) map(D{}, slot.grad.numel(), ScaleByDeviceValue<T>{factor.data()}, slot.grad.data());
+}
+
 /// A host batch as a tensor of T on Dev.
 template <class T, class Dev>
 Tensor<T, Dev> to_tensor(const HostBatch& b) {
@@ -282,7 +302,8 @@ class Trainer {
     opt_d_.zero_grad();
     backward(ds.loss);
     buckets_d_.average(*comm_);
-    gradient_norm_read_or_queued("D", opt_d_, r.grad_norm_d, read);
+    const Tn square_norm_d = gradient_norm_read_or_queued("D", opt_d_, r.grad_norm_d, read);
+    if (config_.max_grad_norm_d > 0) detail::clip_gradient_norm(opt_d_, square_norm_d, config_.max_grad_norm_d);
     opt_d_.step();
 
     // ---- G step: its own forward pass, through the updated D (D's parameters frozen) ----
@@ -482,17 +503,19 @@ class Trainer {
     if (read) s.device_terms.queue_values(pending_, into);
   }
   /// An optimizer's gradient norm before its update: as terms_read_or_queued (queued as ‖∇‖²).
+  /// Returns ‖∇‖² on the device.
   template <class Opt>
-  void gradient_norm_read_or_queued(const char* who, const Opt& opt, double& into, bool read) {
+  Tn gradient_norm_read_or_queued(const char* who, const Opt& opt, double& into, bool read) {
     const Tn square_norm = detail::gradient_square_norm(opt);
     if (Dev::host_memory) {
       into = std::sqrt(static_cast<double>(to_host(square_norm)[0]));
       if (!std::isfinite(into))
         throw NonFiniteError(non_finite_message(who, report_.iteration, "gradient norm = " + std::to_string(into)));
-      return;
+      return square_norm;
     }
     pending_.check(nonfinite_indicator(square_norm), std::string("‖∇") + who + "‖ is NaN or Inf");
     if (read) pending_.add(&into, square_norm);
+    return square_norm;
   }
 
   std::string non_finite_message(const char* who, std::int64_t it, const std::string& what) const {
