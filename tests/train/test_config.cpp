@@ -57,6 +57,8 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("cifar10").objective.cluster.k == 1);        // SPEC §3
   BOOST_TEST(train::preset("fashion_mnist").objective.lambda_smooth == 10.0);  // chosen on validation over 6 seeds
   BOOST_TEST(train::preset("fashion_mnist").iterations == 600);  // chosen on validation over 6 fresh seeds, within the budget
+  BOOST_TEST(train::preset("fashion_mnist").max_grad_norm_d == 50.0);  // chosen on validation over 6 fresh seeds
+  BOOST_TEST(train::preset("cifar10").max_grad_norm_d == 0.0);         // SPEC §5: no clipping
   BOOST_TEST(train::preset("cifar10").eval_svm_c == 1.0);
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
   // The longer recipe: the main job's run, longer, with a periodic validation; nothing else differs.
