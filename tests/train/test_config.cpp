@@ -616,7 +616,7 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.cuda_tf32_conv);     // TF32 (added since): PyTorch's defaults
   BOOST_TEST(!c.cuda_tf32_matmul);
   BOOST_TEST(c.lr_warmup_iterations == 0);  // the warm-up (added since): none
-  BOOST_TEST(c.max_grad_norm_d == 0.0);      // clipping (added since): off
+  BOOST_TEST(c.max_grad_norm_d == 50.0);     // clipping (added since): the preset's
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
