@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE train_config
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +121,22 @@ BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
   BOOST_TEST(train::lr_factor(c, 100) == 0.5, boost::test_tools::tolerance(1e-15));
   BOOST_TEST(train::lr_factor(c, 200) == 0.0);
   BOOST_TEST(has(error_of([&] { train::apply_override(c, "lr_warmup_iterations=-1"); }), "lr_warmup_iterations"));
+}
+
+BOOST_AUTO_TEST_CASE(rollback_keys_and_their_ranges) {
+  TrainConfig c = train::preset("cifar10");
+  BOOST_TEST(c.rollback_every == 0);  // SPEC §5 has no rollback
+  train::apply_override(c, "rollback_every=25");
+  train::apply_override(c, "rollback_patience=10");
+  BOOST_TEST(c.rollback_every == 25);
+  BOOST_TEST(c.rollback_patience == 10);
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "rollback_every=-1"); }), "rollback_every"));
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "rollback_patience=0"); }), "rollback_patience"));
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "rollback_distance=-0.1"); }), "rollback_distance"));
+  BOOST_TEST(has(error_of([&] { train::apply_override(c, "rollback_max=-1"); }), "rollback_max"));
+  const std::vector<std::string> trajectory = train::trajectory_keys();
+  for (const char* k : {"rollback_every", "rollback_distance", "rollback_arm_distance", "rollback_patience", "rollback_max"})
+    BOOST_TEST(std::count(trajectory.begin(), trajectory.end(), std::string(k)) == 1, k);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected_by_name) {
@@ -273,6 +290,11 @@ TrainConfig every_key_changed() {
   c.lr_schedule_iterations = 2000;
   c.lr_warmup_iterations = 50;
   c.max_grad_norm_d = 25.0;
+  c.rollback_every = 40;
+  c.rollback_distance = 0.3;
+  c.rollback_arm_distance = 1.5;
+  c.rollback_patience = 12;
+  c.rollback_max = 5;
   c.beta1 = 0.0;
   c.beta2 = 0.99;
   c.adam_eps = 1e-6;
@@ -353,6 +375,11 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.lr_schedule_iterations == 2000);
   BOOST_TEST(c.lr_warmup_iterations == 50);
   BOOST_TEST(c.max_grad_norm_d == 25.0);
+  BOOST_TEST(c.rollback_every == 40);
+  BOOST_TEST(c.rollback_distance == 0.3);
+  BOOST_TEST(c.rollback_arm_distance == 1.5);
+  BOOST_TEST(c.rollback_patience == 12);
+  BOOST_TEST(c.rollback_max == 5);
   BOOST_TEST(c.beta1 == 0.0);
   BOOST_TEST(c.beta2 == 0.99);
   BOOST_TEST(c.adam_eps == 1e-6);
@@ -617,12 +644,14 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(!c.cuda_tf32_matmul);
   BOOST_TEST(c.lr_warmup_iterations == 0);  // the warm-up (added since): none
   BOOST_TEST(c.max_grad_norm_d == 50.0);     // clipping (added since): the preset's
+  BOOST_TEST(c.rollback_every == train::preset("fashion_mnist").rollback_every);  // rollback (added since): the preset's
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
                             "validation_seed", "eval_embedding", "eval_svm_c", "validate_every",
                             "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul",
-                            "lr_warmup_iterations", "max_grad_norm_d"})
+                            "lr_warmup_iterations", "max_grad_norm_d", "rollback_every", "rollback_distance",
+                            "rollback_arm_distance", "rollback_patience", "rollback_max"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));

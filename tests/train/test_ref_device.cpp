@@ -222,3 +222,38 @@ BOOST_AUTO_TEST_CASE(a_clipped_training_step_on_ref_equals_the_cpu_and_reads_not
   BOOST_TEST(worst < 1e-10, "largest parameter difference, cpu against ref, after 3 clipped steps: " << worst);
   BOOST_TEST(moved > 1e-6, "largest parameter difference, clipped against unclipped: " << moved);
 }
+
+// Rollback (rollback_every): a snapshot is a copy on the device (no host read at a step that is
+// not read), and a forced rollback restores the same state on Ref as on the CPU.
+BOOST_AUTO_TEST_CASE(rollback_on_ref_copies_on_the_device_and_equals_the_cpu) {
+  train::TrainConfig c = tiny_images(train_test::fresh_dir("ref_rollback"));
+  c.rollback_every = 2;
+  c.rollback_arm_distance = 0;
+  c.rollback_distance = 1e30;  // every read step counts as collapsed
+  c.rollback_patience = 2;
+  {
+    auto quiet = train::make_image_trainer<double, Ref>(c, image_data(c));
+    auto& counters = backend::counters(Ref{});
+    counters.reset();
+    quiet.step(false);  // takes the snapshot of iteration 0
+    BOOST_TEST(counters.to_host == 0u);
+  }
+  auto cpu = train::make_image_trainer<double, Cpu>(c, image_data(c));
+  auto ref = train::make_image_trainer<double, Ref>(c, image_data(c));
+  const auto start = host_parameters(cpu.discriminator());
+  for (int i = 0; i < 4; ++i) {
+    const train::StepReport a = cpu.step(), b = ref.step();
+    BOOST_TEST(a.rolled_back_to == b.rolled_back_to);
+    BOOST_TEST(a.rolled_back_to == (i == 3 ? 0 : -1));  // at iteration 4, to the snapshot of 0
+  }
+  BOOST_TEST(ref.iteration() == 0);
+  const auto pa = host_parameters(cpu.discriminator()), pb = host_parameters(ref.discriminator());
+  double worst = 0, from_start = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    for (index_t j = 0; j < pa[i].numel(); ++j) {
+      worst = std::max(worst, std::abs(pa[i][j] - pb[i][j]));
+      from_start = std::max(from_start, std::abs(pa[i][j] - start[i][j]));
+    }
+  BOOST_TEST(worst == 0.0, "largest parameter difference, cpu against ref, after the rollback: " << worst);
+  BOOST_TEST(from_start == 0.0, "the rolled-back parameters differ from the initial ones by " << from_start);
+}

@@ -1,11 +1,14 @@
 #define BOOST_TEST_MODULE train_resume
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <vector>
 
 #include "train_test_util.hpp"
 
@@ -230,4 +233,154 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_different_trajectory_or_a_missing_checkpoi
   train::TrainConfig e = tiny_spiral(empty);
   auto u = train::make_spiral_trainer<float>(e, train::make_train_data(e));
   BOOST_TEST(has(error_of([&] { train::run(u, {true, 0, false}); }), "no checkpoint"));
+}
+
+namespace {
+/// Whether two checkpoints hold the same learned state: every network, EMA, optimizer and bank
+/// entry equal (checksums, integers); the Rng, data position, configuration and the rollback
+/// detector's own entries are not compared.
+bool same_learned_state(const std::string& a, const std::string& b) {
+  const auto ea = io::read_checkpoint_info(a), eb = io::read_checkpoint_info(b);
+  std::map<std::string, io::EntryInfo> in_b;
+  for (const auto& e : eb) in_b.emplace(e.name, e);
+  std::size_t compared = 0;
+  for (const auto& e : ea) {
+    if (e.name == "config" || e.name == "rng" || e.name == "data_position" || e.name.rfind("rollback.", 0) == 0) continue;
+    const auto it = in_b.find(e.name);
+    if (it == in_b.end()) return false;
+    if (e.kind == "integer" ? e.value != it->second.value : e.checksum != it->second.checksum) return false;
+    ++compared;
+  }
+  BOOST_TEST(compared > 20u);
+  return true;
+}
+
+/// A tiny spiral whose every step counts as collapsed (the detector armed from the start, the
+/// threshold above any distance): rollbacks are forced.
+train::TrainConfig always_collapsing(const std::string& dir) {
+  train::TrainConfig c = tiny_spiral(dir);
+  c.rollback_every = 2;
+  c.rollback_arm_distance = 0;
+  c.rollback_distance = 1e30;
+  c.rollback_patience = 2;
+  c.rollback_max = 2;
+  return c;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rollback_restores_a_snapshot_and_draws_new_batches) {
+  const std::string dir = fresh_dir("rollback");
+  fs::create_directories(dir);
+  const train::TrainConfig c = always_collapsing(dir);
+  auto fresh = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  fresh.save(dir + "/start.ckpt");
+  auto t = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  // Iterations 1, 2 collapsed: detected at 2, but no snapshot lies 2·patience = 4 iterations back.
+  std::vector<train::StepReport> r;
+  for (int i = 0; i < 2; ++i) r.push_back(t.step());
+  BOOST_TEST(!r[0].collapse_detected);
+  BOOST_TEST(r[1].collapse_detected);
+  BOOST_TEST(r[1].rolled_back_to == -1);
+  BOOST_TEST(t.iteration() == 2);
+  // Iterations 3, 4: detected again; the snapshot of iteration 0 is 4 back: the state returns to it.
+  for (int i = 0; i < 2; ++i) r.push_back(t.step());
+  BOOST_TEST(r[3].collapse_detected);
+  BOOST_TEST(r[3].rolled_back_to == 0);
+  BOOST_TEST(t.iteration() == 0);
+  t.save(dir + "/rolled.ckpt");
+  BOOST_TEST(same_learned_state(dir + "/start.ckpt", dir + "/rolled.ckpt"));
+  // ... but the data and latents go on: the repeated first step differs from the first one.
+  const train::StepReport again = t.step();
+  BOOST_TEST(again.iteration == 1);
+  BOOST_TEST(again.d.total != r[0].d.total);
+  // rollback_max = 2: one more rollback (at iteration 4 again), then detections only.
+  for (int i = 0; i < 3; ++i) r.push_back(t.step());
+  BOOST_TEST(r.back().rolled_back_to == 0);
+  for (int i = 0; i < 4; ++i) r.push_back(t.step());
+  BOOST_TEST(r.back().collapse_detected);
+  BOOST_TEST(r.back().rolled_back_to == -1);
+  BOOST_TEST(t.iteration() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(rollback_that_never_fires_leaves_every_bit_and_is_a_trajectory_key) {
+  const std::string dir = fresh_dir("rollback_bits");
+  fs::create_directories(dir);
+  train::TrainConfig off = tiny_spiral(dir), on = off;
+  on.rollback_every = 3;
+  on.rollback_arm_distance = 1e30;  // never armed
+  auto a = train::make_spiral_trainer<float>(off, train::make_train_data(off));
+  auto b = train::make_spiral_trainer<float>(on, train::make_train_data(on));
+  for (int i = 0; i < 8; ++i) {
+    const auto ra = a.step(), rb = b.step();
+    BOOST_TEST(ra.d.total == rb.d.total);
+    BOOST_TEST(!rb.collapse_detected);
+  }
+  a.save(dir + "/off.ckpt");
+  b.save(dir + "/on.ckpt");
+  BOOST_TEST(same_learned_state(dir + "/off.ckpt", dir + "/on.ckpt"));
+  // A checkpoint without rollback may not continue a run with it (the trajectory would differ).
+  auto w = train::make_spiral_trainer<float>(on, train::make_train_data(on));
+  BOOST_TEST(has(error_of([&] { w.load(dir + "/off.ckpt"); }), "rollback_every: saved 0, now 3"));
+}
+
+BOOST_AUTO_TEST_CASE(rollback_resumes_exactly_with_the_snapshots_of_the_checkpoint) {
+  // Saved after 3 steps (snapshots of iterations 0 and 2 in the file), resumed: the rollback made
+  // after the resumption goes back to a snapshot taken before it, as in the uninterrupted run.
+  const std::string dir = fresh_dir("rollback_resume");
+  fs::create_directories(dir);
+  const train::TrainConfig c = always_collapsing(dir);
+  auto a = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  std::vector<std::int64_t> rolled_a;
+  for (int i = 0; i < 10; ++i) rolled_a.push_back(a.step().rolled_back_to);
+  a.save(dir + "/a.ckpt");
+  auto b = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  for (int i = 0; i < 3; ++i) b.step();
+  b.save(dir + "/half.ckpt");
+  auto b2 = train::make_spiral_trainer<float>(c, train::make_train_data(c));
+  b2.load(dir + "/half.ckpt");
+  std::vector<std::int64_t> rolled_b{-1, -1, -1};
+  for (int i = 3; i < 10; ++i) rolled_b.push_back(b2.step().rolled_back_to);
+  b2.save(dir + "/b.ckpt");
+  BOOST_TEST(rolled_a == rolled_b, boost::test_tools::per_element());
+  BOOST_TEST(std::count(rolled_a.begin(), rolled_a.end(), 0) == 2);  // both rollbacks made
+  check_same_state(dir + "/a.ckpt", dir + "/b.ckpt");
+}
+
+// With rollback the log's iterations repeat: a resume cuts it after the last record that ends at
+// the checkpoint's iteration (a rolled-back step ends at the iteration it went back to).
+BOOST_AUTO_TEST_CASE(truncate_log_cuts_after_the_checkpoints_record_when_iterations_repeat) {
+  const std::string dir = fresh_dir("truncate_rollback");
+  fs::create_directories(dir);
+  const std::string path = dir + "/log.jsonl";
+  const std::vector<std::string> log{
+      R"({"build":"b","start_iteration":0})", R"({"iteration":1})", R"({"iteration":2})",
+      R"({"iteration":2,"validation":{}})",   R"({"iteration":3})", R"({"iteration":4,"rolled_back_to":2})",
+      R"({"iteration":2,"validation":{}})",   R"({"iteration":3})", R"({"iteration":4})"};
+  auto write = [&] {
+    std::ofstream out(path);
+    for (const auto& l : log) out << l << "\n";
+  };
+  auto lines = [&] {
+    std::ifstream in(path);
+    std::vector<std::string> v;
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+  };
+  // The checkpoint of iteration 2 was written after the rollback: kept up to it and its validation.
+  write();
+  train::detail::truncate_log(path, 2);
+  BOOST_TEST(lines() == std::vector<std::string>(log.begin(), log.begin() + 7), boost::test_tools::per_element());
+  // Iteration 3's: the second pass's record.
+  write();
+  train::detail::truncate_log(path, 3);
+  BOOST_TEST(lines() == std::vector<std::string>(log.begin(), log.begin() + 8), boost::test_tools::per_element());
+  // A checkpoint of an iteration never logged (log_every > 1): the records up to it.
+  const std::vector<std::string> sparse{R"({"build":"b","start_iteration":0})", R"({"iteration":10})",
+                                        R"({"iteration":20})"};
+  {
+    std::ofstream out(path);
+    for (const auto& l : sparse) out << l << "\n";
+  }
+  train::detail::truncate_log(path, 15);
+  BOOST_TEST(lines() == std::vector<std::string>(sparse.begin(), sparse.begin() + 2), boost::test_tools::per_element());
 }

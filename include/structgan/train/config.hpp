@@ -69,6 +69,13 @@ struct TrainConfig {
   std::string lr_schedule = "constant";      ///< constant (SPEC §5) | cosine (both rates, to 0 over the schedule)
   std::int64_t lr_schedule_iterations = 0;   ///< the cosine schedule's length (0: `iterations`)
   std::int64_t lr_warmup_iterations = 0;     ///< both rates ramp linearly up over these first iterations (0: none)
+  // A collapse (D's Gaussian distance near 0 for rollback_patience steps after it once exceeded
+  // rollback_arm_distance) sends the state back to a snapshot taken before it (Trainer, "Rollback").
+  std::int64_t rollback_every = 0;          ///< snapshot of the learned state every N iterations (0: no rollback)
+  double rollback_distance = 0.2;           ///< D's distance below this counts as collapsed
+  double rollback_arm_distance = 2.0;       ///< detection starts once D's distance has exceeded this
+  std::int64_t rollback_patience = 20;      ///< consecutive collapsed steps that trigger a rollback
+  std::int64_t rollback_max = 3;            ///< rollbacks in a run at most (then training goes on)
   objectives::ObjectiveOptions objective;    ///< the structural objective's weights and options (JSON: a nested object)
   // ---- output ----
   std::string output_dir = "runs/cifar10";
@@ -177,6 +184,20 @@ void visit_fields(C& c, F&& f) {
   f(Key("max_grad_norm_d", "D's gradient, all parameters together, scaled to this ℓ2 norm when above it, before "
                            "D's update (PyTorch's clip_grad_norm_; grad_norm_d logs the norm before; 0: off)").min(0),
     c.max_grad_norm_d);
+  f(Key("rollback_every", "snapshot of the networks, EMA copies, optimizers and bank every N iterations, kept for a "
+                         "rollback when training collapses (0: off; see rollback_distance)").min(0),
+    c.rollback_every);
+  f(Key("rollback_distance", "a step whose D distance is below this counts as collapsed, once the distance has "
+                             "exceeded rollback_arm_distance; rollback_patience such steps in a row send the state "
+                             "back to the newest snapshot taken at least rollback_patience iterations before they "
+                             "began, the data and latent draws going on (skipped batches)").min(0),
+    c.rollback_distance);
+  f(Key("rollback_arm_distance", "D's distance that must be exceeded once before collapses are looked for (the "
+                                 "first iterations' low distances are not a collapse)").min(0),
+    c.rollback_arm_distance);
+  f(Key("rollback_patience", "consecutive collapsed steps that trigger a rollback").min(1), c.rollback_patience);
+  f(Key("rollback_max", "rollbacks in one run at most; later collapses are logged and training goes on").min(0),
+    c.rollback_max);
   f(Key("objective", "options of the structural objective (docs/objectives.md)"), c.objective);
   // ---- output ----
   f(Key("output_dir", "folder for the log, samples and checkpoints (not empty)").cli("--output"), c.output_dir);
@@ -411,7 +432,8 @@ inline std::vector<std::string> trajectory_keys() {
           "spiral_noise", "d_width",     "d_channels_per_group", "embed_dim", "g_ch", "g_bottom_width",
           "z_dim",          "mlp_hidden",      "mlp_depth",    "batch_size", "seed",        "lr_d",
           "lr_g",           "beta1",           "beta2",        "adam_eps",  "weight_decay_d", "ema_momentum", "max_grad_norm_d",
-          "lr_schedule",    "lr_schedule_iterations", "lr_warmup_iterations", "objective", "validation_size", "validation_seed"};
+          "lr_schedule",    "lr_schedule_iterations", "lr_warmup_iterations", "rollback_every", "rollback_distance",
+          "rollback_arm_distance", "rollback_patience", "rollback_max", "objective", "validation_size", "validation_seed"};
 }
 
 /// The iterations a cosine schedule spans (lr_schedule_iterations, or iterations when that is 0).

@@ -28,6 +28,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -78,6 +79,8 @@ inline nlohmann::json log_record(const StepReport& r, double elapsed) {
   j["grad_norm_g"] = r.grad_norm_g;
   j["lr_d"] = r.lr_d;
   j["lr_g"] = r.lr_g;
+  if (r.collapse_detected) j["collapse_detected"] = true;
+  if (r.rolled_back_to >= 0) j["rolled_back_to"] = r.rolled_back_to;
   return j;
 }
 
@@ -110,21 +113,51 @@ class SigintGuard {
   bool installed_ = false;
 };
 
-/// Keeps the lines of log.jsonl whose iteration is ≤ `upto` (a resumed run rewrites the rest), and
-/// the build records that head each (re)start.
+/// Cuts log.jsonl back to the state of a checkpoint at iteration `upto` (a resumed run rewrites the
+/// rest). Where a step record ends at `upto` — its iteration, or the iteration it rolled back to
+/// (rollback_every: iterations then repeat in the log) — everything after the last such record is
+/// dropped but the validation record of that iteration; otherwise (a checkpoint of an iteration
+/// that was not logged) the records of iterations ≤ `upto` are kept. Build records that head each
+/// (re)start are kept where they come before the cut.
 inline void truncate_log(const std::string& path, std::int64_t upto) {
   std::ifstream in(path);
   if (!in) return;
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    const bool build_record = j.is_object() && j.contains("build") && j.contains("start_iteration") &&
-                              j["start_iteration"].is_number_integer() && j["start_iteration"].get<std::int64_t>() <= upto;
-    if (build_record || (j.is_object() && j.contains("iteration") && j["iteration"].is_number_integer() &&
-                         j["iteration"].get<std::int64_t>() <= upto))
-      kept += line + "\n";
+  std::vector<std::string> lines;
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+    records.push_back(nlohmann::json::parse(line, nullptr, false));
   }
   in.close();
+  auto integer = [](const nlohmann::json& j, const char* key, std::int64_t& v) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number_integer()) return false;
+    v = j[key].get<std::int64_t>();
+    return true;
+  };
+  auto is_step = [](const nlohmann::json& j) { return j.is_object() && j.contains("iteration") && !j.contains("validation"); };
+  std::ptrdiff_t last = -1;  // the last step record that ends at upto
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    std::int64_t it = 0, end = 0;
+    if (is_step(records[i]) && integer(records[i], "iteration", it))
+      if ((integer(records[i], "rolled_back_to", end) ? end : it) == upto) last = static_cast<std::ptrdiff_t>(i);
+  }
+  std::string kept;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const nlohmann::json& j = records[i];
+    std::int64_t it = 0, start = 0;
+    bool keep;
+    if (last >= 0) {
+      keep = static_cast<std::ptrdiff_t>(i) <= last;
+      if (!keep && i == static_cast<std::size_t>(last) + 1 && !is_step(j) && integer(j, "iteration", it) && it == upto) {
+        keep = true;  // the validation record of that iteration
+        ++last;
+      }
+    } else {
+      keep = (integer(j, "start_iteration", start) && j.contains("build") && start <= upto) ||
+             (integer(j, "iteration", it) && it <= upto);
+    }
+    if (keep) kept += lines[i] + "\n";
+  }
   // Atomically, so that a process killed here keeps the old log (truncating in place lost every
   // record when a kill landed between truncation and write).
   io::write_file_atomically(path, kept);
@@ -272,7 +305,16 @@ RunResult run(Tr& trainer, const RunOptions& options,
     result.last = r;
     const std::int64_t it = trainer.iteration();
     const bool fid_now = measuring_quality && (it % c.fid_every == 0 || it == total);
-    if (root && (it % c.log_every == 0 || it == total || fid_now)) {
+    if (root && r.collapse_detected) {
+      if (progress) bar.finish();
+      std::fprintf(stderr, "structgan: iteration %lld: D's distance below %g for %lld steps in a row: %s\n",
+                   static_cast<long long>(r.iteration), c.rollback_distance, static_cast<long long>(c.rollback_patience),
+                   r.rolled_back_to >= 0 ? ("back to the snapshot of iteration " + std::to_string(r.rolled_back_to)).c_str()
+                                         : "no rollback left (rollback_max) or no snapshot before it; training goes on");
+      if (progress) bar = ProgressBar(total, it, stderr, options.progress_tty);
+    }
+    // The record of a step that detected a collapse is always written: it names the rollback.
+    if (root && (it % c.log_every == 0 || it == total || fid_now || r.collapse_detected)) {
       nlohmann::json record = log_record(r, elapsed());  // the time before the measurement
       if (fid_now) record.update(measure_image_quality(trainer));
       log << record.dump() << "\n";

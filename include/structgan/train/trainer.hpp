@@ -12,6 +12,16 @@
 ///  4. EMA (momentum 0.99) of D's and G's parameters (buffers copied);
 ///  5. the real batch's (keys, f) enqueued into the memory bank.
 ///
+/// Rollback (config rollback_every > 0): every rollback_every iterations the learned state (the
+/// networks, their EMA copies, the optimizers' moments and steps, the bank) is copied on the device.
+/// When D's Gaussian distance, having once exceeded rollback_arm_distance, stays below
+/// rollback_distance for rollback_patience read steps in a row — the collapse in which D's
+/// embeddings align and the distance stays near 0, which a run does not leave — the state goes back
+/// to the newest snapshot taken at least rollback_patience iterations before those steps began.
+/// The Rng and the data position are not rolled back, so the repeated iterations see new batches
+/// and latents (the remedy PaLM applied to loss spikes: restart from before the spike, skipping the
+/// data in between). A run that never collapses is the same, bit for bit, with rollback on or off.
+///
 /// Templated over the scalar T, the device Dev (Cpu, or Cuda in a .cu file) and the networks
 /// (nn::ResNet18Discriminator / nn::BigGANDeepGenerator, or the MLPs of the double spiral).
 ///
@@ -60,6 +70,11 @@ struct StepReport {
   /// Whether the scalars above were read from the device. A step that does not read them (on a
   /// device whose memory is not the host's, Trainer::step(false)) leaves them NaN.
   bool read = true;
+  /// rollback_every > 0: whether this step completed a collapse (rollback_patience collapsed steps
+  /// in a row), and, when a snapshot was there to go back to (and fewer than rollback_max
+  /// rollbacks had been made), the iteration the state went back to (else −1).
+  bool collapse_detected = false;
+  std::int64_t rolled_back_to = -1;
 };
 
 namespace detail {
@@ -261,6 +276,9 @@ class Trainer {
     StepReport& r = report_;  // a member: the deferred readout writes into it
     r = StepReport{};
     r.iteration = iteration_ + 1;
+    if (config_.rollback_every > 0 && iteration_ % config_.rollback_every == 0 &&
+        (snapshots_.empty() || snapshots_.back().iteration != iteration_))
+      take_snapshot();
     pending_.set_context("iteration " + std::to_string(r.iteration) + ": ");
     const int rank = comm_->rank(), ranks = comm_->size();
     data_->next(batch_);  // this rank's rows of the global batch (or the whole batch, cut here)
@@ -343,8 +361,107 @@ class Trainer {
       }
     }
     ++iteration_;
+    if (config_.rollback_every > 0 && read) watch_for_collapse(r);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
+  }
+
+  /// The collapse detector (rollback_every > 0): armed once the distance exceeded
+  /// rollback_arm_distance, collapsed steps in a row, rollbacks made.
+  struct CollapseWatch {
+    std::int64_t armed = 0, streak = 0, rollbacks = 0;
+  };
+
+  /// A copy of the learned state on the device (see the file comment, "Rollback"): every parameter
+  /// and buffer of D, G and their EMA copies and the optimizers' moments (`tensors`, with their
+  /// checkpoint names), the optimizers' step counters, the bank, and whether the collapse detector
+  /// was armed. Neither the Rng nor the data position is part of it.
+  struct Snapshot {
+    std::int64_t iteration = 0, armed = 0;
+    std::vector<std::string> tensor_names, counter_names;
+    std::vector<Tn> tensors;
+    std::vector<std::int64_t> counters;
+    objectives::MemoryBankState<T, Dev> bank;
+  };
+
+  /// Copies the learned state into a snapshot (take) or back out of it (restore), in one order.
+  struct SnapshotVisitor {
+    Snapshot& s;
+    bool restore;
+    std::size_t next_tensor = 0, next_counter = 0;
+    template <class P>
+    void parameter(const std::string& name, P& p) { buffer(name, p.value); }
+    void buffer(const std::string& name, Tn& b) {
+      if (!restore) {
+        s.tensor_names.push_back(name);
+        s.tensors.push_back(clone(b));
+        return;
+      }
+      const Tn& saved = s.tensors.at(next_tensor++);
+      require(saved.shape() == b.shape(), "Trainer: snapshot entry '", name, "' has shape ", saved.shape(), ", the network ", b.shape());
+      copy(Dev{}, b.numel(), saved.data(), b.data());
+    }
+    void counter(const std::string& name, std::int64_t& c) {
+      if (!restore) {
+        s.counter_names.push_back(name);
+        s.counters.push_back(c);
+      } else {
+        c = s.counters.at(next_counter++);
+      }
+    }
+  };
+  template <class V>
+  void visit_learned_state(V& v) {
+    d_.visit(v, "D");
+    g_.visit(v, "G");
+    d_ema_.visit(v, "D_ema");
+    g_ema_.visit(v, "G_ema");
+    opt_d_.visit_state(v, "D_opt");
+    opt_g_.visit_state(v, "G_opt");
+  }
+  Snapshot snapshot_of_state() {
+    Snapshot s;
+    s.iteration = iteration_;
+    s.armed = collapse_.armed;
+    SnapshotVisitor v{s, false};
+    visit_learned_state(v);
+    s.bank = bank_.state();
+    return s;
+  }
+
+  /// Takes a snapshot at this iteration and drops those no rollback can choose any more (a
+  /// rollback goes back to the newest snapshot at least 2·patience iterations before it).
+  void take_snapshot() {
+    snapshots_.push_back(snapshot_of_state());
+    const std::int64_t reach = 2 * config_.rollback_patience;
+    while (snapshots_.size() >= 2 && snapshots_[1].iteration <= iteration_ - reach) snapshots_.erase(snapshots_.begin());
+  }
+
+  /// The collapse detector (file comment, "Rollback") after a read step r: counts the collapsed
+  /// steps in a row and, at rollback_patience of them, rolls the state back.
+  void watch_for_collapse(StepReport& r) {
+    const double d = r.d.distance;
+    if (d > config_.rollback_arm_distance) collapse_.armed = 1;
+    collapse_.streak = collapse_.armed && d < config_.rollback_distance ? collapse_.streak + 1 : 0;
+    if (collapse_.streak < config_.rollback_patience) return;
+    collapse_.streak = 0;  // another rollback (or report) needs another full streak
+    r.collapse_detected = true;
+    if (collapse_.rollbacks >= config_.rollback_max) return;
+    // The streak's first step started from the state after iteration_ − patience iterations; go
+    // back at least `patience` iterations more, before the distance began to fall.
+    const std::int64_t latest = iteration_ - 2 * config_.rollback_patience;
+    auto target = snapshots_.end();
+    for (auto it = snapshots_.begin(); it != snapshots_.end(); ++it)
+      if (it->iteration <= latest) target = it;
+    if (target == snapshots_.end()) return;
+    SnapshotVisitor v{*target, true};
+    visit_learned_state(v);
+    bank_.load_state(target->bank);
+    iteration_ = target->iteration;
+    collapse_.armed = target->armed;
+    ++collapse_.rollbacks;
+    snapshots_.erase(target + 1, snapshots_.end());  // the abandoned iterations' snapshots
+    r.rolled_back_to = iteration_;
   }
 
   static std::string failure_message(const std::string& failed) {
@@ -399,11 +516,27 @@ class Trainer {
     }
     require(diff.empty(), "checkpoint '", path, "' was written with a different configuration:", diff);
     State st = state_for_io();
+    if (config_.rollback_every > 0) {
+      // The snapshots the run held (rollback): as many as the file says, allocated with the
+      // networks' shapes here and filled by the load below.
+      io::Checkpoint head;
+      head.integer("rollback.snapshots", st.snapshot_count);
+      io::LoadOptions lo;
+      lo.allow_unbound_entries = true;
+      io::load_checkpoint(path, head, lo);
+      require(st.snapshot_count >= 0 && st.snapshot_count <= 1 + 2 * config_.rollback_patience / config_.rollback_every + 1,
+              "checkpoint '", path, "': ", st.snapshot_count, " rollback snapshots, more than rollback_every = ",
+              config_.rollback_every, " and rollback_patience = ", config_.rollback_patience, " keep");
+      st.snapshots.clear();
+      for (std::int64_t k = 0; k < st.snapshot_count; ++k) st.snapshots.push_back(snapshot_of_state());
+    }
     io::load_checkpoint(path, st.bind(*this));
     bank_.load_state(st.bank);
     rng_.set_state(st.rng.state());
     data_->seek(static_cast<std::uint64_t>(st.data_position));
     iteration_ = st.iteration;
+    collapse_ = st.collapse;
+    snapshots_ = std::move(st.snapshots);
     broadcast_state();
   }
 
@@ -442,12 +575,28 @@ class Trainer {
     std::int64_t iteration = 0, data_position = 0;
     Rng rng;
     std::string config;
+    CollapseWatch collapse;            // rollback_every > 0: the detector and its snapshots
+    std::int64_t snapshot_count = 0;
+    std::vector<Snapshot> snapshots;
     io::Checkpoint bind(Trainer& t) {
       io::Checkpoint ck;
       ck.module("D", t.d_).module("G", t.g_).module("D_ema", t.d_ema_).module("G_ema", t.g_ema_);
       ck.optimizer("D_opt", t.opt_d_).optimizer("G_opt", t.opt_g_);
       ck.tensor("bank.keys", bank.keys).tensor("bank.values", bank.values).integer("bank.pointer", bank.pointer);
       ck.integer("iteration", iteration).integer("data_position", data_position).rng("rng", rng).string("config", config);
+      if (t.config_.rollback_every > 0) {
+        ck.integer("rollback.armed", collapse.armed).integer("rollback.streak", collapse.streak);
+        ck.integer("rollback.count", collapse.rollbacks).integer("rollback.snapshots", snapshot_count);
+        for (std::size_t k = 0; k < snapshots.size(); ++k) {
+          Snapshot& s = snapshots[k];
+          const std::string p = "rollback." + std::to_string(k) + ".";
+          ck.integer(p + "iteration", s.iteration).integer(p + "armed", s.armed);
+          for (std::size_t i = 0; i < s.tensors.size(); ++i) ck.tensor(p + s.tensor_names[i], s.tensors[i]);
+          for (std::size_t i = 0; i < s.counters.size(); ++i) ck.integer(p + s.counter_names[i], s.counters[i]);
+          ck.tensor(p + "bank.keys", s.bank.keys).tensor(p + "bank.values", s.bank.values);
+          ck.integer(p + "bank.pointer", s.bank.pointer);
+        }
+      }
       return ck;
     }
   };
@@ -458,6 +607,9 @@ class Trainer {
     st.data_position = static_cast<std::int64_t>(data_->position());
     st.rng = rng_;
     st.config = to_json(config_).dump();
+    st.collapse = collapse_;
+    st.snapshots = snapshots_;  // handles: save() writes them, load() replaces them
+    st.snapshot_count = static_cast<std::int64_t>(snapshots_.size());
     return st;
   }
 
@@ -543,6 +695,8 @@ class Trainer {
   StepReport report_;                 ///< the step's report, where the deferred readout writes
   DeviceReadout<T, Dev> pending_;     ///< checks (and, at a read step, scalars) not yet read
   std::string failure_;               ///< the failed check that stopped training (deferred reads)
+  CollapseWatch collapse_;            ///< the collapse detector's state (rollback_every > 0)
+  std::vector<Snapshot> snapshots_;   ///< oldest first (rollback_every > 0)
 };
 
 /// The trainer type of the image data sets.
