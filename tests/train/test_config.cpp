@@ -60,6 +60,9 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").iterations == 600);  // chosen on validation over 6 fresh seeds, within the budget
   BOOST_TEST(train::preset("fashion_mnist").max_grad_norm_d == 50.0);  // chosen on validation over 6 fresh seeds
   BOOST_TEST(train::preset("cifar10").max_grad_norm_d == 0.0);         // SPEC §5: no clipping
+  BOOST_TEST(train::preset("fashion_mnist").rollback_every == 25);     // chosen on validation (fresh seeds 29–39, seed 1)
+  BOOST_TEST(train::preset("fashion_mnist_long").rollback_every == 25);
+  BOOST_TEST(train::preset("cifar10").rollback_every == 0);            // SPEC §5: no rollback
   BOOST_TEST(train::preset("cifar10").eval_svm_c == 1.0);
   BOOST_TEST(train::preset("double_spiral").dataset == "double_spiral");
   // The longer recipe: the main job's run, longer, with a periodic validation; nothing else differs.
