@@ -410,14 +410,22 @@ class Trainer {
       }
     }
   };
+  /// The learned state's parts under their checkpoint prefixes, the one list the checkpoint
+  /// (State::bind) and the snapshots share: module(prefix, m) for the networks and their EMA
+  /// copies, then optimizer(prefix, o) for both optimizers.
+  template <class ModuleFn, class OptimizerFn>
+  void for_each_learned_part(ModuleFn&& module, OptimizerFn&& optimizer) {
+    module("D", d_);
+    module("G", g_);
+    module("D_ema", d_ema_);
+    module("G_ema", g_ema_);
+    optimizer("D_opt", opt_d_);
+    optimizer("G_opt", opt_g_);
+  }
   template <class V>
   void visit_learned_state(V& v) {
-    d_.visit(v, "D");
-    g_.visit(v, "G");
-    d_ema_.visit(v, "D_ema");
-    g_ema_.visit(v, "G_ema");
-    opt_d_.visit_state(v, "D_opt");
-    opt_g_.visit_state(v, "G_opt");
+    for_each_learned_part([&](const char* prefix, auto& m) { m.visit(v, prefix); },
+                          [&](const char* prefix, auto& o) { o.visit_state(v, prefix); });
   }
   Snapshot snapshot_of_state() {
     Snapshot s;
@@ -580,8 +588,8 @@ class Trainer {
     std::vector<Snapshot> snapshots;
     io::Checkpoint bind(Trainer& t) {
       io::Checkpoint ck;
-      ck.module("D", t.d_).module("G", t.g_).module("D_ema", t.d_ema_).module("G_ema", t.g_ema_);
-      ck.optimizer("D_opt", t.opt_d_).optimizer("G_opt", t.opt_g_);
+      t.for_each_learned_part([&](const char* prefix, auto& m) { ck.module(prefix, m); },
+                              [&](const char* prefix, auto& o) { ck.optimizer(prefix, o); });
       ck.tensor("bank.keys", bank.keys).tensor("bank.values", bank.values).integer("bank.pointer", bank.pointer);
       ck.integer("iteration", iteration).integer("data_position", data_position).rng("rng", rng).string("config", config);
       if (t.config_.rollback_every > 0) {
