@@ -134,6 +134,47 @@ BOOST_AUTO_TEST_CASE(group_norm_op) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(batch_norm_train_affine_op) {
+  // y = xhat·scale + shift per sample and channel, then ReLU; x's values spread around 0 so that
+  // the ReLU cuts some (no value sits within the finite differences' step of the kink)
+  const TD x = rnd({3, 4, 2, 3}, 40), scale = rnd({3, 4}, 41, 0.5, 1.5), shift = rnd({3, 4}, 42, -0.5, 0.5);
+  for (const bool relu : {false, true}) {
+    const std::string r = relu ? " with ReLU" : "";
+    check_op("batch_norm_train_affine" + r, [relu](const auto& v) { return batch_norm_train_affine(v[0], v[1], v[2], 1e-5, relu); },
+             {x, scale, shift});
+    check_op("batch_norm_train_affine N×C×1×1" + r, [relu](const auto& v) {
+      return batch_norm_train_affine(v[0], reshape(v[1], Shape{3, 4, 1, 1}), reshape(v[2], Shape{3, 4, 1, 1}), 1e-5, relu);
+    }, {x, scale, shift});
+    check_op("batch_norm_train_affine, no affine map" + r, [relu](const auto& v) {
+      using V = std::decay_t<decltype(v[0])>;
+      return batch_norm_train_affine(v[0], V(), V(), 1e-5, relu);
+    }, {x});
+    check_op("batch_norm_train_affine on N×C" + r, [relu](const auto& v) { return batch_norm_train_affine(v[0], v[1], v[2], 1e-5, relu); },
+             {rnd({3, 4}, 43), scale, shift});
+    // Against the definition: the batch's standardization (batch_norm_train), ·scale + shift, ReLU.
+    NormStats<double, Cpu> st, st_def;
+    const TD y = batch_norm_train_affine(x, scale, shift, 1e-5, relu, &st);
+    const TD h = batch_norm_train(x, TD(), TD(), 1e-5, &st_def);
+    double most = 0;
+    int cut = 0;
+    for (index_t n = 0; n < 3; ++n)
+      for (index_t c = 0; c < 4; ++c)
+        for (index_t i = 0; i < 6; ++i) {
+          const double z = h[(n * 4 + c) * 6 + i] * scale.at(n, c) + shift.at(n, c);
+          most = std::max(most, std::abs(y[(n * 4 + c) * 6 + i] - (relu ? std::max(z, 0.0) : z)));
+          cut += z < 0;
+        }
+    BOOST_TEST(most < 1e-14);
+    BOOST_TEST(cut > 10);
+    for (index_t c = 0; c < 4; ++c) {
+      BOOST_TEST(std::abs(st.mean[c] - st_def.mean[c]) < 1e-15);
+      BOOST_TEST(std::abs(st.rstd[c] - st_def.rstd[c]) < 1e-13);
+    }
+  }
+  BOOST_CHECK_THROW(batch_norm_train_affine(x, rnd({3, 3}, 44), TD(), 1e-5, true), Error);  // not one per sample and channel
+  BOOST_CHECK_THROW(batch_norm_train_affine(x, TD(), rnd({4}, 45), 1e-5, true), Error);
+}
+
 BOOST_AUTO_TEST_CASE(batch_norm_train_and_eval) {
   const TD x = rnd({3, 2, 2, 2}, 10), w = rnd({2}, 11, 0.5, 1.5), b = rnd({2}, 12);
   check_op("batch_norm train", [](const auto& v) {

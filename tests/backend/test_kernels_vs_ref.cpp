@@ -372,6 +372,68 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(fused_group_norm, T, Scalars) {
               1e-15);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(batch_norm_affine, T, Scalars) {
+  Rng rng(9);
+  // (N, C, H·W) and an offset of the values; the last: one value per plane, a mean far from 0
+  const std::vector<std::pair<StandardizeLayout, double>> cases = {
+      {{4, 8, 16}, 0}, {{3, 5, 7}, 0}, {{2, 3, 1}, 0}, {{1, 6, 9}, 0}, {{5, 4, 33}, 20}};
+  for (const auto& [s, offset] : cases) {
+    const std::string name = "batch_norm_affine (" + std::to_string(s.p) + ", " + std::to_string(s.g) + ", " +
+                             std::to_string(s.l) + ")";
+    const index_t n = s.p * s.g * s.l, planes = s.p * s.g;
+    auto x = random_values<T>(rng, n, 2.0);
+    for (T& v : x) v += T(offset);
+    const auto scale = random_values<T>(rng, planes), shift = random_values<T>(rng, planes), dy = random_values<T>(rng, n);
+    for (const bool affine : {true, false})
+      for (const bool relu : {true, false}) {
+        const std::string nm = name + (affine ? " affine" : " plain") + (relu ? " relu" : "");
+        const T* sp = affine ? scale.data() : nullptr;
+        const T* hp = affine ? shift.data() : nullptr;
+        const std::size_t ng = static_cast<std::size_t>(s.g), np = static_cast<std::size_t>(planes);
+        std::vector<T> y(static_cast<std::size_t>(n)), y_ref(y.size()), mean(ng), mean_ref(ng), rstd(ng), rstd_ref(ng);
+        batch_norm_affine_forward(Cpu{}, s, T(1e-5), relu, x.data(), sp, hp, y.data(), mean.data(), rstd.data());
+        batch_norm_affine_forward(Ref{}, s, T(1e-5), relu, x.data(), sp, hp, y_ref.data(), mean_ref.data(), rstd_ref.data());
+        const double tol = tolerance<T>() * (1 + offset);
+        check_close(nm + " y", y, y_ref, tol);
+        check_close(nm + " mean", mean, mean_ref, tolerance<T>() * (1 + offset));
+        check_close(nm + " rstd", rstd, rstd_ref, tol);
+        if (relu) {
+          int cut = 0;
+          for (const T v : y_ref) cut += v == T(0);
+          BOOST_TEST(cut > 0, nm << ": the ReLU cut nothing");
+        }
+        // the backward on the reference's statistics and output, so that it is checked alone
+        std::vector<T> dx(y.size()), dx_ref(y.size()), ds(np), ds_ref(np), dh(np), dh_ref(np);
+        batch_norm_affine_backward(Cpu{}, s, relu, x.data(), mean_ref.data(), rstd_ref.data(), sp, y_ref.data(), dy.data(),
+                                   dx.data(), ds.data(), dh.data());
+        batch_norm_affine_backward(Ref{}, s, relu, x.data(), mean_ref.data(), rstd_ref.data(), sp, y_ref.data(), dy.data(),
+                                   dx_ref.data(), ds_ref.data(), dh_ref.data());
+        const double sums = tol * std::sqrt(double(s.l + 1));
+        check_close(nm + " dx", dx, dx_ref, tol * 10);
+        check_close(nm + " dscale", ds, ds_ref, sums);
+        check_close(nm + " dshift", dh, dh_ref, sums);
+        // only dscale requested: the same values, dx and dshift left alone
+        std::vector<T> ds_only(np);
+        batch_norm_affine_backward(Cpu{}, s, relu, x.data(), mean_ref.data(), rstd_ref.data(), sp, y_ref.data(), dy.data(),
+                                   static_cast<T*>(nullptr), ds_only.data(), static_cast<T*>(nullptr));
+        check_close(nm + " dscale alone", ds_only, ds_ref, sums);
+      }
+  }
+  // The reference against the definition on one small case: two samples of one channel, 2 values each.
+  const StandardizeLayout s{2, 1, 2};
+  const std::vector<double> x{1, 2, 3, 6}, scale{2, -1}, shift{0.5, 0};
+  std::vector<double> y(4), mean(1), rstd(1);
+  batch_norm_affine_forward(Ref{}, s, 0.0, true, x.data(), scale.data(), shift.data(), y.data(), mean.data(), rstd.data());
+  const double r = 1 / std::sqrt(3.5);
+  check_close("batch_norm_affine reference mean", mean, std::vector<double>{3}, 1e-15);
+  check_close("batch_norm_affine reference rstd", rstd, std::vector<double>{r}, 1e-15);
+  check_close("batch_norm_affine reference y", y, std::vector<double>{0, std::max(-2 * r + 0.5, 0.0), 0, 0}, 1e-15);
+  std::vector<double> y2(4);
+  batch_norm_affine_forward(Ref{}, s, 0.0, false, x.data(), scale.data(), shift.data(), y2.data(), mean.data(), rstd.data());
+  check_close("batch_norm_affine reference y without the ReLU", y2, std::vector<double>{-4 * r + 0.5, -2 * r + 0.5, 0, -3 * r},
+              1e-15);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(rows_selection_and_cross_entropy, T, Scalars) {
   Rng rng(7);
   for (int trial = 0; trial < 40; ++trial) {

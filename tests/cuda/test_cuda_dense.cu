@@ -195,6 +195,30 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(standardization_kernels_match_cpu, T, Scalars) {
   const Tensor<T, Cpu> rm = random<T>(Shape{8}, rng), rv = random<T>(Shape{8}, rng, 0.5, 2);
   check_close("batch_norm_eval", batch_norm_eval(x, rm, rv, gw, gb, T(1e-5)),
               batch_norm_eval(gpu(x), gpu(rm), gpu(rv), gpu(gw), gpu(gb), T(1e-5)));
+  // The fused BatchNorm with a per-sample affine map and ReLU (G's conditional BatchNorm): the op
+  // and its backward kernel (dx, dscale, dshift) against the CPU's.
+  const Tensor<T, Cpu> scale = random<T>(Shape{6, 8}, rng, 0.5, 1.5), shift = random<T>(Shape{6, 8}, rng), dy = random<T>(xs, rng);
+  for (const bool relu : {true, false}) {
+    const std::string r = relu ? " relu" : "";
+    NormStats<T, Cpu> sa;
+    NormStats<T, Cuda> sag;
+    const Tensor<T, Cpu> y = batch_norm_train_affine(x, scale, shift, T(1e-5), relu, &sa);
+    const Tensor<T, Cuda> yg = batch_norm_train_affine(gpu(x), gpu(scale), gpu(shift), T(1e-5), relu, &sag);
+    check_close("batch_norm_train_affine" + r, y, yg);
+    check_close("batch_norm_train_affine mean" + r, sa.mean, sag.mean);
+    check_close("batch_norm_train_affine rstd" + r, sa.rstd, sag.rstd);
+    const StandardizeLayout s = detail::batch_layout(xs);
+    Tensor<T, Cpu> dx(xs), ds(Shape{6, 8}), dh(Shape{6, 8});
+    Tensor<T, Cuda> dxg(xs), dsg(Shape{6, 8}), dhg(Shape{6, 8});
+    batch_norm_affine_backward(Cpu{}, s, relu, x.data(), sa.mean.data(), sa.rstd.data(), scale.data(), y.data(), dy.data(), dx.data(),
+                               ds.data(), dh.data());
+    const Tensor<T, Cuda> xg = gpu(x), mg = gpu(sa.mean), rg = gpu(sa.rstd), scg = gpu(scale), yc = gpu(y), dyg = gpu(dy);
+    batch_norm_affine_backward(Cuda{}, s, relu, xg.data(), mg.data(), rg.data(), scg.data(), yc.data(), dyg.data(), dxg.data(),
+                               dsg.data(), dhg.data());
+    check_close("batch_norm_affine_backward dx" + r, dx, dxg);
+    check_close("batch_norm_affine_backward dscale" + r, ds, dsg, tol<T>() * 10);
+    check_close("batch_norm_affine_backward dshift" + r, dh, dhg, tol<T>() * 10);
+  }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(spd_linear_algebra_runs_on_the_device, T, Scalars) {

@@ -123,6 +123,19 @@ BOOST_AUTO_TEST_CASE(batch_norm_all_modes) {
                {});
   auto make_plain = [](auto tag) { return nn::BatchNorm2d<typename decltype(tag)::type>(nn::BatchNormOptions(5, false)); };
   check_module("BatchNorm on N×C, no affine", make_plain, [](auto& m, const auto& x) { return tanh(m(x)); }, rnd({6, 5}, 13));
+  // with_relu: the fused op in training, the composed one in evaluation; both ReLU(BatchNorm(x))
+  check_module("BatchNorm2d::with_relu (train)", make, [](auto& m, const auto& x) { return tanh(m.with_relu(x)); }, x);
+  check_module("BatchNorm2d::with_relu (eval)", make_eval, [](auto& m, const auto& x) { return tanh(m.with_relu(x)); },
+               [](auto& m) { m.train(false); }, x, {});
+  check_module("BatchNorm2d::with_relu, no affine", make_plain, [](auto& m, const auto& x) { return tanh(m.with_relu(x)); },
+               rnd({6, 5}, 13));
+  auto a = make(Type<double>{}), b = make(Type<double>{});
+  const TD fused = a.with_relu(x), composed = relu(b(x));
+  for (index_t i = 0; i < x.numel(); ++i) BOOST_TEST(std::abs(fused[i] - composed[i]) < 1e-13);
+  for (index_t c = 0; c < 3; ++c) {
+    BOOST_TEST(a.running_mean[c] == b.running_mean[c]);
+    BOOST_TEST(std::abs(a.running_var[c] - b.running_var[c]) < 1e-14);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(conditional_batch_norm) {
@@ -170,6 +183,47 @@ BOOST_AUTO_TEST_CASE(conditional_batch_norm) {
                  return tanh(m(constant<V>(cast<typename ValueTraits<V>::scalar>(x)), yy));
                },
                prepare, y);
+  // with_relu, the fused op in training: gradients, and the definition ReLU(BN(x)·(1 + G y) + B y)
+  check_module("ConditionalBatchNorm::with_relu wrt x", make,
+               [y](auto& m, const auto& xx) {
+                 using V = std::decay_t<decltype(xx)>;
+                 return tanh(m.with_relu(xx, constant<V>(cast<typename ValueTraits<V>::scalar>(y))));
+               },
+               prepare, x);
+  check_module("ConditionalBatchNorm::with_relu wrt y", make,
+               [x](auto& m, const auto& yy) {
+                 using V = std::decay_t<decltype(yy)>;
+                 return tanh(m.with_relu(constant<V>(cast<typename ValueTraits<V>::scalar>(x)), yy));
+               },
+               prepare, y);
+  for (const bool relu : {false, true}) {
+    CBN fused(nn::ConditionalBatchNormOptions(4, 3), rng);
+    fused.train(true);
+    const TD got = relu ? fused.with_relu(x, y) : fused(x, y);
+    nn::BatchNorm2d<double> plain(nn::BatchNormOptions(4, false));
+    const TD h = plain(x);  // the batch's statistics, and the running averages they give
+    const TD wg2 = fused.gain.weight.value, wb2 = fused.bias.weight.value;
+    const double sg2 = fused.gain.sn.sigma(wg2), sb2 = fused.bias.sn.sigma(wb2);
+    double most = 0;
+    for (index_t n = 0; n < 3; ++n)
+      for (index_t c = 0; c < 4; ++c) {
+        double g = 1, b = 0;
+        for (index_t k = 0; k < 3; ++k) {
+          g += wg2.at(c, k) / sg2 * y.at(n, k);
+          b += wb2.at(c, k) / sb2 * y.at(n, k);
+        }
+        for (index_t i = 0; i < 2; ++i)
+          for (index_t j = 0; j < 2; ++j) {
+            const double z = h.at(n, c, i, j) * g + b;
+            most = std::max(most, std::abs(got.at(n, c, i, j) - (relu ? std::max(z, 0.0) : z)));
+          }
+      }
+    BOOST_TEST(most < 1e-12);
+    for (index_t c = 0; c < 4; ++c) {
+      BOOST_TEST(std::abs(fused.bn.running_mean[c] - plain.running_mean[c]) < 1e-15);
+      BOOST_TEST(std::abs(fused.bn.running_var[c] - plain.running_var[c]) < 1e-13);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(self_attention) {

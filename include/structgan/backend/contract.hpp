@@ -50,6 +50,8 @@
 /// | `group_norm_forward(D, GroupNormGeometry g, T eps, x, w, b, y, mean, rstd)` | fused GroupNorm: y = (x − mean)·rstd·w[c] + b[c] (w, b null: 1, 0); mean, rstd per (sample, group) |
 /// | `group_norm_backward(D, g, x, mean, rstd, w, dy, dx, dw, db)` | its VJP: dx (overwritten), dw[c] = Σ dy·xhat, db[c] = Σ dy (overwritten; each skipped when null) |
 /// | `group_norm_jvp(D, g, x, mean, rstd, w, xdot, wdot, bdot, ydot)` | its tangent: ydot = w[c]·rstd·(ẋ − mean ẋ − xhat·mean(xhat·ẋ)) + xhat·ẇ[c] + ḃ[c] (w, ẇ, ḃ null: 1, 0, 0) |
+/// | `batch_norm_affine_forward(D, StandardizeLayout s, T eps, bool relu, x, scale, shift, y, mean, rstd)` | BatchNorm with an affine map per (sample, channel): y = z, or max(z, 0) with `relu`, z = xhat·scale[p·G + g] + shift[p·G + g], xhat standardized per g over all p and l (s = {N, C, H·W}; scale, shift null: 1, 0); writes mean and rstd per g |
+/// | `batch_norm_affine_backward(D, s, bool relu, x, mean, rstd, scale, y, dy, dx, dscale, dshift)` | its VJP: dx (overwritten), dscale[p·G + g] = Σ_l dz·xhat, dshift[p·G + g] = Σ_l dz (overwritten; each skipped when null), dz = dy where y > 0 and 0 elsewhere with `relu` (y read only then), else dy |
 /// | `copy_rows(D, rows, len, src, src_stride, dst, dst_stride, bool acc)` | dst[r·dst_stride + i] (+)= src[r·src_stride + i] |
 /// | `gather_rows(D, src, rows, width, const index_t* index, count, offset, out)` | out[i, :] = src[index[i] − offset, :] for i < count where that row is in [0, rows), else 0 (index in device memory) |
 /// | `scatter_add_rows(D, g, width, const index_t* index, count, offset, dst, rows)` | dst[index[i] − offset, :] += g[i, :] where that row is in [0, rows), others skipped; repeated indices add up in order of i |
@@ -269,6 +271,8 @@ constexpr bool conforms() {
   static_assert(returns<decltype(group_norm_forward(D{}, arg<G>(), T{}, arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "group_norm_forward");
   static_assert(returns<decltype(group_norm_backward(D{}, arg<G>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "group_norm_backward");
   static_assert(returns<decltype(group_norm_jvp(D{}, arg<G>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>())), void>(), "group_norm_jvp");
+  static_assert(returns<decltype(batch_norm_affine_forward(D{}, arg<const StandardizeLayout>(), T{}, false, arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "batch_norm_affine_forward");
+  static_assert(returns<decltype(batch_norm_affine_backward(D{}, arg<const StandardizeLayout>(), false, arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<In>(), arg<Out>(), arg<Out>(), arg<Out>())), void>(), "batch_norm_affine_backward");
   static_assert(returns<decltype(copy_rows(D{}, index_t{}, index_t{}, arg<In>(), index_t{}, arg<Out>(), index_t{}, false)), void>(), "copy_rows");
   static_assert(returns<decltype(gather_rows(D{}, arg<In>(), index_t{}, index_t{}, arg<IdxIn>(), index_t{}, index_t{}, arg<Out>())), void>(), "gather_rows");
   static_assert(returns<decltype(scatter_add_rows(D{}, arg<In>(), index_t{}, arg<IdxIn>(), index_t{}, index_t{}, arg<Out>(), index_t{})), void>(), "scatter_add_rows");

@@ -454,6 +454,62 @@ void group_norm_jvp(Ref, const GroupNormGeometry& g, const T* x, const T* mean, 
   }
 }
 
+/// BatchNorm with an affine map per (sample, channel) and an optional ReLU, from its definition.
+template <class T>
+void batch_norm_affine_forward(Ref, const StandardizeLayout& s, T eps, bool relu, const T* x, const T* scale, const T* shift,
+                               T* y, T* mean, T* rstd) {
+  using A = ref::Acc<T>;
+  if (s.count() == 0) return;
+  for (index_t g = 0; g < s.g; ++g) {
+    auto at = [&](index_t p, index_t l) { return (p * s.g + g) * s.l + l; };
+    A m = 0, var = 0;
+    for (index_t p = 0; p < s.p; ++p)
+      for (index_t l = 0; l < s.l; ++l) m += x[at(p, l)];
+    m /= A(s.count());
+    for (index_t p = 0; p < s.p; ++p)
+      for (index_t l = 0; l < s.l; ++l) var += (x[at(p, l)] - m) * (x[at(p, l)] - m);
+    const A r = 1 / std::sqrt(var / A(s.count()) + A(eps));
+    for (index_t p = 0; p < s.p; ++p)
+      for (index_t l = 0; l < s.l; ++l) {
+        const index_t q = p * s.g + g;
+        const A z = (x[at(p, l)] - m) * r * (scale ? A(scale[q]) : A(1)) + (shift ? A(shift[q]) : A(0));
+        y[at(p, l)] = static_cast<T>(relu && !(z > 0) ? A(0) : z);
+      }
+    mean[g] = static_cast<T>(m);
+    rstd[g] = static_cast<T>(r);
+  }
+}
+
+template <class T>
+void batch_norm_affine_backward(Ref, const StandardizeLayout& s, bool relu, const T* x, const T* mean, const T* rstd,
+                                const T* scale, const T* y, const T* dy, T* dx, T* dscale, T* dshift) {
+  using A = ref::Acc<T>;
+  for (index_t g = 0; g < s.g; ++g) {
+    auto at = [&](index_t p, index_t l) { return (p * s.g + g) * s.l + l; };
+    auto xhat = [&](index_t p, index_t l) { return (A(x[at(p, l)]) - A(mean[g])) * A(rstd[g]); };
+    auto dz = [&](index_t p, index_t l) { return relu && !(y[at(p, l)] > T(0)) ? A(0) : A(dy[at(p, l)]); };
+    auto a = [&](index_t p) { return scale ? A(scale[p * s.g + g]) : A(1); };
+    A mg = 0, mgx = 0;  // the means of dxhat = dz·a and of dxhat·xhat over the channel
+    for (index_t p = 0; p < s.p; ++p) {
+      A sd = 0, sdx = 0;
+      for (index_t l = 0; l < s.l; ++l) {
+        sd += dz(p, l);
+        sdx += dz(p, l) * xhat(p, l);
+      }
+      if (dshift) dshift[p * s.g + g] = static_cast<T>(sd);
+      if (dscale) dscale[p * s.g + g] = static_cast<T>(sdx);
+      mg += a(p) * sd;
+      mgx += a(p) * sdx;
+    }
+    if (!dx || s.count() == 0) continue;
+    mg /= A(s.count());
+    mgx /= A(s.count());
+    for (index_t p = 0; p < s.p; ++p)
+      for (index_t l = 0; l < s.l; ++l)
+        dx[at(p, l)] = static_cast<T>(A(rstd[g]) * (dz(p, l) * a(p) - mg - xhat(p, l) * mgx));
+  }
+}
+
 // ---- rows, selection, cross-entropy ----------------------------------------------------------------
 
 template <class T>

@@ -64,16 +64,16 @@ struct GBlock : Module<GBlock<T, D>> {
   }
   template <class V>
   V operator()(const V& x, const V& y) {
-    V h = conv1(relu(bn1(x, y)));
-    h = relu(bn2(h, y));
+    V h = conv1(bn1.with_relu(x, y));
+    h = bn2.with_relu(h, y);
     V skip = in != out ? slice(x, 1, 0, out) : x;
     if (upsample) {
       h = upsample_nearest2x(h);
       skip = upsample_nearest2x(skip);
     }
     h = conv2(h);
-    h = conv3(relu(bn3(h, y)));
-    h = conv4(relu(bn4(h, y)));
+    h = conv3(bn3.with_relu(h, y));
+    h = conv4(bn4.with_relu(h, y));
     return add(h, skip);
   }
   template <class F>
@@ -173,7 +173,7 @@ struct BigGANDeepGenerator : Module<BigGANDeepGenerator<T, D>> {
       h = blocks[i](h, y);
       if (a < attention.size() && attention_after[a] == i) h = attention[a++](h);
     }
-    return tanh(output_conv(relu(output_bn(h))));
+    return tanh(output_conv(output_bn.with_relu(h)));
   }
   template <class F>
   void members(F&& f) {

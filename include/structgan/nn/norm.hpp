@@ -133,6 +133,40 @@ struct BatchNorm2d : Module<BatchNorm2d<T, D>> {
     cs[1] = channels();
     return add(mul(y, reshape(lift<V>(weight), cs)), reshape(lift<V>(bias), cs));
   }
+  /// ReLU(BatchNorm(x)) (BigGAN's output block): one op in training on one process.
+  template <class V>
+  V with_relu(const V& x) {
+    if (!weight.value.defined()) return normalize_affine(x, V(), V(), true);
+    // the per-channel affine map as one per sample and channel, what the fused op takes
+    require(x.shape().rank() >= 2, "BatchNorm2d: input ", x.shape(), " for ", channels(), " channels");
+    const V rows = constant<V>(filled<T, D>(Shape{x.shape()[0], channels()}, T(0)));
+    const Shape cs{1, channels()};
+    return normalize_affine(x, add(rows, reshape(lift<V>(weight), cs)), add(rows, reshape(lift<V>(bias), cs)), true);
+  }
+  /// x normalized (no affine map of its own), then ·scale + shift per sample and channel (N×C or
+  /// N×C×1×1; undefined: 1, 0), then a ReLU when `relu`: batch_norm_train_affine, one op, in
+  /// training on one process; composed from normalize otherwise. Updates the running statistics
+  /// in training (ConditionalBatchNorm's path).
+  template <class V>
+  V normalize_affine(const V& x, const V& scale, const V& shift, bool relu) {
+    if (!this->training || (sync && sync->size() > 1)) {
+      V y = normalize(x);
+      Shape ps = ones_shape(x.shape());
+      ps[0] = x.shape()[0];
+      ps[1] = channels();
+      if (scale.defined()) y = mul(y, reshape(scale, ps));
+      if (shift.defined()) y = add(y, reshape(shift, ps));
+      return relu ? structgan::relu(y) : y;
+    }
+    require(x.shape().rank() >= 2 && x.shape()[1] == channels(), "BatchNorm2d: input ", x.shape(), " for ", channels(),
+            " channels");
+    const index_t count = x.numel() / channels();
+    require(count > 1, "BatchNorm2d: training needs more than one value per channel, got input ", x.shape());
+    NormStats<T, D> st;
+    V y = batch_norm_train_affine(x, scale, shift, eps, relu, &st);
+    update_running(st, count);
+    return y;
+  }
   template <class F>
   void members(F&& f) {
     if (weight.value.defined()) {
@@ -194,12 +228,13 @@ struct ConditionalBatchNorm : Module<ConditionalBatchNorm<T, D>> {
   }
   template <class V>
   V operator()(const V& x, const V& y) {
-    require(x.shape().rank() == 4 && y.shape().rank() == 2 && y.shape()[0] == x.shape()[0], "ConditionalBatchNorm: input ",
-            x.shape(), " with condition ", y.shape());
-    const Shape ps{x.shape()[0], x.shape()[1], 1, 1};
-    V h = bn(x);
-    V g = add_scalar(reshape(gain(y), ps), typename ValueTraits<V>::scalar(1));
-    return add(mul(h, g), reshape(bias(y), ps));
+    return apply(x, y, false);
+  }
+  /// ReLU(cbn(x, y)): BigGAN's blocks follow every conditional BatchNorm with a ReLU; one op in
+  /// training (BatchNorm2d::normalize_affine).
+  template <class V>
+  V with_relu(const V& x, const V& y) {
+    return apply(x, y, true);
   }
   void set_sync(distributed::Communicator* comm) { bn.set_sync(comm); }
   template <class F>
@@ -207,6 +242,15 @@ struct ConditionalBatchNorm : Module<ConditionalBatchNorm<T, D>> {
     f("gain", gain);
     f("bias", bias);
     f("", bn);  // the running statistics directly under the module's name
+  }
+
+ private:
+  template <class V>
+  V apply(const V& x, const V& y, bool relu) {
+    require(x.shape().rank() == 4 && y.shape().rank() == 2 && y.shape()[0] == x.shape()[0], "ConditionalBatchNorm: input ",
+            x.shape(), " with condition ", y.shape());
+    V scale = add_scalar(gain(y), typename ValueTraits<V>::scalar(1));  // N×C
+    return bn.normalize_affine(x, scale, bias(y), relu);
   }
 };
 

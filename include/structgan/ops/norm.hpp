@@ -261,6 +261,90 @@ V batch_norm_train(const V& x, const V& weight, const V& bias, typename ValueTra
   return y;
 }
 
+namespace detail {
+/// batch_norm_train_affine as one op per value type where the fused kernels cover its rules:
+/// Tensor and Var. Others (a dual number: no tangent kernel) compose it.
+template <class V>
+struct FusedBatchNormAffine : std::false_type {};
+template <class T, class D>
+struct FusedBatchNormAffine<Tensor<T, D>> : std::true_type {};
+template <class T, class D>
+struct FusedBatchNormAffine<Var<T, D>> : std::true_type {};
+
+template <class T, class D>
+struct BatchNormAffineForward {
+  Tensor<T, D> y, mean, rstd;
+};
+template <class T, class D>
+BatchNormAffineForward<T, D> batch_norm_affine_forward(const Tensor<T, D>& x, const Tensor<T, D>& scale,
+                                                       const Tensor<T, D>& shift, T eps, bool relu) {
+  const StandardizeLayout s = batch_layout(x.shape());
+  require(s.count() >= 1, "batch_norm_train_affine: no values per channel in input ", x.shape());
+  require(!scale.defined() || scale.numel() == s.p * s.g, "batch_norm_train_affine: scale of ", scale.shape(), " for input ",
+          x.shape(), " (one value per sample and channel)");
+  require(!shift.defined() || shift.numel() == s.p * s.g, "batch_norm_train_affine: shift of ", shift.shape(), " for input ",
+          x.shape(), " (one value per sample and channel)");
+  BatchNormAffineForward<T, D> r{Tensor<T, D>(x.shape()), Tensor<T, D>(Shape{s.g}), Tensor<T, D>(Shape{s.g})};
+  batch_norm_affine_forward(D{}, s, eps, relu, x.data(), data_or_null(scale), data_or_null(shift), r.y.data(), r.mean.data(),
+                            r.rstd.data());
+  return r;
+}
+
+template <class T, class D>
+Tensor<T, D> batch_norm_affine_fused(const Tensor<T, D>& x, const Tensor<T, D>& scale, const Tensor<T, D>& shift, T eps,
+                                     bool relu, NormStats<T, D>* stats) {
+  BatchNormAffineForward<T, D> f = batch_norm_affine_forward(x, scale, shift, eps, relu);
+  if (stats) *stats = {f.mean, f.rstd};
+  return f.y;
+}
+
+/// Saves x, the statistics, the scale and y (the ReLU's mask); the backward rule is one kernel for
+/// dx, dscale and dshift.
+template <class T, class D>
+Var<T, D> batch_norm_affine_fused(const Var<T, D>& x, const Var<T, D>& scale, const Var<T, D>& shift, T eps, bool relu,
+                                  NormStats<T, D>* stats) {
+  const Tensor<T, D> xv = x.value(), sv = scale.defined() ? scale.value() : Tensor<T, D>();
+  BatchNormAffineForward<T, D> f = batch_norm_affine_forward(xv, sv, shift.defined() ? shift.value() : Tensor<T, D>(), eps, relu);
+  if (stats) *stats = {f.mean, f.rstd};
+  const Tensor<T, D> mean = f.mean, rstd = f.rstd, y = f.y;
+  const Shape scale_shape = scale.defined() ? scale.shape() : Shape{}, shift_shape = shift.defined() ? shift.shape() : Shape{};
+  const StandardizeLayout s = batch_layout(xv.shape());
+  return Var<T, D>::op(y, {&x, &scale, &shift}, [xv, sv, mean, rstd, y, s, relu, scale_shape, shift_shape](auto& n) {
+    Tensor<T, D> dx = needs_grad(n, 0) ? Tensor<T, D>(xv.shape()) : Tensor<T, D>();
+    Tensor<T, D> dscale = needs_grad(n, 1) ? Tensor<T, D>(scale_shape) : Tensor<T, D>();
+    Tensor<T, D> dshift = needs_grad(n, 2) ? Tensor<T, D>(shift_shape) : Tensor<T, D>();
+    batch_norm_affine_backward(D{}, s, relu, xv.data(), mean.data(), rstd.data(), data_or_null(sv), y.data(), n.grad.data(),
+                               data_or_null(dx), data_or_null(dscale), data_or_null(dshift));
+    if (dx.defined()) send_grad(n, 0, dx);
+    if (dscale.defined()) send_grad(n, 1, dscale);
+    if (dshift.defined()) send_grad(n, 2, dshift);
+  });
+}
+}  // namespace detail
+
+/// BatchNorm in training mode with an affine map per sample and channel and an optional ReLU:
+/// y = xhat·scale + shift, then max(y, 0) when `relu`, with xhat standardized per channel by the
+/// batch's statistics (biased variance; written into `stats` for the running averages) and scale
+/// and shift N×C (or N×C×1×1; undefined: 1 and 0). BigGAN's conditional BatchNorm with the ReLU
+/// that follows it (SPEC §1). One op (backend kernels batch_norm_affine_forward/backward) for
+/// tensors and reverse variables, composed from standardize, mul, add and relu for other value
+/// types (detail::FusedBatchNormAffine).
+template <class V>
+V batch_norm_train_affine(const V& x, const V& scale, const V& shift, typename ValueTraits<V>::scalar eps, bool relu,
+                          NormStats<typename ValueTraits<V>::scalar, typename ValueTraits<V>::device>* stats = nullptr) {
+  if constexpr (detail::FusedBatchNormAffine<V>::value) {
+    return detail::batch_norm_affine_fused(x, scale, shift, eps, relu, stats);
+  } else {
+    V y = standardized(x, detail::batch_layout(x.shape()), eps, stats);
+    Shape ps = ones_shape(x.shape());
+    ps[0] = x.shape()[0];
+    ps[1] = x.shape()[1];
+    if (scale.defined()) y = mul(y, reshape(scale, ps));
+    if (shift.defined()) y = add(y, reshape(shift, ps));
+    return relu ? structgan::relu(y) : y;
+  }
+}
+
 /// BatchNorm in evaluation mode: (x − running_mean)/√(running_var + eps)·weight + bias.
 template <class V, class T = typename ValueTraits<V>::scalar, class D = typename ValueTraits<V>::device>
 V batch_norm_eval(const V& x, const Tensor<T, D>& running_mean, const Tensor<T, D>& running_var, const V& weight, const V& bias,

@@ -229,4 +229,110 @@ void group_norm_jvp(Cpu, const GroupNormGeometry& g, const T* x, const T* mean, 
     }
   });
 }
+
+/// BatchNorm with an affine map per (sample, channel) and an optional ReLU (BigGAN's conditional
+/// BatchNorm and the ReLU after it, SPEC §1), one channel per task: its mean, then Σ(x − mean)²
+/// over its N planes (double, SIMD lanes), then y = max((x − mean)·(rstd·scale) + shift, 0) plane
+/// by plane while the channel is still in cache. One op instead of the standardization, the
+/// product, the sum and the ReLU, each a pass over memory with its own output.
+template <class T>
+void batch_norm_affine_forward(Cpu, const StandardizeLayout& s, T eps, bool relu, const T* x, const T* scale, const T* shift,
+                               T* y, T* mean, T* rstd) {
+  if (s.count() == 0) return;
+  cpu::parallel_for(s.g, 1, [&](index_t g0, index_t g1) {
+    for (index_t g = g0; g < g1; ++g) {
+      double sum = 0;
+      for (index_t p = 0; p < s.p; ++p) {
+        const T* xp = x + (p * s.g + g) * s.l;
+        STRUCTGAN_SIMD_SUM(sum)
+        for (index_t i = 0; i < s.l; ++i) sum += double(xp[i]);
+      }
+      const double m = sum / double(s.count());
+      double ss = 0;
+      for (index_t p = 0; p < s.p; ++p) {
+        const T* xp = x + (p * s.g + g) * s.l;
+        STRUCTGAN_SIMD_SUM(ss)
+        for (index_t i = 0; i < s.l; ++i) ss += (double(xp[i]) - m) * (double(xp[i]) - m);
+      }
+      const double r = 1.0 / std::sqrt(ss / double(s.count()) + double(eps));
+      const T mt = T(m), rt = T(r);
+      for (index_t p = 0; p < s.p; ++p) {
+        const index_t q = p * s.g + g, off = q * s.l;
+        const T a = scale ? rt * scale[q] : rt, b = shift ? shift[q] : T(0);
+        cpu::ArrayMap<T> yp(y + off, s.l);
+        if (relu) yp = ((cpu::ConstArrayMap<T>(x + off, s.l) - mt) * a + b).max(T(0));
+        else yp = (cpu::ConstArrayMap<T>(x + off, s.l) - mt) * a + b;
+      }
+      mean[g] = mt;
+      rstd[g] = rt;
+    }
+  });
+}
+
+/// The VJP of batch_norm_affine_forward in two passes over the planes: per (sample, channel) Σdz
+/// and Σdz·(x − mean) (double), which give dshift and dscale and, summed over the samples, the
+/// channel's two means; then dx = dz·(rstd·scale) + (x − mean)·k₁ + k₀. dz = dy·[y > 0] with the
+/// ReLU: the same products as its own backward rule.
+template <class T>
+void batch_norm_affine_backward(Cpu, const StandardizeLayout& s, bool relu, const T* x, const T* mean, const T* rstd,
+                                const T* scale, const T* y, const T* dy, T* dx, T* dscale, T* dshift) {
+  const index_t planes = s.p * s.g;
+  if (planes == 0 || s.l == 0) return;
+  std::vector<double> sdz(static_cast<std::size_t>(planes)), sdzx(static_cast<std::size_t>(planes));
+  const index_t grain = std::max<index_t>(1, cpu::elementwise_grain / s.l);
+  cpu::parallel_for(planes, grain, [&](index_t q0, index_t q1) {
+    for (index_t q = q0; q < q1; ++q) {
+      const index_t off = q * s.l;
+      const T mt = mean[q % s.g];
+      const T* dyq = dy + off;
+      const T* xq = x + off;
+      const T* yq = y + off;
+      double a = 0, b = 0;
+      if (relu) {
+        STRUCTGAN_SIMD_SUM(a, b)
+        for (index_t i = 0; i < s.l; ++i) {
+          const T d = dyq[i] * T(yq[i] > T(0));
+          a += double(d);
+          b += double(d) * double(xq[i] - mt);
+        }
+      } else {
+        STRUCTGAN_SIMD_SUM(a, b)
+        for (index_t i = 0; i < s.l; ++i) {
+          a += double(dyq[i]);
+          b += double(dyq[i]) * double(xq[i] - mt);
+        }
+      }
+      sdz[std::size_t(q)] = a;
+      sdzx[std::size_t(q)] = b;
+      if (dshift) dshift[q] = T(a);
+      if (dscale) dscale[q] = T(b * double(rstd[q % s.g]));
+    }
+  });
+  if (!dx) return;
+  // per channel: dx = dz·(r·a_p) + k₀ + (x − mean)·k₁, k₀ = −r·Σ_p a_p·Σdz / count,
+  // k₁ = −r³·Σ_p a_p·Σdz·(x − mean) / count (the means of dxhat = dz·a_p and of dxhat·xhat)
+  std::vector<T> k0(static_cast<std::size_t>(s.g)), k1(static_cast<std::size_t>(s.g));
+  for (index_t g = 0; g < s.g; ++g) {
+    double s1 = 0, s2 = 0;
+    for (index_t p = 0; p < s.p; ++p) {
+      const index_t q = p * s.g + g;
+      const double a = scale ? double(scale[q]) : 1.0;
+      s1 += a * sdz[std::size_t(q)];
+      s2 += a * sdzx[std::size_t(q)];
+    }
+    const double r = double(rstd[g]), n = double(s.count());
+    k0[std::size_t(g)] = T(-r * s1 / n);
+    k1[std::size_t(g)] = T(-r * r * r * s2 / n);
+  }
+  cpu::parallel_for(planes, grain, [&](index_t q0, index_t q1) {
+    for (index_t q = q0; q < q1; ++q) {
+      const index_t off = q * s.l, g = q % s.g;
+      const T a = scale ? rstd[g] * scale[q] : rstd[g], mt = mean[g], c0 = k0[std::size_t(g)], c1 = k1[std::size_t(g)];
+      cpu::ArrayMap<T> dxq(dx + off, s.l);
+      cpu::ConstArrayMap<T> dyq(dy + off, s.l), xq(x + off, s.l);
+      if (relu) dxq = dyq * (cpu::ConstArrayMap<T>(y + off, s.l) > T(0)).template cast<T>() * a + (xq - mt) * c1 + c0;
+      else dxq = dyq * a + (xq - mt) * c1 + c0;
+    }
+  });
+}
 }  // namespace structgan::backend

@@ -258,6 +258,102 @@ __global__ void group_norm_jvp_kernel(GroupNormGeometry g, const T* x, const T* 
   }
 }
 
+/// BatchNorm with an affine map per (sample, channel) and an optional ReLU: one block per
+/// channel g, its statistics in double as standardize_forward_kernel, then y.
+template <class T>
+__global__ void batch_norm_affine_forward_kernel(StandardizeLayout s, T eps, bool relu, const T* x, const T* scale,
+                                                 const T* shift, T* y, T* mean, T* rstd) {
+  __shared__ typename BlockSum::TempStorage tmp;
+  __shared__ double shared;
+  const index_t count = s.p * s.l;
+  for (index_t g = blockIdx.x; g < s.g; g += gridDim.x) {
+    double sum = 0;
+    for (index_t e = threadIdx.x; e < count; e += blockDim.x) sum += double(x[group_offset(s, g, e)]);
+    sum = BlockSum(tmp).Sum(sum);
+    if (threadIdx.x == 0) shared = sum / double(count);
+    __syncthreads();
+    const double m = shared;
+    double ss = 0;
+    for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
+      const double d = double(x[group_offset(s, g, e)]) - m;
+      ss += d * d;
+    }
+    ss = BlockSum(tmp).Sum(ss);
+    __syncthreads();  // everyone has read `shared` (m) before it is overwritten
+    if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(count) + double(eps));
+    __syncthreads();
+    const T mt = T(m), rt = T(shared);
+    for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
+      const index_t off = group_offset(s, g, e), q = (e / s.l) * s.g + g;
+      const T z = (x[off] - mt) * (scale ? rt * scale[q] : rt) + (shift ? shift[q] : T(0));
+      y[off] = relu && !(z > T(0)) ? T(0) : z;
+    }
+    if (threadIdx.x == 0) {
+      mean[g] = mt;
+      rstd[g] = rt;
+    }
+    __syncthreads();  // tmp and shared are reused by the next channel
+  }
+}
+
+/// Its VJP, first part: one block per plane q = (sample, channel): Σdz and Σdz·(x − mean) into
+/// sdz, sdzx (double), and dshift, dscale.
+template <class T>
+__global__ void batch_norm_affine_sums_kernel(StandardizeLayout s, bool relu, const T* x, const T* mean, const T* rstd,
+                                              const T* y, const T* dy, double* sdz, double* sdzx, T* dscale, T* dshift) {
+  __shared__ typename BlockSum::TempStorage tmp;
+  for (index_t q = blockIdx.x; q < s.p * s.g; q += gridDim.x) {
+    const T mt = mean[q % s.g];
+    double a = 0, b = 0;
+    for (index_t e = threadIdx.x; e < s.l; e += blockDim.x) {
+      const index_t i = q * s.l + e;
+      const T d = relu ? dy[i] * T(y[i] > T(0)) : dy[i];
+      a += double(d);
+      b += double(d) * double(x[i] - mt);
+    }
+    a = BlockSum(tmp).Sum(a);
+    __syncthreads();
+    b = BlockSum(tmp).Sum(b);
+    if (threadIdx.x == 0) {
+      sdz[q] = a;
+      sdzx[q] = b;
+      if (dshift) dshift[q] = T(a);
+      if (dscale) dscale[q] = T(b * double(rstd[q % s.g]));
+    }
+    __syncthreads();
+  }
+}
+
+/// Second part: per channel k₀ = −r·Σ_p a_p·Σdz / count and k₁ = −r³·Σ_p a_p·Σdz·(x − mean) / count.
+template <class T>
+__global__ void batch_norm_affine_channel_kernel(StandardizeLayout s, const T* rstd, const T* scale, const double* sdz,
+                                                 const double* sdzx, T* k0, T* k1) {
+  for (index_t g = index_t(blockIdx.x) * blockDim.x + threadIdx.x; g < s.g; g += index_t(gridDim.x) * blockDim.x) {
+    double s1 = 0, s2 = 0;
+    for (index_t p = 0; p < s.p; ++p) {
+      const index_t q = p * s.g + g;
+      const double a = scale ? double(scale[q]) : 1.0;
+      s1 += a * sdz[q];
+      s2 += a * sdzx[q];
+    }
+    const double r = double(rstd[g]), n = double(s.p * s.l);
+    k0[g] = T(-r * s1 / n);
+    k1[g] = T(-r * r * r * s2 / n);
+  }
+}
+
+/// Third part: dx = dz·(rstd·scale) + (x − mean)·k₁ + k₀, element-wise.
+template <class T>
+__global__ void batch_norm_affine_dx_kernel(StandardizeLayout s, bool relu, const T* x, const T* mean, const T* rstd,
+                                            const T* scale, const T* y, const T* dy, const T* k0, const T* k1, T* dx) {
+  const index_t n = s.p * s.g * s.l;
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+    const index_t q = i / s.l, g = q % s.g;
+    const T d = relu ? dy[i] * T(y[i] > T(0)) : dy[i];
+    dx[i] = d * (scale ? rstd[g] * scale[q] : rstd[g]) + (x[i] - mean[g]) * k1[g] + k0[g];
+  }
+}
+
 inline unsigned statistic_blocks(const GroupNormGeometry& g) {
   return static_cast<unsigned>(std::clamp<index_t>(g.statistics(), 1, index_t(1) << 20));
 }
@@ -334,6 +430,38 @@ void group_norm_jvp(Cuda, const GroupNormGeometry& g, const T* x, const T* mean,
   cuda::group_norm_jvp_kernel<T><<<cuda::statistic_blocks(g), cuda::block_threads, 0, cuda::stream()>>>(g, x, mean, rstd, w,
                                                                                                       xdot, wdot, bdot, ydot);
   STRUCTGAN_CUDA_CHECK_LAUNCH("group_norm_jvp_kernel");
+}
+
+
+/// BatchNorm with an affine map per (sample, channel) and an optional ReLU (scale, shift null: 1, 0).
+template <class T>
+void batch_norm_affine_forward(Cuda, const StandardizeLayout& s, T eps, bool relu, const T* x, const T* scale, const T* shift,
+                               T* y, T* mean, T* rstd) {
+  if (s.g <= 0 || s.count() <= 0) return;
+  cuda::batch_norm_affine_forward_kernel<T><<<cuda::group_blocks(s), cuda::block_threads, 0, cuda::stream()>>>(
+      s, eps, relu, x, scale, shift, y, mean, rstd);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("batch_norm_affine_forward_kernel");
+}
+
+/// The VJP of batch_norm_affine_forward: dx, dscale, dshift (overwritten, each skipped when null).
+template <class T>
+void batch_norm_affine_backward(Cuda, const StandardizeLayout& s, bool relu, const T* x, const T* mean, const T* rstd,
+                                const T* scale, const T* y, const T* dy, T* dx, T* dscale, T* dshift) {
+  const index_t planes = s.p * s.g;
+  if (planes <= 0 || s.l <= 0) return;
+  cuda::DeviceBuffer<double> sdz(static_cast<std::size_t>(planes)), sdzx(static_cast<std::size_t>(planes));
+  const unsigned plane_blocks = static_cast<unsigned>(std::min<index_t>(planes, index_t(1) << 20));
+  cuda::batch_norm_affine_sums_kernel<T><<<plane_blocks, cuda::block_threads, 0, cuda::stream()>>>(
+      s, relu, x, mean, rstd, y, dy, sdz.data(), sdzx.data(), dscale, dshift);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("batch_norm_affine_sums_kernel");
+  if (!dx) return;
+  cuda::DeviceBuffer<T> k0(static_cast<std::size_t>(s.g)), k1(static_cast<std::size_t>(s.g));
+  cuda::batch_norm_affine_channel_kernel<T><<<cuda::grid_for(s.g), cuda::block_threads, 0, cuda::stream()>>>(
+      s, rstd, scale, sdz.data(), sdzx.data(), k0.data(), k1.data());
+  STRUCTGAN_CUDA_CHECK_LAUNCH("batch_norm_affine_channel_kernel");
+  cuda::batch_norm_affine_dx_kernel<T><<<cuda::grid_for(planes * s.l), cuda::block_threads, 0, cuda::stream()>>>(
+      s, relu, x, mean, rstd, scale, y, dy, k0.data(), k1.data(), dx);
+  STRUCTGAN_CUDA_CHECK_LAUNCH("batch_norm_affine_dx_kernel");
 }
 
 }  // namespace structgan::backend
