@@ -96,7 +96,9 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
     for (const ConvGeometry& g : {ConvGeometry{1, 3, 7, 6, 4, 3, 3, 1, 1, 1},     // fewer images than threads
                                  ConvGeometry{5, 4, 9, 9, 6, 3, 3, 1, 1, 1},     // uneven split
                                  ConvGeometry{4, 5, 8, 8, 3, 3, 3, 2, 1, 1},     // stride 2
-                                 ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0, 0},     // 1×1
+                                 ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0, 0},     // 1×1 on a small map: im2col chunks
+                                 ConvGeometry{5, 8, 8, 8, 7, 1, 1, 1, 0, 0},     // 1×1 on 8×8: a GEMM per image, in place, uneven split
+                                 ConvGeometry{1, 6, 9, 10, 5, 1, 1, 1, 0, 0},    // 1×1 in place, fewer images than threads
                                  ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2, 2},     // non-square kernel, pad 2
                                  ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2, 2},     // kernel wider than the image
                                  ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1, 1},   // F(4×4), 2×2 tiles per image
@@ -176,6 +178,18 @@ BOOST_AUTO_TEST_CASE(gemms_split_by_xi_over_several_chunks, *boost::unit_test::p
   BOOST_TEST(rel(y, y_ref) < 1e-12);
   BOOST_TEST(rel(dx, dx_ref) < 1e-12);
   BOOST_TEST(rel(dw, dw_ref) < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(pointwise_convolutions_on_large_maps_run_in_place) {
+  using backend::cpu::pointwise_in_place;
+  // n, c, h, w, o, kh, kw, stride, pad_h, pad_w: G's 1×1 convolutions from 8×8 up, D's shortcuts
+  BOOST_TEST(pointwise_in_place(ConvGeometry{64, 512, 8, 8, 128, 1, 1, 1, 0, 0}));
+  BOOST_TEST(pointwise_in_place(ConvGeometry{64, 128, 32, 32, 512, 1, 1, 1, 0, 0}));
+  BOOST_TEST(pointwise_in_place(ConvGeometry{32, 64, 16, 16, 128, 1, 1, 1, 0, 0}));
+  BOOST_TEST(!pointwise_in_place(ConvGeometry{64, 512, 4, 4, 128, 1, 1, 1, 0, 0}));  // 16 columns: im2col chunks
+  BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 1, 1, 2, 0, 0}));     // stride 2
+  BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 1, 1, 1, 1, 1}));     // padded
+  BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 3, 3, 1, 1, 1}));
 }
 
 BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {

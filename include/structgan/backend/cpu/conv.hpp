@@ -173,12 +173,57 @@ void im2col_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const
     }
 }
 
+/// Whether a convolution is 1×1 without stride or padding on images large enough (H·W ≥ 64) for
+/// one GEMM per image: each image x_i (C × H·W) is already the GEMM's operand and y_i its result,
+/// so the products read and write the tensors in place, where the im2col path copies each chunk
+/// of images into columns, and the products (and in the backward dy and dx) between layouts.
+/// Smaller maps keep the chunks: there a GEMM per image would pack the weights for a few columns.
+inline bool pointwise_in_place(const ConvGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad_h == 0 && g.pad_w == 0 && g.h * g.w >= 64;
+}
+
+/// y_i (O × H·W) = W (O × C) · x_i (C × H·W) for every image i.
+template <class T>
+void pointwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+  const index_t hw = g.h * g.w;
+  for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool) {
+    for (index_t i = i0; i < i1; ++i)
+      gemm(Cpu{}, false, false, g.o, hw, g.c, T(1), w, g.c, x + i * g.c * hw, hw, T(0), y + i * g.o * hw, hw);
+  });
+}
+
+/// dx_i = Wᵀ·dy_i (overwritten) and dw += Σ_i dy_i·x_iᵀ, one partial sum per image range.
+template <class T>
+void pointwise_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  const index_t hw = g.h * g.w, wsize = g.o * g.c;
+  std::vector<T*> partial(static_cast<std::size_t>(std::max(1, num_threads())), nullptr);
+  const int ranges = for_image_ranges(g.n, [&](index_t i0, index_t i1, int t, bool) {
+    T* dwt = nullptr;
+    if (dw) {
+      dwt = t == 0 ? dw : scratch<T>(2, static_cast<std::size_t>(wsize));
+      if (t != 0) std::fill(dwt, dwt + wsize, T(0));
+      partial[static_cast<std::size_t>(t)] = dwt;
+    }
+    for (index_t i = i0; i < i1; ++i) {
+      const T* dyi = dy + i * g.o * hw;
+      if (dwt) gemm(Cpu{}, false, true, g.o, g.c, hw, T(1), dyi, hw, x + i * g.c * hw, hw, T(1), dwt, g.c);
+      if (dx) gemm(Cpu{}, true, false, g.c, hw, g.o, T(1), w, g.c, dyi, hw, T(0), dx + i * g.c * hw, hw);
+    }
+  });
+  if (dw)
+    for (int t = 1; t < ranges; ++t) {
+      const T* p = partial[static_cast<std::size_t>(t)];
+      for (index_t i = 0; i < wsize; ++i) dw[i] += p[i];
+    }
+}
+
 }  // namespace cpu
 
 /// y (N×O×Ho×Wo) = conv2d(x (N×C×H×W), w (O×C×kh×kw)); no bias. Winograd where it applies.
 template <class T>
 void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
   if (cpu::winograd::applies(g)) cpu::winograd::conv2d_forward(g, x, w, y);
+  else if (cpu::pointwise_in_place(g)) cpu::pointwise_conv2d_forward(g, x, w, y);
   else cpu::im2col_conv2d_forward(g, x, w, y);
 }
 
@@ -187,6 +232,7 @@ void conv2d_forward(Cpu, const ConvGeometry& g, const T* x, const T* w, T* y) {
 template <class T>
 void conv2d_backward(Cpu, const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   if (cpu::winograd::applies(g)) cpu::winograd::conv2d_backward(g, x, w, dy, dx, dw);
+  else if (cpu::pointwise_in_place(g)) cpu::pointwise_conv2d_backward(g, x, w, dy, dx, dw);
   else cpu::im2col_conv2d_backward(g, x, w, dy, dx, dw);
 }
 
