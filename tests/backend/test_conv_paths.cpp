@@ -99,6 +99,10 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
                                  ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0, 0},     // 1×1 on a small map: im2col chunks
                                  ConvGeometry{5, 8, 8, 8, 7, 1, 1, 1, 0, 0},     // 1×1 on 8×8: a GEMM per image, in place, uneven split
                                  ConvGeometry{1, 6, 9, 10, 5, 1, 1, 1, 0, 0},    // 1×1 in place, fewer images than threads
+                                 ConvGeometry{3, 30, 9, 8, 3, 3, 3, 1, 1, 1},    // few outputs: stacked kernels, shifted sums
+                                 ConvGeometry{2, 20, 10, 10, 2, 3, 3, 1, 0, 0},  // stacked kernels, no padding (8×8 out)
+                                 ConvGeometry{1, 40, 8, 9, 4, 3, 1, 1, 1, 0},    // stacked 3×1, one image
+                                 ConvGeometry{5, 60, 8, 8, 2, 5, 5, 1, 2, 2},    // stacked 5×5, pad 2, uneven split
                                  ConvGeometry{3, 2, 6, 7, 3, 5, 3, 1, 2, 2},     // non-square kernel, pad 2
                                  ConvGeometry{2, 3, 2, 2, 2, 5, 5, 1, 2, 2},     // kernel wider than the image
                                  ConvGeometry{3, 16, 8, 8, 16, 3, 3, 1, 1, 1},   // F(4×4), 2×2 tiles per image
@@ -190,6 +194,18 @@ BOOST_AUTO_TEST_CASE(pointwise_convolutions_on_large_maps_run_in_place) {
   BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 1, 1, 2, 0, 0}));     // stride 2
   BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 1, 1, 1, 1, 1}));     // padded
   BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 3, 3, 1, 1, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(convolutions_with_few_outputs_stack_their_kernels) {
+  using backend::cpu::stacked_kernels_in_place;
+  // G's last convolution (512 → 3, 3×3 at 32×32; the CPU presets' 64 → 1 or 3)
+  BOOST_TEST(stacked_kernels_in_place(ConvGeometry{64, 512, 32, 32, 3, 3, 3, 1, 1, 1}));
+  BOOST_TEST(stacked_kernels_in_place(ConvGeometry{64, 64, 16, 16, 1, 3, 3, 1, 1, 1}));
+  BOOST_TEST(!stacked_kernels_in_place(ConvGeometry{64, 3, 32, 32, 64, 3, 3, 1, 1, 1}));    // D's stem: im2col's columns are small
+  BOOST_TEST(!stacked_kernels_in_place(ConvGeometry{64, 64, 32, 32, 64, 3, 3, 1, 1, 1}));   // Winograd
+  BOOST_TEST(!stacked_kernels_in_place(ConvGeometry{64, 512, 32, 32, 3, 3, 3, 2, 1, 1}));   // stride 2
+  BOOST_TEST(!stacked_kernels_in_place(ConvGeometry{64, 512, 4, 4, 3, 3, 3, 1, 1, 1}));     // 16 outputs per image
+  BOOST_TEST(!stacked_kernels_in_place(ConvGeometry{64, 512, 32, 32, 128, 1, 1, 1, 0, 0}));  // 1×1: pointwise
 }
 
 BOOST_AUTO_TEST_CASE(winograd_takes_the_networks_3x3_same_convolutions) {
