@@ -20,29 +20,42 @@ __device__ inline index_t group_offset(const StandardizeLayout& s, index_t g, in
 
 using BlockSum = cub::BlockReduce<double, block_threads>;
 
+struct GroupStatistics {
+  double mean, rstd;
+};
+
+/// Mean and 1/sqrt(variance + eps) of group g, two passes in double, the whole block cooperating;
+/// every thread gets both. The caller syncs before `tmp` or `shared` is used again.
+template <class T>
+__device__ GroupStatistics group_statistics(const StandardizeLayout& s, index_t g, T eps, const T* x,
+                                            typename BlockSum::TempStorage& tmp, double& shared) {
+  const index_t count = s.p * s.l;
+  double sum = 0;
+  for (index_t e = threadIdx.x; e < count; e += blockDim.x) sum += double(x[group_offset(s, g, e)]);
+  sum = BlockSum(tmp).Sum(sum);
+  if (threadIdx.x == 0) shared = sum / double(count);
+  __syncthreads();
+  const double m = shared;
+  double ss = 0;
+  for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
+    const double d = double(x[group_offset(s, g, e)]) - m;
+    ss += d * d;
+  }
+  ss = BlockSum(tmp).Sum(ss);
+  __syncthreads();  // everyone has read `shared` (m) before it is overwritten
+  if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(count) + double(eps));
+  __syncthreads();
+  return {m, shared};
+}
+
 template <class T>
 __global__ void standardize_forward_kernel(StandardizeLayout s, T eps, const T* x, T* xhat, T* mean, T* rstd) {
   __shared__ typename BlockSum::TempStorage tmp;
   __shared__ double shared;
   const index_t count = s.p * s.l;
   for (index_t g = blockIdx.x; g < s.g; g += gridDim.x) {
-    double sum = 0;
-    for (index_t e = threadIdx.x; e < count; e += blockDim.x) sum += double(x[group_offset(s, g, e)]);
-    sum = BlockSum(tmp).Sum(sum);
-    if (threadIdx.x == 0) shared = sum / double(count);
-    __syncthreads();
-    const double m = shared;
-    double ss = 0;
-    for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const double d = double(x[group_offset(s, g, e)]) - m;
-      ss += d * d;
-    }
-    ss = BlockSum(tmp).Sum(ss);
-    __syncthreads();  // everyone has read `shared` (m) before it is overwritten
-    if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(count) + double(eps));
-    __syncthreads();
-    const double r = shared;
-    const T mt = T(m), rt = T(r);
+    const GroupStatistics st = group_statistics(s, g, eps, x, tmp, shared);
+    const T mt = T(st.mean), rt = T(st.rstd);
     for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
       const index_t off = group_offset(s, g, e);
       xhat[off] = (x[off] - mt) * rt;
@@ -267,22 +280,8 @@ __global__ void batch_norm_affine_forward_kernel(StandardizeLayout s, T eps, boo
   __shared__ double shared;
   const index_t count = s.p * s.l;
   for (index_t g = blockIdx.x; g < s.g; g += gridDim.x) {
-    double sum = 0;
-    for (index_t e = threadIdx.x; e < count; e += blockDim.x) sum += double(x[group_offset(s, g, e)]);
-    sum = BlockSum(tmp).Sum(sum);
-    if (threadIdx.x == 0) shared = sum / double(count);
-    __syncthreads();
-    const double m = shared;
-    double ss = 0;
-    for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const double d = double(x[group_offset(s, g, e)]) - m;
-      ss += d * d;
-    }
-    ss = BlockSum(tmp).Sum(ss);
-    __syncthreads();  // everyone has read `shared` (m) before it is overwritten
-    if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(count) + double(eps));
-    __syncthreads();
-    const T mt = T(m), rt = T(shared);
+    const GroupStatistics st = group_statistics(s, g, eps, x, tmp, shared);
+    const T mt = T(st.mean), rt = T(st.rstd);
     for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
       const index_t off = group_offset(s, g, e), q = (e / s.l) * s.g + g;
       const T z = (x[off] - mt) * (scale ? rt * scale[q] : rt) + (shift ? shift[q] : T(0));
