@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE nn_norm
+#include <utility>
+
 #include <boost/test/unit_test.hpp>
 
 #include "module_check.hpp"
@@ -26,6 +28,19 @@ void randomize(M& m, std::uint64_t seed) {
   nn::for_each_parameter(m, [&](const std::string&, auto& p) {
     for (index_t i = 0; i < p.value.numel(); ++i) p.value[i] = static_cast<typename M::value_type>(rng.uniform(0.5, 1.5));
   });
+}
+// The per-sample affine map of ConditionalBatchNorm by hand: 1 + gain(y) and bias(y) of sample n and
+// channel c, each linear's weight divided by its spectral norm.
+std::pair<double, double> cbn_gain_bias(const nn::ConditionalBatchNorm<double>& m, const TD& y, index_t n, index_t c) {
+  const TD& wg = m.gain.weight.value;
+  const TD& wb = m.bias.weight.value;
+  const double sg = m.gain.sn.sigma(wg), sb = m.bias.sn.sigma(wb);
+  double g = 1, b = 0;
+  for (index_t k = 0; k < y.dim(1); ++k) {
+    g += wg.at(c, k) / sg * y.at(n, k);
+    b += wb.at(c, k) / sb * y.at(n, k);
+  }
+  return {g, b};
 }
 }  // namespace
 
@@ -150,15 +165,9 @@ BOOST_AUTO_TEST_CASE(conditional_batch_norm) {
   const TD x = rnd({3, 4, 2, 2}, 15), y = rnd({3, 3}, 16);
   cbn.train(false);  // running stats 0/1 and fixed SN vectors: out = x/√(1+eps)·(1 + G y) + B y
   const TD out = cbn(x, y);
-  const TD wg = cbn.gain.weight.value, wb = cbn.bias.weight.value;
-  const double sg = cbn.gain.sn.sigma(wg), sb = cbn.bias.sn.sigma(wb);
   for (index_t n = 0; n < 3; ++n)
     for (index_t c = 0; c < 4; ++c) {
-      double g = 1, b = 0;
-      for (index_t k = 0; k < 3; ++k) {
-        g += wg.at(c, k) / sg * y.at(n, k);
-        b += wb.at(c, k) / sb * y.at(n, k);
-      }
+      const auto [g, b] = cbn_gain_bias(cbn, y, n, c);
       BOOST_TEST(std::abs(out.at(n, c, 1, 1) - (x.at(n, c, 1, 1) / std::sqrt(1 + 1e-5) * g + b)) < 1e-12);
     }
   // Gradient checks: with respect to x (y fixed) and to y (x fixed), BatchNorm in training, SN frozen.
@@ -202,16 +211,10 @@ BOOST_AUTO_TEST_CASE(conditional_batch_norm) {
     const TD got = relu ? fused.with_relu(x, y) : fused(x, y);
     nn::BatchNorm2d<double> plain(nn::BatchNormOptions(4, false));
     const TD h = plain(x);  // the batch's statistics, and the running averages they give
-    const TD wg2 = fused.gain.weight.value, wb2 = fused.bias.weight.value;
-    const double sg2 = fused.gain.sn.sigma(wg2), sb2 = fused.bias.sn.sigma(wb2);
     double most = 0;
     for (index_t n = 0; n < 3; ++n)
       for (index_t c = 0; c < 4; ++c) {
-        double g = 1, b = 0;
-        for (index_t k = 0; k < 3; ++k) {
-          g += wg2.at(c, k) / sg2 * y.at(n, k);
-          b += wb2.at(c, k) / sb2 * y.at(n, k);
-        }
+        const auto [g, b] = cbn_gain_bias(fused, y, n, c);
         for (index_t i = 0; i < 2; ++i)
           for (index_t j = 0; j < 2; ++j) {
             const double z = h.at(n, c, i, j) * g + b;

@@ -20,52 +20,45 @@ __device__ inline index_t group_offset(const StandardizeLayout& s, index_t g, in
 
 using BlockSum = cub::BlockReduce<double, block_threads>;
 
-struct GroupStatistics {
-  double mean, rstd;
-};
-
-/// Mean and 1/sqrt(variance + eps) of group g, two passes in double, the whole block cooperating;
-/// every thread gets both. The caller syncs before `tmp` or `shared` is used again.
-template <class T>
-__device__ GroupStatistics group_statistics(const StandardizeLayout& s, index_t g, T eps, const T* x,
-                                            typename BlockSum::TempStorage& tmp, double& shared) {
-  const index_t count = s.p * s.l;
-  double sum = 0;
-  for (index_t e = threadIdx.x; e < count; e += blockDim.x) sum += double(x[group_offset(s, g, e)]);
-  sum = BlockSum(tmp).Sum(sum);
-  if (threadIdx.x == 0) shared = sum / double(count);
-  __syncthreads();
-  const double m = shared;
-  double ss = 0;
-  for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
-    const double d = double(x[group_offset(s, g, e)]) - m;
-    ss += d * d;
-  }
-  ss = BlockSum(tmp).Sum(ss);
-  __syncthreads();  // everyone has read `shared` (m) before it is overwritten
-  if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(count) + double(eps));
-  __syncthreads();
-  return {m, shared};
-}
-
-template <class T>
-__global__ void standardize_forward_kernel(StandardizeLayout s, T eps, const T* x, T* xhat, T* mean, T* rstd) {
+/// For each group g of x (one block per group, grid-stride): its mean and 1/sqrt(variance + eps),
+/// two passes in double with the whole block cooperating, written to mean[g] and rstd[g] in T;
+/// write(offset, e, g, mean, rstd) is called for every element e of the group in between. The
+/// forward kernels of GroupNorm/BatchNorm and of the fused affine BatchNorm differ only in `write`.
+template <class T, class Write>
+__device__ void standardize_groups(const StandardizeLayout& s, T eps, const T* x, T* mean, T* rstd, Write write) {
   __shared__ typename BlockSum::TempStorage tmp;
   __shared__ double shared;
   const index_t count = s.p * s.l;
   for (index_t g = blockIdx.x; g < s.g; g += gridDim.x) {
-    const GroupStatistics st = group_statistics(s, g, eps, x, tmp, shared);
-    const T mt = T(st.mean), rt = T(st.rstd);
+    double sum = 0;
+    for (index_t e = threadIdx.x; e < count; e += blockDim.x) sum += double(x[group_offset(s, g, e)]);
+    sum = BlockSum(tmp).Sum(sum);
+    if (threadIdx.x == 0) shared = sum / double(count);
+    __syncthreads();
+    const double m = shared;
+    double ss = 0;
     for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const index_t off = group_offset(s, g, e);
-      xhat[off] = (x[off] - mt) * rt;
+      const double d = double(x[group_offset(s, g, e)]) - m;
+      ss += d * d;
     }
+    ss = BlockSum(tmp).Sum(ss);
+    __syncthreads();  // everyone has read `shared` (m) before it is overwritten
+    if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(count) + double(eps));
+    __syncthreads();
+    const T mt = T(m), rt = T(shared);
+    for (index_t e = threadIdx.x; e < count; e += blockDim.x) write(group_offset(s, g, e), e, g, mt, rt);
     if (threadIdx.x == 0) {
       mean[g] = mt;
       rstd[g] = rt;
     }
     __syncthreads();  // tmp and shared are reused by the next group
   }
+}
+
+template <class T>
+__global__ void standardize_forward_kernel(StandardizeLayout s, T eps, const T* x, T* xhat, T* mean, T* rstd) {
+  standardize_groups(s, eps, x, mean, rstd,
+                     [&](index_t off, index_t, index_t, T mt, T rt) { xhat[off] = (x[off] - mt) * rt; });
 }
 
 template <class T>
@@ -271,28 +264,16 @@ __global__ void group_norm_jvp_kernel(GroupNormGeometry g, const T* x, const T* 
   }
 }
 
-/// BatchNorm with an affine map per (sample, channel) and an optional ReLU: one block per
-/// channel g, its statistics in double as standardize_forward_kernel, then y.
+/// BatchNorm with an affine map per (sample, channel) and an optional ReLU: the statistics of
+/// channel g as standardize_forward_kernel, then y = x̂·scale + shift (ReLU'd) in the same pass.
 template <class T>
 __global__ void batch_norm_affine_forward_kernel(StandardizeLayout s, T eps, bool relu, const T* x, const T* scale,
                                                  const T* shift, T* y, T* mean, T* rstd) {
-  __shared__ typename BlockSum::TempStorage tmp;
-  __shared__ double shared;
-  const index_t count = s.p * s.l;
-  for (index_t g = blockIdx.x; g < s.g; g += gridDim.x) {
-    const GroupStatistics st = group_statistics(s, g, eps, x, tmp, shared);
-    const T mt = T(st.mean), rt = T(st.rstd);
-    for (index_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const index_t off = group_offset(s, g, e), q = (e / s.l) * s.g + g;
-      const T z = (x[off] - mt) * (scale ? rt * scale[q] : rt) + (shift ? shift[q] : T(0));
-      y[off] = relu && !(z > T(0)) ? T(0) : z;
-    }
-    if (threadIdx.x == 0) {
-      mean[g] = mt;
-      rstd[g] = rt;
-    }
-    __syncthreads();  // tmp and shared are reused by the next channel
-  }
+  standardize_groups(s, eps, x, mean, rstd, [&](index_t off, index_t e, index_t g, T mt, T rt) {
+    const index_t q = (e / s.l) * s.g + g;  // the (sample, channel) plane
+    const T z = (x[off] - mt) * (scale ? rt * scale[q] : rt) + (shift ? shift[q] : T(0));
+    y[off] = relu && !(z > T(0)) ? T(0) : z;
+  });
 }
 
 /// Its VJP, first part: one block per plane q = (sample, channel): Σdz and Σdz·(x − mean) into
