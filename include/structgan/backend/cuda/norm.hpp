@@ -13,9 +13,10 @@
 namespace structgan::backend {
 namespace cuda {
 
-/// Offset of the e-th element (e < P·L) of group g.
+/// Offset of the e-th element (e < P·L) of group g. With P = 1 (GroupNorm's groups, contiguous)
+/// that is g·L + e, without the 64-bit division.
 __device__ inline index_t group_offset(const StandardizeLayout& s, index_t g, index_t e) {
-  return ((e / s.l) * s.g + g) * s.l + e % s.l;
+  return s.p == 1 ? g * s.l + e : ((e / s.l) * s.g + g) * s.l + e % s.l;
 }
 
 using BlockSum = cub::BlockReduce<double, block_threads>;
@@ -23,7 +24,8 @@ using BlockSum = cub::BlockReduce<double, block_threads>;
 /// For each group g of x (one block per group, grid-stride): its mean and 1/sqrt(variance + eps),
 /// two passes in double with the whole block cooperating, written to mean[g] and rstd[g] in T;
 /// write(offset, e, g, mean, rstd) is called for every element e of the group in between. The
-/// forward kernels of GroupNorm/BatchNorm and of the fused affine BatchNorm differ only in `write`.
+/// forward kernels of the standardization, the fused GroupNorm and the fused affine BatchNorm differ
+/// only in `write`.
 template <class T, class Write>
 __device__ void standardize_groups(const StandardizeLayout& s, T eps, const T* x, T* mean, T* rstd, Write write) {
   __shared__ typename BlockSum::TempStorage tmp;
@@ -137,38 +139,17 @@ inline unsigned group_blocks(const StandardizeLayout& s) {
   return static_cast<unsigned>(std::clamp<index_t>(s.g, 1, index_t(1) << 20));
 }
 
-/// Fused GroupNorm: one block per (sample, group) q, whose L values are contiguous.
+/// Fused GroupNorm: one block per (sample, group) q, whose L values are contiguous (the layout
+/// {1, N·groups, L}), its statistics as standardize_forward_kernel, then the per-channel affine map.
 template <class T>
 __global__ void group_norm_forward_kernel(GroupNormGeometry g, T eps, const T* x, const T* w, const T* b, T* y, T* mean,
                                           T* rstd) {
-  __shared__ typename BlockSum::TempStorage tmp;
-  __shared__ double shared;
   const index_t len = g.group_size(), cpg = g.channels_per_group();
-  for (index_t q = blockIdx.x; q < g.statistics(); q += gridDim.x) {
-    const T* xq = x + q * len;
-    double sum = 0;
-    for (index_t e = threadIdx.x; e < len; e += blockDim.x) sum += double(xq[e]);
-    sum = BlockSum(tmp).Sum(sum);
-    if (threadIdx.x == 0) shared = sum / double(len);
-    __syncthreads();
-    const double m = shared;
-    double ss = 0;
-    for (index_t e = threadIdx.x; e < len; e += blockDim.x) ss += (double(xq[e]) - m) * (double(xq[e]) - m);
-    ss = BlockSum(tmp).Sum(ss);
-    __syncthreads();
-    if (threadIdx.x == 0) shared = 1.0 / ::sqrt(ss / double(len) + double(eps));
-    __syncthreads();
-    const T mt = T(m), rt = T(shared);
-    for (index_t e = threadIdx.x; e < len; e += blockDim.x) {
-      const index_t c = (q % g.groups) * cpg + e / g.hw;
-      y[q * len + e] = (xq[e] - mt) * (w ? rt * w[c] : rt) + (b ? b[c] : T(0));
-    }
-    if (threadIdx.x == 0) {
-      mean[q] = mt;
-      rstd[q] = rt;
-    }
-    __syncthreads();
-  }
+  standardize_groups(StandardizeLayout{1, g.statistics(), len}, eps, x, mean, rstd,
+                     [&](index_t off, index_t e, index_t q, T mt, T rt) {
+                       const index_t c = (q % g.groups) * cpg + e / g.hw;
+                       y[off] = (x[off] - mt) * (w ? rt * w[c] : rt) + (b ? b[c] : T(0));
+                     });
 }
 
 /// GroupNorm's VJP, first part: per (sample, channel) Σdy and Σdy·(x − mean) into sdy, sdyx, then dx.
