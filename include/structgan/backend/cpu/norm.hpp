@@ -15,6 +15,26 @@
 namespace structgan {
 
 namespace backend {
+namespace cpu {
+/// Σ double(a[i]) over n values, in SIMD lanes (STRUCTGAN_SIMD_SUM): Eigen's
+/// `.cast<double>().sum()` of floats is one chain of dependent scalar additions (Eigen has no
+/// vectorized float → double cast), which made the standardization's sums latency-bound.
+template <class T>
+inline double sum_in_double(const T* a, index_t n) {
+  double s = 0;
+  STRUCTGAN_SIMD_SUM(s)
+  for (index_t i = 0; i < n; ++i) s += double(a[i]);
+  return s;
+}
+/// Σ (double(a[i]) − m)² over n values, in SIMD lanes.
+template <class T>
+inline double centered_square_sum(const T* a, double m, index_t n) {
+  double s = 0;
+  STRUCTGAN_SIMD_SUM(s)
+  for (index_t i = 0; i < n; ++i) s += (double(a[i]) - m) * (double(a[i]) - m);
+  return s;
+}
+}  // namespace cpu
 
 /// xhat = (x − mean_g) · rstd_g with rstd_g = 1/√(var_g + eps) (biased variance); writes the
 /// per-group mean and rstd too (for running statistics and the backward pass).
@@ -23,11 +43,10 @@ void standardize_forward(Cpu, const StandardizeLayout& s, T eps, const T* x, T* 
   cpu::parallel_for(s.g, 1, [&](index_t g0, index_t g1) {
     for (index_t g = g0; g < g1; ++g) {
       double sum = 0;
-      for (index_t p = 0; p < s.p; ++p) sum += cpu::ConstArrayMap<T>(x + (p * s.g + g) * s.l, s.l).template cast<double>().sum();
+      for (index_t p = 0; p < s.p; ++p) sum += cpu::sum_in_double(x + (p * s.g + g) * s.l, s.l);
       const double m = sum / double(s.count());
       double ss = 0;
-      for (index_t p = 0; p < s.p; ++p)
-        ss += (cpu::ConstArrayMap<T>(x + (p * s.g + g) * s.l, s.l).template cast<double>() - m).square().sum();
+      for (index_t p = 0; p < s.p; ++p) ss += cpu::centered_square_sum(x + (p * s.g + g) * s.l, m, s.l);
       const double r = 1.0 / std::sqrt(ss / double(s.count()) + double(eps));
       for (index_t p = 0; p < s.p; ++p) {
         const index_t off = (p * s.g + g) * s.l;
@@ -48,9 +67,16 @@ void standardize_jacobian(Cpu, const StandardizeLayout& s, const T* xhat, const 
       double st = 0, sxt = 0;
       for (index_t p = 0; p < s.p; ++p) {
         const index_t off = (p * s.g + g) * s.l;
-        cpu::ConstArrayMap<T> tv(t + off, s.l), xv(xhat + off, s.l);
-        st += tv.template cast<double>().sum();
-        sxt += (tv * xv).template cast<double>().sum();
+        const T* tp = t + off;
+        const T* xp = xhat + off;
+        double a = 0, b = 0;
+        STRUCTGAN_SIMD_SUM(a, b)
+        for (index_t i = 0; i < s.l; ++i) {
+          a += double(tp[i]);
+          b += double(tp[i] * xp[i]);
+        }
+        st += a;
+        sxt += b;
       }
       const T mt = T(st / double(s.count())), mxt = T(sxt / double(s.count())), r = rstd[g];
       for (index_t p = 0; p < s.p; ++p) {
@@ -72,10 +98,20 @@ void standardize_jacobian_backward(Cpu, const StandardizeLayout& s, const T* xha
       double sxt = 0, sgx = 0, sgy = 0;
       for (index_t p = 0; p < s.p; ++p) {
         const index_t off = (p * s.g + g) * s.l;
-        cpu::ConstArrayMap<T> tv(t + off, s.l), xv(xhat + off, s.l), gv(dy + off, s.l), yv(y + off, s.l);
-        sxt += (xv * tv).template cast<double>().sum();
-        sgx += (gv * xv).template cast<double>().sum();
-        sgy += (gv * yv).template cast<double>().sum();
+        const T* tp = t + off;
+        const T* xp = xhat + off;
+        const T* gp = dy + off;
+        const T* yp = y + off;
+        double a = 0, b = 0, c = 0;
+        STRUCTGAN_SIMD_SUM(a, b, c)
+        for (index_t i = 0; i < s.l; ++i) {
+          a += double(xp[i] * tp[i]);
+          b += double(gp[i] * xp[i]);
+          c += double(gp[i] * yp[i]);
+        }
+        sxt += a;
+        sgx += b;
+        sgy += c;
       }
       const T mxt = T(sxt / double(s.count())), mgx = T(sgx / double(s.count())), r = rstd[g];
       for (index_t p = 0; p < s.p; ++p) {
