@@ -34,6 +34,49 @@ inline double centered_square_sum(const T* a, double m, index_t n) {
   for (index_t i = 0; i < n; ++i) s += (double(a[i]) - m) * (double(a[i]) - m);
   return s;
 }
+
+/// Mean and rstd = 1/√(var + eps) (biased variance) of group g of a standardization layout, in
+/// double: the mean first, then the centered squares, each summed plane by plane in SIMD lanes.
+template <class T>
+inline std::pair<double, double> standardize_statistics(const StandardizeLayout& s, index_t g, const T* x, double eps) {
+  double sum = 0;
+  for (index_t p = 0; p < s.p; ++p) sum += sum_in_double(x + (p * s.g + g) * s.l, s.l);
+  const double m = sum / double(s.count());
+  double ss = 0;
+  for (index_t p = 0; p < s.p; ++p) ss += centered_square_sum(x + (p * s.g + g) * s.l, m, s.l);
+  return {m, 1.0 / std::sqrt(ss / double(s.count()) + eps)};
+}
+
+/// Σ a and Σ a·(x − m) in double over n values (x − m in T, as the rules use it), in SIMD lanes
+/// (STRUCTGAN_SIMD_SUM: one chain of dependent double additions took longer than reading the values,
+/// and GroupNorm ran at 0.65× PyTorch's speed).
+template <class T>
+inline std::pair<double, double> sum_and_centered_dot(const T* a, const T* x, T m, index_t n) {
+  double sum = 0, dot = 0;
+  STRUCTGAN_SIMD_SUM(sum, dot)
+  for (index_t i = 0; i < n; ++i) {
+    sum += double(a[i]);
+    dot += double(a[i]) * double(x[i] - m);
+  }
+  return {sum, dot};
+}
+
+/// Mean and rstd of the L values of one group, in double: sums of x − x₀ (x₀ the group's first
+/// value, so a large mean does not cancel digits of the variance) in one pass, in SIMD lanes.
+template <class T>
+inline std::pair<double, double> group_statistics(const T* x, index_t l, double eps) {
+  const double shift = double(x[0]);
+  double sum = 0, sum_sq = 0;
+  STRUCTGAN_SIMD_SUM(sum, sum_sq)
+  for (index_t i = 0; i < l; ++i) {
+    const double d = double(x[i]) - shift;
+    sum += d;
+    sum_sq += d * d;
+  }
+  const double s1 = sum / double(l), s2 = sum_sq / double(l);
+  const double var = std::max(s2 - s1 * s1, 0.0);
+  return {shift + s1, 1.0 / std::sqrt(var + eps)};
+}
 }  // namespace cpu
 
 /// xhat = (x − mean_g) · rstd_g with rstd_g = 1/√(var_g + eps) (biased variance); writes the
@@ -42,12 +85,7 @@ template <class T>
 void standardize_forward(Cpu, const StandardizeLayout& s, T eps, const T* x, T* xhat, T* mean, T* rstd) {
   cpu::parallel_for(s.g, 1, [&](index_t g0, index_t g1) {
     for (index_t g = g0; g < g1; ++g) {
-      double sum = 0;
-      for (index_t p = 0; p < s.p; ++p) sum += cpu::sum_in_double(x + (p * s.g + g) * s.l, s.l);
-      const double m = sum / double(s.count());
-      double ss = 0;
-      for (index_t p = 0; p < s.p; ++p) ss += cpu::centered_square_sum(x + (p * s.g + g) * s.l, m, s.l);
-      const double r = 1.0 / std::sqrt(ss / double(s.count()) + double(eps));
+      const auto [m, r] = cpu::standardize_statistics(s, g, x, double(eps));
       for (index_t p = 0; p < s.p; ++p) {
         const index_t off = (p * s.g + g) * s.l;
         cpu::ArrayMap<T>(xhat + off, s.l) = (cpu::ConstArrayMap<T>(x + off, s.l) - T(m)) * T(r);
@@ -140,38 +178,6 @@ void scale_groups(Cpu, const StandardizeLayout& s, const T* x, const T* c, T* y)
 }  // namespace structgan::backend
 
 namespace structgan::backend {
-namespace cpu {
-/// Σ a and Σ a·(x − m) in double over n values (x − m in T, as the rules use it), in SIMD lanes
-/// (STRUCTGAN_SIMD_SUM: one chain of dependent double additions took longer than reading the values,
-/// and GroupNorm ran at 0.65× PyTorch's speed).
-template <class T>
-inline std::pair<double, double> sum_and_centered_dot(const T* a, const T* x, T m, index_t n) {
-  double sum = 0, dot = 0;
-  STRUCTGAN_SIMD_SUM(sum, dot)
-  for (index_t i = 0; i < n; ++i) {
-    sum += double(a[i]);
-    dot += double(a[i]) * double(x[i] - m);
-  }
-  return {sum, dot};
-}
-
-/// Mean and rstd of the L values of one group, in double: sums of x − x₀ (x₀ the group's first
-/// value, so a large mean does not cancel digits of the variance) in one pass, in SIMD lanes.
-template <class T>
-inline std::pair<double, double> group_statistics(const T* x, index_t l, double eps) {
-  const double shift = double(x[0]);
-  double sum = 0, sum_sq = 0;
-  STRUCTGAN_SIMD_SUM(sum, sum_sq)
-  for (index_t i = 0; i < l; ++i) {
-    const double d = double(x[i]) - shift;
-    sum += d;
-    sum_sq += d * d;
-  }
-  const double s1 = sum / double(l), s2 = sum_sq / double(l);
-  const double var = std::max(s2 - s1 * s1, 0.0);
-  return {shift + s1, 1.0 / std::sqrt(var + eps)};
-}
-}  // namespace cpu
 
 /// Fused GroupNorm with its affine map, one group (C/groups channels of one sample, contiguous)
 /// per task: statistics in one pass over the group, then y = (x − mean)·(rstd·w_c) + b_c while
@@ -277,20 +283,7 @@ void batch_norm_affine_forward(Cpu, const StandardizeLayout& s, T eps, bool relu
   if (s.count() == 0) return;
   cpu::parallel_for(s.g, 1, [&](index_t g0, index_t g1) {
     for (index_t g = g0; g < g1; ++g) {
-      double sum = 0;
-      for (index_t p = 0; p < s.p; ++p) {
-        const T* xp = x + (p * s.g + g) * s.l;
-        STRUCTGAN_SIMD_SUM(sum)
-        for (index_t i = 0; i < s.l; ++i) sum += double(xp[i]);
-      }
-      const double m = sum / double(s.count());
-      double ss = 0;
-      for (index_t p = 0; p < s.p; ++p) {
-        const T* xp = x + (p * s.g + g) * s.l;
-        STRUCTGAN_SIMD_SUM(ss)
-        for (index_t i = 0; i < s.l; ++i) ss += (double(xp[i]) - m) * (double(xp[i]) - m);
-      }
-      const double r = 1.0 / std::sqrt(ss / double(s.count()) + double(eps));
+      const auto [m, r] = cpu::standardize_statistics(s, g, x, double(eps));
       const T mt = T(m), rt = T(r);
       for (index_t p = 0; p < s.p; ++p) {
         const index_t q = p * s.g + g, off = q * s.l;
