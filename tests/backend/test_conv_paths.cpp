@@ -99,6 +99,7 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
                                  ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0, 0},     // 1×1 on a small map: im2col chunks
                                  ConvGeometry{5, 8, 8, 8, 7, 1, 1, 1, 0, 0},     // 1×1 on 8×8: a GEMM per image, in place, uneven split
                                  ConvGeometry{1, 6, 9, 10, 5, 1, 1, 1, 0, 0},    // 1×1 in place, fewer images than threads
+                                 ConvGeometry{3, 72, 9, 9, 67, 1, 1, 1, 0, 0},   // 1×1 in panel_gemm: 81 pixels and 72 channels end in partial panels, 67 rows in blocks of 12, 4 and 1
                                  ConvGeometry{3, 30, 9, 8, 3, 3, 3, 1, 1, 1},    // few outputs: stacked kernels, shifted sums
                                  ConvGeometry{2, 20, 10, 10, 2, 3, 3, 1, 0, 0},  // stacked kernels, no padding (8×8 out)
                                  ConvGeometry{1, 40, 8, 9, 4, 3, 1, 1, 1, 0},    // stacked 3×1, one image
@@ -191,6 +192,11 @@ BOOST_AUTO_TEST_CASE(pointwise_convolutions_on_large_maps_run_in_place) {
   BOOST_TEST(pointwise_in_place(ConvGeometry{64, 128, 32, 32, 512, 1, 1, 1, 0, 0}));
   BOOST_TEST(pointwise_in_place(ConvGeometry{32, 64, 16, 16, 128, 1, 1, 1, 0, 0}));
   BOOST_TEST(!pointwise_in_place(ConvGeometry{64, 512, 4, 4, 128, 1, 1, 1, 0, 0}));  // 16 columns: im2col chunks
+  using backend::cpu::pointwise::in_panels;  // products in panel_gemm from 64 channels on each side
+  BOOST_TEST(in_panels(ConvGeometry{64, 512, 8, 8, 128, 1, 1, 1, 0, 0}));
+  BOOST_TEST(in_panels(ConvGeometry{32, 64, 16, 16, 128, 1, 1, 1, 0, 0}));
+  BOOST_TEST(!in_panels(ConvGeometry{64, 64, 16, 16, 16, 1, 1, 1, 0, 0}));  // the CPU preset's generator
+  BOOST_TEST(!in_panels(ConvGeometry{64, 32, 8, 8, 64, 1, 1, 1, 0, 0}));    // the CPU preset's shortcut
   BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 1, 1, 2, 0, 0}));     // stride 2
   BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 1, 1, 1, 1, 1}));     // padded
   BOOST_TEST(!pointwise_in_place(ConvGeometry{4, 8, 16, 16, 8, 3, 3, 1, 1, 1}));

@@ -19,7 +19,9 @@
 #include "structgan/backend/cpu/conv_support.hpp"
 #include "structgan/backend/cpu/elementwise.hpp"
 #include "structgan/backend/cpu/gemm.hpp"
+#include "structgan/backend/cpu/panel_gemm.hpp"
 #include "structgan/backend/cpu/parallel.hpp"
+#include "structgan/backend/cpu/transpose.hpp"
 #include "structgan/backend/cpu/winograd.hpp"
 #include "structgan/backend/contract.hpp"
 
@@ -176,28 +178,71 @@ void im2col_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const
 }
 
 /// Whether a convolution is 1×1 without stride or padding on images large enough (H·W ≥ 64) for
-/// one GEMM per image: each image x_i (C × H·W) is already the GEMM's operand and y_i its result,
-/// so the products read and write the tensors in place, where the im2col path copies each chunk
-/// of images into columns, and the products (and in the backward dy and dx) between layouts.
-/// Smaller maps keep the chunks: there a GEMM per image would pack the weights for a few columns.
+/// products per image: each image x_i (C × H·W) is already an operand and y_i the result, so the
+/// products read and write the tensors in place, where the im2col path copies each chunk of
+/// images into columns, and the products (and in the backward dy and dx) between layouts.
+/// Smaller maps keep the chunks: there the products per image would be a few columns wide.
 inline bool pointwise_in_place(const ConvGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad_h == 0 && g.pad_w == 0 && g.h * g.w >= 64;
 }
+
+namespace pointwise {
+/// Layers with at least 64 channels on each side run their products in panel_gemm
+/// (panel_gemm.hpp): the weights read in place, one image's pixels copied a panel at a time into
+/// the layout its register block reads (C·NR values, in L1/L2 for every block of rows). Eigen's
+/// GEMM, which the narrower layers keep, packs the whole weight matrix again for every image;
+/// panel_gemm ran the generator's 1×1 layers (128 ↔ 512 channels, 8×8 to 32×32 maps) at 1.1–1.3×
+/// its speed (docs/performance.md, twenty-first session). It is as fast or faster on narrow layers
+/// too, but rounds differently, and the CPU preset's 1×1 layers (16 to 64 channels) keep the rounding
+/// that its validation screens and reported figures were made with (docs/training.md).
+inline bool in_panels(const ConvGeometry& g) { return std::min(g.c, g.o) >= 64; }
+
+/// Copies columns [j0, j0 + cols) of the rows×ld matrix m into `panel` (rows × NR, zero past cols).
+template <class T>
+void pack_columns(index_t rows, const T* m, index_t ld, index_t j0, index_t cols, T* panel) {
+  constexpr index_t NR = kernel_panel<T>();
+  for (index_t k = 0; k < rows; ++k) {
+    const T* src = m + k * ld + j0;
+    T* dst = panel + k * NR;
+    std::copy(src, src + cols, dst);
+    std::fill(dst + cols, dst + NR, T(0));
+  }
+}
+/// C (rows × hw, rows ldc = hw apart) [+]= A · B for B (depth × hw, row-major) a panel of columns at a
+/// time; A's element (i, k) at a[i·a_row + k·a_depth]. `panel` holds depth·NR values.
+template <class T>
+void product_by_columns(index_t rows, index_t depth, index_t hw, const T* a, index_t a_row, index_t a_depth, const T* b,
+                        bool accumulate, T* c, T* panel) {
+  constexpr index_t NR = kernel_panel<T>();
+  for (index_t j0 = 0; j0 < hw; j0 += NR) {
+    const index_t cols = std::min(NR, hw - j0);
+    pack_columns(depth, b, hw, j0, cols, panel);
+    panel_gemm(rows, cols, depth, a, panel, PanelOperands{a_row, a_depth, 0, NR}, accumulate, c + j0, hw);
+  }
+}
+}  // namespace pointwise
 
 /// y_i (O × H·W) = W (O × C) · x_i (C × H·W) for every image i.
 template <class T>
 void pointwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
   const index_t hw = g.h * g.w;
+  const bool panels = pointwise::in_panels(g);
   for_image_ranges(g.n, [&](index_t i0, index_t i1, int, bool) {
-    for (index_t i = i0; i < i1; ++i)
-      gemm(Cpu{}, false, false, g.o, hw, g.c, T(1), w, g.c, x + i * g.c * hw, hw, T(0), y + i * g.o * hw, hw);
+    T* panel = panels ? scratch<T>(0, static_cast<std::size_t>(g.c * kernel_panel<T>())) : nullptr;
+    for (index_t i = i0; i < i1; ++i) {
+      if (panels) pointwise::product_by_columns(g.o, g.c, hw, w, g.c, 1, x + i * g.c * hw, false, y + i * g.o * hw, panel);
+      else gemm(Cpu{}, false, false, g.o, hw, g.c, T(1), w, g.c, x + i * g.c * hw, hw, T(0), y + i * g.o * hw, hw);
+    }
   });
 }
 
-/// dx_i = Wᵀ·dy_i (overwritten) and dw += Σ_i dy_i·x_iᵀ, one partial sum per image range.
+/// dx_i = Wᵀ·dy_i (overwritten) and dw += Σ_i dy_i·x_iᵀ, one partial sum per image range; in
+/// panels, dw's products take x_iᵀ a panel of NR channels at a time (to_channels_last).
 template <class T>
 void pointwise_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  constexpr index_t NR = kernel_panel<T>();
   const index_t hw = g.h * g.w, wsize = g.o * g.c;
+  const bool panels = pointwise::in_panels(g);
   std::vector<T*> partial(static_cast<std::size_t>(std::max(1, num_threads())), nullptr);
   const int ranges = for_image_ranges(g.n, [&](index_t i0, index_t i1, int t, bool) {
     T* dwt = nullptr;
@@ -206,10 +251,23 @@ void pointwise_conv2d_backward(const ConvGeometry& g, const T* x, const T* w, co
       if (t != 0) std::fill(dwt, dwt + wsize, T(0));
       partial[static_cast<std::size_t>(t)] = dwt;
     }
+    T* panel = panels ? scratch<T>(0, static_cast<std::size_t>(std::max(g.o, hw) * NR)) : nullptr;
     for (index_t i = i0; i < i1; ++i) {
       const T* dyi = dy + i * g.o * hw;
-      if (dwt) gemm(Cpu{}, false, true, g.o, g.c, hw, T(1), dyi, hw, x + i * g.c * hw, hw, T(1), dwt, g.c);
-      if (dx) gemm(Cpu{}, true, false, g.c, hw, g.o, T(1), w, g.c, dyi, hw, T(0), dx + i * g.c * hw, hw);
+      const T* xi = x + i * g.c * hw;
+      if (!panels) {
+        if (dwt) gemm(Cpu{}, false, true, g.o, g.c, hw, T(1), dyi, hw, xi, hw, T(1), dwt, g.c);
+        if (dx) gemm(Cpu{}, true, false, g.c, hw, g.o, T(1), w, g.c, dyi, hw, T(0), dx + i * g.c * hw, hw);
+        continue;
+      }
+      if (dwt)  // dW[:, c0:c0 + NR] += dy_i · (x_i's channels c0.., channels last)
+        for (index_t c0 = 0; c0 < g.c; c0 += NR) {
+          const index_t cols = std::min(NR, g.c - c0);
+          if (cols < NR) std::fill(panel, panel + hw * NR, T(0));
+          to_channels_last(cols, g.h, g.w, xi + c0 * hw, hw, ChannelsLast<T>{panel, g.w, NR});
+          panel_gemm(g.o, cols, hw, dyi, panel, PanelOperands{hw, 1, 0, NR}, true, dwt + c0, g.c);
+        }
+      if (dx) pointwise::product_by_columns(g.c, g.o, hw, w, index_t(1), g.c, dyi, false, dx + i * g.c * hw, panel);
     }
   });
   if (dw)
