@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <limits>
 #include <list>
@@ -11,9 +12,13 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <type_traits>
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #include "structgan/backend/contract.hpp"
@@ -163,6 +168,35 @@ class HostBlockCache {
   std::multimap<Key, std::list<Block>::iterator> free_;
   mutable std::mutex mutex_;
 };
+/// dst[i] = src[i] for i < n, with stores that bypass the caches where the instruction set has
+/// them (x86's non-temporal stores; a plain copy elsewhere, or when dst is not 16-byte aligned),
+/// for output written once and too large to stay in cache: a plain store first reads each line
+/// from memory, then writes it back when it is evicted. Call stream_fence() before other threads
+/// read what was written.
+template <class T>
+void stream_copy(const T* src, index_t n, T* dst) {
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    constexpr index_t lanes = 16 / static_cast<index_t>(sizeof(T));
+    if (reinterpret_cast<std::uintptr_t>(dst) % 16 == 0) {
+      index_t i = 0;
+      for (; i + lanes <= n; i += lanes) {
+        if constexpr (std::is_same_v<T, float>) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+        else _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
+      }
+      std::memcpy(dst + i, src + i, static_cast<std::size_t>(n - i) * sizeof(T));
+      return;
+    }
+  }
+#endif
+  std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+}
+/// Orders this thread's stream_copy stores before its later stores (x86's sfence).
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
 }  // namespace backend::cpu
 
 template <>

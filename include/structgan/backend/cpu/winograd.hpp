@@ -192,6 +192,13 @@ inline void kernel_adjoint_1d(const T* u, T* r) {
 /// layer's convolution). A block is transformed in L1 and each of its rows written whole.
 constexpr index_t kKernelBlock = 64;
 
+/// Transformed kernels of more than this many bytes are written with stores that bypass the
+/// caches (stream_copy): the deep layers' 36 planes (38 MB for 512×512 kernels) do not fit in
+/// the caches, and plain stores first read every line they write; 512×512 kernels transformed in
+/// 2.3 instead of 5.1 ms on the Zen 4 host (docs/performance.md, twenty-first session). Smaller
+/// ones stay in cache for the products that read them next.
+constexpr std::size_t kStreamedKernelBytes = std::size_t(16) << 20;
+
 /// u[ξ] = (G g Gᵀ)[ξ] for the kernels g(o, c) of a convolution with `outputs` outputs and
 /// `inputs` inputs, each ξ-plane packed_kernels(outputs, inputs) values laid out as panel_gemm.hpp's
 /// packed kernels (panels of outputs, zero past the last one): g(o, c) is w's kernel (o, c), w being
@@ -202,6 +209,7 @@ void transform_kernels(index_t outputs, index_t inputs, const T* w, bool flip, T
   constexpr int A = M + 2;
   constexpr index_t NR = kernel_panel<T>();
   const index_t n = packed_kernels<T>(outputs, inputs), blocks = (n + kKernelBlock - 1) / kKernelBlock;
+  const bool stream = static_cast<std::size_t>(A * A * n) * sizeof(T) > kStreamedKernelBytes;
   parallel_for(blocks, 16, [&](index_t b0, index_t b1) {
     alignas(64) T g[9][kKernelBlock], r[A][3][kKernelBlock], out[A * A][kKernelBlock];
     for (index_t blk = b0; blk < b1; ++blk) {
@@ -238,8 +246,12 @@ void transform_kernels(index_t outputs, index_t inputs, const T* w, bool flip, T
           kernel_1d<M>(row, res);
           for (int b = 0; b < A; ++b) out[a * A + b][k] = res[b];
         }
-      for (int xi = 0; xi < A * A; ++xi) std::memcpy(u + xi * n + i0, out[xi], static_cast<std::size_t>(m) * sizeof(T));
+      for (int xi = 0; xi < A * A; ++xi) {
+        if (stream) stream_copy(out[xi], m, u + xi * n + i0);
+        else std::memcpy(u + xi * n + i0, out[xi], static_cast<std::size_t>(m) * sizeof(T));
+      }
     }
+    if (stream) stream_fence();
   });
 }
 
