@@ -5,6 +5,7 @@
 // (Eigen's parallel GEMM), stride 2 and 1×1 kernels, and Winograd's F(4×4, 3×3) and F(2×2, 3×3)
 // for 3×3 "same" convolutions (even and odd sizes, cut-off tiles, several chunks, GEMMs split by ξ),
 // float and double; forward, dx and the accumulated dw against a direct sum in long double.
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <utility>
@@ -139,6 +140,34 @@ BOOST_AUTO_TEST_CASE(several_chunks_per_thread) {
   BOOST_TEST_REQUIRE(backend::cpu::winograd::applies(gw));
   BOOST_TEST_REQUIRE(backend::cpu::winograd::chunk(gw) < gw.n / 3);
   for_threads([] { check<float>(ConvGeometry{24, 64, 24, 24, 16, 3, 3, 1, 1, 1}, 2e-5); });
+}
+
+BOOST_AUTO_TEST_CASE(large_kernel_transforms_are_streamed) {
+  // 352 → 352 channels: float's 36 planes of transformed kernels exceed kStreamedKernelBytes, so
+  // they are written by stream_copy (the double case of the split by ξ below streams too).
+  using namespace backend::cpu;
+  BOOST_TEST_REQUIRE(std::size_t(36 * packed_kernels<float>(352, 352)) * sizeof(float) > winograd::kStreamedKernelBytes);
+  for_threads([] { check<float>(ConvGeometry{2, 352, 4, 4, 352, 3, 3, 1, 1, 1}, 2e-5); });
+}
+
+BOOST_AUTO_TEST_CASE(stream_copy_copies_every_value) {
+  auto run = [](auto zero) {
+    using T = decltype(zero);
+    std::vector<T> src(80), dst(90);
+    for (std::size_t i = 0; i < src.size(); ++i) src[i] = T(i) + T(0.25);
+    for (index_t offset = 0; offset < 4; ++offset)  // 16-byte aligned or not
+      for (index_t n = 0; n <= 67; ++n) {
+        std::fill(dst.begin(), dst.end(), T(-1));
+        backend::cpu::stream_copy(src.data(), n, dst.data() + offset);
+        backend::cpu::stream_fence();
+        for (index_t i = 0; i < index_t(dst.size()); ++i) {
+          const T want = i >= offset && i < offset + n ? src[std::size_t(i - offset)] : T(-1);
+          BOOST_TEST_REQUIRE(dst[std::size_t(i)] == want, "offset " << offset << ", n " << n << ", value " << i);
+        }
+      }
+  };
+  run(0.0f);
+  run(0.0);
 }
 
 // The split by ξ happens only with two threads or more: a build without OpenMP reports this case
