@@ -191,7 +191,7 @@ namespace pointwise {
 /// (panel_gemm.hpp): the weights read in place, one image's pixels copied a panel at a time into
 /// the layout its register block reads (C·NR values, in L1/L2 for every block of rows). Eigen's
 /// GEMM, which the narrower layers keep, packs the whole weight matrix again for every image;
-/// panel_gemm ran the generator's 1×1 layers (128 ↔ 512 channels, 8×8 to 32×32 maps) at 1.1–1.3×
+/// panel_gemm ran the generator's 1×1 layers (128 ↔ 512 channels, 8×8 to 32×32 maps) at 1.1–1.2×
 /// its speed (docs/performance.md, twenty-first session). It is as fast or faster on narrow layers
 /// too, but rounds differently, and the CPU preset's 1×1 layers (16 to 64 channels) keep the rounding
 /// that its validation screens and reported figures were made with (docs/training.md).
