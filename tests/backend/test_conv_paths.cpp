@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_CASE(geometries_and_thread_splits) {
                                  ConvGeometry{6, 8, 5, 5, 7, 1, 1, 1, 0, 0},     // 1×1 on a small map: im2col chunks
                                  ConvGeometry{5, 8, 8, 8, 7, 1, 1, 1, 0, 0},     // 1×1 on 8×8: a GEMM per image, in place, uneven split
                                  ConvGeometry{1, 6, 9, 10, 5, 1, 1, 1, 0, 0},    // 1×1 in place, fewer images than threads
-                                 ConvGeometry{3, 72, 9, 9, 67, 1, 1, 1, 0, 0},   // 1×1 in panel_gemm: 81 pixels and 72 channels end in partial panels, 67 rows in blocks of 12, 4 and 1
+                                 ConvGeometry{3, 72, 9, 9, 67, 1, 1, 1, 0, 0},   // 1×1 in panel_gemm: 81 pixels and 72 channels end in partial panels, 67 rows in blocks of 12, 8 and 1
                                  ConvGeometry{3, 30, 9, 8, 3, 3, 3, 1, 1, 1},    // few outputs: stacked kernels, shifted sums
                                  ConvGeometry{2, 20, 10, 10, 2, 3, 3, 1, 0, 0},  // stacked kernels, no padding (8×8 out)
                                  ConvGeometry{1, 40, 8, 9, 4, 3, 1, 1, 1, 0},    // stacked 3×1, one image
@@ -312,7 +312,7 @@ void check_panel_gemm(index_t rows, index_t cols, index_t depth, bool packed, bo
 
 BOOST_AUTO_TEST_CASE(panel_gemm_matches_a_long_double_sum) {
   const index_t nr = backend::cpu::kernel_panel<float>();
-  for (const index_t rows : {1, 3, 4, 5, 12, 17, 29})
+  for (const index_t rows : {1, 3, 4, 5, 8, 12, 17, 20, 29, 64})
     for (const bool accumulate : {false, true}) {
       check_panel_gemm<float>(rows, 2 * nr + 5, 37, true, accumulate);
       check_panel_gemm<float>(rows, 2 * nr, 37, false, accumulate);
