@@ -1,8 +1,11 @@
 #pragma once
 /// \file CPU 2-D convolution. 3×3 stride-1 "same" convolutions with at least 16 channels each
-/// side go through Winograd's F(2×2, 3×3) (winograd.hpp: 2.25× less arithmetic); the others
-/// through im2col over a chunk of images, then one large GEMM per chunk (small feature maps at
-/// the end of a ResNet make per-image GEMMs skinny and slow).
+/// side go through Winograd's F(4×4, 3×3) or F(2×2, 3×3) (winograd.hpp); 1×1 convolutions on maps
+/// of at least 64 values through products per image in place (pointwise_in_place; in panel_gemm
+/// from 64 channels on each side); stride-1 convolutions with few outputs through all their
+/// kernel offsets at once and shifted sums (stacked_kernels_in_place); the others through im2col
+/// over a chunk of images, then one large GEMM per chunk (small feature maps at the end of a
+/// ResNet make per-image GEMMs skinny and slow).
 ///
 /// Threads split the batch: each OpenMP thread takes a contiguous range of images and runs
 /// im2col, its GEMMs (single-threaded Eigen) and col2im on them alone, so no GEMM waits on a

@@ -3,7 +3,8 @@
 /// Mᵀ[ξ] = Vᵀ[ξ]·U[ξ]ᵀ with the kernel side stored once per convolution in the layout the register
 /// block reads, and dw's dU[ξ] += dM[ξ]·V[ξ]ᵀ straight from the transforms' buffers, instead of a
 /// general GEMM that copies both sides into its own layout for every product (one image's 64
-/// tiles at a time on a 32×32 map).
+/// tiles at a time on a 32×32 map). The wide 1×1 convolutions (conv.hpp, pointwise::in_panels)
+/// use it too, on one image's pixels copied a panel at a time.
 ///
 /// C (rows×cols) = A·B over `depth`, in blocks of R rows of A by one panel of NR = two packets of
 /// columns of B (32 floats with AVX-512, 16 with AVX2): each step of the depth loads the panel's
