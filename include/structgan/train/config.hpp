@@ -340,7 +340,10 @@ inline TrainConfig preset(const std::string& name) {
     // 0.873 ± 0.002 over 3 seeds (docs/training.md, "Measured", thirteenth session).
     c.iterations = 600;
     // Under an epoch instead of SPEC §5's 1000, so 5× SPEC's step size: on 2 CPU cores, EMA f^b
-    // k-means 0.499 → 0.625 and SVM 0.812 → 0.842 at the same cost (lr sweep in docs/training.md)
+    // k-means 0.499 → 0.625 and SVM 0.812 → 0.842 at the same cost (lr sweep in docs/training.md,
+    // on the test split of an older preset); kept on the validation split over four fresh seeds
+    // (docs/training.md, "Choices made on the validation split": 0.617 at 1e-3, 0.598 at 7e-4;
+    // 1.4e-3 collapsed its first seed before take-off).
     c.lr_d = 1e-3;
     c.lr_g = 1e-3;
     // D's gradient clipped to ‖∇‖₂ ≤ 50 (SPEC §5 does not clip; 50 is about the 99th percentile of
