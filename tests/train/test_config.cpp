@@ -206,7 +206,7 @@ BOOST_AUTO_TEST_CASE(overrides_parse_values_as_json_then_strings) {
   const auto& o = c.objective;
   BOOST_TEST(o.lambda_hinge == 4.0);
   BOOST_TEST((o.distance.kind == objectives::GaussianDistance::Jsd));
-  BOOST_TEST(o.bank_size == 4096);  // the preset's objective keys survive the merge
+  BOOST_TEST(o.bank_size == 2048);  // the preset's objective keys survive the merge
   BOOST_TEST(o.lambda_cluster == 6.0);
 }
 
