@@ -61,6 +61,7 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").max_grad_norm_d == 50.0);  // chosen on validation over 6 fresh seeds
   BOOST_TEST(train::preset("cifar10").max_grad_norm_d == 0.0);         // SPEC §5: no clipping
   BOOST_TEST(train::preset("fashion_mnist").rollback_every == 25);     // chosen on validation (fresh seeds 29–39, seed 1)
+  BOOST_TEST(train::preset("cifar10").lambda_cluster_after_takeoff == 0.0);  // SPEC §5: λ_c throughout
   BOOST_TEST(train::preset("fashion_mnist_long").rollback_every == 25);
   BOOST_TEST(train::preset("cifar10").rollback_every == 0);            // SPEC §5: no rollback
   BOOST_TEST(train::preset("cifar10").eval_svm_c == 1.0);
@@ -298,6 +299,8 @@ TrainConfig every_key_changed() {
   c.rollback_arm_distance = 1.5;
   c.rollback_patience = 12;
   c.rollback_max = 5;
+  c.lambda_cluster_after_takeoff = 8.0;
+  c.takeoff_distance = 3.0;
   c.beta1 = 0.0;
   c.beta2 = 0.99;
   c.adam_eps = 1e-6;
@@ -383,6 +386,8 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.rollback_arm_distance == 1.5);
   BOOST_TEST(c.rollback_patience == 12);
   BOOST_TEST(c.rollback_max == 5);
+  BOOST_TEST(c.lambda_cluster_after_takeoff == 8.0);
+  BOOST_TEST(c.takeoff_distance == 3.0);
   BOOST_TEST(c.beta1 == 0.0);
   BOOST_TEST(c.beta2 == 0.99);
   BOOST_TEST(c.adam_eps == 1e-6);
@@ -650,13 +655,15 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.lr_warmup_iterations == 0);  // the warm-up (added since): none
   BOOST_TEST(c.max_grad_norm_d == 50.0);     // clipping (added since): the preset's
   BOOST_TEST(c.rollback_every == train::preset("fashion_mnist").rollback_every);  // rollback (added since): the preset's
+  BOOST_TEST(c.lambda_cluster_after_takeoff == 0.0);  // λ_c after take-off (added since): off
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
                             "validation_seed", "eval_embedding", "eval_svm_c", "validate_every",
                             "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul",
                             "lr_warmup_iterations", "max_grad_norm_d", "rollback_every", "rollback_distance",
-                            "rollback_arm_distance", "rollback_patience", "rollback_max"})
+                            "rollback_arm_distance", "rollback_patience", "rollback_max", "lambda_cluster_after_takeoff",
+                            "takeoff_distance"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));

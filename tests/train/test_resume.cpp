@@ -346,6 +346,77 @@ BOOST_AUTO_TEST_CASE(rollback_resumes_exactly_with_the_snapshots_of_the_checkpoi
   check_same_state(dir + "/a.ckpt", dir + "/b.ckpt");
 }
 
+namespace {
+train::SpiralTrainer<float> spiral_trainer(const train::TrainConfig& c) {
+  return train::make_spiral_trainer<float>(c, train::make_train_data(c));
+}
+/// G's loss is d − λ_c·s_fake (SPEC §5): whether a step's terms were combined with this λ_c.
+bool generator_loss_used(const train::StepReport& r, double lambda) {
+  const double expected = r.g.distance - lambda * r.g.s_fake;
+  return std::abs(r.g.total - expected) <= 1e-5 * (1.0 + std::abs(r.g.distance) + std::abs(lambda * r.g.s_fake));
+}
+}  // namespace
+
+// Take-off (Trainer's file comment): λ_c changes at the step after the first read distance above
+// takeoff_distance; whether the run took off is in the checkpoint and in the rollback snapshots;
+// a threshold never reached changes no bit.
+BOOST_AUTO_TEST_CASE(lambda_cluster_rises_after_takeoff_and_resumes_exactly) {
+  const std::string dir = fresh_dir("takeoff");
+  fs::create_directories(dir);
+  train::TrainConfig off = tiny_spiral(dir), never = off, on = off;
+  const double base = off.objective.lambda_cluster, after = 7.0;
+  BOOST_TEST(base != after);
+  never.lambda_cluster_after_takeoff = on.lambda_cluster_after_takeoff = after;
+  never.takeoff_distance = 1e30;
+  on.takeoff_distance = 0;  // the first step's distance (positive) is a take-off
+  auto a = spiral_trainer(off), b = spiral_trainer(never), t = spiral_trainer(on);
+  std::vector<train::StepReport> r;
+  for (int i = 0; i < 6; ++i) {
+    const auto ra = a.step(), rb = b.step();
+    BOOST_TEST(ra.d.total == rb.d.total);
+    BOOST_TEST(ra.g.total == rb.g.total);
+    BOOST_TEST(rb.lambda_cluster == base);
+    r.push_back(t.step());
+  }
+  BOOST_TEST(r[0].d.distance > 0.0);
+  BOOST_TEST(r[0].lambda_cluster == base);
+  BOOST_TEST(generator_loss_used(r[0], base));
+  BOOST_TEST(!generator_loss_used(r[0], after));
+  for (int i = 1; i < 6; ++i) {
+    BOOST_TEST(r[i].lambda_cluster == after);
+    BOOST_TEST(generator_loss_used(r[i], after));
+    BOOST_TEST(!generator_loss_used(r[i], base));
+  }
+
+  // Saved after 3 steps and resumed in a new trainer: the take-off comes from the file.
+  auto h = spiral_trainer(on);
+  for (int i = 0; i < 3; ++i) h.step();
+  h.save(dir + "/half.ckpt");
+  auto h2 = spiral_trainer(on);
+  h2.load(dir + "/half.ckpt");
+  for (int i = 3; i < 6; ++i) {
+    const auto rh = h2.step();
+    BOOST_TEST(rh.lambda_cluster == after);
+    BOOST_TEST(rh.d.total == r[i].d.total);
+    BOOST_TEST(rh.g.total == r[i].g.total);
+  }
+  // A trajectory key: a run without it may not continue this one.
+  auto w = spiral_trainer(off);
+  BOOST_TEST(has(error_of([&] { w.load(dir + "/half.ckpt"); }), "lambda_cluster_after_takeoff: saved 7"));
+
+  // A rollback to a snapshot from before the take-off returns to objective.lambda_cluster.
+  train::TrainConfig rb = always_collapsing(dir);
+  rb.lambda_cluster_after_takeoff = after;
+  rb.takeoff_distance = 0;
+  auto c = spiral_trainer(rb);
+  std::vector<train::StepReport> rc;
+  for (int i = 0; i < 6; ++i) rc.push_back(c.step());
+  BOOST_TEST(rc[3].rolled_back_to == 0);  // as in rollback_restores_a_snapshot_and_draws_new_batches
+  BOOST_TEST(rc[3].lambda_cluster == after);
+  BOOST_TEST(rc[4].lambda_cluster == base);   // iteration 1 again, from the snapshot of iteration 0
+  BOOST_TEST(rc[5].lambda_cluster == after);  // taken off again at its first read step
+}
+
 // With rollback the log's iterations repeat: a resume cuts it after the last record that ends at
 // the checkpoint's iteration (a rolled-back step ends at the iteration it went back to).
 BOOST_AUTO_TEST_CASE(truncate_log_cuts_after_the_checkpoints_record_when_iterations_repeat) {

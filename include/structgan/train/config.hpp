@@ -76,6 +76,10 @@ struct TrainConfig {
   double rollback_arm_distance = 2.0;       ///< detection starts once D's distance has exceeded this
   std::int64_t rollback_patience = 20;      ///< consecutive collapsed steps that trigger a rollback
   std::int64_t rollback_max = 3;            ///< rollbacks in a run at most (then training goes on)
+  // λ_c raised once training has taken off (Trainer, "Take-off"): a larger λ_c from the first
+  // iteration can hold D's distance near 0, a state a run does not leave.
+  double lambda_cluster_after_takeoff = 0;  ///< λ_c once D's distance has exceeded takeoff_distance (0: objective's λ_c throughout)
+  double takeoff_distance = 4.0;            ///< D's distance that counts as taken off
   objectives::ObjectiveOptions objective;    ///< the structural objective's weights and options (JSON: a nested object)
   // ---- output ----
   std::string output_dir = "runs/cifar10";
@@ -198,6 +202,12 @@ void visit_fields(C& c, F&& f) {
   f(Key("rollback_patience", "consecutive collapsed steps that trigger a rollback").min(1), c.rollback_patience);
   f(Key("rollback_max", "rollbacks in one run at most; later collapses are logged and training goes on").min(0),
     c.rollback_max);
+  f(Key("lambda_cluster_after_takeoff", "λ_c from the step after D's distance first exceeded takeoff_distance "
+                                        "(a rollback to a snapshot from before returns to objective.lambda_cluster; "
+                                        "0: objective.lambda_cluster throughout)").min(0),
+    c.lambda_cluster_after_takeoff);
+  f(Key("takeoff_distance", "D's distance that counts as taken off, for lambda_cluster_after_takeoff").min(0),
+    c.takeoff_distance);
   f(Key("objective", "options of the structural objective (docs/objectives.md)"), c.objective);
   // ---- output ----
   f(Key("output_dir", "folder for the log, samples and checkpoints (not empty)").cli("--output"), c.output_dir);
@@ -450,7 +460,8 @@ inline std::vector<std::string> trajectory_keys() {
           "z_dim",          "mlp_hidden",      "mlp_depth",    "batch_size", "seed",        "lr_d",
           "lr_g",           "beta1",           "beta2",        "adam_eps",  "weight_decay_d", "ema_momentum", "max_grad_norm_d",
           "lr_schedule",    "lr_schedule_iterations", "lr_warmup_iterations", "rollback_every", "rollback_distance",
-          "rollback_arm_distance", "rollback_patience", "rollback_max", "objective", "validation_size", "validation_seed"};
+          "rollback_arm_distance", "rollback_patience", "rollback_max", "lambda_cluster_after_takeoff",
+          "takeoff_distance", "objective", "validation_size", "validation_seed"};
 }
 
 /// The iterations a cosine schedule spans (lr_schedule_iterations, or iterations when that is 0).

@@ -22,6 +22,12 @@
 /// and latents (the remedy PaLM applied to loss spikes: restart from before the spike, skipping the
 /// data in between). A run that never collapses is the same, bit for bit, with rollback on or off.
 ///
+/// Take-off (config lambda_cluster_after_takeoff > 0): the clustering weight λ_c is
+/// objective.lambda_cluster until a read step's D distance exceeds takeoff_distance, and
+/// lambda_cluster_after_takeoff from the next step on. Early in training D's distance is small; a
+/// large λ_c then can hold it near 0, where the run stays, while after take-off it does not.
+/// Whether the run has taken off is part of the checkpoint and of the rollback snapshots.
+///
 /// Templated over the scalar T, the device Dev (Cpu, or Cuda in a .cu file) and the networks
 /// (nn::ResNet18Discriminator / nn::BigGANDeepGenerator, or the MLPs of the double spiral).
 ///
@@ -66,6 +72,7 @@ struct StepReport {
   objectives::LossTerms d, g;  ///< D's and G's terms (G's: total, distance, s_fake)
   double grad_norm_d = 0, grad_norm_g = 0;  ///< ‖∇‖₂ over all parameters, before the update
   double lr_d = 0, lr_g = 0;   ///< the rates of this step (lr_schedule)
+  double lambda_cluster = 0;   ///< λ_c of this step (see the file comment, "Take-off")
   double seconds = 0;          ///< wall time of the iteration
   /// Whether the scalars above were read from the device. A step that does not read them (on a
   /// device whose memory is not the host's, Trainer::step(false)) leaves them NaN.
@@ -297,6 +304,8 @@ class Trainer {
       NoGradGuard no_grad;
       x_fake = g_(rank_rows(g_.sample_latent(global_b, rng_), rank, ranks));
     }
+    set_lambda_cluster();
+    r.lambda_cluster = objective_.options().lambda_cluster;
     const Tn real_keys = objective_.keys(ema_d, x_real);
     const Tn fake_keys = objective_.keys(ema_d, x_fake);
     // σ's power-iteration start u0 ~ N(0, I) for [x_real; x_fake] of the global batch (the draw
@@ -361,6 +370,7 @@ class Trainer {
       }
     }
     ++iteration_;
+    if (config_.lambda_cluster_after_takeoff > 0 && read && r.d.distance > config_.takeoff_distance) taken_off_ = 1;
     if (config_.rollback_every > 0 && read) watch_for_collapse(r);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
@@ -374,10 +384,10 @@ class Trainer {
 
   /// A copy of the learned state on the device (see the file comment, "Rollback"): every parameter
   /// and buffer of D, G and their EMA copies and the optimizers' moments (`tensors`, with their
-  /// checkpoint names), the optimizers' step counters, the bank, and whether the collapse detector
-  /// was armed. Neither the Rng nor the data position is part of it.
+  /// checkpoint names), the optimizers' step counters, the bank, whether the collapse detector
+  /// was armed and whether training had taken off. Neither the Rng nor the data position is part of it.
   struct Snapshot {
-    std::int64_t iteration = 0, armed = 0;
+    std::int64_t iteration = 0, armed = 0, taken_off = 0;
     std::vector<std::string> tensor_names, counter_names;
     std::vector<Tn> tensors;
     std::vector<std::int64_t> counters;
@@ -431,6 +441,7 @@ class Trainer {
     Snapshot s;
     s.iteration = iteration_;
     s.armed = collapse_.armed;
+    s.taken_off = taken_off_;
     SnapshotVisitor v{s, false};
     visit_learned_state(v);
     s.bank = bank_.state();
@@ -467,6 +478,7 @@ class Trainer {
     bank_.load_state(target->bank);
     iteration_ = target->iteration;
     collapse_.armed = target->armed;
+    taken_off_ = target->taken_off;
     ++collapse_.rollbacks;
     snapshots_.erase(target + 1, snapshots_.end());  // the abandoned iterations' snapshots
     r.rolled_back_to = iteration_;
@@ -544,6 +556,7 @@ class Trainer {
     data_->seek(static_cast<std::uint64_t>(st.data_position));
     iteration_ = st.iteration;
     collapse_ = st.collapse;
+    taken_off_ = st.taken_off;
     snapshots_ = std::move(st.snapshots);
     broadcast_state();
   }
@@ -554,6 +567,16 @@ class Trainer {
     const double f = lr_factor(config_, iteration_);
     for (auto& g : opt_d_.groups()) g.options.lr = config_.lr_d * f;
     for (auto& g : opt_g_.groups()) g.options.lr = config_.lr_g * f;
+  }
+
+  /// λ_c of this step (file comment, "Take-off"): the objective is rebuilt with it when it changes.
+  void set_lambda_cluster() {
+    const double lambda = config_.lambda_cluster_after_takeoff > 0 && taken_off_ ? config_.lambda_cluster_after_takeoff
+                                                                                : config_.objective.lambda_cluster;
+    if (objective_.options().lambda_cluster == lambda) return;
+    objectives::ObjectiveOptions o = objective_.options();
+    o.lambda_cluster = lambda;
+    objective_ = objectives::StructuralObjective<T, Dev>(o, objective_.communicator());
   }
 
   /// Rank 0's networks, EMA copies, optimizer states, bank, Rng and position on every rank.
@@ -584,6 +607,7 @@ class Trainer {
     Rng rng;
     std::string config;
     CollapseWatch collapse;            // rollback_every > 0: the detector and its snapshots
+    std::int64_t taken_off = 0;        // lambda_cluster_after_takeoff > 0: the take-off seen
     std::int64_t snapshot_count = 0;
     std::vector<Snapshot> snapshots;
     io::Checkpoint bind(Trainer& t) {
@@ -592,6 +616,7 @@ class Trainer {
                               [&](const char* prefix, auto& o) { ck.optimizer(prefix, o); });
       ck.tensor("bank.keys", bank.keys).tensor("bank.values", bank.values).integer("bank.pointer", bank.pointer);
       ck.integer("iteration", iteration).integer("data_position", data_position).rng("rng", rng).string("config", config);
+      if (t.config_.lambda_cluster_after_takeoff > 0) ck.integer("takeoff.reached", taken_off);
       if (t.config_.rollback_every > 0) {
         ck.integer("rollback.armed", collapse.armed).integer("rollback.streak", collapse.streak);
         ck.integer("rollback.count", collapse.rollbacks).integer("rollback.snapshots", snapshot_count);
@@ -599,6 +624,7 @@ class Trainer {
           Snapshot& s = snapshots[k];
           const std::string p = "rollback." + std::to_string(k) + ".";
           ck.integer(p + "iteration", s.iteration).integer(p + "armed", s.armed);
+          if (t.config_.lambda_cluster_after_takeoff > 0) ck.integer(p + "taken_off", s.taken_off);
           for (std::size_t i = 0; i < s.tensors.size(); ++i) ck.tensor(p + s.tensor_names[i], s.tensors[i]);
           for (std::size_t i = 0; i < s.counters.size(); ++i) ck.integer(p + s.counter_names[i], s.counters[i]);
           ck.tensor(p + "bank.keys", s.bank.keys).tensor(p + "bank.values", s.bank.values);
@@ -616,6 +642,7 @@ class Trainer {
     st.rng = rng_;
     st.config = to_json(config_).dump();
     st.collapse = collapse_;
+    st.taken_off = taken_off_;
     st.snapshots = snapshots_;  // handles: save() writes them, load() replaces them
     st.snapshot_count = static_cast<std::int64_t>(snapshots_.size());
     return st;
@@ -704,6 +731,7 @@ class Trainer {
   DeviceReadout<T, Dev> pending_;     ///< checks (and, at a read step, scalars) not yet read
   std::string failure_;               ///< the failed check that stopped training (deferred reads)
   CollapseWatch collapse_;            ///< the collapse detector's state (rollback_every > 0)
+  std::int64_t taken_off_ = 0;        ///< D's distance has exceeded takeoff_distance (file comment, "Take-off")
   std::vector<Snapshot> snapshots_;   ///< oldest first (rollback_every > 0)
 };
 
