@@ -61,6 +61,8 @@ BOOST_AUTO_TEST_CASE(every_preset_loads_and_validates) {
   BOOST_TEST(train::preset("fashion_mnist").max_grad_norm_d == 50.0);  // chosen on validation over 6 fresh seeds
   BOOST_TEST(train::preset("cifar10").max_grad_norm_d == 0.0);         // SPEC §5: no clipping
   BOOST_TEST(train::preset("fashion_mnist").rollback_every == 25);     // chosen on validation (fresh seeds 29–39, seed 1)
+  BOOST_TEST(train::preset("fashion_mnist").lambda_cluster_after_takeoff == 8.0);  // chosen on validation (seeds 55–64)
+  BOOST_TEST(train::preset("fashion_mnist").takeoff_distance == 4.0);
   BOOST_TEST(train::preset("cifar10").lambda_cluster_after_takeoff == 0.0);  // SPEC §5: λ_c throughout
   BOOST_TEST(train::preset("fashion_mnist_long").rollback_every == 25);
   BOOST_TEST(train::preset("cifar10").rollback_every == 0);            // SPEC §5: no rollback
@@ -655,7 +657,7 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
   BOOST_TEST(c.lr_warmup_iterations == 0);  // the warm-up (added since): none
   BOOST_TEST(c.max_grad_norm_d == 50.0);     // clipping (added since): the preset's
   BOOST_TEST(c.rollback_every == train::preset("fashion_mnist").rollback_every);  // rollback (added since): the preset's
-  BOOST_TEST(c.lambda_cluster_after_takeoff == 0.0);  // λ_c after take-off (added since): off
+  BOOST_TEST(c.lambda_cluster_after_takeoff == train::preset("fashion_mnist").lambda_cluster_after_takeoff);  // (added since): the preset's
   // And it is written back byte for byte as run.hpp writes config.json, but for the keys added since.
   nlohmann::json written = train::to_json(c);
   for (const char* added : {"bad_files", "fid_every", "fid_inception_weights", "fid_samples", "fid_batch", "validation_size",
