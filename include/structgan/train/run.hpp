@@ -78,8 +78,8 @@ inline nlohmann::json log_record(const StepReport& r, double elapsed) {
   j["grad_norm_d"] = r.grad_norm_d;
   j["grad_norm_g"] = r.grad_norm_g;
   j["lr_d"] = r.lr_d;
-  j["lambda_cluster"] = r.lambda_cluster;
   j["lr_g"] = r.lr_g;
+  j["lambda_cluster"] = r.lambda_cluster;
   if (r.collapse_detected) j["collapse_detected"] = true;
   if (r.rolled_back_to >= 0) j["rolled_back_to"] = r.rolled_back_to;
   return j;
