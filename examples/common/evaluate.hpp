@@ -239,7 +239,8 @@ nlohmann::json evaluate_run(Trainer& trainer, std::ostream& os = std::cout) {
   report["training_images"] = split.train.size();
   report["validation_images"] = validation.size();
   report["test_images"] = test.size();
-  report["iterations"] = trainer.iteration();
+  report["iterations"] = trainer.iteration();  // of the state evaluated (eval_checkpoint)
+  report["eval_checkpoint"] = c.eval_checkpoint;
   report["seconds"] = seconds_since(t0);
   report["build"] = build_info();  // which build produced these figures
 

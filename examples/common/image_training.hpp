@@ -85,6 +85,16 @@ int run_image_training(const train::CommandLine& cl) {
     const std::size_t n = write_validation_curve(log, png, c.dataset + " validation, seed " + std::to_string(c.seed));
     std::fprintf(stderr, "structgan: validation curve of %zu points in %s\n", n, png.c_str());
   }
+  if (c.eval_checkpoint == "best_validation") {
+    // Stopping chosen on the validation split: the evaluation reads the state of the best periodic
+    // validation (its own validation rows are then the figures it was chosen by).
+    require(r.selected_iteration >= 0, "eval_checkpoint = best_validation: no periodic validation gave a finite "
+            "k-means accuracy, so there is no state to evaluate");
+    std::fprintf(stderr, "structgan: the best validation k-means, %.4f, was at iteration %lld (%s)%s\n",
+                 r.selected_kmeans, static_cast<long long>(r.selected_iteration), r.selected_checkpoint.c_str(),
+                 c.eval_at_end ? ": evaluating that state" : "");
+    if (c.eval_at_end && r.selected_iteration != trainer.iteration()) trainer.load(r.selected_checkpoint);
+  }
   if (c.eval_at_end) evaluate_run<T, Dev>(trainer, std::cout);
   std::fprintf(stderr, "structgan: total wall time %.1f s\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -162,6 +162,39 @@ BOOST_AUTO_TEST_CASE(trains_resumes_and_evaluates) {
     BOOST_CHECK_MESSAGE(p.path().string().find(".tmp") == std::string::npos, "left behind: " << p.path());
 }
 
+// eval_checkpoint = best_validation: validations from validate_from on, the best one's state kept
+// and evaluated at the end (eval.json names its iteration), the last state still the checkpoint.
+BOOST_AUTO_TEST_CASE(evaluates_the_state_of_the_best_validation) {
+  Scratch s;
+  std::string out;
+  BOOST_REQUIRE_EQUAL(run(s.tiny + " --iterations 6 --set validate_every=2 --set validate_from=2 --set "
+                              "eval_checkpoint=best_validation --set validate_svm_train_size=30 --set "
+                              "eval_random_baseline=false",
+                          out, s.dir),
+                      0);
+  const fs::path r = s.dir / "run";
+  BOOST_CHECK(fs::exists(r / "best_validation.ckpt"));
+  std::vector<int> at;
+  int best = -1;
+  double best_kmeans = -1;
+  std::ifstream log(r / "log.jsonl");
+  for (std::string l; std::getline(log, l);) {
+    const nlohmann::json j = nlohmann::json::parse(l);
+    if (!j.contains("validation")) continue;
+    const int it = j.at("iteration").get<int>();
+    const double km = j.at("validation").at("kmeans_accuracy_mean").get<double>();
+    at.push_back(it);
+    BOOST_CHECK_EQUAL(j.value("selected", false), km > best_kmeans);  // each new best is marked, no other
+    if (km > best_kmeans) best = it, best_kmeans = km;
+  }
+  BOOST_CHECK((at == std::vector<int>{2, 4, 6}));
+  const nlohmann::json e = nlohmann::json::parse(slurp(r / "eval.json"));
+  BOOST_CHECK_EQUAL(e.at("iterations").get<int>(), best);
+  BOOST_CHECK_EQUAL(e.at("eval_checkpoint").get<std::string>(), "best_validation");
+  BOOST_CHECK(out.find("the best validation k-means") != std::string::npos);
+  BOOST_CHECK(out.find("at iteration " + std::to_string(best)) != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_stops_with_a_message) {
   Scratch s;
   std::string out;

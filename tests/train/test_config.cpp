@@ -350,6 +350,8 @@ TrainConfig every_key_changed() {
   c.validate_every = 250;
   c.validate_svm_train_size = 2000;
   c.validate_kmeans_repeats = 3;
+  c.validate_from = 500;
+  c.eval_checkpoint = "best_validation";
   return c;
 }
 
@@ -437,6 +439,8 @@ void check_every_key_changed(const TrainConfig& c) {
   BOOST_TEST(c.validate_every == 250);
   BOOST_TEST(c.validate_svm_train_size == 2000);
   BOOST_TEST(c.validate_kmeans_repeats == 3);
+  BOOST_TEST(c.validate_from == 500);
+  BOOST_TEST(c.eval_checkpoint == "best_validation");
 }
 
 /// The `key=value` overrides that set every key of j (objective keys dotted), values as JSON.
@@ -665,7 +669,7 @@ BOOST_AUTO_TEST_CASE(a_config_json_of_the_untyped_options_loads_unchanged) {
                             "validate_svm_train_size", "validate_kmeans_repeats", "cuda_tf32_conv", "cuda_tf32_matmul",
                             "lr_warmup_iterations", "max_grad_norm_d", "rollback_every", "rollback_distance",
                             "rollback_arm_distance", "rollback_patience", "rollback_max", "lambda_cluster_after_takeoff",
-                            "takeoff_distance"})
+                            "takeoff_distance", "validate_from", "eval_checkpoint"})
     written.erase(added);
   for (const char* added : {"gaussian_stats"}) written["objective"].erase(added);
   BOOST_TEST(written.dump(2) + "\n" == read_text(path));

@@ -233,3 +233,120 @@ BOOST_AUTO_TEST_CASE(periodic_validation_records_in_the_log) {
   fs::remove_all(dir);
   fs::remove_all(dir2);
 }
+
+// eval_checkpoint = best_validation with validate_from: the validations start at validate_from,
+// the state of the one with the highest k-means accuracy is kept in best_validation.ckpt (bit for
+// bit the state validated), the log marks each new best, a resumed run takes the best so far from
+// its log, a non-finite accuracy is never chosen, and the configurations it cannot honour fail.
+BOOST_AUTO_TEST_CASE(best_validation_keeps_the_state_of_the_best_k_means) {
+  const std::string dir = fresh_dir("best_validation");
+  train::TrainConfig c = tiny_images(dir);
+  c.iterations = 8;
+  c.validation_size = 4;
+  c.validate_every = 2;
+  c.validate_from = 3;  // validations at 4, 6 and 8 (the end); none at 0 or 2
+  c.eval_checkpoint = "best_validation";
+  train::validate(c);
+  using Tr = decltype(train::make_image_trainer<float>(c, image_data(c)));
+  std::map<std::int64_t, double> score;
+  std::vector<std::int64_t> seen;
+  const std::function<nlohmann::json(Tr&)> validate = [&](Tr& tr) {
+    seen.push_back(tr.iteration());
+    tr.save(dir + "/at_" + std::to_string(tr.iteration()) + ".ckpt");  // the state each validation saw
+    return nlohmann::json{{"kmeans_accuracy_mean", score.at(tr.iteration())}, {"svm_accuracy", 0.5}};
+  };
+  auto selected_in_log = [&] {
+    std::vector<std::int64_t> marked;
+    std::ifstream log(dir + "/log.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      if (j.value("selected", false)) marked.push_back(j.at("iteration").get<std::int64_t>());
+    }
+    return marked;
+  };
+  train::RunOptions ro;
+  ro.progress = false;
+  const std::string best = train::best_validation_checkpoint_path(dir);
+
+  score = {{4, 0.6}, {6, 0.7}, {8, 0.65}};
+  {
+    auto t = train::make_image_trainer<float>(c, image_data(c));
+    const train::RunResult r = train::run<Tr>(t, ro, {}, validate);
+    BOOST_TEST((seen == std::vector<std::int64_t>{4, 6, 8}));
+    BOOST_TEST(r.selected_iteration == 6);
+    BOOST_TEST(r.selected_kmeans == 0.7);
+    BOOST_TEST(r.selected_checkpoint == best);
+    BOOST_TEST(t.iteration() == 8);  // the trainer itself ends at the last iteration
+  }
+  check_same_state(best, dir + "/at_6.ckpt");
+  BOOST_TEST(states_differ(best, dir + "/at_8.ckpt"));
+  BOOST_TEST((selected_in_log() == std::vector<std::int64_t>{4, 6}));
+  {
+    auto loaded = train::make_image_trainer<float>(c, image_data(c));
+    loaded.load(best);
+    BOOST_TEST(loaded.iteration() == 6);
+  }
+
+  // Resumed: the first session's best (iteration 6) stands against the second session's lower 0.65.
+  seen.clear();
+  {
+    train::TrainConfig first = c;
+    first.iterations = 6;
+    auto t = train::make_image_trainer<float>(first, image_data(first));
+    const train::RunResult r = train::run<Tr>(t, ro, {}, validate);
+    BOOST_TEST(r.selected_iteration == 6);
+  }
+  {
+    auto t = train::make_image_trainer<float>(c, image_data(c));
+    train::RunOptions resume = ro;
+    resume.resume = true;
+    const train::RunResult r = train::run<Tr>(t, resume, {}, validate);
+    BOOST_TEST((seen == std::vector<std::int64_t>{4, 6, 8}));
+    BOOST_TEST(r.selected_iteration == 6);
+    BOOST_TEST(r.selected_kmeans == 0.7);
+    check_same_state(best, dir + "/at_6.ckpt");
+    BOOST_TEST((selected_in_log() == std::vector<std::int64_t>{4, 6}));
+    // The best state's file gone, a resumed run stops naming it.
+    fs::remove(best);
+    train::TrainConfig longer = c;
+    longer.iterations = 10;
+    score[10] = 0.1;
+    auto t2 = train::make_image_trainer<float>(longer, image_data(longer));
+    BOOST_TEST(has(error_of([&] { train::run<Tr>(t2, resume, {}, validate); }),
+                   "marks the validation of iteration 6 as the best so far, but '" + best + "' is missing"));
+  }
+
+  // A fresh run removes an older run's best state; NaN is never chosen.
+  fs::copy_file(dir + "/at_8.ckpt", best);
+  score = {{4, std::nan("")}, {6, std::nan("")}, {8, std::nan("")}};
+  {
+    auto t = train::make_image_trainer<float>(c, image_data(c));
+    const train::RunResult r = train::run<Tr>(t, ro, {}, validate);
+    BOOST_TEST(r.selected_iteration == -1);
+    BOOST_TEST(!fs::exists(best));
+    BOOST_TEST(selected_in_log().empty());
+  }
+  score = {{4, std::nan("")}, {6, 0.5}, {8, 0.5}};  // a tie keeps the earlier state
+  {
+    auto t = train::make_image_trainer<float>(c, image_data(c));
+    const train::RunResult r = train::run<Tr>(t, ro, {}, validate);
+    BOOST_TEST(r.selected_iteration == 6);
+    BOOST_TEST(r.selected_kmeans == 0.5);
+    BOOST_TEST((selected_in_log() == std::vector<std::int64_t>{6}));
+  }
+
+  // What it cannot honour fails, naming the key.
+  train::TrainConfig bad = c;
+  bad.validate_every = 0;
+  BOOST_TEST(has(error_of([&] { train::validate(bad); }), "'eval_checkpoint' = best_validation needs periodic validations"));
+  bad = c;
+  bad.validate_from = 9;
+  BOOST_TEST(has(error_of([&] { train::validate(bad); }), "'validate_from' = 9 is past 'iterations' = 8"));
+  BOOST_TEST(has(error_of([&] { train::apply_override(bad, "eval_checkpoint=best"); }),
+                 "must be one of last, best_validation, got 'best'"));
+  {
+    auto t = train::make_image_trainer<float>(c, image_data(c));
+    BOOST_TEST(has(error_of([&] { train::run<Tr>(t, ro, {}, {}); }), "gives train::run no periodic validation"));
+  }
+  fs::remove_all(dir);
+}

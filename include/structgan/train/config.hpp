@@ -109,6 +109,8 @@ struct TrainConfig {
   std::int64_t validate_every = 0;            ///< validate the EMA D every N iterations (0: never)
   std::int64_t validate_svm_train_size = 10000;  ///< training-part images the periodic SVM learns from (0: all)
   std::int64_t validate_kmeans_repeats = 5;   ///< k-means repeats of a periodic validation
+  std::int64_t validate_from = 0;             ///< no periodic validation before this iteration
+  std::string eval_checkpoint = "last";       ///< the state evaluated at the end: last or best_validation
 };
 
 namespace detail {
@@ -254,6 +256,14 @@ void visit_fields(C& c, F&& f) {
   f(Key("validate_svm_train_size", "training-part images the periodic validation's SVM learns from (0: all)").min(0),
     c.validate_svm_train_size);
   f(Key("validate_kmeans_repeats", "k-means repeats of a periodic validation").min(1), c.validate_kmeans_repeats);
+  f(Key("validate_from", "the first iteration a periodic validation may run at: from it on, every multiple of "
+                         "validate_every and the end (0: iteration 0 of a fresh run too)").min(0),
+    c.validate_from);
+  f(Key("eval_checkpoint", "the state the end-of-run evaluation reads: last (the final iteration) or best_validation "
+                           "(the periodic validation with the highest k-means accuracy, kept as "
+                           "OUTPUT/best_validation.ckpt; needs validate_every > 0)")
+        .one_of({"last", "best_validation"}),
+    c.eval_checkpoint);
 }
 
 /// Every top-level key name, in order ("objective" holds the objective.* keys).
@@ -288,6 +298,10 @@ inline void validate(const TrainConfig& c) {
   if (c.dataset != "double_spiral") {  // (the double spiral draws fresh points every batch: nothing to hold out)
     require(c.validate_every == 0 || c.validation_size > 0, w, ": 'validate_every' = ", c.validate_every,
             " needs held-out images: set 'validation_size' > 0");
+    require(c.eval_checkpoint != "best_validation" || c.validate_every > 0, w,
+            ": 'eval_checkpoint' = best_validation needs periodic validations: set 'validate_every' > 0");
+    require(c.validate_every == 0 || c.validate_from <= c.iterations, w, ": 'validate_from' = ", c.validate_from,
+            " is past 'iterations' = ", c.iterations, ": no validation would run");
     const std::int64_t r = c.image_size;
     const std::int64_t bw = c.g_bottom_width;  // divided, not multiplied: huge values must not overflow
     require((r % 8 == 0 && r / 8 == bw) || (r % 32 == 0 && r / 32 == bw), w, ": 'image_size' = ", r,

@@ -11,6 +11,8 @@
 ///                        and one per periodic validation (validate_every)
 ///   fid_stats_train.npz  with fid_every: the training images' FID statistics (train/image_quality.hpp)
 ///   checkpoint.ckpt   the whole training state (io/checkpoint.hpp)
+///   best_validation.ckpt  with eval_checkpoint = best_validation: the state of the periodic
+///                        validation with the highest k-means accuracy so far
 ///   samples/iter_NNNNNNN.png, samples/latest.png
 ///
 /// \code
@@ -19,6 +21,7 @@
 /// \endcode
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +31,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +66,10 @@ inline void prepare_output_dir(const std::string& dir) {
 
 /// The checkpoint file of an output folder.
 inline std::string checkpoint_path(const std::string& dir) { return (std::filesystem::path(dir) / "checkpoint.ckpt").string(); }
+/// The checkpoint of the best periodic validation (eval_checkpoint = best_validation).
+inline std::string best_validation_checkpoint_path(const std::string& dir) {
+  return (std::filesystem::path(dir) / "best_validation.ckpt").string();
+}
 
 /// One log line: the iteration, epoch, times, every term of D's and G's losses (prefixed d_, g_)
 /// and both gradient norms.
@@ -163,6 +171,19 @@ inline void truncate_log(const std::string& path, std::int64_t upto) {
   // record when a kill landed between truncation and write).
   io::write_file_atomically(path, kept);
 }
+
+/// The selected validation of a (truncated) log: the last validation record marked "selected",
+/// as {iteration, k-means accuracy}; iteration -1 when there is none.
+inline std::pair<std::int64_t, double> selected_validation(const std::string& path) {
+  std::pair<std::int64_t, double> best{-1, 0.0};
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("selected", false) && j.contains("validation") && j["iteration"].is_number_integer())
+      best = {j["iteration"].get<std::int64_t>(), j["validation"].value("kmeans_accuracy_mean", 0.0)};
+  }
+  return best;
+}
 }  // namespace detail
 
 /// Asks a running train::run to stop after its current iteration (as Ctrl-C does).
@@ -184,6 +205,12 @@ struct RunResult {
   double validation_seconds = 0;     ///< the part of `seconds` spent in periodic validations
   std::string checkpoint;            ///< the checkpoint written last
   StepReport last;                   ///< the last iteration's report
+  /// eval_checkpoint = best_validation: the iteration of the periodic validation with the highest
+  /// k-means accuracy (over the whole run, resumed sessions included; -1: none), that accuracy,
+  /// and its state's checkpoint (best_validation_checkpoint_path).
+  std::int64_t selected_iteration = -1;
+  double selected_kmeans = 0;
+  std::string selected_checkpoint;
 };
 
 /// The log line of a periodic validation at iteration `it`: what `validate` returned under
@@ -199,8 +226,11 @@ inline nlohmann::json validation_record(std::int64_t it, nlohmann::json validati
 /// one sample picture (called every sample_every iterations and at the end). `validate(trainer)`,
 /// when given and validate_every > 0, measures the networks (the examples: k-means and SVM
 /// accuracy on the validation images) at iteration 0 of a fresh run, every validate_every
-/// iterations and at the end; each result goes into log.jsonl as a validation_record, and its
-/// time is left out of the records' "wall_s". `measure_image_quality(trainer)` (fid_every > 0;
+/// iterations and at the end (from validate_from on); each result goes into log.jsonl as a
+/// validation_record, and its time is left out of the records' "wall_s". With eval_checkpoint =
+/// best_validation, a validation whose "kmeans_accuracy_mean" is higher than every earlier one of
+/// the run (resumed sessions included) saves the state as best_validation.ckpt and is marked
+/// "selected" in the log; RunResult names it (stopping chosen on the validation split). `measure_image_quality(trainer)` (fid_every > 0;
 /// train::fid_measurement of train/image_quality.hpp: {"fid", "is_mean", "is_std",
 /// "fid_seconds", ...}) is called every fid_every iterations and at the end, and its fields join
 /// that iteration's log record; a run with fid_every > 0 and no such measurement is refused. The
@@ -226,8 +256,12 @@ RunResult run(Tr& trainer, const RunOptions& options,
   require(!measuring_quality || static_cast<bool>(measure_image_quality), "train config: 'fid_every' = ", c.fid_every,
           " but this program gives train::run no image-quality measurement (train::fid_measurement, "
           "train/image_quality.hpp)");
+  const bool selecting = c.eval_checkpoint == "best_validation";
+  require(!selecting || !root || static_cast<bool>(validate), "train config: 'eval_checkpoint' = best_validation but "
+          "this program gives train::run no periodic validation to choose by");
   if (root) prepare_output_dir(c.output_dir);
   const std::string ckpt = checkpoint_path(c.output_dir);
+  const std::string best_ckpt = best_validation_checkpoint_path(c.output_dir);
   const std::string log_path = (fs::path(c.output_dir) / "log.jsonl").string();
   RunResult result;
   if (options.resume) {
@@ -235,8 +269,19 @@ RunResult run(Tr& trainer, const RunOptions& options,
     trainer.load(ckpt);
     if (root) detail::truncate_log(log_path, trainer.iteration());
     result.checkpoint = ckpt;
-  } else if (root && fs::exists(ckpt)) {
-    fs::remove(ckpt);  // a fresh run never leaves an older run's state behind
+  } else if (root) {  // a fresh run never leaves an older run's state behind
+    if (fs::exists(ckpt)) fs::remove(ckpt);
+    if (fs::exists(best_ckpt)) fs::remove(best_ckpt);
+  }
+  if (selecting && root && options.resume) {  // the best validation so far, from the log kept
+    const auto [it, kmeans] = detail::selected_validation(log_path);
+    if (it >= 0) {
+      require(fs::exists(best_ckpt), "--resume: log.jsonl marks the validation of iteration ", it,
+              " as the best so far, but '", best_ckpt, "' is missing");
+      result.selected_iteration = it;
+      result.selected_kmeans = kmeans;
+      result.selected_checkpoint = best_ckpt;
+    }
   }
   std::ofstream log;
   if (root) {
@@ -276,13 +321,34 @@ RunResult run(Tr& trainer, const RunOptions& options,
   auto validation = [&](std::int64_t it) {
     const auto tv = std::chrono::steady_clock::now();
     nlohmann::json v = validate(trainer);
+    bool selected = false;
+    if (selecting) {
+      require(v.contains("kmeans_accuracy_mean") && v["kmeans_accuracy_mean"].is_number(),
+              "eval_checkpoint = best_validation: the validation of iteration ", it, " gave no 'kmeans_accuracy_mean'");
+      const double kmeans = v["kmeans_accuracy_mean"].get<double>();
+      // A non-finite accuracy is never chosen; ties keep the earlier state.
+      if (std::isfinite(kmeans) && (result.selected_iteration < 0 || kmeans > result.selected_kmeans)) {
+        trainer.save(best_ckpt);
+        result.selected_iteration = it;
+        result.selected_kmeans = kmeans;
+        result.selected_checkpoint = best_ckpt;
+        selected = true;
+      }
+    }
     const double sv = std::chrono::duration<double>(std::chrono::steady_clock::now() - tv).count();
     validation_seconds += sv;
     const double total_wall = elapsed();
-    log << validation_record(it, std::move(v), sv, total_wall - validation_seconds, total_wall).dump() << "\n";
+    nlohmann::json record = validation_record(it, std::move(v), sv, total_wall - validation_seconds, total_wall);
+    if (selected) record["selected"] = true;
+    log << record.dump() << "\n";
     log.flush();
   };
-  if (validating && trainer.iteration() == 0) validation(0);
+  // From validate_from on: every validate_every iterations and at the end (iteration 0 of a fresh
+  // run only when validate_from is 0).
+  auto validates_at = [&](std::int64_t it) {
+    return validating && it >= c.validate_from && (it % c.validate_every == 0 || it == total);
+  };
+  if (trainer.iteration() == 0 && validates_at(0)) validation(0);
 
   StepReport last_read;  // the progress bar shows the last values read
   while (trainer.iteration() < total) {
@@ -325,7 +391,7 @@ RunResult run(Tr& trainer, const RunOptions& options,
     if (progress)
       bar.update(it, {{"d", last_read.d.total}, {"g", last_read.g.total}, {"dist", last_read.d.distance},
                       {"probe", last_read.d.probe_accuracy}});
-    if (validating && (it % c.validate_every == 0 || it == total)) validation(it);
+    if (validates_at(it)) validation(it);
     if (c.sample_every > 0 && it % c.sample_every == 0 && it != total) samples(it);
     if (c.checkpoint_every > 0 && it % c.checkpoint_every == 0 && it != total) save();
     bool stop = detail::stop_requested() != 0;
