@@ -21,6 +21,9 @@ inline train::TrainConfig tiny_image_config(const std::string& output_dir) {
   c.objective = {};
   c.objective.bank_size = 24;
   c.validation_size = 0;  // the preset's 10,000 held-out images: more than these tests' data sets hold
+  c.validate_every = 0;   // so no periodic validation (which needs held-out images) and no choice by it
+  c.validate_from = 0;
+  c.eval_checkpoint = "last";
   c.eval_image_size = 0;  // the preset's 24×24 test images: these tests evaluate at 8×8
   c.eval_svm_c = 1.0;     // LIBLINEAR's default, which the tests' own SVMs use
   c.output_dir = output_dir;

@@ -64,7 +64,8 @@ struct Scratch {
            "' --batch-size 8 --progress lines --set image_size=8 --set g_bottom_width=1 --set d_width=4"
            " --set d_channels_per_group=4 --set g_ch=2 --set z_dim=8 --set embed_dim=8"
            " --set 'objective={\"bank_size\":24}' --set eval_kmeans_repeats=2 --set eval_tsne_points=20"
-           " --set sample_count=4 --set checkpoint_every=0 --set sample_every=0 --set validation_size=20";
+           " --set sample_count=4 --set checkpoint_every=0 --set sample_every=0 --set validation_size=20"
+           " --set validate_every=0 --set validate_from=0 --set eval_checkpoint=last";  // (the preset validates)
   }
   ~Scratch() { fs::remove_all(dir); }
 };

@@ -343,10 +343,11 @@ RunResult run(Tr& trainer, const RunOptions& options,
     log << record.dump() << "\n";
     log.flush();
   };
-  // From validate_from on: every validate_every iterations and at the end (iteration 0 of a fresh
-  // run only when validate_from is 0).
+  // The multiples of validate_every from validate_from on (iteration 0 of a fresh run only when
+  // validate_from is 0), and always the last iteration: a run shorter than validate_from still
+  // has its one validation to choose by.
   auto validates_at = [&](std::int64_t it) {
-    return validating && it >= c.validate_from && (it % c.validate_every == 0 || it == total);
+    return validating && ((it >= c.validate_from && it % c.validate_every == 0) || it == total);
   };
   if (trainer.iteration() == 0 && validates_at(0)) validation(0);
 
