@@ -226,11 +226,12 @@ inline nlohmann::json validation_record(std::int64_t it, nlohmann::json validati
 /// one sample picture (called every sample_every iterations and at the end). `validate(trainer)`,
 /// when given and validate_every > 0, measures the networks (the examples: k-means and SVM
 /// accuracy on the validation images) at iteration 0 of a fresh run, every validate_every
-/// iterations and at the end (from validate_from on); each result goes into log.jsonl as a
+/// iterations (those from validate_from on) and at the end; each result goes into log.jsonl as a
 /// validation_record, and its time is left out of the records' "wall_s". With eval_checkpoint =
 /// best_validation, a validation whose "kmeans_accuracy_mean" is higher than every earlier one of
 /// the run (resumed sessions included) saves the state as best_validation.ckpt and is marked
-/// "selected" in the log; RunResult names it (stopping chosen on the validation split). `measure_image_quality(trainer)` (fid_every > 0;
+/// "selected" in the log; RunResult names it (stopping chosen on the validation split).
+/// `measure_image_quality(trainer)` (fid_every > 0;
 /// train::fid_measurement of train/image_quality.hpp: {"fid", "is_mean", "is_std",
 /// "fid_seconds", ...}) is called every fid_every iterations and at the end, and its fields join
 /// that iteration's log record; a run with fid_every > 0 and no such measurement is refused. The
