@@ -179,7 +179,9 @@ inline std::pair<std::int64_t, double> selected_validation(const std::string& pa
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.value("selected", false) && j.contains("validation") && j["iteration"].is_number_integer())
+    // contains() before operator[]: a const json's [] on a missing key is undefined behaviour.
+    if (j.is_object() && j.value("selected", false) && j.contains("validation") && j["validation"].is_object() &&
+        j.contains("iteration") && j["iteration"].is_number_integer())
       best = {j["iteration"].get<std::int64_t>(), j["validation"].value("kmeans_accuracy_mean", 0.0)};
   }
   return best;
