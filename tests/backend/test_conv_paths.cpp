@@ -214,6 +214,57 @@ BOOST_AUTO_TEST_CASE(gemms_split_by_xi_over_several_chunks, *boost::unit_test::p
   BOOST_TEST(rel(dw, dw_ref) < 1e-12);
 }
 
+BOOST_AUTO_TEST_CASE(kernel_gradient_by_blocks_has_the_bits_of_whole_planes, *boost::unit_test::precondition(has_openmp)) {
+  // dw of weight-heavy layers with few tiles goes by blocks of kernels (kernel_gradient_by_blocks):
+  // the same sums in the same order as through dU whole, so the same bits, here with partial blocks
+  // of outputs and inputs, columns past the last panel (Eigen's GEMM), F(2×2), and (60 images of
+  // 1000 channels) two chunks of split_chunk whose products add up in order.
+  using namespace backend::cpu::winograd;
+#ifdef _OPENMP
+  omp_set_num_threads(2);
+#endif
+  BOOST_TEST_REQUIRE(backend::cpu::num_threads() == 2);
+  // n, c, h, w, o, kh, kw, stride, pad_h, pad_w
+  BOOST_TEST(gradient_by_blocks<float>(ConvGeometry{32, 512, 4, 4, 512, 3, 3, 1, 1, 1}));   // layer 4, batch 32: 32 tiles, dU 38 MB
+  BOOST_TEST(gradient_by_blocks<float>(ConvGeometry{64, 256, 4, 4, 512, 3, 3, 1, 1, 1}));   // 64 tiles
+  BOOST_TEST(gradient_by_blocks<float>(ConvGeometry{16, 256, 8, 8, 256, 3, 3, 1, 1, 1}));   // 64 tiles, dU 9.4 MB
+  BOOST_TEST(!gradient_by_blocks<float>(ConvGeometry{128, 512, 4, 4, 512, 3, 3, 1, 1, 1}));  // 128 tiles
+  BOOST_TEST(!gradient_by_blocks<float>(ConvGeometry{32, 256, 8, 8, 256, 3, 3, 1, 1, 1}));   // 128 tiles
+  BOOST_TEST(!gradient_by_blocks<float>(ConvGeometry{64, 128, 4, 4, 128, 3, 3, 1, 1, 1}));   // dU 2.4 MB (the CPU preset's)
+  BOOST_TEST(gradient_by_blocks<double>(ConvGeometry{32, 128, 4, 4, 400, 3, 3, 1, 1, 1}) !=
+             gradient_by_blocks<float>(ConvGeometry{32, 128, 4, 4, 400, 3, 3, 1, 1, 1}));  // dU 7.4 MB in float, 14.7 in double
+  BOOST_TEST(!gradient_by_blocks<float>(ConvGeometry{4, 64, 32, 32, 64, 3, 3, 1, 1, 1}));    // GEMMs not split by ξ
+  auto run = [](const ConvGeometry& g, auto zero) {
+    using T = decltype(zero);
+    BOOST_TEST_CONTEXT("n" << g.n << " c" << g.c << " " << g.h << "x" << g.w << " o" << g.o << " " << sizeof(T) << "-byte") {
+      BOOST_TEST_REQUIRE(split_by_xi(g));
+      Rng rng(5);
+      const Tensor<T> x = randn<T>(Shape{g.n, g.c, g.h, g.w}, rng), w = randn<T>(Shape{g.o, g.c, 3, 3}, rng);
+      const Tensor<T> dy = randn<T>(Shape{g.n, g.o, g.h, g.w}, rng);
+      Tensor<T> by_blocks = filled<T, Cpu>(w.shape(), T(0.5)), whole = filled<T, Cpu>(w.shape(), T(0.5));
+      auto backward = [&](Tensor<T>& dw, bool blocks) {
+        if (tile_size(g) == 4) conv2d_backward_tiled<4>(g, x.data(), w.data(), dy.data(), static_cast<T*>(nullptr), dw.data(), blocks);
+        else conv2d_backward_tiled<2>(g, x.data(), w.data(), dy.data(), static_cast<T*>(nullptr), dw.data(), blocks);
+      };
+      backward(by_blocks, true);
+      backward(whole, false);
+      index_t differing = 0;
+      for (index_t i = 0; i < whole.numel(); ++i) differing += by_blocks[i] != whole[i];
+      BOOST_TEST(differing == 0);
+      if (g.n * g.c * g.o > 100000) return;  // the long double sum of the two-chunk case would take minutes
+      std::vector<long double> want = reference(g, x, w, dy).dw;
+      for (auto& v : want) v += 0.5L;
+      BOOST_TEST(max_rel_error(by_blocks, want) < (sizeof(T) == 4 ? 2e-5 : 1e-12));
+    }
+  };
+  for (const ConvGeometry& g : {ConvGeometry{5, 100, 4, 4, 70, 3, 3, 1, 1, 1}, ConvGeometry{3, 80, 6, 5, 50, 3, 3, 1, 1, 1},
+                                ConvGeometry{4, 96, 3, 3, 40, 3, 3, 1, 1, 1}, ConvGeometry{60, 1000, 4, 4, 40, 3, 3, 1, 1, 1}}) {
+    run(g, 0.0f);
+    run(g, 0.0);
+  }
+  BOOST_TEST_REQUIRE(split_chunk(ConvGeometry{60, 1000, 4, 4, 40, 3, 3, 1, 1, 1}) == 30);
+}
+
 BOOST_AUTO_TEST_CASE(pointwise_convolutions_on_large_maps_run_in_place) {
   using backend::cpu::pointwise_in_place;
   // n, c, h, w, o, kh, kw, stride, pad_h, pad_w: G's 1×1 convolutions from 8×8 up, D's shortcuts

@@ -19,7 +19,8 @@
 /// into its packed layout, dw's on the transforms' buffers as they are.
 ///
 /// dx is the same convolution of dy with the kernel flipped and its channels swapped; dw runs
-/// the forward algebra backwards: dU[ξ] = Σ_tiles (A dY Aᵀ)[ξ] · V[ξ]ᵀ, then dw = Gᵀ dU G.
+/// the forward algebra backwards: dU[ξ] = Σ_tiles (A dY Aᵀ)[ξ] · V[ξ]ᵀ, then dw = Gᵀ dU G (a block
+/// of kernels at a time where dU is large and its sums short: kernel_gradient_by_blocks).
 /// Threads split the batch as in conv.hpp: each takes a contiguous range of images and runs its
 /// transforms and single-threaded GEMMs alone; layers with more channels than the batch has tiles
 /// split the α² GEMMs instead (split_by_xi).
@@ -375,33 +376,39 @@ void transform_output_gradient(const ConvGeometry& g, const T* dy, T* et, T* dmt
     }
 }
 
+/// dw[k·9 …] += Gᵀ du[·][k] G for m ≤ kKernelBlock consecutive kernels, du's α² rows `plane` apart.
+template <int M, class T>
+void add_kernel_gradient_run(index_t m, const T* du, index_t plane, T* dw) {
+  constexpr int A = M + 2;
+  alignas(64) T in[A * A][kKernelBlock], q[3][A][kKernelBlock];
+  for (int xi = 0; xi < A * A; ++xi) std::memcpy(in[xi], du + xi * plane, static_cast<std::size_t>(m) * sizeof(T));
+  for (int b = 0; b < A; ++b)  // Gᵀ du: the 3×α intermediate
+    for (index_t k = 0; k < m; ++k) {
+      T col[A], r[3];
+      for (int a = 0; a < A; ++a) col[a] = in[a * A + b][k];
+      kernel_adjoint_1d<M>(col, r);
+      for (int i = 0; i < 3; ++i) q[i][b][k] = r[i];
+    }
+  for (index_t k = 0; k < m; ++k) {  // (Gᵀ du) G, accumulated into the kernel's 9 values
+    T* gk = dw + k * 9;
+    for (int i = 0; i < 3; ++i) {
+      T row[A], r[3];
+      for (int b = 0; b < A; ++b) row[b] = q[i][b][k];
+      kernel_adjoint_1d<M>(row, r);
+      for (int j = 0; j < 3; ++j) gk[i * 3 + j] += r[j];
+    }
+  }
+}
+
 /// dw[i] += (Gᵀ du[·][i] G) for the n = O·C kernels, du with α² rows of n (read a block of each
 /// row at a time, for the reason given at kKernelBlock).
 template <int M, class T>
 void add_kernel_gradient(index_t n, const T* du, T* dw) {
-  constexpr int A = M + 2;
   const index_t blocks = (n + kKernelBlock - 1) / kKernelBlock;
   parallel_for(blocks, 16, [&](index_t b0, index_t b1) {
-    alignas(64) T in[A * A][kKernelBlock], q[3][A][kKernelBlock];
     for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t i0 = blk * kKernelBlock, m = std::min(kKernelBlock, n - i0);
-      for (int xi = 0; xi < A * A; ++xi) std::memcpy(in[xi], du + xi * n + i0, static_cast<std::size_t>(m) * sizeof(T));
-      for (int b = 0; b < A; ++b)  // Gᵀ du: the 3×α intermediate
-        for (index_t k = 0; k < m; ++k) {
-          T col[A], r[3];
-          for (int a = 0; a < A; ++a) col[a] = in[a * A + b][k];
-          kernel_adjoint_1d<M>(col, r);
-          for (int i = 0; i < 3; ++i) q[i][b][k] = r[i];
-        }
-      for (index_t k = 0; k < m; ++k) {  // (Gᵀ du) G, accumulated into the kernel's 9 values
-        T* gk = dw + (i0 + k) * 9;
-        for (int i = 0; i < 3; ++i) {
-          T row[A], r[3];
-          for (int b = 0; b < A; ++b) row[b] = q[i][b][k];
-          kernel_adjoint_1d<M>(row, r);
-          for (int j = 0; j < 3; ++j) gk[i * 3 + j] += r[j];
-        }
-      }
+      const index_t i0 = blk * kKernelBlock;
+      add_kernel_gradient_run<M>(std::min(kKernelBlock, n - i0), du + i0, n, dw + i0 * 9);
     }
   });
 }
@@ -457,19 +464,89 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   });
 }
 
-/// dU (O×C) = dMᵀ·V, or dU += dMᵀ·V when `accumulate`, for dM (tiles×O) and V (tiles×C):
-/// panel_gemm over the whole panels of C, Eigen's GEMM over the columns past them.
+/// dU (O×C, rows ldu apart) = dMᵀ·V, or dU += dMᵀ·V when `accumulate`, for dM (tiles×O, rows
+/// ldm apart) and V (tiles×C, rows ldv apart): panel_gemm over the whole panels of C, Eigen's GEMM
+/// over the columns past them.
 template <class T>
-void add_tile_products(index_t o_count, index_t c_count, index_t tiles, const T* dm, const T* v, bool accumulate, T* du) {
+void add_tile_products(index_t o_count, index_t c_count, index_t tiles, const T* dm, index_t ldm, const T* v, index_t ldv,
+                       bool accumulate, T* du, index_t ldu) {
   const index_t whole = c_count / kernel_panel<T>() * kernel_panel<T>();
-  if (whole > 0) panel_gemm(o_count, whole, tiles, dm, v, PanelOperands{1, o_count, 1, c_count}, accumulate, du, c_count);
+  if (whole > 0) panel_gemm(o_count, whole, tiles, dm, v, PanelOperands{1, ldm, 1, ldv}, accumulate, du, ldu);
   if (whole < c_count)
-    gemm(Cpu{}, true, false, o_count, c_count - whole, tiles, T(1), dm, o_count, v + whole, c_count,
-         accumulate ? T(1) : T(0), du + whole, c_count);
+    gemm(Cpu{}, true, false, o_count, c_count - whole, tiles, T(1), dm, ldm, v + whole, ldv, accumulate ? T(1) : T(0),
+         du + whole, ldu);
 }
 
+/// dw goes by blocks of kernels (kernel_gradient_by_blocks) when the batch has at most this many
+/// tiles and dU (α²·O·C values) more than kGradientByBlocksBytes: each dU value is then a short sum,
+/// and writing dU whole past the caches, then reading it back for Gᵀ dU G, costs more than the
+/// products. Zen 4, 2 threads, float, time by blocks / whole (median of 15 pairs; docs/performance.md,
+/// twenty-fifth session): 512×512 kernels on 4×4 maps (dU 38 MB) 32 tiles 0.77, 64 tiles 0.90;
+/// 256 → 512 (19 MB) 32 tiles 0.65, 64 tiles 0.82; 256×256 on 8×8 (9.4 MB) 16 tiles 0.75, 8 tiles 0.76;
+/// but 128×128 on 4×4 (2.4 MB, in cache) 64 tiles 1.10, and 256×256 on 2×2 with F(2×2) (4 MB) 1.05.
+constexpr index_t kTilesForGradientByBlocks = 64;
+constexpr std::size_t kGradientByBlocksBytes = std::size_t(8) << 20;
+
+/// Output and input channels per block of kernel_gradient_by_blocks: the block's α² planes of dU
+/// (36·24·64 floats, 221 KB) and its share of V stay in a core's L2.
+constexpr index_t kGradientBlockOutputs = 24, kGradientBlockInputs = 64;
+
+/// Whether dw of a geometry goes by blocks of kernels: GEMMs split by ξ (weight-heavy layers), at
+/// most kTilesForGradientByBlocks tiles in the batch, dU over kGradientByBlocksBytes.
+template <class T>
+bool gradient_by_blocks(const ConvGeometry& g) {
+  const Tiling tl(g);
+  return split_by_xi(g) && g.n * tl.per_image() <= kTilesForGradientByBlocks &&
+         static_cast<std::size_t>(tl.xi() * g.o * g.c) * sizeof(T) > kGradientByBlocksBytes;
+}
+
+/// dw += ∂/∂w by blocks of kernels: every image's V and dM first, then for each block of
+/// kernels (kGradientBlockOutputs outputs × kGradientBlockInputs inputs) its α² planes of dU and
+/// at once Gᵀ dU G, so dU is never written whole. Each dU value is the sum conv2d_backward_tiled's
+/// split by ξ takes (over the tiles of each chunk of split_chunk images in order, the chunks added
+/// in order), and Gᵀ dU G the same per kernel, so dw has the same bits as on that path.
 template <int M, class T>
-void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+void kernel_gradient_by_blocks(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
+  const Tiling tl(g, M);
+  const index_t per = tl.per_image(), xis = tl.xi(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
+  const index_t ld = g.n * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
+  const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * vs));
+  const std::shared_ptr<T> dm = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * ms));
+  parallel_for(g.n, 1, [&](index_t j0, index_t j1) {
+    T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
+    T* et = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
+    for (index_t i = j0; i < j1; ++i) {
+      pad_channels_last<M>(g, x + i * in, pad);
+      transform_input<M>(g, pad, v.get(), vs, i * per);
+      transform_output_gradient<M>(g, dy + i * out, et, dm.get(), ms, i * per);
+    }
+  });
+  const index_t nb = split_chunk(g), ob = kGradientBlockOutputs, cb = kGradientBlockInputs;
+  const index_t o_blocks = (g.o + ob - 1) / ob, c_blocks = (g.c + cb - 1) / cb;
+  // the input blocks outermost: consecutive blocks of a thread share their columns of V
+  parallel_for(o_blocks * c_blocks, 1, [&](index_t b0, index_t b1) {
+    T* du = scratch<T>(0, static_cast<std::size_t>(xis * ob * cb));
+    for (index_t blk = b0; blk < b1; ++blk) {
+      const index_t c0 = blk / o_blocks * cb, o0 = blk % o_blocks * ob;
+      const index_t oc = std::min(ob, g.o - o0), cc = std::min(cb, g.c - c0);
+      for (index_t xi = 0; xi < xis; ++xi)
+        for (index_t n0 = 0; n0 < g.n; n0 += nb) {
+          const index_t t0 = n0 * per, tiles = std::min(nb, g.n - n0) * per;
+          add_tile_products(oc, cc, tiles, dm.get() + xi * ms + t0 * g.o + o0, g.o, v.get() + xi * vs + t0 * g.c + c0, g.c,
+                            n0 > 0, du + xi * oc * cc, cc);
+        }
+      for (index_t i = 0; i < oc; ++i)
+        for (index_t j0 = 0; j0 < cc; j0 += kKernelBlock)
+          add_kernel_gradient_run<M>(std::min(kKernelBlock, cc - j0), du + i * cc + j0, oc * cc,
+                                     dw + ((o0 + i) * g.c + c0 + j0) * 9);
+    }
+  });
+}
+
+/// conv2d_backward for F(m×m); dw by blocks of kernels (kernel_gradient_by_blocks) when `by_blocks`
+/// and the GEMMs are split by ξ, else through dU whole (the same bits on both ways).
+template <int M, class T>
+void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw, bool by_blocks) {
   const Tiling tl(g, M);
   const index_t oc = g.o * g.c, xis = tl.xi();
   if (dx) {  // dx = conv(dy, flipped kernel with the channels swapped): O inputs, C outputs
@@ -478,6 +555,10 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     forward_transformed<M>(ConvGeometry{g.n, g.o, g.h, g.w, g.c, 3, 3, 1, 1, 1}, dy, u.get(), dx);
   }
   if (!dw) return;
+  if (by_blocks && split_by_xi(g)) {
+    kernel_gradient_by_blocks<M>(g, x, dy, dw);
+    return;
+  }
   const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
   // du (α² × O×C) = (du +, when `accumulate`) Σ over images [n0, n0 + b) of their tiles' products
   auto run = [&](index_t n0, index_t b, T* v, T* dm, T* du, bool accumulate, bool single, bool split) {
@@ -494,7 +575,7 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
     for_xi(split, xis, [&](index_t a, index_t e) {
       for (index_t xi = a; xi < e; ++xi)
-        add_tile_products(g.o, g.c, ld, dm + xi * ms, v + xi * vs, accumulate, du + xi * oc);
+        add_tile_products(g.o, g.c, ld, dm + xi * ms, g.o, v + xi * vs, g.c, accumulate, du + xi * oc, g.c);
     });
   };
   if (split_by_xi(g)) {  // each thread owns whole ξ-planes of du, so no partial sums
@@ -528,6 +609,11 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     });
   }
   add_kernel_gradient<M>(oc, total, dw);
+}
+
+template <int M, class T>
+void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  conv2d_backward_tiled<M>(g, x, w, dy, dx, dw, gradient_by_blocks<T>(g));
 }
 
 template <int M, class T>
