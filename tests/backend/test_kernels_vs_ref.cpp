@@ -77,6 +77,36 @@ using Scalars = std::tuple<float, double>;
 
 }  // namespace
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(elu_curvature_at_its_edges, T, Scalars) {
+  // EluCurvature, a > 0 ? 0 : eᵃ·b, runs in SIMD packets on the CPU (the last one padded): +0 for
+  // every positive a whatever b, b at a = 0, NaN for NaN a, the same as the reference in every
+  // position of a packet and of the padded tail (n = 37).
+  const index_t n = 37;
+  std::vector<T> a(n), b(n), got(n), want(n);
+  for (index_t i = 0; i < n; ++i) {
+    a[std::size_t(i)] = i % 4 == 0 ? T(0.5) + T(i) : i % 4 == 1 ? T(-0.25) * T(i) : i % 4 == 2 ? T(0) : (i % 8 == 3 ? T(NAN) : T(1e-30));
+    b[std::size_t(i)] = i % 3 == 0 ? T(-2) : T(1.5) + T(i);
+  }
+  const std::array<index_t, 4> shape{1, 1, 1, n};
+  binary(Cpu{}, BinaryOp::EluCurvature, shape, a.data(), shape, b.data(), shape, got.data());
+  binary(Ref{}, BinaryOp::EluCurvature, shape, a.data(), shape, b.data(), shape, want.data());
+  for (index_t i = 0; i < n; ++i) {
+    const T ai = a[std::size_t(i)], g = got[std::size_t(i)], w = want[std::size_t(i)];
+    BOOST_TEST_CONTEXT("i " << i << ", a " << ai) {
+      if (std::isnan(ai)) {
+        BOOST_TEST(std::isnan(g));
+      } else if (ai > 0) {
+        BOOST_TEST((g == T(0) && !std::signbit(g)));
+      } else if (ai == 0) {
+        BOOST_TEST(g == b[std::size_t(i)]);
+      } else {
+        BOOST_TEST(std::abs(double(g) - double(w)) <= 4 * std::numeric_limits<T>::epsilon() * std::abs(double(w)));
+      }
+      BOOST_TEST(std::isnan(g) == std::isnan(w));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(memory_and_element_wise, T, Scalars) {
   Rng rng(1);
   for (index_t n : {index_t(0), index_t(1), index_t(7), index_t(1000), index_t(70001)}) {
