@@ -31,10 +31,12 @@ BOOST_AUTO_TEST_CASE(short_run_separates_the_spirals) {
   const double untrained = examples::split_half_svm_accuracy(examples::point_features<float, Cpu>(d0, p.points), p.labels);
   const double raw = examples::split_half_svm_accuracy(eval::RowMatrixF(p.points), p.labels);
   BOOST_TEST_MESSAGE("linear SVM on held-out points: trained " << trained << ", untrained " << untrained << ", raw " << raw);
-  // 0.93, not 0.95: the 800-step float trajectory is chaotic in rounding, so the figure moves with the
-  // compiler's flags and the thread count (0.949 at -O2 -march=native with 1 or 2 threads at 0341cfa, above
-  // 0.95 at CI's -O1); the claim is the gap to the untrained network and the raw coordinates (≈ 0.67).
-  BOOST_TEST(trained >= 0.93);
+  // 0.85: the 800-step float trajectory is chaotic in rounding, so the figure moves with the compiler's
+  // flags, the thread count and any change of rounding (0.949 at -O2 -march=native at 0341cfa; at CI's
+  // -O1, 2026-12-08, seeds 0-6: 0.964, 0.940, 0.939, 0.983, 0.836, 0.957, 0.979 at 245fd00 and 0.925,
+  // 0.946, 0.971, 0.939, 0.880, 0.934, 0.938 once ELU's curvature took Eigen's exp, 38872f2); the
+  // claim is the gap to the untrained network and the raw coordinates (about 0.67).
+  BOOST_TEST(trained >= 0.85);
   BOOST_TEST(untrained < 0.8);
   BOOST_TEST(raw < 0.8);
 }
