@@ -464,6 +464,23 @@ void forward_transformed(const ConvGeometry& g, const T* x, const T* u, T* y) {
   });
 }
 
+/// dw's operands of images [i0, i1) of x and dy: each image's V (transform_input) and dM
+/// (transform_output_gradient, the adjoint of the output transform), image i's tiles at column
+/// (i − first)·tiles-per-image of v and dm (ξ-planes vs and ms apart); this thread's scratch.
+template <int M, class T>
+void transform_gradient_operands(const ConvGeometry& g, const T* x, const T* dy, index_t i0, index_t i1, index_t first,
+                                 T* v, index_t vs, T* dm, index_t ms) {
+  const Tiling tl(g, M);
+  const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
+  T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
+  T* et = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
+  for (index_t i = i0; i < i1; ++i) {
+    pad_channels_last<M>(g, x + i * in, pad);
+    transform_input<M>(g, pad, v, vs, (i - first) * per);
+    transform_output_gradient<M>(g, dy + i * out, et, dm, ms, (i - first) * per);
+  }
+}
+
 /// dU (O×C, rows ldu apart) = dMᵀ·V, or dU += dMᵀ·V when `accumulate`, for dM (tiles×O, rows
 /// ldm apart) and V (tiles×C, rows ldv apart): panel_gemm over the whole panels of C, Eigen's GEMM
 /// over the columns past them.
@@ -508,18 +525,12 @@ bool gradient_by_blocks(const ConvGeometry& g) {
 template <int M, class T>
 void kernel_gradient_by_blocks(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
   const Tiling tl(g, M);
-  const index_t per = tl.per_image(), xis = tl.xi(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
+  const index_t per = tl.per_image(), xis = tl.xi();
   const index_t ld = g.n * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
   const std::shared_ptr<T> v = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * vs));
   const std::shared_ptr<T> dm = Allocator<Cpu>::allocate<T>(static_cast<std::size_t>(xis * ms));
-  parallel_for(g.n, 1, [&](index_t j0, index_t j1) {
-    T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
-    T* et = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
-    for (index_t i = j0; i < j1; ++i) {
-      pad_channels_last<M>(g, x + i * in, pad);
-      transform_input<M>(g, pad, v.get(), vs, i * per);
-      transform_output_gradient<M>(g, dy + i * out, et, dm.get(), ms, i * per);
-    }
+  parallel_for(g.n, 1, [&](index_t i0, index_t i1) {
+    transform_gradient_operands<M>(g, x, dy, i0, i1, 0, v.get(), vs, dm.get(), ms);
   });
   const index_t nb = split_chunk(g), ob = kGradientBlockOutputs, cb = kGradientBlockInputs;
   const index_t o_blocks = (g.o + ob - 1) / ob, c_blocks = (g.c + cb - 1) / cb;
@@ -559,18 +570,12 @@ void conv2d_backward_tiled(const ConvGeometry& g, const T* x, const T* w, const 
     kernel_gradient_by_blocks<M>(g, x, dy, dw);
     return;
   }
-  const index_t per = tl.per_image(), in = g.c * g.h * g.w, out = g.o * g.h * g.w;
+  const index_t per = tl.per_image();
   // du (α² × O×C) = (du +, when `accumulate`) Σ over images [n0, n0 + b) of their tiles' products
   auto run = [&](index_t n0, index_t b, T* v, T* dm, T* du, bool accumulate, bool single, bool split) {
     const index_t ld = b * per, vs = xi_plane_stride<T>(ld, g.c), ms = xi_plane_stride<T>(ld, g.o);
     for_chunk_images(single, b, [&](index_t j0, index_t j1) {
-      T* pad = scratch<T>(3, tl.padded_plane() * static_cast<std::size_t>(g.c));
-      T* et = scratch<T>(2, tl.tiled_plane() * static_cast<std::size_t>(g.o));
-      for (index_t i = j0; i < j1; ++i) {
-        pad_channels_last<M>(g, x + (n0 + i) * in, pad);
-        transform_input<M>(g, pad, v, vs, i * per);
-        transform_output_gradient<M>(g, dy + (n0 + i) * out, et, dm, ms, i * per);
-      }
+      transform_gradient_operands<M>(g, x, dy, n0 + j0, n0 + j1, n0, v, vs, dm, ms);
     });
     // dU[ξ] (O×C) += dMᵀ[ξ]ᵀ · Vᵀ[ξ], the sum over the chunk's tiles
     for_xi(split, xis, [&](index_t a, index_t e) {
